@@ -1,0 +1,360 @@
+"""The engine: configuration, routing, validation, the responder chain and the journal, without any HTTP server.
+
+Each door is a thin adapter: it turns what it received into an :class:`HTTPRequest`, calls
+:meth:`Engine.handle`, and sends back the :class:`HTTPResponse`. That keeps the in-process door free of ASGI
+machinery and makes every door answer alike.
+
+>>> engine = Engine(Config(seed=7))
+>>> res = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer sk-test"},
+...     body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'))
+>>> res.status, res.json()["object"]
+(200, 'chat.completion')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import streaming, tokens
+from .errors import APIError
+from .generate import Generator, logprobs_for, message_text, rng_for
+from .models import DEFAULT_MODELS, model_object, snapshot
+from .reply import Reply
+from .validation import parse_chat
+from .wire import ChatCompletionRequest
+
+MiB = 1024 * 1024
+
+# Fields that change how a reply travels, or how it is cut, but not what the model "says".
+UNSEEDED_FIELDS = frozenset({
+    "stream", "stream_options", "user", "metadata", "store", "service_tier", "n", "logprobs", "top_logprobs",
+    "max_tokens", "max_completion_tokens", "stop", "parallel_tool_calls",
+})
+
+
+@dataclass
+class Config:
+    """Everything that shapes the engine's answers.
+
+    >>> Config(seed=1, models=["gpt-4o-mini"], strict_models=True).strict_models
+    True
+    """
+
+    seed: int = 0
+    api_key: str | None = None
+    auth: bool = True
+    models: Sequence[str] = DEFAULT_MODELS
+    strict_models: bool = False
+    max_body: int = 16 * MiB
+    clock: Callable[[], float] | float | None = None
+    locale: str = "en_US"
+    # Mixed into ids only: set per worker process when several serve one port, so their ids never collide.
+    instance: str = ""
+
+    def now(self) -> int:
+        if self.clock is None:
+            return int(time.time())
+        if callable(self.clock):
+            return int(self.clock())
+        return int(self.clock)
+
+
+@dataclass
+class HTTPRequest:
+    """A request as any door received it. Header names are lower-case."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class HTTPResponse:
+    """An answer: a JSON body, or (``events`` not ``None``) a server-sent event stream."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    events: list[bytes] | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        return self.events is not None
+
+    def content(self) -> bytes:
+        return b"".join(self.events) if self.events is not None else self.body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Call:
+    """One entry of the journal: what came in and what went out."""
+
+    http: HTTPRequest
+    route: str
+    response: HTTPResponse
+    body: dict[str, Any] | None = None
+    request: ChatCompletionRequest | None = None
+    reply: Reply | None = None
+    error: APIError | None = None
+
+
+Responder = Callable[["Exchange"], "Reply | APIError | None"]
+
+
+@dataclass
+class Exchange:
+    """What responders see: the validated request, its body, and the engine's derived keys."""
+
+    request: ChatCompletionRequest
+    body: dict[str, Any]
+    http: HTTPRequest
+    key: bytes
+    seed: int
+    engine: Engine
+
+
+def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = UNSEEDED_FIELDS) -> bytes:
+    """A digest of the request without the fields that do not change what the model says."""
+    kept = {k: v for k, v in body.items() if k not in drop}
+    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).digest()
+
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _b62(digest: bytes, size: int) -> str:
+    n = int.from_bytes(digest, "big")
+    out = []
+    for _ in range(size):
+        n, r = divmod(n, 62)
+        out.append(_ALPHABET[r])
+    return "".join(out)
+
+
+class Engine:
+    """Answers requests for every route; see the module docstring."""
+
+    def __init__(self, config: Config | None = None, responders: Sequence[Responder] = ()) -> None:
+        self.config = config or Config()
+        self.generator = Generator(self.config.locale)
+        self.responders: list[Responder] = list(responders)
+        self.calls: list[Call] = []
+        self._seen: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+
+    # --- the entry point -------------------------------------------------------------------------------------
+
+    def handle(self, http: HTTPRequest) -> HTTPResponse:
+        route, arg = self.route(http)
+        call = Call(http=http, route=route, response=_EMPTY)
+        try:
+            call.response = self._dispatch(route, arg, http, call)
+        except APIError as err:
+            call.error = err
+            call.response = self.error_response(err)
+        except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
+            call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
+                                       f": {exc}).", code="server_error")
+            call.response = self.error_response(call.error)
+        with self._lock:
+            self.calls.append(call)
+        return call.response
+
+    def route(self, http: HTTPRequest) -> tuple[str, str]:
+        """``(route, argument)``: ``chat``, ``models``, ``model`` (argument: its id), or ``unknown``."""
+        path = http.path.split("?", 1)[0].rstrip("/")
+        if path.startswith("/openai/deployments/"):
+            parts = path.split("/")
+            if len(parts) == 6 and parts[4:] == ["chat", "completions"]:
+                return "chat", parts[3]
+            return "unknown", ""
+        for prefix in ("/openai/v1", "/v1"):
+            if path.startswith(prefix + "/"):
+                path = path[len(prefix):]
+                break
+        if path == "/chat/completions":
+            return "chat", ""
+        if path == "/models":
+            return "models", ""
+        if path.startswith("/models/") and path.count("/") >= 2:
+            return "model", path[len("/models/"):]
+        return "unknown", ""
+
+    def _dispatch(self, route: str, arg: str, http: HTTPRequest, call: Call) -> HTTPResponse:
+        if route == "unknown":
+            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]})")
+        allowed = _METHODS[route]
+        if http.method != allowed:
+            raise APIError(405, f"Method not allowed: {http.method} {http.path.split('?', 1)[0]} accepts {allowed}.",
+                           headers={"allow": allowed})
+        self.authenticate(http)
+        if route == "models":
+            listing = {"object": "list", "data": [model_object(m) for m in self.config.models]}
+            return self.json_response(200, listing)
+        if route == "model":
+            if arg not in self.config.models:
+                raise APIError(404, f"The model '{arg}' does not exist", param="model", code="model_not_found")
+            return self.json_response(200, model_object(arg))
+        if len(http.body) > self.config.max_body:
+            raise too_large(self.config.max_body)
+        body, request = parse_chat(http.body)
+        call.body, call.request = body, request
+        if self.config.strict_models and request.model not in self.config.models:
+            raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
+                           code="model_not_found")
+        return self.chat(body, request, http, call)
+
+    # --- pieces a door or a responder may reuse --------------------------------------------------------------
+
+    def authenticate(self, http: HTTPRequest) -> None:
+        if not self.config.auth:
+            return
+        given = http.headers.get("api-key")
+        header = http.headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            if given is None:
+                raise APIError(401, "Invalid authorization header. Expected 'Authorization: Bearer YOUR_KEY'.",
+                               code="invalid_api_key")
+        if not given:
+            raise APIError(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code="invalid_api_key",
+            )
+        if self.config.api_key is not None and given != self.config.api_key:
+            raise APIError(401, f"Incorrect API key provided: {_redact(given)}.", code="invalid_api_key")
+
+    def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
+             call: Call) -> HTTPResponse:
+        key = canonical_key(body)
+        exchange = Exchange(request, body, http, key, self.config.seed, self)
+        reply: Reply | APIError | None = None
+        for responder in self.responders:
+            reply = responder(exchange)
+            if reply is not None:
+                break
+        if reply is None:
+            reply = self.generator.generate(request, key=key, seed=self.config.seed)
+        if isinstance(reply, APIError):
+            raise reply
+        call.reply = reply
+        return self.render(reply, exchange)
+
+    def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
+        """Give a reply its ids, clock and usage, and write it as JSON or a stream."""
+        request = ex.request
+        exact = canonical_key(ex.body, frozenset())
+        occurrence = self._occurrence(exact)
+        digest = hashlib.sha256(
+            b"%d|%s|%s|%d" % (self.config.seed, self.config.instance.encode(), exact, occurrence)).digest()
+        for ci, choice in enumerate(reply.choices):
+            for ti, tool_call in enumerate(choice.tool_calls):
+                if tool_call.id is None:
+                    # From the content key, not the occurrence: a stream must carry the same tool calls as
+                    # the non-stream reply to the same request.
+                    salt = b"%d|%s|%d|%d" % (self.config.seed, ex.key, ci, ti)
+                    tool_call.id = "call_" + _b62(hashlib.sha256(salt).digest(), 24)
+            if request.logprobs and choice.logprobs is None and choice.content:
+                rng = rng_for(ex.key, self.config.seed, "logprobs", ci)
+                choice.logprobs = logprobs_for(choice.content_tokens(), request.top_logprobs or 0, rng,
+                                               self.generator._words())
+        model = reply.model or snapshot(request.model)
+        meta = streaming.Meta(
+            id="chatcmpl-" + _b62(digest, 29),
+            created=self.config.now(),
+            model=model,
+            system_fingerprint="fp_" + hashlib.sha256(b"%d|%s" % (self.config.seed, model.encode())).hexdigest()[:10],
+            service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
+            usage=reply.usage or self.usage(request, reply),
+            include_usage=bool(request.stream_options and request.stream_options.include_usage),
+        )
+        headers = {"x-request-id": "req_" + digest[8:24].hex(), "openai-processing-ms": "1",
+                   "openai-version": "2020-10-01"}
+        if request.stream:
+            headers["content-type"] = "text/event-stream; charset=utf-8"
+            headers["cache-control"] = "no-cache"
+            return HTTPResponse(200, headers, events=streaming.sse(streaming.chunks(reply, meta)))
+        return self.json_response(200, streaming.body(reply, meta), headers)
+
+    def usage(self, request: ChatCompletionRequest, reply: Reply) -> dict[str, Any]:
+        prompt = prompt_tokens(request)
+        limit = request.token_limit
+        completion = sum(
+            min(c.completion_tokens(), limit) if limit is not None else c.completion_tokens() for c in reply.choices
+        )
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+
+    def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:
+        out = {"content-type": "application/json"}
+        out.update(headers or {})
+        return HTTPResponse(status, out, body=streaming.dumps(value))
+
+    def error_response(self, err: APIError) -> HTTPResponse:
+        headers = {"x-request-id": "req_" + hashlib.sha256(err.message.encode()).hexdigest()[:16]}
+        headers.update(err.headers)
+        return self.json_response(err.status, err.envelope(), headers)
+
+    def reset(self) -> None:
+        """Forget the journal and the occurrence counts (ids start over)."""
+        with self._lock:
+            self.calls.clear()
+            self._seen.clear()
+
+    def _occurrence(self, key: bytes) -> int:
+        with self._lock:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+        return n
+
+
+_EMPTY = HTTPResponse(0, {})
+_METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
+
+
+def too_large(limit: int) -> APIError:
+    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
+
+
+def _redact(key: str) -> str:
+    return key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
+
+
+def prompt_tokens(request: ChatCompletionRequest) -> int:
+    """Prompt tokens as OpenAI counts them: 3 per message, its text and name, 3 to prime the reply, plus tools."""
+    model = request.model
+    total = 3
+    for msg in request.messages:
+        total += 3 + tokens.count(message_text(getattr(msg, "content", None)), model)
+        name = getattr(msg, "name", None)
+        if name:
+            total += 1 + tokens.count(name, model)
+        for tool_call in getattr(msg, "tool_calls", None) or []:
+            function = getattr(tool_call, "function", None)
+            if function is not None:
+                total += 3 + tokens.count(function.name, model) + tokens.count(function.arguments, model)
+    if request.tools:
+        total += 8 + tokens.count(json.dumps([t.model_dump(exclude_none=True) for t in request.tools]), model)
+    return total
+

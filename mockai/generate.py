@@ -1,0 +1,220 @@
+"""The default generator: deterministic, offline, plausible replies.
+
+Content is a function of (seed, canonical request, choice index) only: the same inputs give the same reply in any
+process. Text is English from Faker, seeded per request; its length varies with the request (a question asking
+for a "long essay" gets more, "one word" or "briefly" less). Then the request's constraints are applied the way
+the model's decoding would: a ``stop`` sequence cuts the text before it (``finish_reason: stop``), a token limit
+cuts it at that many tokens (``finish_reason: length``).
+
+Tools: ``tool_choice`` ``none`` answers in text; ``required`` or a named function calls; ``auto`` answers in text
+right after a tool result, calls a tool whose name appears in the last user message, and otherwise calls one
+for about half of all requests (decided by the seed). Arguments are JSON valid against the function's
+``parameters``. ``response_format`` ``json_object`` gives a JSON object; ``json_schema`` gives JSON valid against
+the schema.
+
+>>> from mockai.wire import ChatCompletionRequest
+>>> req = ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
+>>> reply = Generator().generate(req, key=b"example", seed=0)
+>>> reply.choices[0].finish_reason
+'stop'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from typing import Any
+
+from . import tokens
+from .reply import Choice, Reply, TokenLogprob, ToolCall
+from .schema import RandomSource, value_for
+from .wire import (
+    ChatCompletionRequest,
+    FunctionDefinition,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    NamedToolChoice,
+    ToolMessage,
+    UserMessage,
+)
+
+_LONG_HINTS = ("long", "essay", "detailed", "in detail", "explain", "story", "article")
+_SHORT_HINTS = ("one word", "one-word", "briefly", "short", "yes or no", "in a word")
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return " ".join(getattr(p, "text", None) or getattr(p, "refusal", None) or "" for p in content)
+
+
+def rng_for(key: bytes, seed: int, *salt: object) -> random.Random:
+    digest = hashlib.sha256(b"%d|%s|%s" % (seed, key, "|".join(map(str, salt)).encode())).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class Generator:
+    """Makes a :class:`~mockai.reply.Reply` for a validated request."""
+
+    def __init__(self, locale: str = "en_US") -> None:
+        self.locale = locale
+        self._local = threading.local()
+
+    def _faker(self) -> Any:
+        fake = getattr(self._local, "faker", None)
+        if fake is None:
+            from faker import Faker
+
+            fake = self._local.faker = Faker(self.locale)
+        return fake
+
+    def generate(self, request: ChatCompletionRequest, *, key: bytes, seed: int) -> Reply:
+        choices = [self.choice(request, key=key, seed=seed, index=i) for i in range(request.n or 1)]
+        return Reply(choices)
+
+    def choice(self, request: ChatCompletionRequest, *, key: bytes, seed: int, index: int) -> Choice:
+        rng = rng_for(key, seed, index)
+        calls = self._tool_calls(request, rng)
+        if calls:
+            return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), request)
+        fmt = request.response_format
+        if isinstance(fmt, JsonSchemaFormat):
+            spec = fmt.json_schema
+            value = value_for(spec.schema_ or {"type": "object"}, self._source(rng), strict=bool(spec.strict))
+            content = compact(value)
+        elif isinstance(fmt, JsonObjectFormat):
+            content = compact(self._json_object(rng))
+        else:
+            content = self._text(request, rng)
+        return limit(cut_at_stop(Choice(content=content), request.stop_sequences), request)
+
+    def _source(self, rng: random.Random) -> RandomSource:
+        return RandomSource(rng, self._words())
+
+    def _words(self) -> list[str]:
+        words = getattr(self._local, "words", None)
+        if words is None:
+            provider = self._faker().provider("faker.providers.lorem")
+            words = self._local.words = list(provider.word_list) if provider else []
+        return words or ["lighthouse"]
+
+    def _text(self, request: ChatCompletionRequest, rng: random.Random) -> str:
+        last = last_user_text(request).lower()
+        if any(h in last for h in _SHORT_HINTS):
+            count = 1
+        elif any(h in last for h in _LONG_HINTS):
+            count = rng.randint(6, 12)
+        else:
+            count = rng.randint(1, 5)
+        fake = self._faker()
+        fake.seed_instance(rng.getrandbits(64))
+        return " ".join(fake.sentence(nb_words=rng.randint(4, 14)) for _ in range(count))
+
+    def _json_object(self, rng: random.Random) -> dict[str, Any]:
+        fake = self._faker()
+        fake.seed_instance(rng.getrandbits(64))
+        return {
+            "answer": fake.sentence(nb_words=rng.randint(4, 10)),
+            "confidence": round(rng.uniform(0.5, 1.0), 2),
+            "tags": fake.words(nb=rng.randint(1, 3)),
+        }
+
+    def _tool_calls(self, request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
+        tools = request.function_tools
+        if not tools:
+            return []
+        choice = request.tool_choice
+        if choice == "none":
+            return []
+        if isinstance(choice, NamedToolChoice):
+            named = [t for t in tools if t.name == choice.function.name]
+            return [self._call(named[0], rng)] if named else []
+        candidates = tools
+        if choice is None or choice == "auto":
+            if isinstance(request.messages[-1], ToolMessage):
+                return []
+            last = last_user_text(request).lower()
+            mentioned = [t for t in tools if t.name.lower() in last or t.name.lower().replace("_", " ") in last]
+            if mentioned:
+                candidates = mentioned
+            elif rng.random() < 0.5:
+                return []
+        count = 1
+        if request.parallel_tool_calls is not False and rng.random() < 0.3:
+            count = 2
+        return [self._call(candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
+
+    def _call(self, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
+        params = tool.parameters or {"type": "object", "properties": {}}
+        value = value_for(params, self._source(rng), strict=bool(tool.strict))
+        return ToolCall(name=tool.name, arguments=compact(value))
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def last_user_text(request: ChatCompletionRequest) -> str:
+    for msg in reversed(request.messages):
+        if isinstance(msg, UserMessage):
+            return message_text(msg.content)
+    return ""
+
+
+def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
+    """Cut content before the first stop sequence; the sequence itself is not returned."""
+    text = choice.content
+    if not text or not stops:
+        return choice
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    if hits:
+        choice.content = text[: min(hits)]
+        choice.tokens = None
+        choice.finish_reason = "stop"
+    return choice
+
+
+def limit(choice: Choice, request: ChatCompletionRequest) -> Choice:
+    """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``."""
+    budget = request.token_limit
+    if budget is None or choice.completion_tokens() <= budget:
+        return choice
+    if choice.content:
+        pieces = choice.content_tokens()[:budget]
+        choice.content = "".join(pieces)
+        choice.tokens = pieces
+        budget -= len(pieces)
+    kept: list[ToolCall] = []
+    for call in choice.tool_calls:
+        if budget <= 0:
+            break
+        pieces = tokens.split(call.arguments)
+        call.arguments = "".join(pieces[:budget])
+        budget -= len(pieces)
+        kept.append(call)
+    choice.tool_calls = kept
+    choice.finish_reason = "length"
+    return choice
+
+
+def logprobs_for(tokens_: list[str], top_n: int, rng: random.Random, words: list[str]) -> list[TokenLogprob]:
+    """Plausible logprobs for tokens that spell the content; the chosen token is always the most likely."""
+    out: list[TokenLogprob] = []
+    for tok in tokens_:
+        lp = -round(rng.expovariate(4.0), 6)
+        top = [(tok, lp)]
+        lead = " " if tok.startswith(" ") else ""
+        alt_lp = lp
+        while len(top) < top_n:
+            alt = lead + words[rng.randrange(len(words))]
+            if any(alt == t for t, _ in top):
+                continue
+            alt_lp = round(alt_lp - rng.uniform(0.5, 3.0), 6)
+            top.append((alt, alt_lp))
+        out.append(TokenLogprob(tok, lp, top[:top_n]))
+    return out

@@ -1,0 +1,284 @@
+"""JSON values valid against a JSON schema: tool-call arguments and structured outputs.
+
+One implementation serves both the default generator (driven by a seeded ``random.Random``) and, later, the
+Hypothesis strategies (driven by draws): everything random goes through a :class:`Source`.
+
+Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, ``allOf`` (merged), local
+``$ref`` into ``$defs``/``definitions`` (recursion bounded), objects (``properties``, ``required``,
+``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems``, ``minItems``, ``maxItems``,
+``uniqueItems``), strings (``minLength``, ``maxLength``, common ``format`` values, simple ``pattern`` by retry),
+numbers (``minimum``, ``maximum``, exclusive bounds, ``multipleOf``), booleans and ``null``. With ``strict``
+every property is present, as OpenAI's structured outputs require.
+
+>>> import random
+>>> value_for({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 3}},
+...            "required": ["n"]}, RandomSource(random.Random(0)))
+{'n': 2}
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+WORDS = (
+    "amber harbor river lantern quiet signal north meadow copper violet summit ember canyon willow atlas beacon "
+    "cedar delta echo falcon garnet horizon island juniper kestrel lumen maple nova orbit pebble quartz raven "
+    "sierra tundra umber vapor wander yarrow zephyr"
+).split()
+
+_MAX_DEPTH = 5
+
+
+class Source(Protocol):
+    """Where the randomness comes from: a seeded ``random.Random`` or Hypothesis draws."""
+
+    def integer(self, lo: int, hi: int) -> int: ...
+
+    def number(self, lo: float, hi: float) -> float: ...
+
+    def boolean(self, p: float = 0.5) -> bool: ...
+
+    def choice(self, options: Sequence[T]) -> T: ...
+
+    def word(self) -> str: ...
+
+
+class RandomSource:
+    """A :class:`Source` over ``random.Random``; words come from ``words`` (a small built-in list by default)."""
+
+    def __init__(self, rng: random.Random, words: Sequence[str] = WORDS) -> None:
+        self.rng = rng
+        self.words = words
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def number(self, lo: float, hi: float) -> float:
+        return round(self.rng.uniform(lo, hi), 2)
+
+    def boolean(self, p: float = 0.5) -> bool:
+        return self.rng.random() < p
+
+    def choice(self, options: Sequence[T]) -> T:
+        return options[self.rng.randrange(len(options))]
+
+    def word(self) -> str:
+        return self.words[self.rng.randrange(len(self.words))]
+
+
+class SchemaError(ValueError):
+    """The schema asks for something no value can satisfy, or uses a feature this generator lacks."""
+
+
+def value_for(schema: Mapping[str, Any] | bool, source: Source, *, strict: bool = False) -> Any:
+    """A JSON value valid against ``schema``."""
+    root = schema if isinstance(schema, Mapping) else {}
+    return _Builder(root, source, strict).value(schema, 0)
+
+
+class _Builder:
+    def __init__(self, root: Mapping[str, Any], source: Source, strict: bool) -> None:
+        self.root = root
+        self.src = source
+        self.strict = strict
+
+    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        seen = 0
+        while "$ref" in schema:
+            ref = schema["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                raise SchemaError(f"only local $ref is supported, got {ref!r}")
+            target: Any = self.root
+            for part in [p for p in ref[1:].split("/") if p]:
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            extra = {k: v for k, v in schema.items() if k != "$ref"}
+            schema = {**target, **extra}
+            seen += 1
+            if seen > 32:
+                raise SchemaError(f"$ref cycle at {ref!r}")
+        if "allOf" in schema:
+            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+            for raw_part in schema["allOf"]:
+                for key, val in self.resolve(raw_part).items():
+                    if key in ("properties",) and key in merged:
+                        merged[key] = {**merged[key], **val}
+                    elif key == "required" and key in merged:
+                        merged[key] = [*merged[key], *[r for r in val if r not in merged[key]]]
+                    else:
+                        merged.setdefault(key, val)
+            schema = merged
+        return schema
+
+    def value(self, schema: Mapping[str, Any] | bool, depth: int) -> Any:
+        if schema is True or schema == {}:
+            return self.src.word()
+        if schema is False:
+            raise SchemaError("schema `false` admits no value")
+        assert isinstance(schema, Mapping)
+        schema = self.resolve(schema)
+        if "const" in schema:
+            return schema["const"]
+        if "enum" in schema:
+            return self.src.choice(list(schema["enum"]))
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                options = list(schema[key])
+                if depth >= _MAX_DEPTH:  # prefer a branch that ends the recursion
+                    options = [o for o in options if self._is_leaf(o)] or options
+                return self.value(self.src.choice(options), depth + 1)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kinds = [k for k in kind if k != "null"] if depth >= _MAX_DEPTH and len(kind) > 1 else kind
+            kind = self.src.choice(kinds or kind)
+        if kind is None:
+            kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+        make = getattr(self, f"_{kind}", None)
+        if make is None:
+            raise SchemaError(f"unknown type {kind!r}")
+        return make(schema, depth)
+
+    def _is_leaf(self, schema: Any) -> bool:
+        if not isinstance(schema, Mapping):
+            return True
+        s = self.resolve(schema)
+        return s.get("type") in ("string", "integer", "number", "boolean", "null") or "enum" in s or "const" in s
+
+    def _null(self, schema: Mapping[str, Any], depth: int) -> None:
+        return None
+
+    def _boolean(self, schema: Mapping[str, Any], depth: int) -> bool:
+        return self.src.boolean()
+
+    def _integer(self, schema: Mapping[str, Any], depth: int) -> int:
+        lo, hi = _bounds(schema, integer=True)
+        step = schema.get("multipleOf")
+        if isinstance(step, int) and step > 0:
+            first, last = math.ceil(lo / step), math.floor(hi / step)
+            if first > last:
+                raise SchemaError(f"no multiple of {step} in [{lo}, {hi}]")
+            return self.src.integer(first, last) * step
+        return self.src.integer(int(lo), int(hi))
+
+    def _number(self, schema: Mapping[str, Any], depth: int) -> float | int:
+        lo, hi = _bounds(schema, integer=False)
+        step = schema.get("multipleOf")
+        if isinstance(step, (int, float)) and step > 0:
+            first, last = math.ceil(lo / step), math.floor(hi / step)
+            if first > last:
+                raise SchemaError(f"no multiple of {step} in [{lo}, {hi}]")
+            value = self.src.integer(first, last) * step
+            return int(value) if float(value).is_integer() else value
+        value = self.src.number(lo, hi)
+        return min(max(value, lo), hi)
+
+    def _string(self, schema: Mapping[str, Any], depth: int) -> str:
+        lo = int(schema.get("minLength", 0))
+        hi = int(schema.get("maxLength", max(lo, 40)))
+        fmt = schema.get("format")
+        pattern = schema.get("pattern")
+        for _ in range(20):
+            text = self._formatted(fmt) if fmt else self._words(lo, hi)
+            if len(text) < lo:
+                text = text + "x" * (lo - len(text))
+            text = text[:hi]
+            if pattern is None or re.search(pattern, text):
+                return text
+        raise SchemaError(f"cannot generate a string matching pattern {pattern!r}")
+
+    def _words(self, lo: int, hi: int) -> str:
+        words = [self.src.word() for _ in range(self.src.integer(1, 3))]
+        text = " ".join(words)
+        return text if len(text) <= hi else text[: max(hi, lo)]
+
+    def _formatted(self, fmt: str) -> str:
+        src = self.src
+        if fmt == "date-time":
+            return f"2025-{src.integer(1, 12):02d}-{src.integer(1, 28):02d}T{src.integer(0, 23):02d}:00:00Z"
+        if fmt == "date":
+            return f"2025-{src.integer(1, 12):02d}-{src.integer(1, 28):02d}"
+        if fmt == "time":
+            return f"{src.integer(0, 23):02d}:{src.integer(0, 59):02d}:00"
+        if fmt == "email":
+            return f"{src.word()}@example.com"
+        if fmt in ("uri", "url"):
+            return f"https://example.com/{src.word()}"
+        if fmt == "hostname":
+            return f"{src.word()}.example.com"
+        if fmt == "ipv4":
+            return f"192.0.2.{src.integer(1, 254)}"
+        if fmt == "ipv6":
+            return f"2001:db8::{src.integer(1, 65535):x}"
+        if fmt == "uuid":
+            return str(uuid.UUID(int=src.integer(0, 2**128 - 1), version=4))
+        return self._words(0, 40)
+
+    def _array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
+        prefix = list(schema.get("prefixItems", []))
+        lo = int(schema.get("minItems", 0))
+        hi = int(schema.get("maxItems", max(lo, len(prefix), 3)))
+        if depth >= _MAX_DEPTH:
+            hi = max(lo, min(hi, len(prefix)))
+        size = self.src.integer(max(lo, min(len(prefix), hi)), max(lo, hi)) if hi >= lo else lo
+        items = schema.get("items", {})
+        out: list[Any] = []
+        for i in range(size):
+            sub = prefix[i] if i < len(prefix) else items
+            if sub is False:
+                break
+            value = self.value(sub, depth + 1)
+            if schema.get("uniqueItems"):
+                for _ in range(10):
+                    if value not in out:
+                        break
+                    value = self.value(sub, depth + 1)
+                else:
+                    break
+            out.append(value)
+        if len(out) < lo:
+            raise SchemaError(f"cannot make {lo} items for {schema!r}")
+        return out
+
+    def _object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
+        props: Mapping[str, Any] = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        out: dict[str, Any] = {}
+        for name, sub in props.items():
+            keep = (
+                name in required
+                or self.strict
+                or (depth < _MAX_DEPTH and self.src.boolean(0.6))
+            )
+            if keep:
+                out[name] = self.value(sub, depth + 1)
+        for name in sorted(required - set(out)):
+            out[name] = self.value(schema.get("additionalProperties") or {}, depth + 1)
+        extra = schema.get("additionalProperties", not self.strict and not props)
+        want = int(schema.get("minProperties", 0))
+        while len(out) < want and extra is not False:
+            key = self.src.word()
+            if key not in out:
+                out[key] = self.value(extra if isinstance(extra, Mapping) else {}, depth + 1)
+        return out
+
+
+def _bounds(schema: Mapping[str, Any], *, integer: bool) -> tuple[float, float]:
+    lo = schema.get("minimum", 0 if "maximum" not in schema else min(0, schema["maximum"] - 100))
+    hi = schema.get("maximum", lo + 100)
+    if "exclusiveMinimum" in schema:
+        ex = schema["exclusiveMinimum"]
+        lo = max(lo, ex + 1 if integer else ex + 0.01) if not isinstance(ex, bool) else lo + 0.01
+    if "exclusiveMaximum" in schema:
+        ex = schema["exclusiveMaximum"]
+        hi = min(hi, ex - 1 if integer else ex - 0.01) if not isinstance(ex, bool) else hi - 0.01
+    if integer:
+        lo, hi = math.ceil(lo), math.floor(hi)
+    if lo > hi:
+        raise SchemaError(f"empty range [{lo}, {hi}]")
+    return lo, hi

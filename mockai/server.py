@@ -1,0 +1,126 @@
+"""Serving the engine on a real socket: in a background thread for tests, or in the foreground for the CLI.
+
+>>> from mockai.engine import Engine
+>>> with ServerThread(Engine()) as server:
+...     server.base_url.startswith("http://127.0.0.1:")
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from .engine import Config, Engine
+
+CONFIG_ENV = "MOCKAI_SERVE_CONFIG"
+
+
+class ServerThread:
+    """uvicorn serving ``engine`` on ``host``:``port`` (0 picks a free port) in a daemon thread."""
+
+    def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+        import uvicorn
+
+        from .app import create_app
+
+        self.engine = engine
+        self._config = uvicorn.Config(create_app(engine), host=host, port=port, log_level=log_level,
+                                      access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(self._config)
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._socket is not None, "the server is not running"
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, without ``/v1``."""
+        host = self._config.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI client: ``http://127.0.0.1:PORT/v1``."""
+        return self.url + "/v1"
+
+    def start(self) -> ServerThread:
+        self._socket = self._config.bind_socket()
+        self._server.config.setup_event_loop()
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name=f"mockai-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the mockai server thread failed to start")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def config_from_env() -> Config:
+    """The engine configuration the CLI handed to worker processes."""
+    raw: dict[str, Any] = json.loads(os.environ.get(CONFIG_ENV, "{}"))
+    return Config(**raw)
+
+
+def app_factory() -> Any:
+    """For uvicorn's ``--factory`` in each worker process: an app over a fresh engine."""
+    from .app import create_app
+
+    config = config_from_env()
+    config.instance = f"{config.instance}{os.getpid()}"
+    return create_app(Engine(config))
+
+
+def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str,
+          announce: Callable[[str], None] = print) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments."""
+    import uvicorn
+
+    from .app import create_app
+
+    if workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps(options)
+        config = uvicorn.Config("mockai.server:app_factory", factory=True, host=host, port=port, workers=workers,
+                                log_level=log_level, lifespan="off", timeout_graceful_shutdown=2)
+    else:
+        config = uvicorn.Config(create_app(Engine(Config(**options))), host=host, port=port,
+                                log_level=log_level, lifespan="off", timeout_graceful_shutdown=2)
+    sock = config.bind_socket()
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"mockai serving on http://{shown}:{bound}/v1  (seed {options.get('seed', 0)}, {workers} worker"
+             f"{'s' if workers > 1 else ''})\nOPENAI_BASE_URL=http://{shown}:{bound}/v1")
+    server = uvicorn.Server(config)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        server.run(sockets=[sock])

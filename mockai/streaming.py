@@ -1,0 +1,141 @@
+"""A finished reply, written for the wire: one JSON body, or chunks framed as server-sent events.
+
+Chunks follow the real API: the first delta of a choice carries ``role: "assistant"``; content, refusal and
+tool-call arguments arrive in token-sized deltas; a tool call's first delta has ``index``, ``id``, ``type``,
+``function.name`` and ``arguments: ""``; each choice ends with an empty delta and its ``finish_reason``; with
+``n > 1`` the choices interleave; with ``include_usage`` every chunk has ``usage: null`` and a last chunk with
+``choices: []`` carries the usage. The stream ends with ``data: [DONE]``.
+
+>>> from mockai.reply import Reply
+>>> meta = Meta(id="chatcmpl-1", created=0, model="gpt-4o-mini")
+>>> [c["choices"][0]["delta"] for c in chunks(Reply.text("Hi there"), meta)]
+[{'role': 'assistant', 'content': '', 'refusal': None}, {'content': 'Hi'}, {'content': ' there'}, {}]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .reply import Choice, Reply
+from .tokens import split
+
+DONE = b"data: [DONE]\n\n"
+
+
+@dataclass
+class Meta:
+    """What a reply shares across its body or all its chunks."""
+
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str | None = None
+    service_tier: str | None = "default"
+    usage: dict[str, Any] | None = None
+    include_usage: bool = False
+    logprobs: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _logprobs(choice: Choice) -> dict[str, Any] | None:
+    if choice.logprobs is None:
+        return None
+    return {"content": [lp.to_wire() for lp in choice.logprobs], "refusal": None}
+
+
+def message(choice: Choice) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": choice.refusal}
+    if choice.tool_calls:
+        msg["tool_calls"] = [
+            {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
+            for t in choice.tool_calls
+        ]
+    msg["annotations"] = []
+    return msg
+
+
+def body(reply: Reply, meta: Meta) -> dict[str, Any]:
+    """The ``chat.completion`` object."""
+    out: dict[str, Any] = {
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [
+            {"index": i, "message": message(c), "logprobs": _logprobs(c), "finish_reason": c.finish_reason}
+            for i, c in enumerate(reply.choices)
+        ],
+        "usage": meta.usage,
+        "service_tier": meta.service_tier,
+        "system_fingerprint": meta.system_fingerprint,
+    }
+    out.update(meta.extra)
+    return out
+
+
+_Event = tuple[dict[str, Any], "dict[str, Any] | None", "str | None"]
+
+
+def _events(choice: Choice) -> list[_Event]:
+    """(delta, logprobs, finish_reason) for each chunk of one choice."""
+    out: list[_Event] = [
+        ({"role": "assistant", "content": "" if choice.content is not None else None, "refusal": None}, None, None)
+    ]
+    if choice.content:
+        lps = choice.logprobs
+        for i, tok in enumerate(choice.content_tokens()):
+            lp = {"content": [lps[i].to_wire()], "refusal": None} if lps is not None and i < len(lps) else None
+            out.append(({"content": tok}, lp, None))
+    if choice.refusal:
+        out.extend(({"refusal": tok}, None, None) for tok in split(choice.refusal))
+    for index, call in enumerate(choice.tool_calls):
+        head = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        out.append(({"tool_calls": [head]}, None, None))
+        out.extend(
+            ({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}, None, None)
+            for frag in split(call.arguments)
+        )
+    out.append(({}, None, choice.finish_reason))
+    return out
+
+
+def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of the stream, in order (``[DONE]`` not included)."""
+    base: dict[str, Any] = {
+        "id": meta.id,
+        "object": "chat.completion.chunk",
+        "created": meta.created,
+        "model": meta.model,
+        "service_tier": meta.service_tier,
+        "system_fingerprint": meta.system_fingerprint,
+    }
+    base.update(meta.extra)
+    if meta.include_usage:
+        base["usage"] = None
+    per_choice = [_events(c) for c in reply.choices]
+    out: list[dict[str, Any]] = []
+    longest = max((len(p) for p in per_choice), default=0)
+    for step in range(longest):
+        for index, events in enumerate(per_choice):
+            if step >= len(events):
+                continue
+            delta, logprobs, finish = events[step]
+            out.append({**base, "choices": [
+                {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]})
+    if meta.include_usage:
+        out.append({**base, "choices": [], "usage": meta.usage})
+    return out
+
+
+def sse(chunk_list: Iterable[dict[str, Any]]) -> list[bytes]:
+    """Each chunk framed as one server-sent event, then ``data: [DONE]``."""
+    events = [b"data: " + dumps(c) + b"\n\n" for c in chunk_list]
+    events.append(DONE)
+    return events

@@ -1,0 +1,154 @@
+"""Request validation with the errors OpenAI sends.
+
+Structure and ranges come from the wire models; the rules that span fields (a tool result must answer a tool
+call, ``top_logprobs`` needs ``logprobs``, ``json_object`` needs the word "json", strict schemas must be closed)
+are checked here. Each failure is an :class:`~mockai.errors.APIError` whose ``param`` names the field.
+
+>>> try:
+...     parse_chat(b'{"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "hi"}]}')
+... except APIError as err:
+...     print(err.status, err.param)
+400 messages[0].role
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import APIError, from_validation, invalid, unparsable_json
+from .generate import message_text
+from .wire import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    FunctionTool,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    NamedToolChoice,
+    ToolCall,
+    ToolMessage,
+)
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise unparsable_json() from None
+
+
+def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatCompletionRequest]:
+    """The JSON body and the validated request, or the :class:`APIError` the real API would answer."""
+    body = parse_json(raw) if isinstance(raw, (bytes, bytearray)) else dict(raw)
+    if not isinstance(body, dict):
+        raise invalid(
+            f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
+            None, "invalid_type")
+    try:
+        request = ChatCompletionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise from_validation(exc.errors(include_url=False), body) from None
+    check_chat(request)
+    return body, request
+
+
+def check_chat(request: ChatCompletionRequest) -> None:
+    """The cross-field rules of ``POST /chat/completions``."""
+    _check_tool_results(request)
+    if request.top_logprobs is not None and not request.logprobs:
+        raise invalid("Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is "
+                      "specified.", "top_logprobs")
+    if request.stream_options is not None and not request.stream:
+        raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                      "stream_options")
+    for token, bias in (request.logit_bias or {}).items():
+        if not token.isdigit():
+            raise invalid(f"Invalid key in 'logit_bias': {token}. Keys must be token ids as strings.",
+                          "logit_bias")
+        if not -100 <= bias <= 100:
+            raise invalid(f"Invalid 'logit_bias[{token}]': value {bias} must be between -100 and 100.",
+                          f"logit_bias.{token}")
+    _check_tools(request)
+    fmt = request.response_format
+    if isinstance(fmt, JsonObjectFormat) and not any(
+        "json" in message_text(getattr(m, "content", None)).lower() for m in request.messages
+    ):
+        raise invalid("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                      "'json_object'.", "messages", None)
+    if isinstance(fmt, JsonSchemaFormat) and fmt.json_schema.strict:
+        _check_strict_schema(fmt.json_schema.schema_ or {}, f"response_format '{fmt.json_schema.name}'",
+                             "response_format")
+
+
+def _check_tool_results(request: ChatCompletionRequest) -> None:
+    pending: dict[str, int] = {}
+    answered: set[str] = set()
+    for i, msg in enumerate(request.messages):
+        if isinstance(msg, ToolMessage):
+            if msg.tool_call_id not in pending:
+                raise invalid(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+                    "'tool_calls'.", f"messages[{i}].role", None)
+            answered.add(msg.tool_call_id)
+            continue
+        missing = [cid for cid in pending if cid not in answered]
+        if missing:
+            at = pending[missing[0]]
+            raise invalid(
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}",
+                f"messages[{at}].role", None)
+        pending, answered = {}, set()
+        if isinstance(msg, AssistantMessage) and msg.tool_calls:
+            pending = {c.id: i for c in msg.tool_calls if isinstance(c, ToolCall)}
+
+
+def _check_tools(request: ChatCompletionRequest) -> None:
+    tools = request.tools or []
+    choice = request.tool_choice
+    if choice is not None and not tools:
+        raise invalid("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+                      "tool_choice")
+    if request.parallel_tool_calls is not None and not tools:
+        raise invalid("Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' "
+                      "are specified.", "parallel_tool_calls")
+    if isinstance(choice, NamedToolChoice) and choice.function.name not in {f.name for f in request.function_tools}:
+        raise invalid(f"Invalid value for 'tool_choice': function '{choice.function.name}' not found in 'tools'.",
+                      "tool_choice")
+    for i, tool in enumerate(tools):
+        if isinstance(tool, FunctionTool) and tool.function.strict and tool.function.parameters is not None:
+            _check_strict_schema(tool.function.parameters, f"function '{tool.function.name}'",
+                                 f"tools[{i}].function.parameters")
+
+
+def _check_strict_schema(schema: Mapping[str, Any], what: str, param: str, path: tuple[str, ...] = ()) -> None:
+    """Strict structured outputs need closed objects whose every property is required."""
+    def fail(reason: str) -> APIError:
+        return invalid(f"Invalid schema for {what}: In context={path}, {reason}", param, "invalid_json_schema")
+
+    if not isinstance(schema, Mapping):
+        return
+    is_object = schema.get("type") == "object" or (
+        isinstance(schema.get("type"), list) and "object" in schema["type"]) or "properties" in schema
+    if is_object:
+        if schema.get("additionalProperties") is not False:
+            raise fail("'additionalProperties' is required to be supplied and to be false.")
+        props = schema.get("properties", {})
+        missing = [k for k in props if k not in schema.get("required", [])]
+        if missing:
+            raise fail(f"'required' is required to be supplied and to be an array including every key in "
+                       f"properties. Missing '{missing[0]}'.")
+        for key, sub in props.items():
+            _check_strict_schema(sub, what, param, (*path, "properties", key))
+    for key in ("items",):
+        if isinstance(schema.get(key), Mapping):
+            _check_strict_schema(schema[key], what, param, (*path, key))
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for i, sub in enumerate(schema.get(key, []) or []):
+            _check_strict_schema(sub, what, param, (*path, key, str(i)))
+    for key in ("$defs", "definitions"):
+        for name, sub in (schema.get(key) or {}).items():
+            _check_strict_schema(sub, what, param, (*path, key, name))

@@ -1,0 +1,423 @@
+"""Wire models (pydantic v2) for chat completions: requests, replies, stream chunks, usage and errors.
+
+Requests are validated strictly (no string-to-number coercion, as the real API) but accept unknown fields, which
+are new API features rather than mistakes. Replies are described here for users who build them by hand and for
+the test suite; the engine writes its replies as plain JSON for speed and the tests hold both to these models.
+
+>>> req = ChatCompletionRequest.model_validate(
+...     {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+>>> req.messages[0].role
+'user'
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+# --- content parts ------------------------------------------------------------------------------------------
+
+
+class TextPart(_Wire):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Wire):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Wire):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(_Wire):
+    data: str
+    format: str
+
+
+class AudioPart(_Wire):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class FileRef(_Wire):
+    file_data: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+
+class FilePart(_Wire):
+    type: Literal["file"]
+    file: FileRef
+
+
+class RefusalPart(_Wire):
+    type: Literal["refusal"]
+    refusal: str
+
+
+UserPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
+AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
+
+
+# --- messages -----------------------------------------------------------------------------------------------
+
+
+class FunctionCall(_Wire):
+    name: str
+    arguments: str
+
+
+class ToolCall(_Wire):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class CustomCall(_Wire):
+    input: str
+    name: str
+
+
+class CustomToolCall(_Wire):
+    id: str
+    type: Literal["custom"]
+    custom: CustomCall
+
+
+AnyToolCall = Annotated[ToolCall | CustomToolCall, Field(discriminator="type")]
+
+
+class SystemMessage(_Wire):
+    role: Literal["system"]
+    content: str | list[TextPart]
+    name: str | None = None
+
+
+class DeveloperMessage(_Wire):
+    role: Literal["developer"]
+    content: str | list[TextPart]
+    name: str | None = None
+
+
+class UserMessage(_Wire):
+    role: Literal["user"]
+    content: str | list[UserPart]
+    name: str | None = None
+
+
+class AssistantMessage(_Wire):
+    role: Literal["assistant"]
+    content: str | list[AssistantPart] | None = None
+    refusal: str | None = None
+    name: str | None = None
+    tool_calls: list[AnyToolCall] | None = None
+    function_call: FunctionCall | None = None
+    audio: dict[str, Any] | None = None
+
+
+class ToolMessage(_Wire):
+    role: Literal["tool"]
+    content: str | list[TextPart]
+    tool_call_id: str
+
+
+class FunctionMessage(_Wire):
+    role: Literal["function"]
+    content: str | None
+    name: str
+
+
+Message = Annotated[
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
+    Field(discriminator="role"),
+]
+
+
+# --- tools and formats --------------------------------------------------------------------------------------
+
+
+class FunctionDefinition(_Wire):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(_Wire):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class CustomDefinition(_Wire):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    format: dict[str, Any] | None = None
+
+
+class CustomTool(_Wire):
+    type: Literal["custom"]
+    custom: CustomDefinition
+
+
+Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
+
+
+class NamedFunction(_Wire):
+    name: str
+
+
+class NamedToolChoice(_Wire):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class NamedCustomChoice(_Wire):
+    type: Literal["custom"]
+    custom: NamedFunction
+
+
+class AllowedTools(_Wire):
+    mode: Literal["auto", "required"]
+    tools: list[dict[str, Any]]
+
+
+class AllowedToolsChoice(_Wire):
+    type: Literal["allowed_tools"]
+    allowed_tools: AllowedTools
+
+
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[NamedToolChoice | NamedCustomChoice | AllowedToolsChoice, Field(discriminator="type")]
+)
+
+
+class TextFormat(_Wire):
+    type: Literal["text"]
+
+
+class JsonObjectFormat(_Wire):
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(_Wire):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class JsonSchemaFormat(_Wire):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+
+
+class StreamOptions(_Wire):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+class Prediction(_Wire):
+    type: Literal["content"]
+    content: str | list[TextPart]
+
+
+# --- the request --------------------------------------------------------------------------------------------
+
+
+class ChatCompletionRequest(_Wire):
+    """The body of ``POST /v1/chat/completions``; ``extra`` holds any parameter this version does not know."""
+
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int | None = Field(default=None, ge=1, le=128)
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, int] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    seed: int | None = None
+    user: str | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    prediction: Prediction | None = None
+    audio: dict[str, Any] | None = None
+    functions: list[FunctionDefinition] | None = None
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+    @property
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    @property
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+    @property
+    def function_tools(self) -> list[FunctionDefinition]:
+        return [t.function for t in self.tools or [] if isinstance(t, FunctionTool)]
+
+
+# --- replies ------------------------------------------------------------------------------------------------
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TopLogprob(_Reply):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class TokenLogprob(_Reply):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(_Reply):
+    content: list[TokenLogprob] | None
+    refusal: list[TokenLogprob] | None
+
+
+class ReplyFunction(_Reply):
+    name: str
+    arguments: str
+
+
+class ReplyToolCall(_Reply):
+    id: str
+    type: Literal["function"] = "function"
+    function: ReplyFunction
+
+
+class ReplyMessage(_Reply):
+    role: Literal["assistant"] = "assistant"
+    content: str | None
+    refusal: str | None = None
+    tool_calls: list[ReplyToolCall] | None = None
+    annotations: list[dict[str, Any]] | None = None
+
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+
+
+class Choice(_Reply):
+    index: int
+    message: ReplyMessage
+    logprobs: ChoiceLogprobs | None = None
+    finish_reason: FinishReason
+
+
+class PromptTokensDetails(_Reply):
+    cached_tokens: int = 0
+    audio_tokens: int = 0
+
+
+class CompletionTokensDetails(_Reply):
+    reasoning_tokens: int = 0
+    audio_tokens: int = 0
+    accepted_prediction_tokens: int = 0
+    rejected_prediction_tokens: int = 0
+
+
+class Usage(_Reply):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+
+class ChatCompletion(_Reply):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
+
+
+class DeltaFunction(_Reply):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class DeltaToolCall(_Reply):
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: DeltaFunction | None = None
+
+
+class Delta(_Reply):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[DeltaToolCall] | None = None
+
+
+class ChunkChoice(_Reply):
+    index: int
+    delta: Delta
+    logprobs: ChoiceLogprobs | None = None
+    finish_reason: FinishReason | None
+
+
+class ChatCompletionChunk(_Reply):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
+
+
+class ErrorBody(_Reply):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorEnvelope(_Reply):
+    error: ErrorBody

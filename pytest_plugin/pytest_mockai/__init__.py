@@ -1,0 +1,1 @@
+"""The mockai pytest plugin. Imports nothing heavy until a fixture is used."""
