@@ -10,6 +10,7 @@ answered as the real API's 500 ``server_error``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,10 +24,19 @@ from .errors import APIError
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
 
-def create_app(engine: Engine) -> Starlette:
-    """A Starlette app that answers every request through ``engine``."""
+def create_app(engine: Engine, host: str = "127.0.0.1") -> Starlette:
+    """A Starlette app that answers every request through ``engine``.
+
+    The control API (``/_mockai/``) is served when ``engine.config.control`` is true, or when it is ``None`` and
+    ``host`` is a loopback address or a control token is set.
+    """
+    control = engine.config.control
+    if control is None:
+        control = is_loopback(host) or engine.config.control_token is not None
 
     async def endpoint(request: Request) -> Response:
+        if not control and request.url.path.startswith("/_mockai/"):
+            return _send(engine.error_response(APIError(404, f"Invalid URL ({request.method} {request.url.path})")))
         limit = engine.config.max_body
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -53,6 +63,15 @@ def create_app(engine: Engine) -> Starlette:
                     exception_handlers={Exception: crash})
     app.state.engine = engine
     return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _send(res: Any) -> Response:

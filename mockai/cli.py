@@ -45,23 +45,39 @@ def main() -> None:
               metavar="BYTES", help="Largest request body accepted; larger ones get 413.")
 @click.option("--freeze-time", default=None, type=int, metavar="UNIX_TIME",
               help="Use this fixed 'created' timestamp, so replies are byte-identical run to run.")
+@click.option("--scenario", "scenarios", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="Scripted rules and replies from a YAML or JSON scenario file (repeatable).")
+@click.option("--strict", is_flag=True,
+              help="Answer unscripted requests with a 400 listing why each rule missed, instead of generating.")
+@click.option("--control/--no-control", default=None,
+              help="Serve the control API under /_mockai/ (default: on when bound to loopback or with a token).")
+@click.option("--control-token", default=None, metavar="TOKEN",
+              help="Require this token (Authorization: Bearer TOKEN) on control API requests.")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key: str | None, no_auth: bool,
-          models: str | None, strict_models: bool, max_body: int, freeze_time: int | None) -> None:
+          models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
+          scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
     Routes answer with and without the /v1 prefix, and on Azure OpenAI's deployment paths.
     """
+    from .scenario import ScenarioError, load_scenario
     from .server import serve as run
 
+    for path in scenarios:
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            raise click.UsageError(str(exc)) from None
     options: dict[str, object] = {"seed": seed, "auth": not no_auth, "api_key": api_key,
-                                  "strict_models": strict_models, "max_body": max_body}
+                                  "strict_models": strict_models, "max_body": max_body, "strict": strict,
+                                  "control": control, "control_token": control_token}
     if models:
         options["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if freeze_time is not None:
         options["clock"] = freeze_time
     try:
-        run(options, host=host, port=port, workers=workers, log_level=log_level,
+        run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))
     except OSError as exc:
         click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)

@@ -23,9 +23,11 @@ from typing import Any
 
 from . import streaming, tokens
 from .errors import APIError
-from .generate import Generator, logprobs_for, message_text, rng_for
+from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
+from .journal import CallList
 from .models import DEFAULT_MODELS, model_object, snapshot
 from .reply import Reply
+from .rules import Script
 from .validation import parse_chat
 from .wire import ChatCompletionRequest
 
@@ -56,6 +58,11 @@ class Config:
     locale: str = "en_US"
     # Mixed into ids only: set per worker process when several serve one port, so their ids never collide.
     instance: str = ""
+    # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
+    strict: bool = False
+    # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
+    control: bool | None = None
+    control_token: str | None = None
 
     def now(self) -> int:
         if self.clock is None:
@@ -98,7 +105,10 @@ class HTTPResponse:
 
 @dataclass
 class Call:
-    """One entry of the journal: what came in and what went out."""
+    """One entry of the journal: what came in (raw and parsed) and what went out.
+
+    ``unexpected`` is set when a strict engine had no scripted reply for the request.
+    """
 
     http: HTTPRequest
     route: str
@@ -107,6 +117,30 @@ class Call:
     request: ChatCompletionRequest | None = None
     reply: Reply | None = None
     error: APIError | None = None
+    unexpected: bool = False
+    responder: str | None = None
+
+    @property
+    def last_user_text(self) -> str:
+        return last_user_text(self.request) if self.request is not None else ""
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def describe(self) -> str:
+        what = f"{self.http.method} {self.http.path} -> {self.response.status}"
+        if self.request is not None:
+            what += f" model={self.request.model!r} last_user={_clip(self.last_user_text)!r}"
+            if self.request.tools:
+                what += f" tools={[t.function.name for t in self.request.tools if hasattr(t, 'function')]}"
+            if self.request.stream:
+                what += " stream"
+        elif self.body is None and self.http.body:
+            what += f" body={_clip(self.http.body.decode('utf-8', 'replace'))!r}"
+        if self.error is not None:
+            what += f" error={_clip(self.error.message)!r}"
+        return what
 
 
 Responder = Callable[["Exchange"], "Reply | APIError | None"]
@@ -114,7 +148,7 @@ Responder = Callable[["Exchange"], "Reply | APIError | None"]
 
 @dataclass
 class Exchange:
-    """What responders see: the validated request, its body, and the engine's derived keys."""
+    """What responders see: the validated request, its body, the journal entry and the engine's keys."""
 
     request: ChatCompletionRequest
     body: dict[str, Any]
@@ -122,6 +156,7 @@ class Exchange:
     key: bytes
     seed: int
     engine: Engine
+    call: Call
 
 
 def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = UNSEEDED_FIELDS) -> bytes:
@@ -149,8 +184,9 @@ class Engine:
     def __init__(self, config: Config | None = None, responders: Sequence[Responder] = ()) -> None:
         self.config = config or Config()
         self.generator = Generator(self.config.locale)
+        self.script = Script()
         self.responders: list[Responder] = list(responders)
-        self.calls: list[Call] = []
+        self.calls = CallList()
         self._seen: dict[bytes, int] = {}
         self._lock = threading.Lock()
 
@@ -158,6 +194,10 @@ class Engine:
 
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         route, arg = self.route(http)
+        if route == "control":
+            from .control import handle as control
+
+            return control(self, http, arg)
         call = Call(http=http, route=route, response=_EMPTY)
         try:
             call.response = self._dispatch(route, arg, http, call)
@@ -175,6 +215,8 @@ class Engine:
     def route(self, http: HTTPRequest) -> tuple[str, str]:
         """``(route, argument)``: ``chat``, ``models``, ``model`` (argument: its id), or ``unknown``."""
         path = http.path.split("?", 1)[0].rstrip("/")
+        if path.startswith("/_mockai/") and self.config.control is not False:
+            return "control", path[len("/_mockai/"):]
         if path.startswith("/openai/deployments/"):
             parts = path.split("/")
             if len(parts) == 6 and parts[4:] == ["chat", "completions"]:
@@ -242,13 +284,19 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         key = canonical_key(body)
-        exchange = Exchange(request, body, http, key, self.config.seed, self)
+        exchange = Exchange(request, body, http, key, self.config.seed, self, call)
         reply: Reply | APIError | None = None
-        for responder in self.responders:
+        chain: list[Responder] = [self.script, *self.responders]
+        for responder in chain:
             reply = responder(exchange)
             if reply is not None:
+                call.responder = getattr(responder, "name", type(responder).__name__.lower())
                 break
         if reply is None:
+            if self.config.strict:
+                call.unexpected = True
+                raise unscripted(self.script.misses(request), call)
+            call.responder = "generator"
             reply = self.generator.generate(request, key=key, seed=self.config.seed)
         if isinstance(reply, APIError):
             raise reply
@@ -331,6 +379,17 @@ class Engine:
 
 _EMPTY = HTTPResponse(0, {})
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
+
+
+def unscripted(misses: list[str], call: Call) -> APIError:
+    lines = "\n".join("  " + m for m in misses)
+    return APIError(400, f"mockai (strict): no scripted reply for {call.describe()}\nRules and why each missed:\n"
+                         f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
+                         "answer.", code="mockai_unscripted")
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def too_large(limit: int) -> APIError:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from . import tokens
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+FINISH_REASONS: tuple[FinishReason, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
 @dataclass

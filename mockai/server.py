@@ -13,13 +13,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
 from .engine import Config, Engine
 
 CONFIG_ENV = "MOCKAI_SERVE_CONFIG"
+SCENARIO_ENV = "MOCKAI_SERVE_SCENARIOS"
+HOST_ENV = "MOCKAI_SERVE_HOST"
+WORKERS_ENV = "MOCKAI_SERVE_WORKERS"
 
 
 class ServerThread:
@@ -31,7 +34,7 @@ class ServerThread:
         from .app import create_app
 
         self.engine = engine
-        self._config = uvicorn.Config(create_app(engine), host=host, port=port, log_level=log_level,
+        self._config = uvicorn.Config(create_app(engine, host), host=host, port=port, log_level=log_level,
                                       access_log=False, lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(self._config)
         self._socket: socket.socket | None = None
@@ -55,7 +58,6 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self._socket = self._config.bind_socket()
-        self._server.config.setup_event_loop()
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name=f"mockai-server-{self.port}", daemon=True)
         self._thread.start()
@@ -94,24 +96,33 @@ def app_factory() -> Any:
     from .app import create_app
 
     config = config_from_env()
-    config.instance = f"{config.instance}{os.getpid()}"
-    return create_app(Engine(config))
+    if int(os.environ.get(WORKERS_ENV, "1")) > 1:  # one engine per process: keep their ids apart
+        config.instance = f"{config.instance}{os.getpid()}"
+    engine = Engine(config)
+    for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep):
+        if path:
+            from .scenario import apply, load_scenario
+
+            apply(load_scenario(path), engine.script)
+    return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"))
 
 
 def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str,
-          announce: Callable[[str], None] = print) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments."""
+          scenarios: Sequence[str] = (), announce: Callable[[str], None] = print) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments,
+    ``scenarios`` paths of scenario files (already checked by the caller)."""
     import uvicorn
 
-    from .app import create_app
-
+    os.environ[CONFIG_ENV] = json.dumps(options)
+    os.environ[SCENARIO_ENV] = os.pathsep.join(scenarios)
+    os.environ[HOST_ENV] = host
+    os.environ[WORKERS_ENV] = str(workers)
     if workers > 1:
-        os.environ[CONFIG_ENV] = json.dumps(options)
         config = uvicorn.Config("mockai.server:app_factory", factory=True, host=host, port=port, workers=workers,
                                 log_level=log_level, lifespan="off", timeout_graceful_shutdown=2)
     else:
-        config = uvicorn.Config(create_app(Engine(Config(**options))), host=host, port=port,
-                                log_level=log_level, lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app_factory(), host=host, port=port, log_level=log_level, lifespan="off",
+                                timeout_graceful_shutdown=2)
     sock = config.bind_socket()
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

@@ -11,8 +11,8 @@ cache (``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or ``$TMPDIR/data-gym-cach
 download. Otherwise :func:`split` counts them too. ``MOCKAI_TOKENIZER=approx`` forces the approximation, so that
 ``usage.prompt_tokens`` is the same on machines with and without tiktoken.
 
->>> split("Hello, lighthouse keepers!")
-['Hello', ',', ' lighthouse', ' keepers', '!']
+>>> split("Hello, lighthouse keepers!")  # ' lighthouse' is 11 characters with its space
+['Hello', ',', ' light', 'house', ' keepers', '!']
 """
 
 from __future__ import annotations

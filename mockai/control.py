@@ -1,0 +1,112 @@
+"""The control API under ``/_mockai/``: script and inspect a running server from any language.
+
+=========================  ======================================================================
+``GET    /_mockai/health``  ``{"status": "ok", "calls": N, "rules": N, "queued": N}``
+``GET    /_mockai/calls``   the journal: method, path, status, request body, reply, flags
+``DELETE /_mockai/calls``   forget the journal
+``GET    /_mockai/rules``   the rules, how often each matched, and the unused queue
+``POST   /_mockai/rules``   add rules/queue: a scenario document (``{"rules": [...], "queue": [...]}``)
+``DELETE /_mockai/rules``   remove every rule and queued reply
+``POST   /_mockai/reset``   both of the above, and ids start over
+=========================  ======================================================================
+
+On by default in-process and when the server is bound to a loopback address; off otherwise unless
+``control_token`` is set, in which case every control request must send ``Authorization: Bearer TOKEN``
+(or ``X-Mockai-Token: TOKEN``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from .errors import APIError
+from .scenario import ScenarioError, apply, parse_scenario
+
+if TYPE_CHECKING:
+    from .engine import Call, Engine, HTTPRequest, HTTPResponse
+
+
+def handle(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
+    try:
+        _authorize(engine, http)
+        return _dispatch(engine, http, action.strip("/"))
+    except APIError as err:
+        return engine.error_response(err)
+
+
+def _authorize(engine: Engine, http: HTTPRequest) -> None:
+    token = engine.config.control_token
+    if token is None:
+        return
+    given = http.headers.get("x-mockai-token")
+    auth = http.headers.get("authorization", "")
+    if given is None and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        raise APIError(401, "The control API needs the control token (Authorization: Bearer TOKEN or "
+                            "X-Mockai-Token).", code="invalid_control_token")
+
+
+def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
+    method = http.method
+    script = engine.script
+    if (action, method) == ("health", "GET"):
+        return engine.json_response(200, {"status": "ok", "calls": len(engine.calls), "rules": len(script.rules),
+                                          "queued": len(script.pending)})
+    if (action, method) == ("calls", "GET"):
+        return engine.json_response(200, {"object": "list", "data": [call_json(i, c)
+                                                                     for i, c in enumerate(list(engine.calls))]})
+    if (action, method) == ("calls", "DELETE"):
+        engine.calls.clear()
+        return engine.json_response(200, {"deleted": True})
+    if (action, method) == ("rules", "GET"):
+        return engine.json_response(200, {
+            "rules": [{"rule": r.describe(), "call_count": r.call_count, "times": r.times} for r in script.rules],
+            "queued": len(script.pending),
+            "unused": script.unused(),
+        })
+    if (action, method) == ("rules", "POST"):
+        try:
+            data = json.loads(http.body or b"{}")
+            scenario = parse_scenario(data, "request body")
+        except json.JSONDecodeError:
+            raise APIError(400, "The control API expects a JSON scenario document.", code="invalid_json") from None
+        except ScenarioError as exc:
+            raise APIError(400, str(exc), code="invalid_scenario") from None
+        apply(scenario, script)
+        return engine.json_response(201, {"rules": len(script.rules), "queued": len(script.pending)})
+    if (action, method) == ("rules", "DELETE"):
+        script.clear()
+        return engine.json_response(200, {"deleted": True})
+    if (action, method) == ("reset", "POST"):
+        script.clear()
+        engine.reset()
+        return engine.json_response(200, {"reset": True})
+    if action in ("health", "calls", "rules", "reset"):
+        raise APIError(405, f"Method not allowed: {method} /_mockai/{action}.")
+    raise APIError(404, f"Invalid URL ({method} /_mockai/{action})")
+
+
+def call_json(index: int, call: Call) -> dict[str, Any]:
+    res = call.response
+    out: dict[str, Any] = {
+        "index": index,
+        "method": call.http.method,
+        "path": call.http.path,
+        "route": call.route,
+        "status": res.status,
+        "request": call.body,
+        "stream": res.is_stream,
+        "unexpected": call.unexpected,
+        "responder": call.responder,
+    }
+    if res.is_stream:
+        out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events or []]
+    else:
+        try:
+            out["response"] = json.loads(res.body) if res.body else None
+        except ValueError:
+            out["response"] = res.body.decode("utf-8", "replace")
+    return out

@@ -1,0 +1,271 @@
+"""``MockAI``: the object a test author holds. One engine, scripted and inspected here, reachable in-process
+(httpx transport, ready-made ``openai`` clients, respx patching) and over a real socket (:meth:`MockAI.serve`).
+
+>>> from mockai import MockAI, call
+>>> mock = MockAI(seed=1)
+>>> _ = mock.on(last_user="weather").reply(tool_calls=[call("get_weather", city="Oslo")])
+>>> _ = mock.on(tool_result="get_weather").reply("It is 12°C in Oslo.")
+>>> client = mock.client()
+>>> reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
+...     {"role": "user", "content": "What's the weather in Oslo?"}])
+>>> reply.choices[0].message.tool_calls[0].function.name
+'get_weather'
+>>> mock.calls.last.request.model
+'gpt-4o-mini'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .engine import Config, Engine
+from .journal import CallList
+from .models import DEFAULT_MODELS
+from .reply import ToolCall
+from .rules import _MISSING, Predicate, ReplySpec, Rule, Text, error
+from .scenario import Scenario, apply, load_scenario, parse_scenario
+
+if TYPE_CHECKING:
+    import httpx
+    import openai
+
+    from .server import ServerThread
+    from .transport import EngineTransport
+
+OPENAI_HOST = "api.openai.com"
+AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
+TEST_KEY = "sk-mockai-test-key"
+
+
+class MockAI:
+    """A fake OpenAI for one test: configuration, scripted replies, the journal and every door.
+
+    ``strict=True`` makes unscripted requests fail with a list of the rules and why each missed, instead of
+    reaching the default generator. ``assert_all_called`` (default on) makes :meth:`verify` (run when a
+    ``with MockAI()`` block or the pytest fixture ends) fail on scripted replies that were never used.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        strict: bool = False,
+        assert_all_called: bool = True,
+        api_key: str | None = None,
+        auth: bool = True,
+        models: Sequence[str] | None = None,
+        strict_models: bool = False,
+        clock: Callable[[], float] | float | None = None,
+        scenario: str | Path | Sequence[str | Path] | dict[str, Any] | None = None,
+        base_urls: Sequence[str] = (),
+        other_hosts: Literal["fail", "pass"] = "fail",
+        control: bool | None = None,
+        control_token: str | None = None,
+        max_body: int | None = None,
+    ) -> None:
+        config = Config(seed=seed, api_key=api_key, auth=auth, models=list(models or DEFAULT_MODELS),
+                        strict_models=strict_models, clock=clock, strict=strict, control=control,
+                        control_token=control_token)
+        if max_body is not None:
+            config.max_body = max_body
+        self.engine = Engine(config)
+        self.assert_all_called = assert_all_called
+        self.base_urls = list(base_urls)
+        self.other_hosts = other_hosts
+        self._router: Any = None
+        if scenario is not None:
+            self.load(scenario)
+
+    # --- scripting -----------------------------------------------------------------------------------------
+
+    def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
+           has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
+           where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
+        """A rule answering the requests that match every condition given; see :meth:`Rule.reply`.
+
+        >>> mock = MockAI()
+        >>> mock.on(model="gpt-4o", last_user="hello").reply("Hi!", times=1).times
+        1
+        """
+        return self.engine.script.on(model=model, last_user=last_user, any_message=any_message,
+                                     has_tools=has_tools, tool_result=tool_result, stream=stream, where=where,
+                                     name=name, times=times)
+
+    def queue(self, *replies: ReplySpec) -> None:
+        """Replies used once each, in order, by requests no rule matched.
+
+        >>> mock = MockAI()
+        >>> mock.queue("first", "second", error(429))
+        """
+        self.engine.script.queue(*replies)
+
+    def reply(self, content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None,
+              json: Any = _MISSING, refusal: str | None = None, finish_reason: str | None = None) -> None:
+        """Queue one reply: text, tool calls, a JSON value (structured outputs) or a refusal."""
+        spec: dict[str, Any] = {k: v for k, v in {"content": content, "tool_calls": tool_calls, "refusal": refusal,
+                                                  "finish_reason": finish_reason}.items() if v is not None}
+        if json is not _MISSING:
+            spec["json"] = json
+        if not spec:
+            raise ValueError("reply() needs content, tool_calls, json or refusal")
+        self.queue(spec)
+
+    def fail(self, status: int, message: str | None = None, *, code: str | None = None, times: int = 1,
+             **kwargs: Any) -> None:
+        """Queue ``times`` errors in OpenAI's envelope: ``mock.fail(429, times=2)`` then answer normally."""
+        self.queue(*[error(status, message, code=code, **kwargs) for _ in range(times)])
+
+    def load(self, scenario: str | Path | Sequence[str | Path] | dict[str, Any] | Scenario) -> None:
+        """Add the rules and queue of scenario files (YAML or JSON) or an already loaded document."""
+        if isinstance(scenario, Scenario):
+            apply(scenario, self.engine.script)
+        elif isinstance(scenario, dict):
+            apply(parse_scenario(scenario, "scenario"), self.engine.script)
+        elif isinstance(scenario, (str, Path)):
+            apply(load_scenario(scenario), self.engine.script)
+        else:
+            for item in scenario:
+                apply(load_scenario(item), self.engine.script)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self.engine.script.rules
+
+    # --- the journal ---------------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> CallList:
+        """Every call answered, in order: ``mock.calls.last.request.messages``."""
+        return self.engine.calls
+
+    @property
+    def call_count(self) -> int:
+        return len(self.engine.calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self.engine.calls)
+
+    @property
+    def unexpected(self) -> CallList:
+        """Calls a strict mock had no scripted reply for."""
+        return CallList(c for c in self.engine.calls if c.unexpected)
+
+    def unused(self) -> list[str]:
+        """Scripted replies never used, one readable line each."""
+        return self.engine.script.unused()
+
+    def verify(self) -> None:
+        """Fail on unexpected requests, and (unless ``assert_all_called=False``) on unused scripted replies."""
+        problems = []
+        if self.unexpected:
+            problems.append(f"{len(self.unexpected)} unexpected request(s) with no scripted reply (strict mode):\n"
+                            + self.unexpected.describe()
+                            + "\n  To let the default generator answer them, use strict=False.")
+        unused = self.unused() if self.assert_all_called else []
+        if unused:
+            problems.append(f"{len(unused)} scripted repl{'y was' if len(unused) == 1 else 'ies were'} never used:\n"
+                            + "\n".join("  " + u for u in unused)
+                            + "\n  To allow this, pass assert_all_called=False (in pytest: "
+                              "@pytest.mark.mockai(assert_all_called=False)).")
+        if problems:
+            raise AssertionError("mockai: " + "\nmockai: ".join(problems))
+
+    def reset(self) -> None:
+        """Forget rules, queue and journal; ids start over."""
+        self.engine.script.clear()
+        self.engine.reset()
+
+    # --- door 1: in-process --------------------------------------------------------------------------------
+
+    def transport(self) -> EngineTransport:
+        """An httpx transport (sync and async) answered by this mock."""
+        from .transport import EngineTransport
+
+        return EngineTransport(self.engine)
+
+    def http_client(self, **kwargs: Any) -> httpx.Client:
+        import httpx
+
+        kwargs.setdefault("base_url", "https://api.openai.com/v1")
+        return httpx.Client(transport=self.transport(), **kwargs)
+
+    def async_http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        import httpx
+
+        kwargs.setdefault("base_url", "https://api.openai.com/v1")
+        return httpx.AsyncClient(transport=self.transport(), **kwargs)
+
+    def client(self, **kwargs: Any) -> openai.OpenAI:
+        """An ``openai.OpenAI`` client wired to this mock (keyword arguments go to the client)."""
+        import httpx
+        import openai
+
+        kwargs.setdefault("api_key", TEST_KEY)
+        kwargs.setdefault("http_client", httpx.Client(transport=self.transport()))
+        return openai.OpenAI(**kwargs)
+
+    def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
+        """An ``openai.AsyncOpenAI`` client wired to this mock."""
+        import httpx
+        import openai
+
+        kwargs.setdefault("api_key", TEST_KEY)
+        kwargs.setdefault("http_client", httpx.AsyncClient(transport=self.transport()))
+        return openai.AsyncOpenAI(**kwargs)
+
+    def start(self) -> MockAI:
+        """Intercept requests to api.openai.com, Azure OpenAI hosts and ``base_urls`` (respx), until
+        :meth:`stop`. Requests to other hosts fail (``other_hosts="fail"``) or go out (``"pass"``)."""
+        import respx
+
+        from .transport import to_engine, to_httpx
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
+
+        router = respx.MockRouter(assert_all_called=False, assert_all_mocked=self.other_hosts == "fail")
+        router.route(host=OPENAI_HOST).mock(side_effect=answer)
+        router.route(host__regex=AZURE_HOSTS.pattern).mock(side_effect=answer)
+        for base in self.base_urls:
+            router.route(url__startswith=base.rstrip("/")).mock(side_effect=answer)
+        if self.other_hosts == "pass":
+            router.route().pass_through()
+        router.start()
+        self._router = router
+        return self
+
+    def stop(self) -> None:
+        if self._router is not None:
+            self._router.stop()
+            self._router = None
+
+    @contextmanager
+    def patch(self) -> Iterator[MockAI]:
+        """``with mock.patch():`` intercepts like :meth:`start` for the block."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    def __enter__(self) -> MockAI:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+        if et is None:
+            self.verify()
+
+    # --- door 2: a real socket -----------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> ServerThread:
+        """Serve this mock over HTTP in a background thread: ``with mock.serve() as server: server.base_url``."""
+        from .server import ServerThread
+
+        return ServerThread(self.engine, host=host, port=port, log_level=log_level)

@@ -1,0 +1,387 @@
+"""Scripted replies: rules that match requests, and a queue of replies used once each, in order.
+
+The vocabulary is ``unittest.mock``'s and respx's: a rule has ``calls``, ``call_count`` and ``called``; its
+reply is a ``return_value`` or a ``side_effect`` (a list used in order, a callable of the request, or an error).
+
+>>> script = Script()
+>>> rule = script.on(last_user="weather").reply("Sunny, 21°C.")
+>>> rule.call_count
+0
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import APIError
+from .generate import compact, last_user_text, message_text
+from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
+from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
+from .wire import ToolCall as WireToolCall
+
+if TYPE_CHECKING:
+    from .engine import Exchange
+
+Text = str | re.Pattern[str]
+Predicate = Callable[[ChatCompletionRequest], bool]
+# What a test may give as a reply: text, a Reply, a tool call, an error, a full chat.completion (dict or an
+# openai SDK object), a short-form dict ({"content"|"tool_calls"|"json"|"refusal"|"error": ...}), or a
+# callable of the request returning any of these.
+ReplySpec = Any
+
+_MISSING: Any = object()
+
+
+def call(name: str, arguments: Mapping[str, Any] | str | None = None, /, **kwargs: Any) -> ToolCall:
+    """A tool call for a scripted reply: ``call("get_weather", city="Oslo")``.
+
+    >>> call("get_weather", city="Oslo").arguments
+    '{"city":"Oslo"}'
+    """
+    if isinstance(arguments, str):
+        return ToolCall(name=name, arguments=arguments)
+    return ToolCall(name=name, arguments=compact({**(arguments or {}), **kwargs}))
+
+
+def error(status: int, message: str | None = None, *, code: str | None = None, type: str | None = None,
+          param: str | None = None, headers: Mapping[str, str] | None = None) -> APIError:
+    """An error reply in OpenAI's envelope: ``error(429, code="rate_limit_exceeded")``.
+
+    >>> error(500).type
+    'server_error'
+    """
+    return APIError(status, message or _DEFAULT_MESSAGES.get(status, f"Error {status}."), code=code, type=type,
+                    param=param, headers=headers)
+
+
+_DEFAULT_MESSAGES = {
+    400: "Invalid request.",
+    401: "Incorrect API key provided.",
+    403: "You are not allowed to sample from this model.",
+    404: "The model does not exist or you do not have access to it.",
+    409: "The request conflicted with another request.",
+    422: "The request could not be processed.",
+    429: "Rate limit reached. Please try again later.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    502: "Bad gateway.",
+    503: "The engine is currently overloaded, please try again later.",
+    504: "Gateway timeout.",
+}
+
+
+def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
+    """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``."""
+    if callable(spec) and not isinstance(spec, (Reply, ToolCall, APIError)):
+        return build(spec(request), request)
+    if isinstance(spec, BaseException) and not isinstance(spec, APIError):
+        raise spec
+    if isinstance(spec, APIError):
+        return spec
+    if isinstance(spec, str):
+        reply = Reply.text(spec)
+    elif isinstance(spec, Reply):
+        reply = spec.copy()
+    elif isinstance(spec, ToolCall):
+        reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id)],
+                              finish_reason="tool_calls")])
+    elif hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
+        reply = from_completion(spec.model_dump(mode="json"))
+    elif isinstance(spec, Mapping):
+        if "error" in spec:
+            err = spec["error"]
+            return error(int(err.get("status", 400)), err.get("message"), code=err.get("code"),
+                         type=err.get("type"), param=err.get("param"), headers=err.get("headers"))
+        reply = from_completion(spec) if "choices" in spec else Reply([short_form(spec)])
+    else:
+        raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}")
+    n = request.n or 1
+    if len(reply.choices) == 1 and n > 1:
+        reply.choices = [reply.copy().choices[0] for _ in range(n)]
+    return reply
+
+
+def short_form(spec: Mapping[str, Any]) -> Choice:
+    """``{"content": ..., "tool_calls": [...], "json": ..., "refusal": ..., "finish_reason": ...}``."""
+    known = {"content", "tool_calls", "json", "refusal", "finish_reason"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError(f"unknown reply field(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    content = spec.get("content")
+    if "json" in spec:
+        content = compact(spec["json"])
+    calls = [c if isinstance(c, ToolCall) else call(c["name"], c.get("arguments") or {})
+             for c in spec.get("tool_calls") or []]
+    refusal = spec.get("refusal")
+    finish = spec.get("finish_reason") or ("tool_calls" if calls else "stop")
+    if finish not in FINISH_REASONS:
+        raise ValueError(f"finish_reason {finish!r} is not one of {', '.join(FINISH_REASONS)}")
+    if content is None and not calls and refusal is None:
+        content = ""
+    return Choice(content=content, tool_calls=calls, refusal=refusal, finish_reason=finish)
+
+
+def from_completion(data: Mapping[str, Any]) -> Reply:
+    """A full ``chat.completion`` (as a dict) back into a :class:`Reply`."""
+    choices = []
+    for ch in sorted(data["choices"], key=lambda c: c.get("index", 0)):
+        msg = ch.get("message") or {}
+        calls = [ToolCall(t["function"]["name"], t["function"]["arguments"], t.get("id"))
+                 for t in msg.get("tool_calls") or []]
+        lps = (ch.get("logprobs") or {}).get("content")
+        choices.append(Choice(
+            content=msg.get("content"), tool_calls=calls, refusal=msg.get("refusal"),
+            finish_reason=ch.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            logprobs=[TokenLogprob(t["token"], t["logprob"], [(a["token"], a["logprob"]) for a in t["top_logprobs"]])
+                      for t in lps] if lps else None,
+        ))
+    return Reply(choices, model=data.get("model"), usage=data.get("usage"))
+
+
+@dataclass
+class Rule:
+    """A scripted reply for the requests it matches; see :meth:`Script.on`."""
+
+    matchers: dict[str, Any]
+    where: Predicate | None = None
+    name: str | None = None
+    times: int | None = None
+    return_value: ReplySpec = None
+    side_effect: ReplySpec = None
+    calls: list[Any] = field(default_factory=list)
+    _effects: Iterator[Any] | None = field(default=None, repr=False)
+
+    # --- scripting ------------------------------------------------------------------------------------------
+
+    def reply(self, content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None,
+              json: Any = _MISSING, refusal: str | None = None, finish_reason: str | None = None,
+              times: int | None = None) -> Rule:
+        """Answer with text, tool calls, a JSON value (structured outputs) or a refusal."""
+        spec: dict[str, Any] = {}
+        if content is not None:
+            spec["content"] = content
+        if tool_calls is not None:
+            spec["tool_calls"] = list(tool_calls)
+        if json is not _MISSING:
+            spec["json"] = json
+        if refusal is not None:
+            spec["refusal"] = refusal
+        if finish_reason is not None:
+            spec["finish_reason"] = finish_reason
+        if not spec:
+            raise ValueError("reply() needs content, tool_calls, json or refusal")
+        return self.respond(spec, times=times)
+
+    def respond(self, spec: ReplySpec, *, times: int | None = None) -> Rule:
+        """Answer with any reply spec: a :class:`Reply`, a full completion, a callable of the request…"""
+        self.return_value, self.side_effect, self._effects = spec, None, None
+        if times is not None:
+            self.times = times
+        return self
+
+    def error(self, status: int, message: str | None = None, *, code: str | None = None,
+              times: int | None = None, **kwargs: Any) -> Rule:
+        """Answer with an error in OpenAI's envelope."""
+        return self.respond(error(status, message, code=code, **kwargs), times=times)
+
+    def sequence(self, *specs: ReplySpec) -> Rule:
+        """Answer the first match with ``specs[0]``, the next with ``specs[1]``…; matches no more afterwards."""
+        self.side_effect, self.return_value = list(specs), None
+        self._effects = None
+        self.times = len(specs) if self.times is None else min(self.times, len(specs))
+        return self
+
+    # --- the journal of this rule ---------------------------------------------------------------------------
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self.calls)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and len(self.calls) >= self.times
+
+    def describe(self) -> str:
+        parts = [f"{k}={v.pattern if isinstance(v, re.Pattern) else v!r}" for k, v in self.matchers.items()]
+        if self.where is not None:
+            parts.append(f"where={getattr(self.where, '__name__', 'callable')}")
+        label = f"{self.name!r} " if self.name else ""
+        times = "" if self.times is None else f", times={self.times}"
+        return f"{label}on({', '.join(parts)}{times})"
+
+    # --- matching -------------------------------------------------------------------------------------------
+
+    def miss(self, request: ChatCompletionRequest) -> str | None:
+        """Why this rule does not match ``request``, or ``None`` when it does."""
+        if self.exhausted:
+            return f"used up ({self.call_count} of times={self.times})"
+        for key, want in self.matchers.items():
+            reason = _MATCHERS[key](request, want)
+            if reason:
+                return reason
+        if self.where is not None and not self.where(request):
+            return f"where={getattr(self.where, '__name__', 'callable')} returned False"
+        return None
+
+    def produce(self, request: ChatCompletionRequest) -> ReplySpec:
+        if self.side_effect is not None:
+            if isinstance(self.side_effect, BaseException) or callable(self.side_effect):
+                return self.side_effect
+            if self._effects is None:
+                self._effects = iter(self.side_effect)
+            return next(self._effects)
+        if self.return_value is None:
+            raise LookupError(f"rule {self.describe()} has no reply: call .reply(), .respond() or .error()")
+        return self.return_value
+
+
+def _text_miss(what: str, text: str, want: Text) -> str | None:
+    if isinstance(want, re.Pattern):
+        return None if want.search(text) else f"{what} {_clip(text)!r} does not match /{want.pattern}/"
+    return None if want.lower() in text.lower() else f"{what} {_clip(text)!r} does not contain {want!r}"
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _model_miss(request: ChatCompletionRequest, want: Text) -> str | None:
+    if isinstance(want, re.Pattern):
+        return None if want.fullmatch(request.model) else f"model {request.model!r} does not match /{want.pattern}/"
+    return None if request.model == want else f"model is {request.model!r}, not {want!r}"
+
+
+def _any_message_miss(request: ChatCompletionRequest, want: Text) -> str | None:
+    texts = [message_text(getattr(m, "content", None)) for m in request.messages]
+    if any(_text_miss("", t, want) is None for t in texts):
+        return None
+    return f"no message contains {want.pattern if isinstance(want, re.Pattern) else want!r}"
+
+
+def _has_tools_miss(request: ChatCompletionRequest, want: bool) -> str | None:
+    has = bool(request.tools)
+    return None if has == want else ("no tools offered" if want else "tools offered")
+
+
+def tool_result_name(request: ChatCompletionRequest) -> str | None:
+    """The function whose result is the last message, when the last message is a tool result."""
+    last = request.messages[-1]
+    if not isinstance(last, ToolMessage):
+        return None
+    for msg in reversed(request.messages):
+        if isinstance(msg, AssistantMessage):
+            for tc in msg.tool_calls or []:
+                if tc.id == last.tool_call_id:
+                    return tc.function.name if isinstance(tc, WireToolCall) else tc.custom.name
+    return ""
+
+
+def _tool_result_miss(request: ChatCompletionRequest, want: str | bool) -> str | None:
+    name = tool_result_name(request)
+    if want is False:
+        return None if name is None else f"the last message is a result of {name!r}"
+    if name is None:
+        return "the last message is not a tool result"
+    if want is True or name == want:
+        return None
+    return f"the last message is a result of {name!r}, not {want!r}"
+
+
+def _stream_miss(request: ChatCompletionRequest, want: bool) -> str | None:
+    return None if bool(request.stream) == want else f"stream is {bool(request.stream)}"
+
+
+_MATCHERS: dict[str, Callable[[ChatCompletionRequest, Any], str | None]] = {
+    "model": _model_miss,
+    "last_user": lambda r, w: _text_miss("the last user message", last_user_text(r), w),
+    "any_message": _any_message_miss,
+    "has_tools": _has_tools_miss,
+    "tool_result": _tool_result_miss,
+    "stream": _stream_miss,
+}
+MATCHER_NAMES = tuple(_MATCHERS)
+
+
+class Script:
+    """The scripted responder: rules first (in the order added), then the queue; thread-safe."""
+
+    name = "script"
+
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+        self.queued: list[ReplySpec] = []
+        self._queue_used = 0
+        self._lock = threading.RLock()
+        self._ids = itertools.count()
+
+    def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
+           has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
+           where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
+        """A rule for requests matching every given condition.
+
+        Text conditions are a case-insensitive substring or a compiled regular expression (searched).
+        ``tool_result`` matches when the last message is the result of that function (``True``: any function,
+        ``False``: not a tool result). ``where`` is any predicate of the validated request.
+        """
+        given = {"model": model, "last_user": last_user, "any_message": any_message, "has_tools": has_tools,
+                 "tool_result": tool_result, "stream": stream}
+        rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def queue(self, *specs: ReplySpec) -> None:
+        with self._lock:
+            self.queued.extend(specs)
+
+    @property
+    def pending(self) -> list[ReplySpec]:
+        """Queued replies not used yet."""
+        return self.queued[self._queue_used:]
+
+    def unused(self) -> list[str]:
+        """What was scripted but never used: rules never matched, rules with ``times`` left, queued replies."""
+        out = []
+        for rule in self.rules:
+            if not rule.called:
+                out.append(f"rule {rule.describe()} was never matched")
+            elif rule.times is not None and rule.call_count < rule.times:
+                out.append(f"rule {rule.describe()} was matched {rule.call_count} of {rule.times} times")
+        out.extend(f"queued reply #{self._queue_used + i + 1} was never used: {_clip(repr(s))}"
+                   for i, s in enumerate(self.pending))
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+            self.queued.clear()
+            self._queue_used = 0
+
+    def misses(self, request: ChatCompletionRequest) -> list[str]:
+        """Why each rule (and the queue) did not answer ``request``."""
+        lines = [f"#{i + 1} {rule.describe()}: {rule.miss(request) or 'matches'}" for i, rule in enumerate(self.rules)]
+        lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
+        return lines
+
+    def __call__(self, ex: Exchange) -> Reply | APIError | None:
+        request = ex.request
+        with self._lock:
+            for rule in self.rules:
+                if rule.miss(request) is None:
+                    spec = rule.produce(request)
+                    rule.calls.append(ex.call)
+                    return build(spec, request)
+            if self.pending:
+                spec = self.queued[self._queue_used]
+                self._queue_used += 1
+                return build(spec, request)
+        return None
+

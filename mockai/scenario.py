@@ -1,0 +1,239 @@
+"""Scenario files: the scripting API written as YAML or JSON, for the pytest marker, ``mockai serve --scenario``
+and the control API.
+
+.. code-block:: yaml
+
+    rules:
+      - name: weather call
+        match: {last_user: weather, has_tools: true, tool_result: false}
+        reply: {tool_calls: [{name: get_weather, arguments: {city: Oslo}}]}
+      - match: {tool_result: get_weather}
+        reply: "It is 12°C and clear in Oslo."
+      - match: {last_user: {regex: "^(hi|hello)\\\\b"}}
+        replies: ["First answer", "Second answer"]     # one per match, in order
+      - match: {model: gpt-error}
+        error: {status: 429, code: rate_limit_exceeded}
+        times: 2
+    queue:
+      - "Answer to the first unmatched request"
+      - {json: {"name": "Ada", "age": 36}}
+
+A mistake fails at load with the file, the line and the path of the field: ``scenario.yaml:7: rules[1].reply:
+unknown reply field(s) ['text']``.
+
+>>> spec = parse_scenario({"rules": [{"match": {"model": "gpt-4o"}, "reply": "Hi"}]}, "inline")
+>>> len(spec.rules)
+1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import param_path
+from .rules import Script, error, short_form
+
+
+class ScenarioError(ValueError):
+    """A scenario file or document that cannot be loaded; the message says where and what."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Regex(_Strict):
+    regex: str
+
+
+TextMatch = str | Regex
+
+
+class Match(_Strict):
+    model: TextMatch | None = None
+    last_user: TextMatch | None = None
+    any_message: TextMatch | None = None
+    has_tools: bool | None = None
+    tool_result: str | bool | None = None
+    stream: bool | None = None
+
+
+class ErrorSpec(_Strict):
+    status: int = Field(ge=400, le=599)
+    message: str | None = None
+    code: str | None = None
+    type: str | None = None
+    param: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class ToolCallSpec(_Strict):
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+
+class ReplyFields(_Strict):
+    content: str | None = None
+    tool_calls: list[ToolCallSpec] | None = None
+    json_: Any = Field(default=None, alias="json")
+    refusal: str | None = None
+    finish_reason: str | None = None
+
+
+class ErrorReply(_Strict):
+    error: ErrorSpec
+
+
+ReplyItem = str | ErrorReply | ReplyFields
+
+
+class RuleSpec(_Strict):
+    name: str | None = None
+    match: Match = Field(default_factory=Match)
+    reply: ReplyItem | None = None
+    replies: list[ReplyItem] | None = None
+    error: ErrorSpec | None = None
+    times: int | None = Field(default=None, ge=1)
+
+
+class Scenario(_Strict):
+    version: int = 1
+    rules: list[RuleSpec] = Field(default_factory=list)
+    queue: list[ReplyItem] = Field(default_factory=list)
+
+
+def _text(value: TextMatch | None) -> str | re.Pattern[str] | None:
+    return re.compile(value.regex) if isinstance(value, Regex) else value
+
+
+def _reply(item: ReplyItem) -> Any:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, ErrorReply):
+        e = item.error
+        return error(e.status, e.message, code=e.code, type=e.type, param=e.param, headers=e.headers)
+    spec = item.model_dump(by_alias=True, exclude_unset=True)
+    if spec.get("tool_calls") is not None:
+        spec["tool_calls"] = [{"name": t["name"], "arguments": t.get("arguments") or {}} for t in spec["tool_calls"]]
+    short_form(spec)  # validates the combination now, not at the first request
+    return spec
+
+
+def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] | None = None) -> Scenario:
+    """Validate a loaded document; errors name ``source``, the line (when known) and the field's path."""
+    try:
+        scenario = Scenario.model_validate(data)
+        for i, rule in enumerate(scenario.rules):
+            given = [k for k in ("reply", "replies", "error") if getattr(rule, k) is not None]
+            if len(given) != 1:
+                raise _located(("rules", i), f"a rule needs exactly one of reply, replies or error (got "
+                                             f"{given or 'none'})")
+            for key in ("reply", "replies"):
+                items = getattr(rule, key)
+                for j, item in enumerate(items if isinstance(items, list) else [items] if items else []):
+                    try:
+                        _reply(item)
+                    except ValueError as exc:
+                        raise _located(("rules", i, key, *([j] if key == "replies" else [])), str(exc)) from None
+            if rule.match.last_user and isinstance(rule.match.last_user, Regex):
+                _compile(rule.match.last_user.regex, ("rules", i, "match", "last_user", "regex"))
+        return scenario
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in (
+            "str", "int", "bool", "function-after"))))
+        raise ScenarioError(_where(source, lines, loc) + f"{param_path(loc) or '(document)'}: {err['msg']}") from None
+    except _Located as exc:
+        raise ScenarioError(_where(source, lines, exc.loc) + f"{param_path(exc.loc)}: {exc.reason}") from None
+
+
+class _Located(Exception):
+    def __init__(self, loc: tuple[Any, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.loc, self.reason = loc, reason
+
+
+def _located(loc: tuple[Any, ...], reason: str) -> _Located:
+    return _Located(loc, reason)
+
+
+def _compile(pattern: str, loc: tuple[Any, ...]) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _located(loc, f"invalid regular expression: {exc}") from None
+
+
+def _where(source: str, lines: Mapping[tuple[Any, ...], int] | None, loc: tuple[Any, ...]) -> str:
+    if lines:
+        for depth in range(len(loc), -1, -1):
+            if loc[:depth] in lines:
+                return f"{source}:{lines[loc[:depth]]}: "
+    return f"{source}: "
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a ``.yaml``/``.yml``/``.json`` scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        return parse_scenario(data, str(path))
+    data, lines = _yaml_with_lines(text, str(path))
+    return parse_scenario(data, str(path), lines)
+
+
+def _yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ScenarioError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: Any, path: tuple[Any, ...]) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                walk(value, path + (key.value,))
+                lines[path + (key.value,)] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def apply(scenario: Scenario, script: Script) -> None:
+    """Add a scenario's rules and queue to a script."""
+    for rule in scenario.rules:
+        m = rule.match
+        target = script.on(model=_text(m.model), last_user=_text(m.last_user), any_message=_text(m.any_message),
+                           has_tools=m.has_tools, tool_result=m.tool_result, stream=m.stream, name=rule.name,
+                           times=rule.times)
+        if rule.replies is not None:
+            target.sequence(*[_reply(r) for r in rule.replies])
+        elif rule.error is not None:
+            e = rule.error
+            target.respond(error(e.status, e.message, code=e.code, type=e.type, param=e.param, headers=e.headers))
+        elif rule.reply is not None:
+            target.respond(_reply(rule.reply))
+    script.queue(*[_reply(r) for r in scenario.queue])
