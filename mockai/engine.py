@@ -128,8 +128,8 @@ class Call:
     def status(self) -> int:
         return self.response.status
 
-    def describe(self) -> str:
-        what = f"{self.http.method} {self.http.path} -> {self.response.status}"
+    def describe(self, status: bool = True) -> str:
+        what = f"{self.http.method} {self.http.path}" + (f" -> {self.response.status}" if status else "")
         if self.request is not None:
             what += f" model={self.request.model!r} last_user={_clip(self.last_user_text)!r}"
             if self.request.tools:
@@ -383,7 +383,7 @@ _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 def unscripted(misses: list[str], call: Call) -> APIError:
     lines = "\n".join("  " + m for m in misses)
-    return APIError(400, f"mockai (strict): no scripted reply for {call.describe()}\nRules and why each missed:\n"
+    return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\nRules and why each missed:\n"
                          f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
                          "answer.", code="mockai_unscripted")
 

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +33,10 @@ if TYPE_CHECKING:
     import httpx
     import openai
 
+    from .patch import Patcher
     from .server import ServerThread
     from .transport import EngineTransport
 
-OPENAI_HOST = "api.openai.com"
-AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
 TEST_KEY = "sk-mockai-test-key"
 
 
@@ -77,7 +75,8 @@ class MockAI:
         self.assert_all_called = assert_all_called
         self.base_urls = list(base_urls)
         self.other_hosts = other_hosts
-        self._router: Any = None
+        self._patcher: Patcher | None = None
+        self._servers: list[ServerThread] = []
         if scenario is not None:
             self.load(scenario)
 
@@ -220,30 +219,27 @@ class MockAI:
         return openai.AsyncOpenAI(**kwargs)
 
     def start(self) -> MockAI:
-        """Intercept requests to api.openai.com, Azure OpenAI hosts and ``base_urls`` (respx), until
-        :meth:`stop`. Requests to other hosts fail (``other_hosts="fail"``) or go out (``"pass"``)."""
-        import respx
+        """Intercept requests to api.openai.com, Azure OpenAI hosts and ``base_urls`` sent by any ``httpx`` or
+        ``httpx2`` client (the ``openai`` SDK's included), until :meth:`stop`. Requests to other hosts fail
+        (``other_hosts="fail"``) or go out to the network (``"pass"``)."""
+        from .patch import Patcher
 
-        from .transport import to_engine, to_httpx
-
-        def answer(request: httpx.Request) -> httpx.Response:
-            return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
-
-        router = respx.MockRouter(assert_all_called=False, assert_all_mocked=self.other_hosts == "fail")
-        router.route(host=OPENAI_HOST).mock(side_effect=answer)
-        router.route(host__regex=AZURE_HOSTS.pattern).mock(side_effect=answer)
-        for base in self.base_urls:
-            router.route(url__startswith=base.rstrip("/")).mock(side_effect=answer)
-        if self.other_hosts == "pass":
-            router.route().pass_through()
-        router.start()
-        self._router = router
+        if self._patcher is None:
+            self._patcher = Patcher(self.engine, base_urls=self.base_urls, other_hosts=self.other_hosts)
+            self._patcher.start()
         return self
 
+    def respx_side_effect(self, request: httpx.Request) -> httpx.Response:
+        """Answer a respx route: ``respx.route(host="api.openai.com").mock(side_effect=mock.respx_side_effect)``."""
+        from .transport import to_engine, to_httpx
+
+        return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
+
     def stop(self) -> None:
-        if self._router is not None:
-            self._router.stop()
-            self._router = None
+        """Stop intercepting (see :meth:`start`)."""
+        if self._patcher is not None:
+            self._patcher.stop()
+            self._patcher = None
 
     @contextmanager
     def patch(self) -> Iterator[MockAI]:
@@ -268,4 +264,14 @@ class MockAI:
         """Serve this mock over HTTP in a background thread: ``with mock.serve() as server: server.base_url``."""
         from .server import ServerThread
 
-        return ServerThread(self.engine, host=host, port=port, log_level=log_level)
+        server = ServerThread(self.engine, host=host, port=port, log_level=log_level)
+        self._servers.append(server)
+        return server
+
+    @property
+    def base_url(self) -> str:
+        """The base URL of the running server (``http://127.0.0.1:PORT/v1``), while :meth:`serve` runs."""
+        running = [s for s in self._servers if s.running]
+        if not running:
+            raise RuntimeError("the mock is not being served; use `with mock.serve() as server:`")
+        return running[-1].base_url

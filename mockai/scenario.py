@@ -211,8 +211,9 @@ def _yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...],
         lines[path] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
-                walk(value, path + (key.value,))
-                lines[path + (key.value,)] = key.start_mark.line + 1
+                sub = (*path, key.value)
+                walk(value, sub)
+                lines[sub] = key.start_mark.line + 1
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, (*path, i))

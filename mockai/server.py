@@ -41,6 +41,10 @@ class ServerThread:
         self._thread: threading.Thread | None = None
 
     @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def port(self) -> int:
         assert self._socket is not None, "the server is not running"
         return int(self._socket.getsockname()[1])

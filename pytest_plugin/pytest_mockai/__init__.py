@@ -1,1 +1,149 @@
-"""The mockai pytest plugin. Imports nothing heavy until a fixture is used."""
+"""The mockai pytest plugin: fixtures ``mockai``, ``mockai_server`` and ``mockai_config``, marker ``mockai``.
+
+pytest imports every installed plugin on every run, so this module imports only pytest and the standard library;
+mockai itself (Starlette, pydantic, Faker…) is imported when a fixture is first used.
+
+    def test_summary(mockai):
+        mockai.queue("A short summary.")
+        assert summarize("long text") == "A short summary."      # code under test calls api.openai.com
+        assert mockai.calls.last.request.model == "gpt-4o-mini"
+
+Options (command line, or ``[tool.pytest.ini_options]``): ``--mockai-seed`` / ``mockai_seed``,
+``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``. The seed defaults to one derived from
+the test's node id, so a test's replies do not depend on test order, selection or xdist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mockai import MockAI
+
+TEST_KEY = "sk-mockai-test-key"
+_call_failed = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockai", "mockai: a fake OpenAI chat completions API")
+    group.addoption("--mockai-seed", type=int, default=None, metavar="N",
+                    help="Seed every mockai fixture with N (default: derived from each test's node id).")
+    group.addoption("--mockai-strict", action="store_true", default=None,
+                    help="Fail requests that no scripted reply answers, instead of generating one.")
+    parser.addini("mockai_seed", "Seed for every mockai fixture (default: derived from each test's node id).",
+                  default=None)
+    parser.addini("mockai_strict", "Fail requests that no scripted reply answers.", type="bool", default=False)
+    parser.addini("mockai_assert_all_called", "Fail a test whose scripted replies were not all used.",
+                  type="bool", default=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "mockai(**kwargs): configure the mockai fixtures; keyword arguments are MockAI's "
+        "(seed, strict, assert_all_called, scenario, models, strict_models, api_key, base_urls, other_hosts, …).",
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_call_failed] = report.failed
+    return report
+
+
+@pytest.fixture
+def mockai_config() -> dict[str, Any]:
+    """Keyword arguments for the mockai fixtures; override it in a ``conftest.py`` to set a directory's defaults.
+
+        @pytest.fixture
+        def mockai_config():
+            return {"strict": True, "models": ["gpt-4o-mini"], "strict_models": True}
+    """
+    return {}
+
+
+def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[str, Any]:
+    """MockAI keyword arguments for this test: ini < command line < ``mockai_config`` < markers (closest last)."""
+    config = request.config
+    kwargs: dict[str, Any] = {}
+    seed = config.getoption("--mockai-seed")
+    if seed is None and config.getini("mockai_seed") not in (None, ""):
+        seed = int(config.getini("mockai_seed"))
+    if seed is None:
+        seed = int.from_bytes(hashlib.sha256(request.node.nodeid.encode()).digest()[:4], "big")
+    kwargs["seed"] = seed
+    strict = config.getoption("--mockai-strict")
+    kwargs["strict"] = bool(config.getini("mockai_strict")) if strict is None else strict
+    kwargs["assert_all_called"] = bool(config.getini("mockai_assert_all_called"))
+    kwargs.update(overrides)
+    for marker in reversed(list(request.node.iter_markers("mockai"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.mockai takes keyword arguments only, e.g. mockai(seed=1)")
+        kwargs.update(marker.kwargs)
+    if "scenario" in kwargs:
+        kwargs["scenario"] = _resolve(kwargs["scenario"], request.path.parent)
+    return kwargs
+
+
+def _resolve(scenario: Any, base: Path) -> Any:
+    """Relative scenario paths are looked up next to the test file first."""
+    if isinstance(scenario, (str, Path)):
+        path = Path(scenario)
+        return base / path if not path.is_absolute() and (base / path).exists() else path
+    if isinstance(scenario, (list, tuple)):
+        return [_resolve(s, base) for s in scenario]
+    return scenario
+
+
+def _finish(request: pytest.FixtureRequest, mock: MockAI) -> None:
+    if request.node.stash.get(_call_failed, False):
+        return  # the test already failed; unused replies would only add noise
+    try:
+        mock.verify()
+    except AssertionError as exc:
+        problem = str(exc)
+    else:
+        return
+    pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture
+def mockai(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
+    """A :class:`mockai.MockAI` that intercepts requests to api.openai.com (and Azure, and ``base_urls``) for
+    the test, in-process. At teardown the test fails on unused scripted replies or unexpected requests."""
+    from mockai import MockAI
+
+    mock = MockAI(**settings(request, mockai_config))
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    mock.start()
+    try:
+        yield mock
+    finally:
+        mock.stop()
+    _finish(request, mock)
+
+
+@pytest.fixture
+def mockai_server(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
+    """A :class:`mockai.MockAI` served on 127.0.0.1 (a free port) for the test: ``mockai_server.base_url``.
+
+    ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` point at it, so subprocesses in any language find it.
+    """
+    from mockai import MockAI
+
+    mock = MockAI(**settings(request, mockai_config))
+    with mock.serve() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+        yield mock
+    _finish(request, mock)

@@ -1,0 +1,117 @@
+"""Patch mode: intercept the requests that clients built elsewhere (the code under test) send to OpenAI.
+
+The ``openai`` SDK sends through ``httpx`` or, from version 3, its fork ``httpx2``; both keep their network
+behind ``HTTPTransport.handle_request`` / ``AsyncHTTPTransport.handle_async_request``. While a :class:`Patcher`
+is active those methods answer requests for the intercepted hosts from the engine. Other hosts fail with a
+clear error (``other_hosts="fail"``, the default, so nothing leaks to the network) or go out as usual
+(``"pass"``). For respx users, :meth:`mockai.MockAI.respx_side_effect` plugs into a respx route instead.
+
+>>> from mockai.engine import Engine
+>>> patcher = Patcher(Engine(), hosts=["api.openai.com"])
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .engine import Engine, HTTPRequest, HTTPResponse
+
+AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
+DEFAULT_HOSTS = ("api.openai.com",)
+
+
+class NotMockedError(AssertionError):
+    """A request went to a host the mock does not answer while ``other_hosts="fail"``."""
+
+
+def engine_request(request: Any, body: bytes) -> HTTPRequest:
+    """An ``httpx``/``httpx2`` request as the engine's :class:`HTTPRequest`."""
+    query = request.url.query
+    return HTTPRequest(
+        method=request.method,
+        path=request.url.path,
+        query=query.decode("ascii", "replace") if isinstance(query, bytes) else str(query),
+        headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw},
+        body=body,
+    )
+
+
+def module_response(module: Any, res: HTTPResponse, request: Any) -> Any:
+    return module.Response(res.status, headers=res.headers, content=res.content(), request=request)
+
+
+class Patcher:
+    """Answers requests to ``hosts`` (names or compiled patterns) and URLs under ``base_urls`` from ``engine``."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, engine: Engine, *, hosts: Sequence[str | re.Pattern[str]] = (*DEFAULT_HOSTS, AZURE_HOSTS),
+                 base_urls: Sequence[str] = (), other_hosts: Literal["fail", "pass"] = "fail") -> None:
+        if other_hosts not in ("fail", "pass"):
+            raise ValueError(f"other_hosts must be 'fail' or 'pass', not {other_hosts!r}")
+        self.engine = engine
+        self.hosts = list(hosts)
+        self.base_urls = [b.rstrip("/") for b in base_urls]
+        self.other_hosts = other_hosts
+        self._undo: list[Callable[[], None]] = []
+
+    def intercepts(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        for want in self.hosts:
+            if (want.fullmatch(host) if isinstance(want, re.Pattern) else want == host):
+                return True
+        return any(url == b or url.startswith(b + "/") or url.startswith(b + "?") for b in self.base_urls)
+
+    def _refuse(self, url: str) -> NotMockedError:
+        return NotMockedError(f"mockai: a request to {url} is not answered by the mock and other_hosts='fail'. "
+                              "Add its base URL to base_urls=[...] to mock it, or pass other_hosts='pass' to let "
+                              "it reach the network.")
+
+    def start(self) -> None:
+        for name in ("httpx", "httpx2"):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            self._patch(module)
+
+    def _patch(self, module: Any) -> None:
+        patcher = self
+        sync_cls, async_cls = module.HTTPTransport, module.AsyncHTTPTransport
+        real_sync, real_async = sync_cls.handle_request, async_cls.handle_async_request
+
+        def handle_request(transport: Any, request: Any) -> Any:
+            url = str(request.url)
+            if patcher.intercepts(url):
+                res = patcher.engine.handle(engine_request(request, request.read()))
+                return module_response(module, res, request)
+            if patcher.other_hosts == "fail":
+                raise patcher._refuse(url)
+            return real_sync(transport, request)
+
+        async def handle_async_request(transport: Any, request: Any) -> Any:
+            url = str(request.url)
+            if patcher.intercepts(url):
+                res = patcher.engine.handle(engine_request(request, await request.aread()))
+                return module_response(module, res, request)
+            if patcher.other_hosts == "fail":
+                raise patcher._refuse(url)
+            return await real_async(transport, request)
+
+        sync_cls.handle_request = handle_request
+        async_cls.handle_async_request = handle_async_request
+
+        def undo() -> None:
+            sync_cls.handle_request = real_sync
+            async_cls.handle_async_request = real_async
+
+        self._undo.append(undo)
+
+    def stop(self) -> None:
+        while self._undo:
+            self._undo.pop()()
