@@ -383,7 +383,8 @@ _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 def unscripted(misses: list[str], call: Call) -> APIError:
     lines = "\n".join("  " + m for m in misses)
-    return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\nRules and why each missed:\n"
+    return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\n"
+                         f"Rules and why each missed:\n"
                          f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
                          "answer.", code="mockai_unscripted")
 
