@@ -23,7 +23,8 @@ def test_invoke_stream_and_tools_in_process() -> None:
         assert len(streamed) > 3  # token-sized deltas, not one blob
         text = "".join(str(c.content) for c in streamed)
         generated = mock.calls.last
-        assert generated.request is not None and generated.request.stream
+        assert generated.request is not None
+        assert generated.request.stream
         message = llm.bind_tools([WEATHER]).invoke("What is the weather in Oslo?")
         assert message.tool_calls == [{"name": "get_weather", "args": {"city": "Oslo"},
                                        "id": message.tool_calls[0]["id"], "type": "tool_call"}]
