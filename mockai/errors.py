@@ -122,7 +122,7 @@ def _json_type(value: Any) -> str:
 def from_validation(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
     """Turn the first pydantic validation error into the error OpenAI would send for it."""
     err = _most_specific(errors)
-    loc = [p for p in err["loc"] if not _is_union_branch(p)]
+    loc = _field_path([p for p in err["loc"] if not _is_union_branch(p)], body)
     kind: str = err["type"]
     ctx: Mapping[str, Any] = err.get("ctx") or {}
     value = err.get("input")
@@ -196,6 +196,31 @@ def _expected_type(kind: str) -> str | None:
     if kind == "union_type" or kind == "tagged_union_type":
         return "one of the allowed types"
     return None
+
+
+def _field_path(loc: Sequence[int | str], body: Any) -> list[int | str]:
+    """Drop the tags pydantic puts in ``loc`` for discriminated unions (``messages.0.user.content``).
+
+    A tag is the value of the object's ``role`` or ``type`` at that level; it is dropped once per level, so
+    ``tools.0.function.function.name`` becomes ``tools[0].function.name``.
+    """
+    out: list[int | str] = []
+    current: Any = body
+    tag_dropped = False
+    for part in loc:
+        if (isinstance(part, str) and isinstance(current, Mapping) and not tag_dropped
+                and part in (current.get("role"), current.get("type"))):
+            tag_dropped = True
+            continue
+        out.append(part)
+        tag_dropped = False
+        if isinstance(current, Mapping) and isinstance(part, str):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            current = None
+    return out
 
 
 def _is_union_branch(part: Any) -> bool:

@@ -28,8 +28,9 @@ import threading
 from typing import Any
 
 from . import tokens
+from .errors import APIError
 from .reply import Choice, Reply, TokenLogprob, ToolCall
-from .schema import RandomSource, value_for
+from .schema import RandomSource, SchemaError, value_for
 from .wire import (
     ChatCompletionRequest,
     FunctionDefinition,
@@ -85,7 +86,8 @@ class Generator:
         fmt = request.response_format
         if isinstance(fmt, JsonSchemaFormat):
             spec = fmt.json_schema
-            value = value_for(spec.schema_ or {"type": "object"}, self._source(rng), strict=bool(spec.strict))
+            value = self._from_schema(spec.schema_ or {"type": "object"}, rng, bool(spec.strict),
+                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema")
             content = compact(value)
         elif isinstance(fmt, JsonObjectFormat):
             content = compact(self._json_object(rng))
@@ -95,6 +97,15 @@ class Generator:
 
     def _source(self, rng: random.Random) -> RandomSource:
         return RandomSource(rng, self._words())
+
+    def _from_schema(self, schema: Any, rng: random.Random, strict: bool, what: str, param: str,
+                     code: str) -> Any:
+        """A value for a schema the user sent; a schema no value can be made for is a 400, never a 500."""
+        try:
+            return value_for(schema, self._source(rng), strict=strict)
+        except (SchemaError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)
+            raise APIError(400, f"Invalid schema for {what}: {reason}.", param=param, code=code) from None
 
     def _words(self) -> list[str]:
         words = getattr(self._local, "words", None)
@@ -133,7 +144,7 @@ class Generator:
             return []
         if isinstance(choice, NamedToolChoice):
             named = [t for t in tools if t.name == choice.function.name]
-            return [self._call(named[0], rng)] if named else []
+            return [self._call(request, named[0], rng)] if named else []
         candidates = tools
         if choice is None or choice == "auto":
             if isinstance(request.messages[-1], ToolMessage):
@@ -147,11 +158,13 @@ class Generator:
         count = 1
         if request.parallel_tool_calls is not False and rng.random() < 0.3:
             count = 2
-        return [self._call(candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
+        return [self._call(request, candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
 
-    def _call(self, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
+    def _call(self, request: ChatCompletionRequest, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
         params = tool.parameters or {"type": "object", "properties": {}}
-        value = value_for(params, self._source(rng), strict=bool(tool.strict))
+        index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
+        value = self._from_schema(params, rng, bool(tool.strict), f"function '{tool.name}'",
+                                  f"tools[{index}].function.parameters", "invalid_function_parameters")
         return ToolCall(name=tool.name, arguments=compact(value))
 
 

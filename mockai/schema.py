@@ -34,6 +34,8 @@ WORDS = (
 ).split()
 
 _MAX_DEPTH = 5
+# Far beyond any real tool call or structured output; a larger minimum would only make the server hang.
+_MAX_SIZE = 10_000
 
 
 class Source(Protocol):
@@ -121,7 +123,8 @@ class _Builder:
             return self.src.word()
         if schema is False:
             raise SchemaError("schema `false` admits no value")
-        assert isinstance(schema, Mapping)
+        if not isinstance(schema, Mapping):
+            raise SchemaError(f"a schema must be an object or a boolean, got {type(schema).__name__}")
         schema = self.resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -179,8 +182,10 @@ class _Builder:
         return min(max(value, lo), hi)
 
     def _string(self, schema: Mapping[str, Any], depth: int) -> str:
-        lo = int(schema.get("minLength", 0))
+        lo = _size(schema, "minLength")
         hi = int(schema.get("maxLength", max(lo, 40)))
+        if lo > hi:
+            raise SchemaError(f"minLength {lo} is above maxLength {hi}")
         fmt = schema.get("format")
         pattern = schema.get("pattern")
         for _ in range(20):
@@ -221,7 +226,7 @@ class _Builder:
 
     def _array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
         prefix = list(schema.get("prefixItems", []))
-        lo = int(schema.get("minItems", 0))
+        lo = _size(schema, "minItems")
         hi = int(schema.get("maxItems", max(lo, len(prefix), 3)))
         if depth >= _MAX_DEPTH:
             hi = max(lo, min(hi, len(prefix)))
@@ -260,12 +265,23 @@ class _Builder:
         for name in sorted(required - set(out)):
             out[name] = self.value(schema.get("additionalProperties") or {}, depth + 1)
         extra = schema.get("additionalProperties", not self.strict and not props)
-        want = int(schema.get("minProperties", 0))
-        while len(out) < want and extra is not False:
-            key = self.src.word()
+        want = _size(schema, "minProperties")
+        for attempt in range(want * 20 + 20):
+            if len(out) >= want or extra is False:
+                break
+            key = self.src.word() if attempt < want * 10 else f"{self.src.word()}_{attempt}"
             if key not in out:
                 out[key] = self.value(extra if isinstance(extra, Mapping) else {}, depth + 1)
         return out
+
+
+def _size(schema: Mapping[str, Any], key: str) -> int:
+    value = schema.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SchemaError(f"{key} must be a non-negative integer, got {value!r}")
+    if value > _MAX_SIZE:
+        raise SchemaError(f"{key} {value} is larger than this generator supports ({_MAX_SIZE})")
+    return value
 
 
 def _bounds(schema: Mapping[str, Any], *, integer: bool) -> tuple[float, float]:
