@@ -2,7 +2,8 @@
 
 Every path goes to the engine, which does its own routing, so unknown URLs, wrong methods and oversized bodies
 get OpenAI's error envelope rather than Starlette's plain-text pages; any exception that still escapes is
-answered as the real API's 500 ``server_error``.
+answered as the real API's 500 ``server_error``. A response's :class:`~mockai.engine.Delivery` (latency, stalls,
+cut streams, resets, fragmented writes) is carried out here, on the real connection.
 
 >>> from mockai.engine import Engine
 >>> app = create_app(Engine())
@@ -10,18 +11,33 @@ answered as the real API's 500 ``server_error``.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
+import struct
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from .engine import Engine, HTTPRequest, too_large
+from .engine import Delivery, Engine, HTTPRequest, HTTPResponse, too_large
 from .errors import APIError
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+TRANSPORT_KEY = "mockai.transport"
+
+
+class MockApp(Starlette):
+    """Starlette, plus a handle on the connection (uvicorn's transport) so faults can drop it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[TRANSPORT_KEY] = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle
+        await super().__call__(scope, receive, send)
 
 
 def create_app(engine: Engine, host: str = "127.0.0.1") -> Starlette:
@@ -59,8 +75,7 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> Starlette:
         err = APIError(500, "The server had an error while processing your request.", code="server_error")
         return _send(engine.error_response(err))
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)],
-                    exception_handlers={Exception: crash})
+    app = MockApp(routes=[Route("/{path:path}", endpoint, methods=METHODS)], exception_handlers={Exception: crash})
     app.state.engine = engine
     return app
 
@@ -74,6 +89,85 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _send(res: Any) -> Response:
-    # No latency was asked for, so nothing obliges one write per event: the whole stream goes in one write.
-    return Response(res.content(), status_code=res.status, headers=res.headers)
+def _send(res: HTTPResponse) -> Response:
+    if res.delivery is None or res.delivery.plain:
+        # No timing was asked for, so nothing obliges one write per event: the whole reply goes in one write.
+        return Response(res.content(), status_code=res.status, headers=res.headers)
+    return DeliveredResponse(res, res.delivery)
+
+
+class DeliveredResponse(Response):
+    """Sends an engine response as its :class:`Delivery` says: delays, per-event writes, faults."""
+
+    def __init__(self, res: HTTPResponse, delivery: Delivery) -> None:
+        super().__init__(None, status_code=res.status, headers=res.headers)
+        self.res = res
+        self.delivery = delivery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        d = self.delivery
+        cycle = scope.get(TRANSPORT_KEY)
+        if d.reset:
+            _drop(cycle, reset=True)
+            return
+        if d.hang is not None:
+            await asyncio.sleep(d.hang)
+            _drop(cycle, reset=False)
+            return
+        if d.delay:
+            await asyncio.sleep(d.delay)
+        events = self.res.events if self.res.events is not None else [self.res.body]
+        cut = d.cut_after is not None and d.cut_after < len(events)
+        if cut:
+            events = events[: d.cut_after]
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.res.headers.items()
+                   if k.lower() != "content-length"]
+        if self.res.events is None and not cut:
+            headers.append((b"content-length", str(len(self.res.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        for piece in _pieces(events, d):
+            if isinstance(piece, float):
+                await asyncio.sleep(piece)
+                continue
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        if cut:
+            # Give the last writes a moment to leave, then drop the connection without the final chunk.
+            await asyncio.sleep(0.01)
+            _drop(cycle, reset=False)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _pieces(events: list[bytes], d: Delivery) -> Iterator[bytes | float]:
+    """The writes to make, with the pauses between them (floats, in seconds)."""
+    gaps = list(d.gaps or [])
+    if d.fragments:
+        data = b"".join(events)
+        sizes = list(d.fragments)
+        i = k = 0
+        while i < len(data):
+            size = max(1, sizes[k % len(sizes)])
+            yield data[i : i + size]
+            yield d.fragment_pause  # a pause, so separate writes reach the client as separate reads
+            i += size
+            k += 1
+        return
+    for index, event in enumerate(events):
+        if index and gaps:
+            pause = gaps[min(index - 1, len(gaps) - 1)]
+            if pause > 0:
+                yield pause
+        yield event
+
+
+def _drop(cycle: Any, *, reset: bool) -> None:
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("mockai: cannot drop this connection (not served by uvicorn)")
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # SO_LINGER with a zero timeout makes close() send a TCP RST instead of a FIN.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    cycle.disconnected = True  # so uvicorn does not try to answer on the connection we just dropped

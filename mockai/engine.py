@@ -84,6 +84,30 @@ class HTTPRequest:
 
 
 @dataclass
+class Delivery:
+    """How a response travels, beyond its bytes: timing and connection faults.
+
+    The socket door honours all of it. The in-process door has no wire and no clock: it raises the error a
+    client would see for ``reset``, ``hang`` and ``cut_after`` (``httpx.RemoteProtocolError`` /
+    ``httpx.ReadTimeout``) and ignores timing and fragmentation.
+    """
+
+    delay: float = 0.0  # seconds before anything is sent (time to first byte; the whole delay of a JSON reply)
+    gaps: Sequence[float] | None = None  # seconds before each event after the first (a stream)
+    reset: bool = False  # drop the connection (TCP reset) before sending any response
+    hang: float | None = None  # send nothing for this long (bounded), then drop the connection
+    cut_after: int | None = None  # send this many events, then drop the connection: no [DONE]
+    fragments: Sequence[int] | None = None  # write the bytes in pieces of these sizes (cycled), not event-aligned
+    fragment_pause: float = 0.0005  # seconds between fragments
+
+    @property
+    def plain(self) -> bool:
+        """Nothing to do beyond sending the bytes in one write."""
+        return (not self.delay and not self.gaps and not self.reset and self.hang is None
+                and self.cut_after is None and not self.fragments)
+
+
+@dataclass
 class HTTPResponse:
     """An answer: a JSON body, or (``events`` not ``None``) a server-sent event stream."""
 
@@ -91,6 +115,7 @@ class HTTPResponse:
     headers: dict[str, str]
     body: bytes = b""
     events: list[bytes] | None = None
+    delivery: Delivery | None = None
 
     @property
     def is_stream(self) -> bool:

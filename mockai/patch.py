@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .engine import Engine, HTTPRequest, HTTPResponse
+from .engine import Engine
+from .transport import to_engine, to_response
 
 AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
 DEFAULT_HOSTS = ("api.openai.com",)
@@ -27,22 +28,6 @@ DEFAULT_HOSTS = ("api.openai.com",)
 
 class NotMockedError(AssertionError):
     """A request went to a host the mock does not answer while ``other_hosts="fail"``."""
-
-
-def engine_request(request: Any, body: bytes) -> HTTPRequest:
-    """An ``httpx``/``httpx2`` request as the engine's :class:`HTTPRequest`."""
-    query = request.url.query
-    return HTTPRequest(
-        method=request.method,
-        path=request.url.path,
-        query=query.decode("ascii", "replace") if isinstance(query, bytes) else str(query),
-        headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw},
-        body=body,
-    )
-
-
-def module_response(module: Any, res: HTTPResponse, request: Any) -> Any:
-    return module.Response(res.status, headers=res.headers, content=res.content(), request=request)
 
 
 class Patcher:
@@ -88,8 +73,8 @@ class Patcher:
         def handle_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
             if patcher.intercepts(url):
-                res = patcher.engine.handle(engine_request(request, request.read()))
-                return module_response(module, res, request)
+                res = patcher.engine.handle(to_engine(request, request.read()))
+                return to_response(module, res, request)
             if patcher.other_hosts == "fail":
                 raise patcher._refuse(url)
             return real_sync(transport, request)
@@ -97,8 +82,8 @@ class Patcher:
         async def handle_async_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
             if patcher.intercepts(url):
-                res = patcher.engine.handle(engine_request(request, await request.aread()))
-                return module_response(module, res, request)
+                res = patcher.engine.handle(to_engine(request, await request.aread()))
+                return to_response(module, res, request)
             if patcher.other_hosts == "fail":
                 raise patcher._refuse(url)
             return await real_async(transport, request)

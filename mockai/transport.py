@@ -1,8 +1,13 @@
 """The in-process door: an httpx transport that hands requests straight to the engine.
 
 No sockets, no ports and no ASGI round trip, so a call costs little more than the client's own work. Timing
-(latency, stalls between stream events) cannot be observed through this door: a stream arrives whole. Use the
-socket door (:meth:`mockai.MockAI.serve`) to test timeouts and timing.
+(latency, stalls between stream events) cannot be observed through this door: a stream arrives whole. Connection
+faults become the errors a client would see: a reset is ``RemoteProtocolError`` before any response, a hang is
+an immediate ``ReadTimeout``, a stream cut after k events yields those events and then raises
+``RemoteProtocolError``. Use the socket door (:meth:`mockai.MockAI.serve`) to test real timing.
+
+The functions here work for ``httpx`` and for its fork ``httpx2`` (which the ``openai`` SDK uses from version 3):
+pass the module the request came from.
 
 >>> import httpx
 >>> from mockai.engine import Engine
@@ -13,23 +18,74 @@ socket door (:meth:`mockai.MockAI.serve`) to test timeouts and timing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
 import httpx
 
 from .engine import Engine, HTTPRequest, HTTPResponse
 
 
-def to_engine(request: httpx.Request, body: bytes) -> HTTPRequest:
+def to_engine(request: Any, body: bytes) -> HTTPRequest:
+    """An ``httpx``/``httpx2`` request as the engine's :class:`HTTPRequest`."""
+    query = request.url.query
     return HTTPRequest(
         method=request.method,
         path=request.url.path,
-        query=request.url.query.decode("ascii", "replace"),
+        query=query.decode("ascii", "replace") if isinstance(query, bytes) else str(query),
         headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers.raw},
         body=body,
     )
 
 
-def to_httpx(res: HTTPResponse, request: httpx.Request) -> httpx.Response:
-    return httpx.Response(res.status, headers=res.headers, content=res.content(), request=request)
+def to_response(module: Any, res: HTTPResponse, request: Any) -> Any:
+    """The engine's answer as a ``module.Response`` (``httpx`` or ``httpx2``), faults included."""
+    d = res.delivery
+    if d is not None:
+        if d.reset:
+            raise module.RemoteProtocolError("Server disconnected without sending a response. (mockai: reset fault)",
+                                             request=request)
+        if d.hang is not None:
+            raise module.ReadTimeout("mockai: the server hung (hang fault; in-process the timeout is immediate)",
+                                     request=request)
+        if d.cut_after is not None:
+            events = (res.events if res.events is not None else [res.body])[: d.cut_after]
+            cls = _cut_stream_class(module)
+            return module.Response(res.status, headers=_without_length(res.headers), stream=cls(events, request),
+                                   request=request)
+    return module.Response(res.status, headers=res.headers, content=res.content(), request=request)
+
+
+def _without_length(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() != "content-length"}
+
+
+_CUT_CLASSES: dict[str, type] = {}
+
+
+def _cut_stream_class(module: Any) -> type:
+    """A byte stream (sync and async) that yields some events, then fails as a dropped connection would."""
+    cls = _CUT_CLASSES.get(module.__name__)
+    if cls is None:
+        class CutStream(module.SyncByteStream, module.AsyncByteStream):  # type: ignore[misc]
+            def __init__(self, events: list[bytes], request: Any) -> None:
+                self.events, self.request = events, request
+
+            def __iter__(self) -> Iterator[bytes]:
+                yield from self.events
+                raise module.RemoteProtocolError(
+                    "peer closed connection without sending complete message body (mockai: cut fault)",
+                    request=self.request)
+
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                for event in self.events:
+                    yield event
+                raise module.RemoteProtocolError(
+                    "peer closed connection without sending complete message body (mockai: cut fault)",
+                    request=self.request)
+
+        cls = _CUT_CLASSES[module.__name__] = CutStream
+    return cls
 
 
 class EngineTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -39,7 +95,14 @@ class EngineTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.engine = engine
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
+        res = self.engine.handle(to_engine(request, request.read()))
+        return to_response(httpx, res, request)  # type: ignore[no-any-return]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return to_httpx(self.engine.handle(to_engine(request, await request.aread())), request)
+        res = self.engine.handle(to_engine(request, await request.aread()))
+        return to_response(httpx, res, request)  # type: ignore[no-any-return]
+
+
+def to_httpx(res: HTTPResponse, request: httpx.Request) -> httpx.Response:
+    """The engine's answer as an ``httpx.Response`` (for respx side effects)."""
+    return to_response(httpx, res, request)  # type: ignore[no-any-return]
