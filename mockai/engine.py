@@ -168,7 +168,13 @@ class Call:
         return what
 
 
-Responder = Callable[["Exchange"], "Reply | APIError | None"]
+# A reply source: the scripted rules, a cassette, the fuzzer… ``None`` passes to the next one. An HTTPResponse is
+# sent as it is (a recorded or proxied answer).
+Responder = Callable[["Exchange"], "Reply | APIError | HTTPResponse | None"]
+# Runs before the responders (faults, rate limits): an HTTPResponse or an APIError answers the call instead.
+Interceptor = Callable[["Exchange"], "HTTPResponse | None"]
+# Runs on every answer to a validated chat request (latency, headers): returns the response to send.
+Finisher = Callable[["Exchange", "HTTPResponse"], "HTTPResponse"]
 
 
 @dataclass
@@ -211,6 +217,8 @@ class Engine:
         self.generator = Generator(self.config.locale)
         self.script = Script()
         self.responders: list[Responder] = list(responders)
+        self.interceptors: list[Interceptor] = []
+        self.finishers: list[Finisher] = []
         self.calls = CallList()
         self._seen: dict[bytes, int] = {}
         self._lock = threading.Lock()
@@ -308,12 +316,28 @@ class Engine:
 
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
-        key = canonical_key(body)
-        exchange = Exchange(request, body, http, key, self.config.seed, self, call)
-        reply: Reply | APIError | None = None
+        """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
+        exchange = Exchange(request, body, http, canonical_key(body), self.config.seed, self, call)
+        try:
+            response = self._answer(exchange)
+        except APIError as err:
+            call.error = err
+            response = self.error_response(err)
+        for finish in self.finishers:
+            response = finish(exchange, response)
+        return response
+
+    def _answer(self, ex: Exchange) -> HTTPResponse:
+        call, request = ex.call, ex.request
+        for intercept in self.interceptors:
+            early = intercept(ex)
+            if early is not None:
+                call.responder = getattr(intercept, "name", type(intercept).__name__.lower())
+                return early
+        reply: Reply | APIError | HTTPResponse | None = None
         chain: list[Responder] = [self.script, *self.responders]
         for responder in chain:
-            reply = responder(exchange)
+            reply = responder(ex)
             if reply is not None:
                 call.responder = getattr(responder, "name", type(responder).__name__.lower())
                 break
@@ -322,11 +346,13 @@ class Engine:
                 call.unexpected = True
                 raise unscripted(self.script.misses(request), call)
             call.responder = "generator"
-            reply = self.generator.generate(request, key=key, seed=self.config.seed)
+            reply = self.generator.generate(request, key=ex.key, seed=self.config.seed)
         if isinstance(reply, APIError):
             raise reply
+        if isinstance(reply, HTTPResponse):
+            return reply
         call.reply = reply
-        return self.render(reply, exchange)
+        return self.render(reply, ex)
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
         """Give a reply its ids, clock and usage, and write it as JSON or a stream."""
