@@ -12,6 +12,7 @@ clear error (``other_hosts="fail"``, the default, so nothing leaks to the networ
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .engine import Engine
+from .engine import Engine, HTTPRequest
 from .transport import to_engine, to_response
 
 AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
@@ -46,11 +47,26 @@ class Patcher:
         self._undo: list[Callable[[], None]] = []
 
     def intercepts(self, url: str) -> bool:
+        return self.prefix(url) is not None
+
+    def prefix(self, url: str) -> str | None:
+        """``None`` when the mock does not answer ``url``; otherwise the path prefix to cut from it: ``""`` for
+        the OpenAI and Azure hosts, the base URL's path (a gateway's ``/proxy/v1``) for ``base_urls``."""
         host = urlsplit(url).hostname or ""
         for want in self.hosts:
             if (want.fullmatch(host) if isinstance(want, re.Pattern) else want == host):
-                return True
-        return any(url == b or url.startswith(b + "/") or url.startswith(b + "?") for b in self.base_urls)
+                return ""
+        for base in self.base_urls:
+            if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+                return urlsplit(base).path.rstrip("/")
+        return None
+
+    def engine_request(self, request: Any, body: bytes, prefix: str) -> HTTPRequest:
+        """The request as the engine sees it, with ``prefix`` cut so ``/proxy/v1/chat/completions`` routes."""
+        http = to_engine(request, body)
+        if prefix and (http.path == prefix or http.path.startswith(prefix + "/")):
+            http = dataclasses.replace(http, path=http.path[len(prefix):] or "/")
+        return http
 
     def _refuse(self, url: str) -> NotMockedError:
         return NotMockedError(f"mockai: a request to {url} is not answered by the mock and other_hosts='fail'. "
@@ -72,8 +88,9 @@ class Patcher:
 
         def handle_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
-            if patcher.intercepts(url):
-                res = patcher.engine.handle(to_engine(request, request.read()))
+            prefix = patcher.prefix(url)
+            if prefix is not None:
+                res = patcher.engine.handle(patcher.engine_request(request, request.read(), prefix))
                 return to_response(module, res, request)
             if patcher.other_hosts == "fail":
                 raise patcher._refuse(url)
@@ -81,8 +98,9 @@ class Patcher:
 
         async def handle_async_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
-            if patcher.intercepts(url):
-                res = patcher.engine.handle(to_engine(request, await request.aread()))
+            prefix = patcher.prefix(url)
+            if prefix is not None:
+                res = patcher.engine.handle(patcher.engine_request(request, await request.aread(), prefix))
                 return to_response(module, res, request)
             if patcher.other_hosts == "fail":
                 raise patcher._refuse(url)

@@ -210,12 +210,13 @@ class Rule:
         return self.times is not None and len(self.calls) >= self.times
 
     def describe(self) -> str:
-        parts = [f"{k}={v.pattern if isinstance(v, re.Pattern) else v!r}" for k, v in self.matchers.items()]
+        parts = [f"{k}=/{v.pattern}/" if isinstance(v, re.Pattern) else f"{k}={v!r}" for k, v in self.matchers.items()]
         if self.where is not None:
             parts.append(f"where={getattr(self.where, '__name__', 'callable')}")
+        if self.times is not None:
+            parts.append(f"times={self.times}")
         label = f"{self.name!r} " if self.name else ""
-        times = "" if self.times is None else f", times={self.times}"
-        return f"{label}on({', '.join(parts)}{times})"
+        return f"{label}on({', '.join(parts)})"
 
     # --- matching -------------------------------------------------------------------------------------------
 

@@ -1,0 +1,375 @@
+"""Script, Rule, call(), error() and build(): matching, the reasons a rule misses, reply specs."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import pytest
+
+from mockai import APIError, Choice, Reply, ToolCall, call, error
+from mockai.rules import Rule, Script, build, from_completion, short_form, tool_result_name
+from mockai.validation import parse_chat
+from mockai.wire import ChatCompletionRequest
+
+
+def req(text: str = "hello", *, model: str = "gpt-4o-mini", **params: Any) -> ChatCompletionRequest:
+    body = {"model": model, "messages": [{"role": "user", "content": text}], **params}
+    return parse_chat(__import__("json").dumps(body).encode())[1]
+
+
+def conv(*messages: dict[str, Any], **params: Any) -> ChatCompletionRequest:
+    body = {"model": "gpt-4o-mini", "messages": list(messages), **params}
+    return parse_chat(__import__("json").dumps(body).encode())[1]
+
+
+TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TOOL_CALL_TURN = [
+    {"role": "user", "content": "time?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "call_a", "content": "09:00"},
+]
+
+
+class _Ex:
+    """The little of an Exchange that Script.__call__ reads."""
+
+    def __init__(self, request: ChatCompletionRequest) -> None:
+        self.request = request
+        self.call = object()
+
+
+def answer(script: Script, request: ChatCompletionRequest) -> Reply | APIError | None:
+    return script(_Ex(request))  # type: ignore[arg-type]
+
+
+def content(result: Reply | APIError | None) -> str | None:
+    assert isinstance(result, Reply), result
+    return result.choices[0].content
+
+
+# --- call() and error() ----------------------------------------------------------------------------------
+
+
+def test_call_builds_compact_json_arguments() -> None:
+    assert call("f", city="Oslo", days=2) == ToolCall("f", '{"city":"Oslo","days":2}')
+    assert call("f", {"a": 1}, b=2).arguments == '{"a":1,"b":2}'
+    assert call("f", '{"raw": true}').arguments == '{"raw": true}'
+    assert call("f").arguments == "{}"
+    assert call("f", city="Ø").arguments == '{"city":"Ø"}'
+
+
+@pytest.mark.parametrize(("status", "type_"), [(400, "invalid_request_error"), (500, "server_error"),
+                                                (503, "server_error")])
+def test_error_has_openai_envelope(status: int, type_: str) -> None:
+    err = error(status)
+    envelope = err.envelope()
+    assert set(envelope["error"]) == {"message", "type", "param", "code"}
+    assert envelope["error"]["message"]
+    assert err.status == status
+    assert err.type == type_
+
+
+def test_error_keeps_code_param_and_headers() -> None:
+    err = error(429, "slow", code="rate_limit_exceeded", param="model", headers={"retry-after": "1"})
+    assert err.envelope()["error"]["code"] == "rate_limit_exceeded"
+    assert err.envelope()["error"]["param"] == "model"
+    assert err.envelope()["error"]["message"] == "slow"
+    assert err.headers["retry-after"] == "1"
+
+
+# --- matching and why a rule misses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("matchers", "request_", "reason"), [
+    ({"model": "gpt-4o"}, req(), "model is 'gpt-4o-mini', not 'gpt-4o'"),
+    ({"model": re.compile("o1.*")}, req(), "does not match /o1.*/"),
+    ({"last_user": "weather"}, req("time"), "the last user message 'time' does not contain 'weather'"),
+    ({"last_user": re.compile(r"^\d+$")}, req("abc"), r"does not match /^\d+$/"),
+    ({"any_message": "pirate"}, req("x"), "no message contains 'pirate'"),
+    ({"any_message": re.compile("pir.te")}, req("x"), "no message contains 'pir.te'"),
+    ({"has_tools": True}, req(), "no tools offered"),
+    ({"has_tools": False}, req(tools=[TOOL]), "tools offered"),
+    ({"tool_result": "get_time"}, req(), "the last message is not a tool result"),
+    ({"tool_result": True}, req(), "the last message is not a tool result"),
+    ({"tool_result": "get_weather"}, conv(*TOOL_CALL_TURN), "is a result of 'get_time', not 'get_weather'"),
+    ({"tool_result": False}, conv(*TOOL_CALL_TURN), "the last message is a result of 'get_time'"),
+    ({"stream": True}, req(), "stream is False"),
+    ({"stream": False}, req(stream=True), "stream is True"),
+])
+def test_each_matcher_says_why_it_missed(matchers: dict[str, Any], request_: ChatCompletionRequest,
+                                         reason: str) -> None:
+    rule = Rule(matchers)
+    miss = rule.miss(request_)
+    assert miss is not None
+    assert reason in miss
+
+
+@pytest.mark.parametrize(("matchers", "request_"), [
+    ({"model": "gpt-4o-mini"}, req()),
+    ({"model": re.compile("gpt-4o.*")}, req()),
+    ({"last_user": "HELLO"}, req("well hello")),
+    ({"last_user": re.compile("l+o")}, req("hello")),
+    ({"any_message": "sys"}, conv({"role": "system", "content": "sys prompt"}, {"role": "user", "content": "x"})),
+    ({"has_tools": True}, req(tools=[TOOL])),
+    ({"has_tools": False}, req()),
+    ({"tool_result": "get_time"}, conv(*TOOL_CALL_TURN)),
+    ({"tool_result": True}, conv(*TOOL_CALL_TURN)),
+    ({"tool_result": False}, req()),
+    ({"stream": True}, req(stream=True)),
+    ({}, req()),
+])
+def test_each_matcher_matches(matchers: dict[str, Any], request_: ChatCompletionRequest) -> None:
+    assert Rule(matchers).miss(request_) is None
+
+
+def test_where_predicate() -> None:
+    def wants_json(r: ChatCompletionRequest) -> bool:
+        return r.response_format is not None
+
+    rule = Rule({}, where=wants_json)
+    assert rule.miss(req()) == "where=wants_json returned False"
+    assert rule.miss(req("json please", response_format={"type": "json_object"})) is None
+
+
+def test_last_user_reads_text_parts() -> None:
+    request = conv({"role": "user", "content": [{"type": "text", "text": "look at"},
+                                                {"type": "text", "text": "this weather"}]})
+    assert Rule({"last_user": "weather"}).miss(request) is None
+
+
+def test_tool_result_name() -> None:
+    assert tool_result_name(req()) is None
+    assert tool_result_name(conv(*TOOL_CALL_TURN)) == "get_time"
+
+
+def test_describe_names_every_condition() -> None:
+    rule = Rule({"model": "gpt-4o", "last_user": re.compile("^hi")}, where=lambda r: True, name="greeting", times=2)
+    assert rule.describe() == "'greeting' on(model='gpt-4o', last_user=/^hi/, where=<lambda>, times=2)"
+    assert Rule({}).describe() == "on()"
+
+
+# --- the script: order, times, sequence, queue -------------------------------------------------------------
+
+
+def test_rules_are_tried_in_order_added() -> None:
+    script = Script()
+    script.on(last_user="a").reply("first")
+    script.on().reply("second")
+    assert content(answer(script, req("a"))) == "first"
+    assert content(answer(script, req("b"))) == "second"
+
+
+def test_rule_records_its_calls() -> None:
+    script = Script()
+    rule = script.on().reply("x")
+    assert (rule.called, rule.call_count) == (False, 0)
+    answer(script, req())
+    answer(script, req())
+    assert (rule.called, rule.call_count) == (True, 2)
+
+
+def test_times_exhausts_a_rule() -> None:
+    script = Script()
+    rule = script.on(times=2).reply("x")
+    assert [content(answer(script, req())) for _ in range(2)] == ["x", "x"]
+    assert rule.exhausted
+    assert answer(script, req()) is None
+    assert rule.miss(req()) == "used up (2 of times=2)"
+
+
+def test_reply_times_overrides() -> None:
+    script = Script()
+    rule = script.on(times=5).reply("x", times=1)
+    assert rule.times == 1
+
+
+def test_sequence_then_no_more() -> None:
+    script = Script()
+    rule = script.on().sequence("a", error(500), {"content": "c"})
+    assert rule.times == 3
+    results = [answer(script, req()) for _ in range(4)]
+    assert content(results[0]) == "a"
+    assert isinstance(results[1], APIError)
+    assert results[1].status == 500
+    assert content(results[2]) == "c"
+    assert results[3] is None
+
+
+def test_sequence_respects_a_smaller_times() -> None:
+    rule = Script().on(times=1).sequence("a", "b")
+    assert rule.times == 1
+
+
+def test_respond_after_sequence_replaces_it() -> None:
+    script = Script()
+    script.on().sequence("a", "b").respond("c")
+    assert content(answer(script, req())) == "c"
+
+
+def test_rule_without_a_reply_says_so() -> None:
+    script = Script()
+    script.on(model="gpt-4o-mini")
+    with pytest.raises(LookupError, match=r"has no reply: call \.reply\(\)"):
+        answer(script, req())
+
+
+def test_reply_needs_something() -> None:
+    with pytest.raises(ValueError, match="needs content"):
+        Script().on().reply()
+
+
+def test_queue_is_used_once_in_order_after_rules() -> None:
+    script = Script()
+    script.queue("q1", "q2")
+    script.on(last_user="rule").reply("r")
+    assert content(answer(script, req("rule"))) == "r"
+    assert content(answer(script, req("x"))) == "q1"
+    assert script.pending == ["q2"]
+    assert content(answer(script, req("x"))) == "q2"
+    assert answer(script, req("x")) is None
+
+
+def test_unused_lists_unmatched_rules_partial_times_and_queue() -> None:
+    script = Script()
+    script.on(model="nope", name="never").reply("x")
+    used = script.on(times=3).reply("y")
+    script.queue("leftover")
+    answer(script, req())
+    unused = script.unused()
+    assert unused[0] == "rule 'never' on(model='nope') was never matched"
+    assert unused[1] == "rule on(times=3) was matched 1 of 3 times"
+    assert unused[2] == "queued reply #1 was never used: 'leftover'"
+    assert used.call_count == 1
+
+
+def test_misses_lists_each_rule_and_the_queue() -> None:
+    script = Script()
+    script.on(model="gpt-4o").reply("a")
+    script.on(last_user="hello").reply("b")
+    lines = script.misses(req("hello"))
+    assert lines == ["#1 on(model='gpt-4o'): model is 'gpt-4o-mini', not 'gpt-4o'",
+                     "#2 on(last_user='hello'): matches", "queue: empty"]
+
+
+def test_clear() -> None:
+    script = Script()
+    script.on().reply("x")
+    script.queue("y")
+    script.clear()
+    assert (script.rules, script.pending, script.unused()) == ([], [], [])
+    assert answer(script, req()) is None
+
+
+def test_script_is_thread_safe_for_times_and_queue() -> None:
+    script = Script()
+    script.on(times=50).reply("rule")
+    script.queue(*[f"q{i}" for i in range(50)])
+    results: list[str | None] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(25):
+            got = answer(script, req())
+            with lock:
+                results.append(content(got) if got is not None else None)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("rule") == 50
+    assert sorted(r for r in results if r and r.startswith("q")) == sorted(f"q{i}" for i in range(50))
+
+
+# --- build(): every kind of reply spec ---------------------------------------------------------------------
+
+
+def test_build_text_and_reply_copy() -> None:
+    original = Reply([Choice(content="a", tool_calls=[ToolCall("f", "{}")])])
+    built = build(original, req())
+    assert isinstance(built, Reply)
+    assert built is not original
+    assert built.choices[0].tool_calls[0] is not original.choices[0].tool_calls[0]
+    built.choices[0].tool_calls[0].id = "call_x"
+    assert original.choices[0].tool_calls[0].id is None  # the engine fills ids into copies only
+    assert content(build("hi", req())) == "hi"
+
+
+def test_build_tool_call() -> None:
+    built = build(call("f", x=1), req())
+    assert isinstance(built, Reply)
+    assert built.choices[0].finish_reason == "tool_calls"
+    assert built.choices[0].tool_calls[0].arguments == '{"x":1}'
+
+
+def test_build_callable_recurses() -> None:
+    built = build(lambda r: lambda r2: f"deep {r2.model}", req())
+    assert content(built) == "deep gpt-4o-mini"
+
+
+def test_build_exception_is_raised() -> None:
+    with pytest.raises(TimeoutError):
+        build(TimeoutError("boom"), req())
+
+
+def test_build_error_dict() -> None:
+    built = build({"error": {"status": 429, "code": "insufficient_quota", "message": "quota"}}, req())
+    assert isinstance(built, APIError)
+    assert (built.status, built.code, built.message) == (429, "insufficient_quota", "quota")
+
+
+def test_build_short_form() -> None:
+    built = build({"json": {"k": [1]}}, req())
+    assert content(built) == '{"k":[1]}'
+    built = build({"tool_calls": [{"name": "f", "arguments": {"a": 1}}]}, req())
+    assert isinstance(built, Reply)
+    assert built.choices[0].tool_calls[0] == ToolCall("f", '{"a":1}')
+    assert built.choices[0].finish_reason == "tool_calls"
+    built = build({"refusal": "no"}, req())
+    assert isinstance(built, Reply)
+    assert (built.choices[0].content, built.choices[0].refusal) == (None, "no")
+
+
+def test_short_form_rejects_unknown_fields_and_reasons() -> None:
+    with pytest.raises(ValueError, match=r"unknown reply field\(s\) \['text'\]"):
+        short_form({"text": "x"})
+    with pytest.raises(ValueError, match="finish_reason 'done' is not one of"):
+        short_form({"content": "x", "finish_reason": "done"})
+    assert short_form({}).content == ""
+
+
+def test_build_rejects_other_types() -> None:
+    with pytest.raises(TypeError, match="cannot reply with int"):
+        build(42, req())
+
+
+def test_build_replicates_one_choice_for_n_but_keeps_several() -> None:
+    built = build("x", req(n=3))
+    assert isinstance(built, Reply)
+    assert [c.content for c in built.choices] == ["x"] * 3
+    assert len({id(c) for c in built.choices}) == 3
+    two = Reply([Choice(content="a"), Choice(content="b")])
+    built = build(two, req(n=3))
+    assert isinstance(built, Reply)
+    assert [c.content for c in built.choices] == ["a", "b"]
+
+
+def test_from_completion_keeps_logprobs_model_usage_and_order() -> None:
+    reply = from_completion({
+        "model": "m", "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        "choices": [
+            {"index": 1, "message": {"content": "second"}, "finish_reason": "length"},
+            {"index": 0, "message": {"content": "first"}, "finish_reason": "stop", "logprobs": {"content": [
+                {"token": "first", "logprob": -0.5, "top_logprobs": [{"token": "first", "logprob": -0.5}]}]}},
+        ],
+    })
+    assert [c.content for c in reply.choices] == ["first", "second"]
+    assert reply.choices[1].finish_reason == "length"
+    assert reply.choices[0].logprobs is not None
+    assert reply.choices[0].logprobs[0].token == "first"
+    assert reply.model == "m"
+    assert reply.usage == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
