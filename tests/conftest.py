@@ -146,6 +146,45 @@ def assert_envelope(res: HTTPResponse | httpx.Response, status: int, param: str 
     return err
 
 
+def strict_body(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` parses as a ``chat.completion`` with the SDK's types and mockai's, both in strict mode."""
+    from openai.types.chat import ChatCompletion
+
+    from mockai import wire
+
+    ChatCompletion.model_validate(body, strict=True)
+    wire.ChatCompletion.model_validate(body, strict=True)
+    return body
+
+
+def strict_chunks(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every chunk parses as a ``chat.completion.chunk`` with the SDK's types and mockai's, in strict mode."""
+    from openai.types.chat import ChatCompletionChunk
+
+    from mockai import wire
+
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk, strict=True)
+        wire.ChatCompletionChunk.model_validate(chunk, strict=True)
+    return chunks
+
+
+def reply(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    """A successful non-stream reply, validated strictly."""
+    res = post(engine, body)
+    assert res.status == 200, res.body
+    assert not res.is_stream
+    return strict_body(res.json())
+
+
+def stream(engine: Engine, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chunks of a successful stream, framing checked and each chunk validated strictly."""
+    res = post(engine, {**body, "stream": True})
+    assert res.status == 200, res.content()
+    assert res.headers["content-type"].startswith("text/event-stream")
+    return strict_chunks(sse_chunks(res))
+
+
 # --- fixtures --------------------------------------------------------------------------------------------
 
 
