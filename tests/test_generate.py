@@ -89,8 +89,9 @@ def test_stop_cuts_before_the_sequence(engine: Engine) -> None:
     full = contents(reply(engine, base))
     word = full[0].split()[2]  # type: ignore[union-attr]
     body = reply(engine, {**base, "stop": ["\u2603", word]})
-    for before, after in zip(full, contents(body)):
-        assert after is not None and before is not None
+    for before, after in zip(full, contents(body), strict=True):
+        assert after is not None
+        assert before is not None
         assert word not in after
         if word in before:
             assert after == before[: before.index(word)]
@@ -106,10 +107,11 @@ def test_token_limit(engine: Engine, field: str, limit: int) -> None:
     base = chat_body("Write a long essay about owls", n=2)
     full = contents(reply(engine, base))
     body = reply(engine, {**base, field: limit})
-    for before, choice in zip(full, body["choices"]):
+    for before, choice in zip(full, body["choices"], strict=True):
         content = choice["message"]["content"]
         assert choice["finish_reason"] == "length"
-        assert before is not None and before.startswith(content)
+        assert before is not None
+        assert before.startswith(content)
         assert len(tokens.split(content)) == limit
     assert body["usage"]["completion_tokens"] <= 2 * limit
 
