@@ -1,0 +1,206 @@
+"""Streams: OpenAI's SSE framing, chunk by chunk, and reassembly to exactly the non-stream reply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+import pytest
+from conftest import (
+    TIME_TOOL,
+    WEATHER_TOOL,
+    chat_body,
+    choices_of,
+    post,
+    reassemble,
+    reply,
+    sse_chunks,
+    stream,
+    strict_chunks,
+)
+from openai.types.chat import ChatCompletionChunk
+
+from mockai import Engine, tokens
+from mockai.reply import Choice, Reply, ToolCall
+from mockai.streaming import DONE, Meta, chunks, sse
+
+TOOLS = [WEATHER_TOOL, TIME_TOOL]
+
+REQUESTS = {
+    "plain": chat_body("Hello"),
+    "n=3": chat_body("Hello", n=3),
+    "tools required, n=4": chat_body("Hi", tools=TOOLS, tool_choice="required", n=4),
+    "tools auto, n=6": chat_body("Hi", tools=TOOLS, n=6),
+    "logprobs": chat_body("Hi", logprobs=True, top_logprobs=3, n=2),
+    "stop": chat_body("Tell me", stop=["e"]),
+    "max_tokens": chat_body("Write a long essay", max_tokens=5, n=2),
+    "max_tokens with tools": chat_body(tools=[WEATHER_TOOL], tool_choice="required", max_tokens=4),
+    "json_object": chat_body("json please", response_format={"type": "json_object"}),
+    "json_schema": chat_body(response_format={"type": "json_schema", "json_schema": {
+        "name": "x", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}}),
+}
+
+
+@pytest.mark.parametrize("body", list(REQUESTS.values()), ids=list(REQUESTS))
+def test_stream_reassembles_to_the_reply(make_engine: Any, body: dict[str, Any]) -> None:
+    whole = reply(make_engine(seed=2), body)
+    parts = stream(make_engine(seed=2), body)
+    assert reassemble(parts) == choices_of(whole)
+    for chunk in parts:
+        assert chunk["model"] == whole["model"]
+        assert chunk["created"] == whole["created"]
+        assert chunk["system_fingerprint"] == whole["system_fingerprint"]
+        assert chunk["service_tier"] == whole["service_tier"]
+
+
+@pytest.mark.parametrize("body", list(REQUESTS.values()), ids=list(REQUESTS))
+def test_stream_framing(engine: Engine, body: dict[str, Any]) -> None:
+    parts = stream(engine, body)
+    n = body.get("n", 1)
+    assert len({c["id"] for c in parts}) == 1
+    assert parts[0]["id"].startswith("chatcmpl-")
+    assert all(c["object"] == "chat.completion.chunk" for c in parts)
+    assert all(len(c["choices"]) == 1 for c in parts)
+    assert all("usage" not in c for c in parts), "no usage unless include_usage"
+    by_choice: dict[int, list[dict[str, Any]]] = {}
+    for c in parts:
+        by_choice.setdefault(c["choices"][0]["index"], []).append(c["choices"][0])
+    assert sorted(by_choice) == list(range(n))
+    for events in by_choice.values():
+        first, *middle, last = events
+        assert first["delta"]["role"] == "assistant"
+        assert first["finish_reason"] is None
+        assert last["delta"] == {}
+        assert last["finish_reason"] in ("stop", "length", "tool_calls")
+        assert all(e["finish_reason"] is None for e in middle)
+        assert all("role" not in e["delta"] for e in middle)
+        seen_calls: set[int] = set()
+        for e in middle:
+            delta = e["delta"]
+            if "content" in delta:
+                assert delta["content"]
+                assert tokens.split(delta["content"]) == [delta["content"]], "content arrives token by token"
+            for tc in delta.get("tool_calls", []):
+                if tc["index"] not in seen_calls:
+                    seen_calls.add(tc["index"])
+                    assert tc["id"].startswith("call_")
+                    assert tc["type"] == "function"
+                    assert tc["function"]["name"] in ("get_weather", "get_time")
+                    assert tc["function"]["arguments"] == ""
+                else:
+                    assert set(tc) == {"index", "function"}
+                    assert set(tc["function"]) == {"arguments"}
+                    assert tc["function"]["arguments"]
+            if "content" not in delta and "tool_calls" not in delta:
+                pytest.fail(f"unexpected delta {delta}")
+
+
+def test_choices_interleave(engine: Engine) -> None:
+    parts = stream(engine, chat_body("Hello", n=3))
+    order = [c["choices"][0]["index"] for c in parts]
+    assert order[:6] == [0, 1, 2, 0, 1, 2]
+
+
+def test_tool_call_first_delta(engine: Engine) -> None:
+    parts = stream(engine, chat_body("Hi", tools=[TIME_TOOL], tool_choice="required", parallel_tool_calls=False))
+    deltas = [c["choices"][0]["delta"] for c in parts]
+    assert deltas[0] == {"role": "assistant", "content": None, "refusal": None}
+    head = deltas[1]["tool_calls"][0]
+    assert set(head) == {"index", "id", "type", "function"}
+    assert head["index"] == 0
+    assert head["function"] == {"name": "get_time", "arguments": ""}
+    args = "".join(d["tool_calls"][0]["function"]["arguments"] for d in deltas[2:-1])
+    assert json.loads(args)["zone"] in ("UTC", "CET")
+
+
+def test_include_usage(make_engine: Any) -> None:
+    body = chat_body("Hello", n=2, stream_options={"include_usage": True})
+    whole = reply(make_engine(), {k: v for k, v in body.items() if k != "stream_options"})
+    parts = stream(make_engine(), body)
+    *rest, last = parts
+    assert all(c["usage"] is None for c in rest)
+    assert all(len(c["choices"]) == 1 for c in rest)
+    assert last["choices"] == []
+    assert last["usage"] == whole["usage"]
+    assert last["id"] == rest[0]["id"]
+    assert reassemble(rest) == choices_of(whole)
+
+
+def test_include_usage_false(engine: Engine) -> None:
+    parts = stream(engine, chat_body(stream_options={"include_usage": False}))
+    assert all(c["choices"] for c in parts)
+    assert all(c.get("usage") is None for c in parts)
+
+
+def test_sse_bytes(engine: Engine) -> None:
+    res = post(engine, chat_body(stream=True))
+    assert res.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert res.headers["cache-control"] == "no-cache"
+    assert res.events is not None
+    assert res.events[-1] == DONE == b"data: [DONE]\n\n"
+    for event in res.events:
+        assert event.startswith(b"data: ")
+        assert event.endswith(b"\n\n")
+        assert event.count(b"\n") == 2
+    assert len(sse_chunks(res)) == len(res.events) - 1
+
+
+def test_stream_and_reply_ids_differ_but_content_agrees(engine: Engine) -> None:
+    whole = reply(engine, chat_body("Hi"))
+    parts = stream(engine, chat_body("Hi"))
+    assert whole["id"] != parts[0]["id"]
+    assert reassemble(parts)[0]["content"] == whole["choices"][0]["message"]["content"]
+
+
+def test_strict_chunk_validation_can_fail(engine: Engine) -> None:
+    chunk = stream(engine, chat_body())[1]
+    broken = {**chunk, "choices": [{**chunk["choices"][0], "index": "0"}]}
+    with pytest.raises(pydantic.ValidationError):
+        ChatCompletionChunk.model_validate(broken, strict=True)
+    with pytest.raises(pydantic.ValidationError):
+        strict_chunks([broken])
+
+
+# --- the chunker on its own ------------------------------------------------------------------------------
+
+META = Meta(id="chatcmpl-x", created=7, model="m", system_fingerprint="fp_1")
+
+
+def test_chunks_of_text() -> None:
+    out = chunks(Reply.text("Hi there, friend"), META)
+    assert [c["choices"][0]["delta"] for c in out] == [
+        {"role": "assistant", "content": "", "refusal": None}, {"content": "Hi"}, {"content": " there"},
+        {"content": ","}, {"content": " friend"}, {}]
+    assert [c["choices"][0]["finish_reason"] for c in out] == [None] * 5 + ["stop"]
+    strict_chunks(out)
+
+
+def test_chunks_of_refusal() -> None:
+    out = chunks(Reply([Choice(content=None, refusal="I can't help with that.")]), META)
+    strict_chunks(out)
+    assert "".join(c["choices"][0]["delta"].get("refusal") or "" for c in out) == "I can't help with that."
+
+
+def test_chunks_of_given_tool_calls() -> None:
+    calls = [ToolCall("a", '{"x":1}', id="call_A"), ToolCall("b", "{}", id="call_B")]
+    out = chunks(Reply([Choice(content=None, tool_calls=calls, finish_reason="tool_calls")]), META)
+    strict_chunks(out)
+    rebuilt = reassemble(out)[0]["tool_calls"]
+    assert rebuilt == [{"id": "call_A", "type": "function", "function": {"name": "a", "arguments": '{"x":1}'}},
+                       {"id": "call_B", "type": "function", "function": {"name": "b", "arguments": "{}"}}]
+
+
+def test_chunks_usage_chunk() -> None:
+    usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+    meta = Meta(id="chatcmpl-x", created=7, model="m", usage=usage, include_usage=True)
+    out = chunks(Reply.text("Hi"), meta)
+    assert out[-1]["choices"] == []
+    assert out[-1]["usage"] == usage
+    assert all(c["usage"] is None for c in out[:-1])
+    strict_chunks(out)
+
+
+def test_sse_framing() -> None:
+    events = sse([{"a": "é\n"}, {"b": 1}])
+    assert events == ['data: {"a":"é\\n"}\n\n'.encode(), b'data: {"b":1}\n\n', b"data: [DONE]\n\n"]
