@@ -105,12 +105,19 @@ def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
     return reply
 
 
+SHORT_FORM_FIELDS = ("content", "tool_calls", "json", "refusal", "finish_reason")
+
+
+def short_form_fields(spec: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming the fields of a short-form reply that are not known."""
+    unknown = set(spec) - set(SHORT_FORM_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown reply field(s) {sorted(unknown)}; expected some of {sorted(SHORT_FORM_FIELDS)}")
+
+
 def short_form(spec: Mapping[str, Any]) -> Choice:
     """``{"content": ..., "tool_calls": [...], "json": ..., "refusal": ..., "finish_reason": ...}``."""
-    known = {"content", "tool_calls", "json", "refusal", "finish_reason"}
-    unknown = set(spec) - known
-    if unknown:
-        raise ValueError(f"unknown reply field(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    short_form_fields(spec)
     content = spec.get("content")
     if "json" in spec:
         content = compact(spec["json"])

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import param_path
-from .rules import Script, error, short_form
+from .rules import Script, error, short_form, short_form_fields
 
 
 class ScenarioError(ValueError):
@@ -51,8 +51,35 @@ class _Strict(BaseModel):
 class Regex(_Strict):
     regex: str
 
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
 
-TextMatch = str | Regex
+
+def _tag(kinds: dict[type, str], error: bool = False) -> Callable[[Any], str | None]:
+    """Which member of a union a value is meant for, so an error names what is wrong with it rather than why it
+    is not the union's first member (a reply ``{text: hi}`` is a mapping with an unknown field, not "not a str")."""
+    def tag(value: Any) -> str | None:
+        if error and isinstance(value, Mapping) and "error" in value:
+            return "ErrorReply"
+        for kind, name in kinds.items():
+            if isinstance(value, kind):
+                return name
+        return None
+
+    return tag
+
+
+TextMatch = Annotated[
+    Annotated[str, Tag("Text")] | Annotated["Regex", Tag("Regex")],
+    Discriminator(_tag({str: "Text", dict: "Regex"}), custom_error_type="text_match",
+                  custom_error_message="expected a string (a case-insensitive substring) or {regex: PATTERN}"),
+]
 
 
 class Match(_Strict):
@@ -79,6 +106,13 @@ class ToolCallSpec(_Strict):
 
 
 class ReplyFields(_Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            short_form_fields(value)
+        return value
+
     content: str | None = None
     tool_calls: list[ToolCallSpec] | None = None
     json_: Any = Field(default=None, alias="json")
@@ -90,7 +124,12 @@ class ErrorReply(_Strict):
     error: ErrorSpec
 
 
-ReplyItem = str | ErrorReply | ReplyFields
+ReplyItem = Annotated[
+    Annotated[str, Tag("Text")] | Annotated[ErrorReply, Tag("ErrorReply")] | Annotated[ReplyFields, Tag("ReplyFields")],
+    Discriminator(_tag({str: "Text", dict: "ReplyFields"}, error=True), custom_error_type="reply",
+                  custom_error_message="expected a reply: a string, or a mapping of content, tool_calls, json, "
+                                       "refusal and finish_reason, or {error: {status: ...}}"),
+]
 
 
 class RuleSpec(_Strict):
@@ -141,14 +180,13 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
                         _reply(item)
                     except ValueError as exc:
                         raise _located(("rules", i, key, *([j] if key == "replies" else [])), str(exc)) from None
-            if rule.match.last_user and isinstance(rule.match.last_user, Regex):
-                _compile(rule.match.last_user.regex, ("rules", i, "match", "last_user", "regex"))
         return scenario
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in (
             "str", "int", "bool", "function-after"))))
-        raise ScenarioError(_where(source, lines, loc) + f"{param_path(loc) or '(document)'}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(_where(source, lines, loc) + f"{param_path(loc) or '(document)'}: {msg}") from None
     except _Located as exc:
         raise ScenarioError(_where(source, lines, exc.loc) + f"{param_path(exc.loc)}: {exc.reason}") from None
 
@@ -161,13 +199,6 @@ class _Located(Exception):
 
 def _located(loc: tuple[Any, ...], reason: str) -> _Located:
     return _Located(loc, reason)
-
-
-def _compile(pattern: str, loc: tuple[Any, ...]) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise _located(loc, f"invalid regular expression: {exc}") from None
 
 
 def _where(source: str, lines: Mapping[tuple[Any, ...], int] | None, loc: tuple[Any, ...]) -> str:
