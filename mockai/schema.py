@@ -239,7 +239,7 @@ class _Builder:
                 break
             value = self.value(sub, depth + 1)
             if schema.get("uniqueItems"):
-                for _ in range(10):
+                for _ in range(100):
                     if value not in out:
                         break
                     value = self.value(sub, depth + 1)

@@ -204,3 +204,14 @@ def test_chunks_usage_chunk() -> None:
 def test_sse_framing() -> None:
     events = sse([{"a": "é\n"}, {"b": 1}])
     assert events == ['data: {"a":"é\\n"}\n\n'.encode(), b'data: {"b":1}\n\n', b"data: [DONE]\n\n"]
+
+
+def test_chunks_keep_every_character() -> None:
+    """Regression: the splitter dropped "_", so streamed snake_case content and arguments lost characters."""
+    text = "call get_weather with __init__ and 3_000 ünïcödé!"
+    args = '{"first_name":"a_b"}'
+    out = chunks(Reply([Choice(content=text), Choice(content=None, tool_calls=[ToolCall("f", args, id="call_1")],
+                                                   finish_reason="tool_calls")]), META)
+    rebuilt = reassemble(out)
+    assert rebuilt[0]["content"] == text
+    assert rebuilt[1]["tool_calls"][0]["function"]["arguments"] == args
