@@ -17,9 +17,9 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import streaming, tokens
 from .errors import APIError
@@ -30,6 +30,11 @@ from .reply import Reply
 from .rules import Script
 from .validation import parse_chat
 from .wire import ChatCompletionRequest
+
+if TYPE_CHECKING:
+    from .faults import FaultPlan
+    from .latency import LatencyFinisher
+    from .ratelimit import RateLimiter
 
 MiB = 1024 * 1024
 
@@ -63,6 +68,21 @@ class Config:
     # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
     control: bool | None = None
     control_token: str | None = None
+    # Faults, latency and rate limits (see mockai.faults, mockai.latency, mockai.ratelimit); JSON-serializable.
+    faults: dict[str, float] | str | None = None  # a seeded random schedule: {"429": 0.05, "reset": 0.01}
+    fault_header: bool = False  # honour the X-Mockai-Fault request header
+    latency: str | dict[str, float] | None = None  # "none", "realistic", or {"ttft":…, "per_token":…, "jitter":…}
+    rpm: int | None = None  # requests per minute per API key
+    tpm: int | None = None  # tokens per minute per API key
+    # Cassettes (mockai.cassettes): a file to replay from / record to, and how. JSON-serializable, so workers of
+    # `mockai serve --workers N` get them too; ``match_on`` and ``scrub`` may also be objects in-process.
+    cassette: str | None = None
+    record_mode: str = "none"  # none | once | new_episodes | all
+    upstream: str | None = None  # where recording proxies to (default https://api.openai.com/v1)
+    match_on: Any = None
+    scrub: Any = None
+    replay_speed: float | None = 1.0  # recorded timing divided by this (socket door); 0 or None: instant
+    allow_playback_repeats: bool = False
 
     def now(self) -> int:
         if self.clock is None:
@@ -107,6 +127,21 @@ class Delivery:
                 and self.cut_after is None and not self.fragments)
 
 
+class ConnectionDropped(Exception):
+    """A live source lost its connection (before the response, or mid-body): the door drops its own too."""
+
+
+class LiveSource(Protocol):
+    """A response produced while it is sent: ``(status, headers, pieces)``, sync or async.
+
+    Iterating the pieces may raise :class:`ConnectionDropped`; so may opening, when nothing arrived at all.
+    """
+
+    def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]: ...
+
+    async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]: ...
+
+
 @dataclass
 class HTTPResponse:
     """An answer: a JSON body, or (``events`` not ``None``) a server-sent event stream."""
@@ -116,6 +151,9 @@ class HTTPResponse:
     body: bytes = b""
     events: list[bytes] | None = None
     delivery: Delivery | None = None
+    # An answer that arrives while it is being sent (a recording proxy): the door opens it and forwards each
+    # piece as it comes; status, headers and body above are filled in once it has finished.
+    live: LiveSource | None = None
 
     @property
     def is_stream(self) -> bool:
@@ -144,6 +182,7 @@ class Call:
     error: APIError | None = None
     unexpected: bool = False
     responder: str | None = None
+    fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
 
     @property
     def last_user_text(self) -> str:
@@ -165,6 +204,8 @@ class Call:
             what += f" body={_clip(self.http.body.decode('utf-8', 'replace'))!r}"
         if self.error is not None:
             what += f" error={_clip(self.error.message)!r}"
+        if self.fault is not None:
+            what += f" fault={self.fault}"
         return what
 
 
@@ -175,6 +216,8 @@ Responder = Callable[["Exchange"], "Reply | APIError | HTTPResponse | None"]
 Interceptor = Callable[["Exchange"], "HTTPResponse | None"]
 # Runs on every answer to a validated chat request (latency, headers): returns the response to send.
 Finisher = Callable[["Exchange", "HTTPResponse"], "HTTPResponse"]
+# Rewrites a reply before it is rendered (content faults): returns the reply to render.
+Transform = Callable[["Exchange", Reply], Reply]
 
 
 @dataclass
@@ -212,6 +255,11 @@ def _b62(digest: bytes, size: int) -> str:
 class Engine:
     """Answers requests for every route; see the module docstring."""
 
+    # Installed from the config by mockai.faults.install, so every door and every worker has them.
+    fault_plan: FaultPlan
+    latency: LatencyFinisher
+    rate_limiter: RateLimiter
+
     def __init__(self, config: Config | None = None, responders: Sequence[Responder] = ()) -> None:
         self.config = config or Config()
         self.generator = Generator(self.config.locale)
@@ -219,9 +267,18 @@ class Engine:
         self.responders: list[Responder] = list(responders)
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
+        self.transforms: list[Transform] = []
+        self.on_reset: list[Callable[[], None]] = []
         self.calls = CallList()
         self._seen: dict[bytes, int] = {}
         self._lock = threading.Lock()
+        if self.config.cassette is not None:
+            from .cassettes import Cassette
+
+            self.responders.insert(0, Cassette.from_config(self.config))
+        from .faults import install
+
+        install(self)  # faults, latency and rate limits, as the config asks (so every door and worker has them)
 
     # --- the entry point -------------------------------------------------------------------------------------
 
@@ -351,6 +408,8 @@ class Engine:
             raise reply
         if isinstance(reply, HTTPResponse):
             return reply
+        for transform in self.transforms:
+            reply = transform(ex, reply)
         call.reply = reply
         return self.render(reply, ex)
 
@@ -420,6 +479,8 @@ class Engine:
         with self._lock:
             self.calls.clear()
             self._seen.clear()
+        for hook in self.on_reset:
+            hook()
 
     def _occurrence(self, key: bytes) -> int:
         with self._lock:

@@ -46,6 +46,12 @@ class MockAI:
     ``strict=True`` makes unscripted requests fail with a list of the rules and why each missed, instead of
     reaching the default generator. ``assert_all_called`` (default on) makes :meth:`verify` (run when a
     ``with MockAI()`` block or the pytest fixture ends) fail on scripted replies that were never used.
+
+    Resilience (see :mod:`mockai.faults`, :mod:`mockai.latency`, :mod:`mockai.ratelimit`): ``latency`` is a
+    profile (``"realistic"``, ``"ttft=0.2,per_token=0.01"``), ``faults`` a seeded random schedule
+    (``"429:0.05,reset:0.01"``), ``fault_header=True`` honours the ``X-Mockai-Fault`` request header, and
+    ``rpm``/``tpm`` limit requests and tokens per minute per API key (with ``clock=mockai.Clock()`` to control
+    time).
     """
 
     def __init__(
@@ -65,10 +71,16 @@ class MockAI:
         control: bool | None = None,
         control_token: str | None = None,
         max_body: int | None = None,
+        latency: str | dict[str, float] | None = None,
+        faults: str | dict[str, float] | None = None,
+        fault_header: bool = False,
+        rpm: int | None = None,
+        tpm: int | None = None,
     ) -> None:
         config = Config(seed=seed, api_key=api_key, auth=auth, models=list(models or DEFAULT_MODELS),
                         strict_models=strict_models, clock=clock, strict=strict, control=control,
-                        control_token=control_token)
+                        control_token=control_token, latency=latency, faults=faults, fault_header=fault_header,
+                        rpm=rpm, tpm=tpm)
         if max_body is not None:
             config.max_body = max_body
         self.engine = Engine(config)
@@ -119,6 +131,16 @@ class MockAI:
         """Queue ``times`` errors in OpenAI's envelope: ``mock.fail(429, times=2)`` then answer normally."""
         self.queue(*[error(status, message, code=code, **kwargs) for _ in range(times)])
 
+    def fault(self, spec: str, arg: float | None = None, *, times: int = 1, on_call: int | None = None) -> None:
+        """Fault the next ``times`` chat requests (before any rule or queued reply), or chat request number
+        ``on_call`` (counted from 1); kinds and arguments are listed in :mod:`mockai.faults`.
+
+        >>> mock = MockAI()
+        >>> mock.fault("429", 0.05, times=2)   # two 429s with retry-after-ms 50, then normal answers
+        >>> mock.fault("reset", on_call=4)      # the fourth chat request: connection reset
+        """
+        self.engine.fault_plan.add(spec, arg, times=times, on_call=on_call)
+
     def load(self, scenario: str | Path | Sequence[str | Path] | dict[str, Any] | Scenario) -> None:
         """Add the rules and queue of scenario files (YAML or JSON) or an already loaded document."""
         if isinstance(scenario, Scenario):
@@ -156,8 +178,8 @@ class MockAI:
         return CallList(c for c in self.engine.calls if c.unexpected)
 
     def unused(self) -> list[str]:
-        """Scripted replies never used, one readable line each."""
-        return self.engine.script.unused()
+        """Scripted replies and faults never used, one readable line each."""
+        return self.engine.script.unused() + self.engine.fault_plan.unused()
 
     def verify(self) -> None:
         """Fail on unexpected requests, and (unless ``assert_all_called=False``) on unused scripted replies."""
@@ -176,8 +198,9 @@ class MockAI:
             raise AssertionError("mockai: " + "\nmockai: ".join(problems))
 
     def reset(self) -> None:
-        """Forget rules, queue and journal; ids start over."""
+        """Forget rules, queue, scripted faults and journal; ids start over."""
         self.engine.script.clear()
+        self.engine.fault_plan.clear()
         self.engine.reset()
 
     # --- door 1: in-process --------------------------------------------------------------------------------

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import APIError
+from .faults import Fault, Faulted, scripted
 from .generate import compact, last_user_text, message_text
 from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
 from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
 from .wire import ToolCall as WireToolCall
 
 if TYPE_CHECKING:
-    from .engine import Exchange
+    from .engine import Exchange, HTTPResponse
 
 Text = str | re.Pattern[str]
 Predicate = Callable[[ChatCompletionRequest], bool]
@@ -161,6 +162,7 @@ class Rule:
     side_effect: ReplySpec = None
     calls: list[Any] = field(default_factory=list)
     _effects: Iterator[Any] | None = field(default=None, repr=False)
+    _fault: Fault | None = field(default=None, repr=False)
 
     # --- scripting ------------------------------------------------------------------------------------------
 
@@ -195,6 +197,19 @@ class Rule:
         """Answer with an error in OpenAI's envelope."""
         return self.respond(error(status, message, code=code, **kwargs), times=times)
 
+    def fault(self, spec: str | Fault, arg: float | None = None, *, times: int | None = None) -> Rule:
+        """Apply a fault (see :mod:`mockai.faults`) to this rule's answers: an error, a reset, a cut stream….
+
+        With no reply scripted, the generator answers and the fault applies to that.
+
+        >>> Script().on(stream=True).fault("cut=3").describe()
+        'on(stream=True, fault=cut=3)'
+        """
+        self._fault = Fault.parse(spec, arg)
+        if times is not None:
+            self.times = times
+        return self
+
     def sequence(self, *specs: ReplySpec) -> Rule:
         """Answer the first match with ``specs[0]``, the next with ``specs[1]``…; matches no more afterwards."""
         self.side_effect, self.return_value = list(specs), None
@@ -222,6 +237,8 @@ class Rule:
             parts.append(f"where={getattr(self.where, '__name__', 'callable')}")
         if self.times is not None:
             parts.append(f"times={self.times}")
+        if self._fault is not None:
+            parts.append(f"fault={self._fault}")
         label = f"{self.name!r} " if self.name else ""
         return f"{label}on({', '.join(parts)})"
 
@@ -247,6 +264,8 @@ class Rule:
                 self._effects = iter(self.side_effect)
             return next(self._effects)
         if self.return_value is None:
+            if self._fault is not None:
+                return None  # the generator answers; the fault applies to that
             raise LookupError(f"rule {self.describe()} has no reply: call .reply(), .respond() or .error()")
         return self.return_value
 
@@ -379,17 +398,23 @@ class Script:
         lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
         return lines
 
-    def __call__(self, ex: Exchange) -> Reply | APIError | None:
+    def __call__(self, ex: Exchange) -> Reply | APIError | HTTPResponse | None:
         request = ex.request
         with self._lock:
             for rule in self.rules:
                 if rule.miss(request) is None:
                     spec = rule.produce(request)
                     rule.calls.append(ex.call)
+                    if isinstance(spec, Faulted):
+                        return scripted(spec.fault, spec.reply, ex)
+                    if rule._fault is not None:
+                        return scripted(rule._fault, spec, ex)
                     return build(spec, request)
             if self.pending:
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
+                if isinstance(spec, Faulted):
+                    return scripted(spec.fault, spec.reply, ex)
                 return build(spec, request)
         return None
 

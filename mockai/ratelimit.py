@@ -1,0 +1,225 @@
+"""Rate limits: a per-API-key limiter on requests and tokens per minute, like the real API's.
+
+Each API key has two buckets that refill continuously: ``rpm`` requests and ``tpm`` tokens per minute (a full
+bucket holds one minute's worth). A chat request costs one request and its prompt tokens plus ``max_tokens`` /
+``max_completion_tokens`` (OpenAI's estimate, taken before the model runs); when it sets no limit, the tokens of
+the reply are charged once it is made. A request the buckets cannot pay for gets a 429 ``rate_limit_exceeded``
+(error ``type`` ``requests`` or ``tokens``) with ``retry-after`` / ``retry-after-ms`` saying exactly when it would
+pass; one that could never pass (more tokens than ``tpm``) gets a 429 saying it is too large.
+
+Every answer to a chat request carries ``x-ratelimit-limit-requests``, ``x-ratelimit-remaining-requests``,
+``x-ratelimit-reset-requests`` (time until the bucket is full again, e.g. ``120ms``, ``6m0s``) and the same for
+``-tokens``.
+
+Time is the engine's clock (``Config.clock``): a frozen clock (a number, ``--freeze-time``) never refills, so a
+run is exact and repeatable; a :class:`Clock` refills only when the test advances it. Without a clock the
+limiter uses ``time.monotonic()``.
+
+>>> from mockai import MockAI
+>>> clock = Clock()
+>>> mock = MockAI(rpm=2, clock=clock)
+>>> client = mock.client(max_retries=0)
+>>> for _ in range(2):
+...     _ = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+>>> mock.calls.last.response.headers["x-ratelimit-remaining-requests"]
+'0'
+>>> clock.advance(30)  # half a minute refills one request
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import APIError
+from .faults import duration, retry_headers
+
+if TYPE_CHECKING:
+    from .engine import Config, Engine, Exchange, HTTPResponse
+
+
+class Clock:
+    """A clock that moves only when told to: pass it as ``MockAI(clock=...)`` / ``Config(clock=...)``.
+
+    >>> clock = Clock(1_700_000_000)
+    >>> clock.advance(1.5)
+    >>> clock()
+    1700000001.5
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.time = float(start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock cannot go back")
+        with self._lock:
+            self.time += seconds
+
+
+def seconds(config: Config) -> float:
+    """The engine's time in seconds: the configured clock, or ``time.monotonic()``."""
+    clock = config.clock
+    if clock is None:
+        return time.monotonic()
+    return float(clock()) if callable(clock) else float(clock)
+
+
+@dataclass
+class Bucket:
+    """``capacity`` units that refill at ``capacity`` per minute."""
+
+    capacity: int
+    level: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(float(self.capacity), self.level + (now - self.updated) * self.capacity / 60.0)
+        self.updated = max(self.updated, now)
+        self.level = round(self.level, 9)  # so that refilling in steps adds up exactly
+
+    def wait(self, need: float) -> float:
+        """Seconds until ``need`` units are available."""
+        return max(0.0, (need - self.level) * 60.0 / self.capacity)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, math.floor(self.level + 1e-9))
+
+    @property
+    def reset(self) -> float:
+        """Seconds until the bucket is full again."""
+        return max(0.0, (self.capacity - self.level) * 60.0 / self.capacity)
+
+
+def api_key(ex: Exchange) -> str:
+    headers = ex.http.headers
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get("api-key", "")
+
+
+class RateLimiter:
+    """Per-API-key request and token buckets; installed on every engine as ``engine.rate_limiter``."""
+
+    name = "ratelimit"
+
+    def __init__(self, engine: Engine, rpm: int | None, tpm: int | None) -> None:
+        for label, value in (("rpm", rpm), ("tpm", tpm)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{label} must be a whole number of at least 1")
+        self.engine = engine
+        self.rpm, self.tpm = rpm, tpm
+        self._keys: dict[str, tuple[Bucket | None, Bucket | None]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self.rpm is not None or self.tpm is not None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+    def _buckets(self, key: str, now: float) -> tuple[Bucket | None, Bucket | None]:
+        pair = self._keys.get(key)
+        if pair is None:
+            pair = (Bucket(self.rpm, float(self.rpm), now) if self.rpm else None,
+                    Bucket(self.tpm, float(self.tpm), now) if self.tpm else None)
+            self._keys[key] = pair
+        for bucket in pair:
+            if bucket is not None:
+                bucket.refill(now)
+        return pair
+
+    @staticmethod
+    def estimate(ex: Exchange) -> int:
+        """Tokens charged when a request is admitted: its prompt plus its completion limit."""
+        from .engine import prompt_tokens
+
+        return prompt_tokens(ex.request) + (ex.request.token_limit or 0)
+
+    # hooks -------------------------------------------------------------------------------------------------
+
+    def __call__(self, ex: Exchange) -> HTTPResponse | None:
+        """Admit the request, or answer 429."""
+        if not self.active:
+            return None
+        model = ex.request.model
+        cost = self.estimate(ex) if self.tpm else 0
+        with self._lock:
+            requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
+            if tokens is not None and cost > tokens.capacity:
+                raise APIError(429, f"Request too large for {model} in organization org-mockai on tokens per min "
+                                    f"(TPM): Limit {tokens.capacity}, Requested {cost}. The input or output tokens "
+                                    "must be reduced in order to run successfully. Visit "
+                                    "https://platform.openai.com/account/rate-limits to learn more.",
+                               type="tokens", code="rate_limit_exceeded", headers=self._headers(requests, tokens))
+            what: tuple[str, str, Bucket, float] | None = None
+            if requests is not None and requests.level < 1 - 1e-9:
+                what = ("requests", "RPM", requests, 1)
+            elif tokens is not None and tokens.level < cost - 1e-9:
+                what = ("tokens", "TPM", tokens, cost)
+            if what is not None:
+                kind, unit, bucket, need = what
+                wait = bucket.wait(need)
+                used = bucket.capacity - bucket.remaining
+                headers = self._headers(requests, tokens)
+                headers.update(retry_headers(wait))
+                raise APIError(429, f"Rate limit reached for {model} in organization org-mockai on {kind} per min "
+                                    f"({unit}): Limit {bucket.capacity}, Used {used}, Requested {need:g}. Please "
+                                    f"try again in {duration(wait)}. Visit "
+                                    "https://platform.openai.com/account/rate-limits to learn more.",
+                               type=kind, code="rate_limit_exceeded", headers=headers)
+            if requests is not None:
+                requests.level -= 1
+            if tokens is not None:
+                tokens.level -= cost
+        return None
+
+    def finish(self, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
+        """Charge a reply's tokens when the request set no limit, and add the ``x-ratelimit-*`` headers."""
+        if not self.active:
+            return response
+        with self._lock:
+            requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
+            reply = ex.call.reply
+            if (tokens is not None and reply is not None and ex.call.responder != self.name
+                    and ex.request.token_limit is None and 200 <= response.status < 300):
+                tokens.level -= sum(c.completion_tokens() for c in reply.choices)
+            headers = self._headers(requests, tokens)
+        response.headers.update({k: v for k, v in headers.items() if k not in response.headers})
+        return response
+
+    def headers(self, ex: Exchange) -> dict[str, str]:
+        """The ``x-ratelimit-*`` headers for this request's API key, as they stand."""
+        with self._lock:
+            return self._headers(*self._buckets(api_key(ex), seconds(self.engine.config)))
+
+    @staticmethod
+    def _headers(requests: Bucket | None, tokens: Bucket | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for label, bucket in (("requests", requests), ("tokens", tokens)):
+            if bucket is not None:
+                out[f"x-ratelimit-limit-{label}"] = str(bucket.capacity)
+                out[f"x-ratelimit-remaining-{label}"] = str(bucket.remaining)
+                out[f"x-ratelimit-reset-{label}"] = duration(bucket.reset)
+        return out
+
+
+def install(engine: Engine) -> None:
+    """Add the limiter for ``engine.config.rpm`` / ``tpm`` (inactive when neither is set)."""
+    limiter = RateLimiter(engine, engine.config.rpm, engine.config.tpm)
+    engine.rate_limiter = limiter
+    engine.interceptors.append(limiter)
+    engine.finishers.append(limiter.finish)
+    engine.on_reset.append(limiter.reset)
