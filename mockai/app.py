@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .engine import Delivery, Engine, HTTPRequest, HTTPResponse, too_large
+from .engine import ConnectionDropped, Delivery, Engine, HTTPRequest, HTTPResponse, too_large
 from .errors import APIError
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
@@ -90,6 +90,8 @@ def is_loopback(host: str) -> bool:
 
 
 def _send(res: HTTPResponse) -> Response:
+    if res.live is not None:
+        return LiveResponse(res)
     if res.delivery is None or res.delivery.plain:
         # No timing was asked for, so nothing obliges one write per event: the whole reply goes in one write.
         return Response(res.content(), status_code=res.status, headers=res.headers)
@@ -110,12 +112,27 @@ class DeliveredResponse(Response):
         if d.reset:
             _drop(cycle, reset=True)
             return
+        # The client may leave during a pause (uvicorn then drops our writes silently): stop at once, so a
+        # departed client leaves no task, timer or buffer behind.
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await self._deliver(d, cycle, send, gone)
+        finally:
+            gone.cancel()
+
+    async def _deliver(self, d: Delivery, cycle: Any, send: Send, gone: asyncio.Future[None]) -> None:
+        async def pause(seconds: float) -> bool:
+            """Wait; true when the client left meanwhile."""
+            if not gone.done():
+                await asyncio.wait([gone], timeout=seconds)
+            return gone.done() or bool(getattr(cycle, "disconnected", False))
+
         if d.hang is not None:
-            await asyncio.sleep(d.hang)
-            _drop(cycle, reset=False)
+            if not await pause(d.hang):
+                _drop(cycle, reset=False)
             return
-        if d.delay:
-            await asyncio.sleep(d.delay)
+        if d.delay and await pause(d.delay):
+            return
         events = self.res.events if self.res.events is not None else [self.res.body]
         cut = d.cut_after is not None and d.cut_after < len(events)
         if cut:
@@ -127,11 +144,47 @@ class DeliveredResponse(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         for piece in _pieces(events, d):
             if isinstance(piece, float):
-                await asyncio.sleep(piece)
+                if await pause(piece):
+                    return
                 continue
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         if cut:
             # Give the last writes a moment to leave, then drop the connection without the final chunk.
+            if not await pause(0.01):
+                _drop(cycle, reset=False)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns when the client has gone (or the response is complete)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class LiveResponse(Response):
+    """Forwards a live source (a recording proxy's upstream) piece by piece, as it arrives; a dropped upstream
+    connection drops the client's."""
+
+    def __init__(self, res: HTTPResponse) -> None:
+        super().__init__(None, status_code=200)
+        self.res = res
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.res.live is not None
+        cycle = scope.get(TRANSPORT_KEY)
+        try:
+            status, head, pieces = await self.res.live.aopen()
+        except ConnectionDropped:
+            _drop(cycle, reset=True)
+            return
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.items()
+                   if k.lower() not in ("content-length", "transfer-encoding")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        try:
+            async for piece in pieces:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except ConnectionDropped:
             await asyncio.sleep(0.01)
             _drop(cycle, reset=False)
             return

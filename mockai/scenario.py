@@ -14,9 +14,12 @@ and the control API.
       - match: {model: gpt-error}
         error: {status: 429, code: rate_limit_exceeded}
         times: 2
+      - match: {stream: true}
+        fault: cut=3                                    # a fault (mockai.faults) on generated answers
     queue:
       - "Answer to the first unmatched request"
       - {json: {"name": "Ada", "age": 36}}
+      - {fault: "429"}                                  # a queued fault, with or without a reply
 
 A mistake fails at load with the file, the line and the path of the field: ``scenario.yaml:7: rules[1].reply:
 unknown reply field(s) ['text']``.
@@ -67,6 +70,8 @@ def _tag(kinds: dict[type, str], error: bool = False) -> Callable[[Any], str | N
     def tag(value: Any) -> str | None:
         if error and isinstance(value, Mapping) and "error" in value:
             return "ErrorReply"
+        if error and isinstance(value, Mapping) and "fault" in value:
+            return "FaultReply"
         for kind, name in kinds.items():
             if isinstance(value, kind):
                 return name
@@ -124,11 +129,33 @@ class ErrorReply(_Strict):
     error: ErrorSpec
 
 
+def _fault_spec(value: str) -> str:
+    from .faults import Fault
+
+    return str(Fault.parse(value))  # raises ValueError naming the known kinds
+
+
+class FaultReply(_Strict):
+    """``{fault: "cut=3"}`` or ``{fault: "cut=3", reply: "Hello"}``: a reply (generated when absent) with a fault."""
+
+    fault: str
+    reply: Annotated[Annotated[str, Tag("Text")] | Annotated[ReplyFields, Tag("ReplyFields")],
+                     Discriminator(_tag({str: "Text", dict: "ReplyFields"}), custom_error_type="reply",
+                                   custom_error_message="expected a reply: a string or a mapping of content, "
+                                                        "tool_calls, json, refusal and finish_reason")] | None = None
+
+    @field_validator("fault")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        return _fault_spec(value)
+
+
 ReplyItem = Annotated[
-    Annotated[str, Tag("Text")] | Annotated[ErrorReply, Tag("ErrorReply")] | Annotated[ReplyFields, Tag("ReplyFields")],
+    Annotated[str, Tag("Text")] | Annotated[ErrorReply, Tag("ErrorReply")] | Annotated[ReplyFields, Tag("ReplyFields")]
+    | Annotated[FaultReply, Tag("FaultReply")],
     Discriminator(_tag({str: "Text", dict: "ReplyFields"}, error=True), custom_error_type="reply",
                   custom_error_message="expected a reply: a string, or a mapping of content, tool_calls, json, "
-                                       "refusal and finish_reason, or {error: {status: ...}}"),
+                                       "refusal and finish_reason, or {error: {status: ...}}, or {fault: KIND}"),
 ]
 
 
@@ -138,7 +165,13 @@ class RuleSpec(_Strict):
     reply: ReplyItem | None = None
     replies: list[ReplyItem] | None = None
     error: ErrorSpec | None = None
+    fault: str | None = None
     times: int | None = Field(default=None, ge=1)
+
+    @field_validator("fault")
+    @classmethod
+    def _check(cls, value: str | None) -> str | None:
+        return None if value is None else _fault_spec(value)
 
 
 class Scenario(_Strict):
@@ -154,6 +187,10 @@ def _text(value: TextMatch | None) -> str | re.Pattern[str] | None:
 def _reply(item: ReplyItem) -> Any:
     if isinstance(item, str):
         return item
+    if isinstance(item, FaultReply):
+        from .faults import fault
+
+        return fault(item.fault, reply=None if item.reply is None else _reply(item.reply))
     if isinstance(item, ErrorReply):
         e = item.error
         return error(e.status, e.message, code=e.code, type=e.type, param=e.param, headers=e.headers)
@@ -170,8 +207,8 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
         scenario = Scenario.model_validate(data)
         for i, rule in enumerate(scenario.rules):
             given = [k for k in ("reply", "replies", "error") if getattr(rule, k) is not None]
-            if len(given) != 1:
-                raise _located(("rules", i), f"a rule needs exactly one of reply, replies or error (got "
+            if len(given) != 1 and not (rule.fault is not None and not given):
+                raise _located(("rules", i), f"a rule needs exactly one of reply, replies or error, or a fault (got "
                                              f"{given or 'none'})")
             for key in ("reply", "replies"):
                 items = getattr(rule, key)
@@ -268,4 +305,6 @@ def apply(scenario: Scenario, script: Script) -> None:
             target.respond(error(e.status, e.message, code=e.code, type=e.type, param=e.param, headers=e.headers))
         elif rule.reply is not None:
             target.respond(_reply(rule.reply))
+        if rule.fault is not None:
+            target.fault(rule.fault)
     script.queue(*[_reply(r) for r in scenario.queue])
