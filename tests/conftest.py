@@ -203,16 +203,6 @@ def engine(make_engine: Callable[..., Engine]) -> Engine:
     return make_engine(seed=1)
 
 
-def start_server(engine: Engine) -> ServerThread:
-    try:
-        return ServerThread(engine).start()
-    except AttributeError as exc:  # pragma: no cover - depends on mockai/server.py being fixed
-        if "setup_event_loop" in str(exc):
-            pytest.xfail("BUG mockai/server.py ServerThread.start calls uvicorn's removed "
-                         "Config.setup_event_loop (uvicorn >= 0.36): the socket door cannot start")
-        raise
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[..., ServerThread]]:
     """``serve(**config)``: a real server on 127.0.0.1, port 0; every server started is stopped afterwards."""
@@ -220,7 +210,7 @@ def serve() -> Iterator[Callable[..., ServerThread]]:
 
     def start(**config: Any) -> ServerThread:
         config.setdefault("clock", 1_700_000_000)
-        server = start_server(Engine(Config(**config)))
+        server = ServerThread(Engine(Config(**config))).start()
         servers.append(server)
         return server
 
