@@ -20,6 +20,26 @@ def main() -> None:
     """mockai: a faithful, deterministic fake of OpenAI's chat completions API for tests."""
 
 
+def _check_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .faults import parse_schedule
+
+    try:
+        parse_schedule(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .latency import Latency
+
+    try:
+        Latency.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind. Keep the loopback default unless other machines must reach it.")
@@ -53,9 +73,25 @@ def main() -> None:
               help="Serve the control API under /_mockai/ (default: on when bound to loopback or with a token).")
 @click.option("--control-token", default=None, metavar="TOKEN",
               help="Require this token (Authorization: Bearer TOKEN) on control API requests.")
+@click.option("--faults", "faults", default=None, metavar="FAULT:P,...", callback=_check_faults,
+              help="A seeded random fault schedule, e.g. 429:0.05,500:0.01,disconnect:0.02 (kinds: 4xx/5xx statuses, "
+                   "quota, reset, hang, cut, error_event, malformed, stall, empty, length, content_filter, refusal, "
+                   "empty_content; an argument goes after '=': cut=3:0.01). The same --seed repeats it exactly.")
+@click.option("--latency", default=None, metavar="PROFILE", callback=_check_latency,
+              help="Reply timing: none, realistic (350 ms to first token, 12 ms per token, ±25% seeded jitter), or "
+                   "ttft=SECONDS,per_token=SECONDS,jitter=FRACTION.")
+@click.option("--rpm", default=None, type=click.IntRange(1), metavar="N",
+              help="Requests per minute per API key; more get 429 with retry-after. Adds x-ratelimit-* headers.")
+@click.option("--tpm", default=None, type=click.IntRange(1), metavar="N",
+              help="Tokens per minute per API key (prompt + max_tokens, or the reply's tokens).")
+@click.option("--fault-header", is_flag=True,
+              help="Honour the X-Mockai-Fault request header (e.g. 'X-Mockai-Fault: 429'), for clients in any "
+                   "language.")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key: str | None, no_auth: bool,
           models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
-          scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None) -> None:
+          scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None,
+          faults: str | None = None, latency: str | None = None, rpm: int | None = None, tpm: int | None = None,
+          fault_header: bool = False) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
@@ -76,6 +112,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
         options["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if freeze_time is not None:
         options["clock"] = freeze_time
+    options.update({"faults": faults, "latency": latency, "rpm": rpm, "tpm": tpm, "fault_header": fault_header})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))
