@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from .engine import Call, Config, Engine, HTTPRequest, HTTPResponse
 from .errors import APIError
+from .faults import Fault, fault
 from .journal import CallList
+from .latency import Latency
 from .mock import MockAI
+from .ratelimit import Clock
 from .reply import Choice, Reply, ToolCall
 from .rules import Rule, call, error
 from .scenario import ScenarioError, load_scenario
@@ -23,10 +26,13 @@ __all__ = [
     "Call",
     "CallList",
     "Choice",
+    "Clock",
     "Config",
     "Engine",
+    "Fault",
     "HTTPRequest",
     "HTTPResponse",
+    "Latency",
     "MockAI",
     "Reply",
     "Rule",
@@ -34,5 +40,6 @@ __all__ = [
     "ToolCall",
     "call",
     "error",
+    "fault",
     "load_scenario",
 ]

@@ -8,6 +8,7 @@
 ``POST   /_mockai/rules``   add rules/queue: a scenario document (``{"rules": [...], "queue": [...]}``)
 ``DELETE /_mockai/rules``   remove every rule and queued reply
 ``POST   /_mockai/reset``   both of the above, and ids start over
+``GET    /_mockai/stats``   the serving process: asyncio tasks, open file descriptors, RSS, threads, calls
 =========================  ======================================================================
 
 On by default in-process and when the server is bound to a loopback address; off otherwise unless
@@ -80,13 +81,35 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     if (action, method) == ("rules", "DELETE"):
         script.clear()
         return engine.json_response(200, {"deleted": True})
+    if (action, method) == ("stats", "GET"):
+        return engine.json_response(200, process_stats(engine))
     if (action, method) == ("reset", "POST"):
         script.clear()
         engine.reset()
         return engine.json_response(200, {"reset": True})
-    if action in ("health", "calls", "rules", "reset"):
+    if action in ("health", "calls", "rules", "reset", "stats"):
         raise APIError(405, f"Method not allowed: {method} /_mockai/{action}.")
     raise APIError(404, f"Invalid URL ({method} /_mockai/{action})")
+
+
+def process_stats(engine: Engine) -> dict[str, Any]:
+    """What a leak would show: the event loop's tasks, open file descriptors and resident memory (Linux)."""
+    import asyncio
+    import os
+    import threading
+
+    try:
+        tasks: int | None = len(asyncio.all_tasks())
+    except RuntimeError:  # in-process: no running event loop
+        tasks = None
+    try:
+        fds: int | None = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as statm:
+            rss: int | None = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        fds = rss = None
+    return {"pid": os.getpid(), "tasks": tasks, "fds": fds, "rss_bytes": rss, "threads": threading.active_count(),
+            "calls": len(engine.calls)}
 
 
 def call_json(index: int, call: Call) -> dict[str, Any]:
@@ -101,6 +124,7 @@ def call_json(index: int, call: Call) -> dict[str, Any]:
         "stream": res.is_stream,
         "unexpected": call.unexpected,
         "responder": call.responder,
+        "fault": call.fault,
     }
     if res.is_stream:
         out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events or []]

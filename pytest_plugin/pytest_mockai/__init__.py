@@ -46,7 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "mockai(**kwargs): configure the mockai fixtures; keyword arguments are MockAI's "
-        "(seed, strict, assert_all_called, scenario, models, strict_models, api_key, base_urls, other_hosts, …).",
+        "(seed, strict, assert_all_called, scenario, models, strict_models, api_key, base_urls, other_hosts, "
+        "latency, faults, fault_header, rpm, tpm, …).",
     )
 
 
