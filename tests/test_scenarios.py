@@ -197,7 +197,7 @@ BAD_YAML = [
     # (document, line, path, reason)
     ("rules:\n  - match: {last_user: hi}\n    reply: {text: hello}\n", 3, "rules[0].reply",
      "unknown reply field(s) ['text']"),
-    ("rules:\n  - match: {last_user: hi}\n", 2, "rules[0]", "exactly one of reply, replies or error (got none)"),
+    ("rules:\n  - match: {last_user: hi}\n", 2, "rules[0]", "needs exactly one of reply, replies or error"),
     ("rules:\n  - match: {user: hi}\n    reply: x\n", 2, "rules[0].match.user", "Extra inputs are not permitted"),
     ("version: 1\nrules:\n  - match: {}\n    reply: x\n    times: 0\n", 5, "rules[0].times",
      "greater than or equal to 1"),

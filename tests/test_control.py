@@ -1,0 +1,247 @@
+"""The control API under /_mockai/, over a real socket with urllib and with curl, and its protection: a token, and
+off by default when bound to a non-loopback address."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx
+import openai
+import pytest
+
+from mockai import Engine, MockAI
+from mockai.app import create_app
+from mockai.engine import Config
+from mockai.server import ServerThread
+
+MODEL = "gpt-4o-mini"
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json",
+                                                                         **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def chat(url: str, text: str, **params: Any) -> tuple[int, Any]:
+    return http("POST", url + "/v1/chat/completions",
+                {"model": MODEL, "messages": [{"role": "user", "content": text}], **params},
+                {"authorization": "Bearer sk-x"})
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[MockAI, ServerThread]]:
+    mock = MockAI(seed=1, assert_all_called=False)
+    with mock.serve() as server:
+        yield mock, server
+
+
+def test_health(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    mock.on(model="x").reply("y")
+    mock.queue("a", "b")
+    assert http("GET", server.url + "/_mockai/health") == (200, {"status": "ok", "calls": 0, "rules": 1,
+                                                                 "queued": 2})
+
+
+def test_add_rules_then_chat_then_read_the_journal(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    status, body = http("POST", server.url + "/_mockai/rules", {
+        "rules": [{"name": "greet", "match": {"last_user": {"regex": "^hi"}}, "reply": "Hello from control!"}],
+        "queue": [{"json": {"ok": True}}],
+    })
+    assert (status, body) == (201, {"rules": 1, "queued": 1})
+    # the rules are live for any client: the Python API sees them too
+    assert [r.name for r in mock.rules] == ["greet"]
+    status, reply = chat(server.url, "hi there")
+    assert status == 200
+    assert reply["choices"][0]["message"]["content"] == "Hello from control!"
+    status, reply = chat(server.url, "something else")
+    assert json.loads(reply["choices"][0]["message"]["content"]) == {"ok": True}
+    status, calls = http("GET", server.url + "/_mockai/calls")
+    assert status == 200
+    assert calls["object"] == "list"
+    assert [c["request"]["messages"][0]["content"] for c in calls["data"]] == ["hi there", "something else"]
+    first = calls["data"][0]
+    assert first["index"] == 0
+    assert (first["method"], first["path"], first["route"], first["status"]) == (
+        "POST", "/v1/chat/completions", "chat", 200)
+    assert first["responder"] == "script"
+    assert first["response"]["choices"][0]["message"]["content"] == "Hello from control!"
+    assert first["stream"] is False
+    status, rules = http("GET", server.url + "/_mockai/rules")
+    assert rules["rules"] == [{"rule": "'greet' on(last_user=/^hi/)", "call_count": 1, "times": None}]
+    assert (rules["queued"], rules["unused"]) == (0, [])
+
+
+def test_streamed_calls_show_their_events(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    mock.queue("streamed")
+    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], stream=True))
+    _, calls = http("GET", server.url + "/_mockai/calls")
+    entry = calls["data"][-1]
+    assert entry["stream"] is True
+    assert entry["events"][-1] == "data: [DONE]"
+    assert "streamed" in "".join(entry["events"])
+
+
+def test_clear_calls_rules_and_reset(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    http("POST", server.url + "/_mockai/rules", {"rules": [{"match": {}, "reply": "scripted"}], "queue": ["q"]})
+    chat(server.url, "x")
+    assert http("DELETE", server.url + "/_mockai/calls") == (200, {"deleted": True})
+    assert mock.call_count == 0
+    assert http("GET", server.url + "/_mockai/health")[1]["rules"] == 1
+    assert http("DELETE", server.url + "/_mockai/rules") == (200, {"deleted": True})
+    assert http("GET", server.url + "/_mockai/health")[1] == {"status": "ok", "calls": 0, "rules": 0, "queued": 0}
+    assert chat(server.url, "x")[1]["choices"][0]["message"]["content"] != "scripted"
+    _, before = chat(server.url, "same")
+    http("POST", server.url + "/_mockai/rules", {"queue": ["again"]})
+    assert http("POST", server.url + "/_mockai/reset") == (200, {"reset": True})
+    assert (mock.call_count, mock.rules, mock.engine.script.pending) == (0, [], [])
+    _, after = chat(server.url, "same")
+    assert after["id"] == before["id"]  # ids start over after a reset
+
+
+def test_bad_requests_get_openai_envelopes(served: tuple[MockAI, ServerThread]) -> None:
+    _, server = served
+    status, body = http("POST", server.url + "/_mockai/rules", {"rules": [{"match": {}, "reply": {"text": "x"}}]})
+    assert status == 400
+    assert body["error"]["code"] == "invalid_scenario"
+    assert "request body: rules[0].reply: unknown reply field(s) ['text']" in body["error"]["message"]
+    req = urllib.request.Request(server.url + "/_mockai/rules", data=b"{nope", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["error"]["code"] == "invalid_json"
+    assert http("PUT", server.url + "/_mockai/health")[0] == 405
+    status, body = http("GET", server.url + "/_mockai/nothing")
+    assert status == 404
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
+def test_token_protects_the_control_api() -> None:
+    mock = MockAI(control_token="s3cret")
+    with mock.serve() as server:
+        status, body = http("GET", server.url + "/_mockai/health")
+        assert status == 401
+        assert body["error"]["code"] == "invalid_control_token"
+        assert http("GET", server.url + "/_mockai/health", headers={"authorization": "Bearer wrong"})[0] == 401
+        assert http("POST", server.url + "/_mockai/rules", {"queue": ["x"]})[0] == 401
+        assert mock.engine.script.pending == []
+        assert http("GET", server.url + "/_mockai/health", headers={"authorization": "Bearer s3cret"})[0] == 200
+        assert http("GET", server.url + "/_mockai/health", headers={"x-mockai-token": "s3cret"})[0] == 200
+        # the chat route is not affected by the control token
+        assert chat(server.url, "x")[0] == 200
+
+
+def test_control_false_turns_it_off_even_on_loopback() -> None:
+    mock = MockAI(control=False)
+    with mock.serve() as server:
+        status, body = http("GET", server.url + "/_mockai/health")
+    assert status == 404
+    assert "Invalid URL" in body["error"]["message"]
+
+
+# --- bound to a non-loopback address (tested through ASGI, without binding) ----------------------------------
+
+
+def asgi_get(engine: Engine, host: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(engine, host=host))
+        async with httpx.AsyncClient(transport=transport, base_url="http://mockai") as client:
+            return await client.get(path, headers=headers)
+
+    return anyio.run(go)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.com"])
+def test_off_by_default_when_not_bound_to_loopback(host: str) -> None:
+    engine = Engine(Config())
+    res = asgi_get(engine, host, "/_mockai/health")
+    assert res.status_code == 404
+    assert res.json()["error"]["message"] == "Invalid URL (GET /_mockai/health)"
+    # the rest of the API still answers
+    assert asgi_get(engine, host, "/v1/models", {"authorization": "Bearer k"}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_on_by_default_on_loopback(host: str) -> None:
+    assert asgi_get(Engine(Config()), host, "/_mockai/health").status_code == 200
+
+
+def test_non_loopback_with_a_token_is_on_and_protected() -> None:
+    engine = Engine(Config(control_token="tok"))
+    assert asgi_get(engine, "0.0.0.0", "/_mockai/health").status_code == 401
+    assert asgi_get(engine, "0.0.0.0", "/_mockai/health", {"authorization": "Bearer tok"}).status_code == 200
+
+
+def test_non_loopback_with_control_true_is_on() -> None:
+    assert asgi_get(Engine(Config(control=True)), "0.0.0.0", "/_mockai/health").status_code == 200
+
+
+def test_in_process_control_api() -> None:
+    mock = MockAI()
+    with mock.http_client(base_url="https://api.openai.com") as client:
+        assert client.post("/_mockai/rules", json={"queue": ["via control"]}).status_code == 201
+    reply = mock.client().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+    assert reply.choices[0].message.content == "via control"
+    assert mock.call_count == 1  # control requests are not journaled
+
+
+# --- curl --------------------------------------------------------------------------------------------------
+
+
+CURL = shutil.which("curl")
+
+
+def curl(*args: str) -> tuple[int, Any]:
+    assert CURL is not None
+    out = subprocess.run([CURL, "-sS", "-w", "\n%{http_code}", *args], capture_output=True, text=True, timeout=20,
+                         check=True).stdout
+    body, _, code = out.rpartition("\n")
+    return int(code), json.loads(body) if body.strip() else None
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_control_api_with_curl(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    base = server.url
+    assert curl(f"{base}/_mockai/health")[1]["status"] == "ok"
+    scenario = json.dumps({"rules": [{"match": {"last_user": "weather"}, "reply": {
+        "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}}]})
+    status, body = curl("-X", "POST", "-H", "content-type: application/json", "-d", scenario, f"{base}/_mockai/rules")
+    assert (status, body) == (201, {"rules": 1, "queued": 0})
+    request = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "weather in Oslo?"}]})
+    status, reply = curl("-H", "authorization: Bearer sk-curl", "-H", "content-type: application/json",
+                         "-d", request, f"{base}/v1/chat/completions")
+    assert status == 200
+    tool_call = reply["choices"][0]["message"]["tool_calls"][0]
+    assert (tool_call["function"]["name"], json.loads(tool_call["function"]["arguments"])) == (
+        "get_weather", {"city": "Oslo"})
+    status, calls = curl(f"{base}/_mockai/calls")
+    assert calls["data"][0]["request"]["messages"][0]["content"] == "weather in Oslo?"
+    assert mock.calls.last.http.headers["user-agent"].startswith("curl/")
+    assert curl("-X", "POST", f"{base}/_mockai/reset") == (200, {"reset": True})
+    assert curl(f"{base}/_mockai/health")[1] == {"status": "ok", "calls": 0, "rules": 0, "queued": 0}
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_control_token_with_curl() -> None:
+    mock = MockAI(control_token="t0k")
+    with mock.serve() as server:
+        assert curl(f"{server.url}/_mockai/health")[0] == 401
+        assert curl("-H", "authorization: Bearer t0k", f"{server.url}/_mockai/health")[0] == 200
