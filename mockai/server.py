@@ -8,12 +8,13 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -61,7 +62,7 @@ class ServerThread:
         return self.url + "/v1"
 
     def start(self) -> ServerThread:
-        self._socket = self._config.bind_socket()
+        self._socket = listen(self._config.host, self._config.port, self._config.backlog)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name=f"mockai-server-{self.port}", daemon=True)
         self._thread.start()
@@ -87,6 +88,46 @@ class ServerThread:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket; raises ``OSError`` (e.g. the port is taken) instead of exiting like uvicorn.
+
+    ``TCP_NODELAY`` is set because uvicorn writes headers and body separately: without it every keep-alive
+    request after the first waits ~40 ms for the client's delayed ACK.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _quiet_server_class() -> type:
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn re-raises the signal that stopped it once it has shut down, so a clean SIGTERM would end the
+        process with -15 (and SIGINT with click's "Aborted!"); a test server should just exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return QuietServer
+
+
+def quiet_server(config: Any) -> Any:
+    return _quiet_server_class()(config)
 
 
 def config_from_env() -> Config:
@@ -127,15 +168,15 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
     else:
         config = uvicorn.Config(app_factory(), host=host, port=port, log_level=log_level, lifespan="off",
                                 timeout_graceful_shutdown=2)
-    sock = config.bind_socket()
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    announce(f"mockai serving on http://{shown}:{bound}/v1  (seed {options.get('seed', 0)}, {workers} worker"
-             f"{'s' if workers > 1 else ''})\nOPENAI_BASE_URL=http://{shown}:{bound}/v1")
-    server = uvicorn.Server(config)
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
+    sock = listen(host, port, config.backlog)
+    with sock:
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        announce(f"mockai serving on http://{shown}:{bound}/v1  (seed {options.get('seed', 0)}, {workers} worker"
+                 f"{'s' if workers > 1 else ''})\nOPENAI_BASE_URL=http://{shown}:{bound}/v1")
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        server.run(sockets=[sock])
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            quiet_server(config).run(sockets=[sock])

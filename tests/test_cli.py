@@ -142,19 +142,11 @@ def test_serve_answers_quickly_and_logs_each_request(serve_cli: Any) -> None:
     assert len([ln for ln in (out + err).splitlines() if '"GET /v1/models' in ln]) == 1
 
 
-@pytest.mark.xfail(reason="BUG mockai/server.py serve(): the base URL is printed before the socket listens "
-                          "(uvicorn's bind_socket() does not listen()), so a client connecting right after reading "
-                          "it gets ECONNREFUSED; fix: sock.listen(config.backlog) right after bind_socket()",
-                   strict=True)
 def test_first_request_right_after_the_announcement(serve_cli: Any) -> None:
     served = serve_cli()
     assert served.chat(retry_for=0)[0] == 200
 
 
-@pytest.mark.xfail(reason="BUG mockai/server.py serve(): uvicorn re-raises the captured signal after a graceful "
-                          "shutdown, so SIGTERM ends the process with -15 and SIGINT with click's 'Aborted!' and "
-                          "exit 1; fix: capture SIGINT/SIGTERM without re-raising (override capture_signals)",
-                   strict=True)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_clean_exit_on_signal(serve_cli: Any, sig: int) -> None:
     served = serve_cli()
@@ -230,10 +222,6 @@ def test_workers(serve_cli: Any) -> None:
     assert served.proc.returncode == 0
 
 
-@pytest.mark.xfail(reason="BUG mockai/cli.py serve: uvicorn's bind_socket() logs and sys.exit(3)s on a busy port, "
-                          "so the CLI's own 'cannot listen' message (except OSError) never shows; fix: bind the "
-                          "socket in mockai (socket.create_server) or catch SystemExit around bind_socket()",
-                   strict=True)
 def test_port_in_use() -> None:
     import socket
 
