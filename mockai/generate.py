@@ -21,10 +21,10 @@ the schema.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
-import threading
 from typing import Any
 
 from . import tokens
@@ -64,15 +64,6 @@ class Generator:
 
     def __init__(self, locale: str = "en_US") -> None:
         self.locale = locale
-        self._local = threading.local()
-
-    def _faker(self) -> Any:
-        fake = getattr(self._local, "faker", None)
-        if fake is None:
-            from faker import Faker
-
-            fake = self._local.faker = Faker(self.locale)
-        return fake
 
     def generate(self, request: ChatCompletionRequest, *, key: bytes, seed: int) -> Reply:
         choices = [self.choice(request, key=key, seed=seed, index=i) for i in range(request.n or 1)]
@@ -108,11 +99,11 @@ class Generator:
             raise APIError(400, f"Invalid schema for {what}: {reason}.", param=param, code=code) from None
 
     def _words(self) -> list[str]:
-        words = getattr(self._local, "words", None)
-        if words is None:
-            provider = self._faker().provider("faker.providers.lorem")
-            words = self._local.words = list(provider.word_list) if provider else []
-        return words or ["lighthouse"]
+        return english_words(self.locale)
+
+    def _sentence(self, rng: random.Random, size: int) -> str:
+        text = " ".join(rng.choices(self._words(), k=size))
+        return text[:1].upper() + text[1:] + "."
 
     def _text(self, request: ChatCompletionRequest, rng: random.Random) -> str:
         last = last_user_text(request).lower()
@@ -122,17 +113,13 @@ class Generator:
             count = rng.randint(6, 12)
         else:
             count = rng.randint(1, 5)
-        fake = self._faker()
-        fake.seed_instance(rng.getrandbits(64))
-        return " ".join(fake.sentence(nb_words=rng.randint(4, 14)) for _ in range(count))
+        return " ".join(self._sentence(rng, rng.randint(4, 14)) for _ in range(count))
 
     def _json_object(self, rng: random.Random) -> dict[str, Any]:
-        fake = self._faker()
-        fake.seed_instance(rng.getrandbits(64))
         return {
-            "answer": fake.sentence(nb_words=rng.randint(4, 10)),
+            "answer": self._sentence(rng, rng.randint(4, 10)),
             "confidence": round(rng.uniform(0.5, 1.0), 2),
-            "tags": fake.words(nb=rng.randint(1, 3)),
+            "tags": rng.sample(self._words(), rng.randint(1, 3)),
         }
 
     def _tool_calls(self, request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
@@ -168,6 +155,20 @@ class Generator:
         return ToolCall(name=tool.name, arguments=compact(value))
 
 
+@functools.lru_cache(maxsize=8)
+def english_words(locale: str = "en_US") -> list[str]:
+    """Faker's word list for ``locale`` (its lorem provider), loaded once per process.
+
+    Sentences are drawn from it with the request's own seeded RNG: the same words Faker would use, without
+    paying for re-seeding a Faker instance on every request.
+    """
+    from faker import Faker
+
+    provider = Faker(locale).provider("faker.providers.lorem")
+    words = list(getattr(provider, "word_list", []) or [])
+    return words or ["lighthouse", "keeper", "light", "sea", "night", "signal"]
+
+
 def compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -194,7 +195,14 @@ def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
 
 def limit(choice: Choice, request: ChatCompletionRequest) -> Choice:
     """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``."""
-    budget = request.token_limit
+    return cut_to_tokens(choice, request.token_limit)
+
+
+def cut_to_tokens(choice: Choice, budget: int | None) -> Choice:
+    """Cut a choice at ``budget`` completion tokens (``finish_reason: length``); ``None`` leaves it whole.
+
+    Shared with :mod:`mockai.shapes`, so generated and drawn replies are cut the same way.
+    """
     if budget is None or choice.completion_tokens() <= budget:
         return choice
     if choice.content:
