@@ -87,11 +87,45 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--fault-header", is_flag=True,
               help="Honour the X-Mockai-Fault request header (e.g. 'X-Mockai-Fault: 429'), for clients in any "
                    "language.")
+@click.option("--cassette", default=None, type=click.Path(dir_okay=False), metavar="PATH",
+              help="Replay answers from this cassette file (JSON), and record into it as --record-mode allows.")
+@click.option("--record-mode", default="none", show_default=True,
+              type=click.Choice(["none", "once", "new_episodes", "all"]),
+              help="none: replay only (a miss is a 400 naming the nearest recordings); once: record when the file "
+                   "does not exist; new_episodes: record what the cassette lacks; all: record everything again.")
+@click.option("--upstream", default=None, metavar="URL",
+              help="Base URL recording proxies to, with the caller's credentials (default https://api.openai.com/v1; "
+                   "any OpenAI-compatible API).")
+@click.option("--replay-speed", default=1.0, show_default=True, type=click.FloatRange(0), metavar="X",
+              help="Replay recorded timing X times faster; 0 sends replies at once.")
+@click.option("--match-on", default=None, metavar="A,B,...",
+              help="Request parts a recording must match (default method,path,body; also query, model, messages, "
+                   "last_user, tools).")
+@click.option("--match-ignore", default=None, metavar="KEY,...",
+              help="Body keys (JSON paths) to ignore when matching, e.g. user,metadata,temperature.")
+@click.option("--match-normalize", multiple=True, metavar="REGEX",
+              help="Volatile text to ignore when matching (a regex, or uuid, date, time, datetime, hex); repeatable.")
+@click.option("--scrub-header", multiple=True, metavar="NAME",
+              help="Another header to scrub from cassettes (Authorization, api-key, OpenAI-Organization, "
+                   "OpenAI-Project, Cookie and Set-Cookie always are); repeatable.")
+@click.option("--scrub-path", multiple=True, metavar="PATH",
+              help="A JSON path in bodies to scrub, e.g. user or messages[*].name; repeatable.")
+@click.option("--scrub-pattern", multiple=True, metavar="REGEX", help="Text to scrub everywhere; repeatable.")
+@click.option("--responder", default="default", show_default=True, type=click.Choice(["default", "fuzz"]),
+              help="Who answers unscripted requests: the deterministic generator, or 'fuzz': a reply and stream "
+                   "drawn for each request from every valid shape (seeded by --seed and the request).")
+@click.option("--fuzz-fragments", default=0.25, show_default=True, type=click.FloatRange(0, 1), metavar="P",
+              help="With --responder fuzz: the share of replies whose bytes are also fragmented on the wire "
+                   "(events and multi-byte characters split between writes).")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key: str | None, no_auth: bool,
           models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
           scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None,
           faults: str | None = None, latency: str | None = None, rpm: int | None = None, tpm: int | None = None,
-          fault_header: bool = False) -> None:
+          fault_header: bool = False, cassette: str | None = None, record_mode: str = "none",
+          upstream: str | None = None, replay_speed: float = 1.0, match_on: str | None = None,
+          match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
+          scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
+          fuzz_fragments: float = 0.25) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
@@ -113,12 +147,113 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     if freeze_time is not None:
         options["clock"] = freeze_time
     options.update({"faults": faults, "latency": latency, "rpm": rpm, "tpm": tpm, "fault_header": fault_header})
+    if cassette is not None:
+        options.update(_cassette_options(cassette, record_mode, upstream, replay_speed, match_on, match_ignore,
+                                         match_normalize, scrub_header, scrub_path, scrub_pattern))
+    options.update({"responder": responder, "fuzz_fragments": fuzz_fragments})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))
     except OSError as exc:
         click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+
+
+def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_speed: float, match_on: str | None,
+                      match_ignore: str | None, normalize: tuple[str, ...], headers: tuple[str, ...],
+                      paths: tuple[str, ...], patterns: tuple[str, ...]) -> dict[str, object]:
+    """The Config fields for a cassette (JSON, for worker processes), checked now so mistakes fail at startup."""
+    from .cassettes import Cassette, CassetteError
+
+    match: dict[str, object] = {}
+    if match_on:
+        match["on"] = [m.strip() for m in match_on.split(",") if m.strip()]
+    if match_ignore:
+        match["ignore"] = [m.strip() for m in match_ignore.split(",") if m.strip()]
+    if normalize:
+        match["normalize"] = list(normalize)
+    scrub = {"headers": list(headers), "paths": list(paths), "patterns": list(patterns)}
+    options: dict[str, object] = {"cassette": path, "record_mode": record_mode, "upstream": upstream,
+                                  "replay_speed": replay_speed, "match_on": match or None, "scrub": scrub}
+    try:
+        Cassette(path, record_mode=record_mode, upstream=upstream, match_on=match or None, scrub=scrub,
+                 replay_speed=replay_speed)
+    except (CassetteError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    return options
+
+
+@main.group()
+def cassette() -> None:
+    """Inspect, import and scrub cassette files."""
+
+
+@cassette.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def show(path: str) -> None:
+    """Print a readable transcript of the cassette at PATH (streams folded into text)."""
+    from .cassettes import CassetteError, load, transcript
+
+    try:
+        click.echo(transcript(load(path), path))
+    except CassetteError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cassette.command(name="import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("target", required=False, type=click.Path(dir_okay=False))
+@click.option("--scrub-header", multiple=True, metavar="NAME", help="Another header to scrub; repeatable.")
+@click.option("--scrub-path", multiple=True, metavar="PATH", help="A JSON path in bodies to scrub; repeatable.")
+@click.option("--scrub-pattern", multiple=True, metavar="REGEX", help="Text to scrub everywhere; repeatable.")
+def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scrub_path: tuple[str, ...],
+            scrub_pattern: tuple[str, ...]) -> None:
+    """Convert a VCR.py / pytest-recording YAML cassette SOURCE into a mockai cassette TARGET (default: SOURCE
+    with a .json suffix). Gzip-encoded bodies are decoded; secrets are scrubbed."""
+    from pathlib import Path
+
+    import yaml
+
+    from .cassettes import Scrubber, import_vcr, save
+
+    try:
+        doc = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or "interactions" not in doc:
+            raise ValueError("not a VCR.py cassette (no 'interactions')")
+        interactions = import_vcr(doc)
+    except (yaml.YAMLError, ValueError, OSError) as exc:
+        raise click.ClickException(f"{source}: {exc}") from None
+    scrubber = Scrubber(headers=scrub_header, paths=scrub_path, patterns=scrub_pattern)
+    interactions = [scrubber.interaction(i) for i in interactions]
+    out = Path(target) if target else Path(source).with_suffix(".json")
+    save(out, interactions, replace=True)
+    click.echo(f"{out}: {len(interactions)} interaction{'s' if len(interactions) != 1 else ''} imported")
+
+
+@cassette.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--header", "headers", multiple=True, metavar="NAME", help="Another header to scrub; repeatable.")
+@click.option("--path", "paths", multiple=True, metavar="PATH",
+              help="A JSON path in bodies to scrub, e.g. user or messages[*].name; repeatable.")
+@click.option("--pattern", "patterns", multiple=True, metavar="REGEX", help="Text to scrub everywhere; repeatable.")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the scrubbed cassette here instead of replacing PATH.")
+def scrub(path: str, headers: tuple[str, ...], paths: tuple[str, ...], patterns: tuple[str, ...],
+          output: str | None) -> None:
+    """Scrub secrets from the cassette at PATH, in place (atomically) unless --output is given. The default
+    secret headers are always scrubbed, and so are the credentials found in them, wherever they appear."""
+    from .cassettes import CassetteError, Scrubber, load, save
+
+    try:
+        interactions = load(path)
+        scrubber = Scrubber(headers=headers, paths=paths, patterns=patterns)
+    except (CassetteError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    cleaned = [scrubber.interaction(i) for i in interactions]
+    changed = sum(a != b for a, b in zip(interactions, cleaned, strict=True))
+    save(output or path, cleaned, replace=True)
+    click.echo(f"{output or path}: {changed} of {len(cleaned)} interaction{'s' if len(cleaned) != 1 else ''} "
+               "changed")
 
 
 if __name__ == "__main__":  # pragma: no cover

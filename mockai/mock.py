@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
     import openai
 
+    from .cassettes import Cassette
     from .patch import Patcher
     from .server import ServerThread
     from .transport import EngineTransport
@@ -52,6 +53,16 @@ class MockAI:
     (``"429:0.05,reset:0.01"``), ``fault_header=True`` honours the ``X-Mockai-Fault`` request header, and
     ``rpm``/``tpm`` limit requests and tokens per minute per API key (with ``clock=mockai.Clock()`` to control
     time).
+
+    Cassettes (see :mod:`mockai.cassettes`): ``cassette`` is a file to replay from and record to;
+    ``record_mode`` is ``none`` (replay only, the default), ``once``, ``new_episodes`` or ``all``; ``upstream``
+    the base URL recording proxies to (default ``https://api.openai.com/v1``); ``match_on`` a
+    :class:`~mockai.cassettes.Matcher` or its spec; ``scrub`` a :class:`~mockai.cassettes.Scrubber` or its spec;
+    ``replay_speed`` divides recorded timing on the socket door (0: instant).
+
+    ``responder="fuzz"`` answers unscripted requests with replies and streams drawn for each request from the
+    shapes the Hypothesis strategies cover (see :mod:`mockai.fuzz`); ``fuzz_fragments`` is the share of them whose
+    bytes are also fragmented on the socket.
     """
 
     def __init__(
@@ -76,13 +87,25 @@ class MockAI:
         fault_header: bool = False,
         rpm: int | None = None,
         tpm: int | None = None,
+        cassette: str | Path | None = None,
+        record_mode: Literal["none", "once", "new_episodes", "all"] = "none",
+        upstream: str | None = None,
+        match_on: Any = None,
+        scrub: Any = None,
+        replay_speed: float | None = 1.0,
+        allow_playback_repeats: bool = False,
+        responder: Literal["default", "fuzz"] = "default",
+        fuzz_fragments: float = 0.25,
     ) -> None:
         config = Config(seed=seed, api_key=api_key, auth=auth, models=list(models or DEFAULT_MODELS),
                         strict_models=strict_models, clock=clock, strict=strict, control=control,
                         control_token=control_token, latency=latency, faults=faults, fault_header=fault_header,
-                        rpm=rpm, tpm=tpm)
+                        rpm=rpm, tpm=tpm, cassette=None if cassette is None else str(cassette),
+                        record_mode=record_mode, upstream=upstream, match_on=match_on, scrub=scrub,
+                        replay_speed=replay_speed, allow_playback_repeats=allow_playback_repeats)
         if max_body is not None:
             config.max_body = max_body
+        config.responder, config.fuzz_fragments = responder, fuzz_fragments  # mockai.fuzz
         self.engine = Engine(config)
         self.assert_all_called = assert_all_called
         self.base_urls = list(base_urls)
@@ -177,6 +200,17 @@ class MockAI:
         """Calls a strict mock had no scripted reply for."""
         return CallList(c for c in self.engine.calls if c.unexpected)
 
+    @property
+    def cassette(self) -> Cassette | None:
+        """The cassette replaying (and recording) for this mock, when ``cassette=`` was given.
+
+        ``mock.cassette.interactions`` are the recorded interactions; ``mock.cassette.misses`` the requests it
+        had no answer for.
+        """
+        from .cassettes import Cassette
+
+        return next((r for r in self.engine.responders if isinstance(r, Cassette)), None)
+
     def unused(self) -> list[str]:
         """Scripted replies and faults never used, one readable line each."""
         return self.engine.script.unused() + self.engine.fault_plan.unused()
@@ -188,6 +222,9 @@ class MockAI:
             problems.append(f"{len(self.unexpected)} unexpected request(s) with no scripted reply (strict mode):\n"
                             + self.unexpected.describe()
                             + "\n  To let the default generator answer them, use strict=False.")
+        if self.cassette is not None and self.cassette.misses:
+            problems.append(f"{len(self.cassette.misses)} request(s) had no recorded answer in the cassette:\n"
+                            + "\n".join(self.cassette.misses))
         unused = self.unused() if self.assert_all_called else []
         if unused:
             problems.append(f"{len(unused)} scripted repl{'y was' if len(unused) == 1 else 'ies were'} never used:\n"

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .engine import Engine, HTTPRequest
-from .transport import to_engine, to_response
+from .transport import to_engine, to_response, to_response_async
 
 AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
 DEFAULT_HOSTS = ("api.openai.com",)
@@ -88,21 +88,22 @@ class Patcher:
 
         def handle_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
-            prefix = patcher.prefix(url)
+            prefix = None if getattr(transport, "mockai_passthrough", False) else patcher.prefix(url)
             if prefix is not None:
                 res = patcher.engine.handle(patcher.engine_request(request, request.read(), prefix))
                 return to_response(module, res, request)
-            if patcher.other_hosts == "fail":
+            if patcher.other_hosts == "fail" and not getattr(transport, "mockai_passthrough", False):
                 raise patcher._refuse(url)
             return real_sync(transport, request)
 
         async def handle_async_request(transport: Any, request: Any) -> Any:
             url = str(request.url)
-            prefix = patcher.prefix(url)
+            passthrough = getattr(transport, "mockai_passthrough", False)  # a recording cassette's upstream
+            prefix = None if passthrough else patcher.prefix(url)
             if prefix is not None:
                 res = patcher.engine.handle(patcher.engine_request(request, await request.aread(), prefix))
-                return to_response(module, res, request)
-            if patcher.other_hosts == "fail":
+                return await to_response_async(module, res, request)
+            if patcher.other_hosts == "fail" and not passthrough:
                 raise patcher._refuse(url)
             return await real_async(transport, request)
 

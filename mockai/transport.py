@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from .engine import Engine, HTTPRequest, HTTPResponse
+from .engine import ConnectionDropped, Engine, HTTPRequest, HTTPResponse
 
 
 def to_engine(request: Any, body: bytes) -> HTTPRequest:
@@ -40,6 +40,14 @@ def to_engine(request: Any, body: bytes) -> HTTPRequest:
 
 def to_response(module: Any, res: HTTPResponse, request: Any) -> Any:
     """The engine's answer as a ``module.Response`` (``httpx`` or ``httpx2``), faults included."""
+    if res.live is not None:  # a recording proxy: opened here, read as the client reads
+        try:
+            status, headers, pieces = res.live.open()
+        except ConnectionDropped:
+            raise module.RemoteProtocolError("Server disconnected without sending a response. (mockai: the "
+                                             "upstream dropped the connection)", request=request) from None
+        return module.Response(status, headers=_without_length(headers),
+                               stream=_live_stream_class(module)(pieces, request), request=request)
     d = res.delivery
     if d is not None:
         if d.reset:
@@ -54,6 +62,59 @@ def to_response(module: Any, res: HTTPResponse, request: Any) -> Any:
             return module.Response(res.status, headers=_without_length(res.headers), stream=cls(events, request),
                                    request=request)
     return module.Response(res.status, headers=res.headers, content=res.content(), request=request)
+
+
+async def to_response_async(module: Any, res: HTTPResponse, request: Any) -> Any:
+    """:func:`to_response` for async clients: a live answer is opened and read without blocking the loop."""
+    if res.live is None:
+        return to_response(module, res, request)
+    try:
+        status, headers, pieces = await res.live.aopen()
+    except ConnectionDropped:
+        raise module.RemoteProtocolError("Server disconnected without sending a response. (mockai: the upstream "
+                                         "dropped the connection)", request=request) from None
+    return module.Response(status, headers=_without_length(headers),
+                           stream=_live_stream_class(module)(pieces, request), request=request)
+
+
+def _live_stream_class(module: Any) -> type:
+    """A byte stream over a live source's pieces (sync or async); a dropped upstream is a dropped connection."""
+    cls = _CUT_CLASSES.get("live:" + module.__name__)
+    if cls is None:
+        class LiveStream(module.SyncByteStream, module.AsyncByteStream):  # type: ignore[misc]
+            def __init__(self, pieces: Any, request: Any) -> None:
+                self.pieces, self.request = pieces, request
+
+            def _dropped(self) -> Exception:
+                return module.RemoteProtocolError(  # type: ignore[no-any-return]
+                    "peer closed connection without sending complete message body (mockai: the upstream dropped "
+                    "the connection)", request=self.request)
+
+            def __iter__(self) -> Iterator[bytes]:
+                try:
+                    yield from self.pieces
+                except ConnectionDropped:
+                    raise self._dropped() from None
+
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                try:
+                    async for piece in self.pieces:
+                        yield piece
+                except ConnectionDropped:
+                    raise self._dropped() from None
+
+            def close(self) -> None:
+                close = getattr(self.pieces, "close", None)
+                if close is not None:
+                    close()
+
+            async def aclose(self) -> None:
+                close = getattr(self.pieces, "aclose", None)
+                if close is not None:
+                    await close()
+
+        cls = _CUT_CLASSES["live:" + module.__name__] = LiveStream
+    return cls
 
 
 def _without_length(headers: dict[str, str]) -> dict[str, str]:
@@ -100,7 +161,7 @@ class EngineTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         res = self.engine.handle(to_engine(request, await request.aread()))
-        return to_response(httpx, res, request)  # type: ignore[no-any-return]
+        return await to_response_async(httpx, res, request)  # type: ignore[no-any-return]
 
 
 def to_httpx(res: HTTPResponse, request: httpx.Request) -> httpx.Response:

@@ -9,8 +9,10 @@ mockai itself (Starlette, pydantic, Faker…) is imported when a fixture is firs
         assert mockai.calls.last.request.model == "gpt-4o-mini"
 
 Options (command line, or ``[tool.pytest.ini_options]``): ``--mockai-seed`` / ``mockai_seed``,
-``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``. The seed defaults to one derived from
-the test's node id, so a test's replies do not depend on test order, selection or xdist.
+``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``, ``--mockai-record-mode`` (cassettes:
+``@pytest.mark.mockai(cassette=True)`` replays ``<test dir>/cassettes/<module>/<test>.json``). The seed
+defaults to one derived from the test's node id, so a test's replies do not depend on test order, selection or
+xdist.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockai_strict", "Fail requests that no scripted reply answers.", type="bool", default=False)
     parser.addini("mockai_assert_all_called", "Fail a test whose scripted replies were not all used.",
                   type="bool", default=True)
+    group.addoption("--mockai-record-mode", default=None, choices=["none", "once", "new_episodes", "all"],
+                    help="Record mode of every mockai cassette in this run, over markers (default: none, replay "
+                         "only; new_episodes records what the cassette lacks; all records everything again).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,9 +93,47 @@ def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[
         if marker.args:
             raise pytest.UsageError("@pytest.mark.mockai takes keyword arguments only, e.g. mockai(seed=1)")
         kwargs.update(marker.kwargs)
+    if kwargs.get("cassette") in (None, False):
+        kwargs.pop("cassette", None)
+    else:
+        kwargs["cassette"] = _cassette_path(request, kwargs["cassette"])
+        mode = config.getoption("--mockai-record-mode")
+        if mode is not None:
+            kwargs["record_mode"] = mode
     if "scenario" in kwargs:
         kwargs["scenario"] = _resolve(kwargs["scenario"], request.path.parent)
     return kwargs
+
+
+@pytest.fixture
+def mockai_cassette_dir(request: pytest.FixtureRequest) -> Path:
+    """Where ``cassette=True`` (and relative cassette names) live: ``<test dir>/cassettes/<test module>``.
+    Override it in a ``conftest.py`` to keep cassettes elsewhere."""
+    return Path(request.path).parent / "cassettes" / Path(request.path).stem
+
+
+def _cassette_path(request: pytest.FixtureRequest, cassette: Any) -> Path:
+    """``True``: ``<mockai_cassette_dir>/<test name>.json``; a relative path: next to the test file if it exists
+    there, else in ``mockai_cassette_dir``."""
+    directory = Path(request.getfixturevalue("mockai_cassette_dir"))
+    if cassette is True:
+        name = "".join(c if c.isalnum() or c in "-_.[]" else "_" for c in request.node.name)
+        return directory / f"{name}.json"
+    path = Path(cassette)
+    if path.is_absolute():
+        return path
+    beside = Path(request.path).parent / path
+    return beside if beside.exists() else directory / path
+
+
+def _api_key(mock: MockAI) -> str:
+    """The key clients get: a test key, unless a cassette records (then the caller's real key is kept)."""
+    import os
+
+    cassette = mock.cassette
+    if cassette is not None and cassette.recording and os.environ.get("OPENAI_API_KEY"):
+        return os.environ["OPENAI_API_KEY"]
+    return TEST_KEY
 
 
 def _resolve(scenario: Any, base: Path) -> Any:
@@ -123,7 +166,7 @@ def mockai(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
     from mockai import MockAI
 
     mock = MockAI(**settings(request, mockai_config))
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", _api_key(mock))
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     mock.start()
     try:
@@ -145,6 +188,6 @@ def mockai_server(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
     mock = MockAI(**settings(request, mockai_config))
     with mock.serve() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+        monkeypatch.setenv("OPENAI_API_KEY", _api_key(mock))
         yield mock
     _finish(request, mock)

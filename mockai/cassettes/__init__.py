@@ -1,0 +1,48 @@
+"""Cassettes: record real OpenAI traffic once, replay it forever, offline.
+
+A cassette is a JSON file of interactions (request, then response: a JSON body, or a stream's events with their
+timing). Recording proxies each request to an upstream (``https://api.openai.com/v1`` by default, or any
+OpenAI-compatible base URL) with the caller's credentials, passes the answer through as it arrives, scrubs
+secrets and writes the file atomically. Replay is one more responder in the engine's chain, so the in-process
+door and the socket door replay alike.
+
+>>> from mockai import MockAI
+>>> mock = MockAI(cassette="fixtures/cassettes/stream.json")       # record_mode="none": replay only
+>>> client = mock.client()
+>>> reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
+...     {"role": "user", "content": "Count to five."}])                # recorded as a stream, asked without
+>>> reply.choices[0].message.content
+'One, two, three, four, five.'
+
+Modules: :mod:`.store` (the file format, atomic writes), :mod:`.matching` (matchers and keys), :mod:`.scrub`
+(secrets), :mod:`.proxy` (recording), :mod:`.replay` (responses, stream <-> JSON), :mod:`.cassette` (the
+responder and record modes), :mod:`.tools` (transcript, VCR.py import).
+"""
+
+from __future__ import annotations
+
+from .cassette import RECORD_MODES, Cassette
+from .matching import CassetteRequest, Matcher
+from .proxy import DEFAULT_UPSTREAM
+from .scrub import REDACTED, SECRET_HEADERS, Scrubber
+from .store import EXTENSION, VERSION, CassetteError, dumps, load, save
+from .tools import import_vcr, transcript
+
+__all__ = [
+    "DEFAULT_UPSTREAM",
+    "EXTENSION",
+    "RECORD_MODES",
+    "REDACTED",
+    "SECRET_HEADERS",
+    "VERSION",
+    "Cassette",
+    "CassetteError",
+    "CassetteRequest",
+    "Matcher",
+    "Scrubber",
+    "dumps",
+    "import_vcr",
+    "load",
+    "save",
+    "transcript",
+]

@@ -1,0 +1,170 @@
+"""The cassette responder: replay from a file, record to it, as the record mode says.
+
+Record modes are VCR.py's: ``none`` replays only; ``once`` records everything when the file does not exist yet
+and otherwise replays only; ``new_episodes`` replays what matches and records the rest; ``all`` records every
+request again and makes this run's interactions the file's content. Identical requests replay in recorded order;
+once each recording was used, the request is a miss (unless ``allow_playback_repeats``, which replays the last
+one again). A miss that may not be recorded is answered with a 400 ``invalid_request_error`` (code
+``cassette_miss``; the SDKs do not retry a 400) naming the cassette, the request, the nearest recorded requests
+and which matcher failed for each; :attr:`Cassette.misses` keeps the same text for the pytest fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..engine import HTTPResponse
+from ..errors import APIError
+from .matching import CassetteRequest, Matcher
+from .proxy import DEFAULT_UPSTREAM, Recording
+from .replay import respond
+from .scrub import Scrubber
+from .store import CassetteError, load, save
+
+if TYPE_CHECKING:
+    from ..engine import Config, Exchange
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+
+
+class Cassette:
+    """A responder replaying (and recording) the interactions of one cassette file.
+
+    >>> import tempfile, pathlib
+    >>> cassette = Cassette(pathlib.Path(tempfile.mkdtemp()) / "new.json", record_mode="none")
+    >>> len(cassette), cassette.recording
+    (0, False)
+    """
+
+    name = "cassette"
+
+    def __init__(self, path: str | os.PathLike[str], *, record_mode: str = "none", upstream: str | None = None,
+                 match_on: Any = None, scrub: Any = None, replay_speed: float | None = 1.0,
+                 allow_playback_repeats: bool = False) -> None:
+        if record_mode not in RECORD_MODES:
+            raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}, not {record_mode!r}")
+        if replay_speed is not None and replay_speed < 0:
+            raise ValueError(f"replay_speed must be positive (or 0 for instant), not {replay_speed!r}")
+        self.path = Path(path)
+        self.record_mode = record_mode
+        self.upstream = upstream or DEFAULT_UPSTREAM
+        self.matcher = Matcher.of(match_on)
+        self.scrubber = Scrubber.of(scrub)
+        self.replay_speed = replay_speed
+        self.allow_playback_repeats = allow_playback_repeats
+        self.existed = self.path.exists()
+        self.interactions: list[dict[str, Any]] = load(self.path) if self.existed else []
+        # once: record everything when there was no file, else replay only; all: record everything.
+        self.replaying = record_mode in ("none", "new_episodes") or (record_mode == "once" and self.existed)
+        self.recording = record_mode in ("new_episodes", "all") or (record_mode == "once" and not self.existed)
+        self.misses: list[str] = []
+        self.recorded: list[dict[str, Any]] = []
+        self._replaced = False
+        self._lock = threading.Lock()
+        self._index: dict[str, list[int]] = {}
+        self._played: dict[str, int] = {}
+        for i, inter in enumerate(self.interactions):
+            self._index.setdefault(self.matcher.key(CassetteRequest.of(inter["request"])), []).append(i)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Cassette:
+        assert config.cassette is not None
+        return cls(config.cassette, record_mode=config.record_mode, upstream=config.upstream,
+                   match_on=config.match_on, scrub=config.scrub, replay_speed=config.replay_speed,
+                   allow_playback_repeats=config.allow_playback_repeats)
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def __repr__(self) -> str:
+        return f"<Cassette {self.path} mode={self.record_mode} interactions={len(self)}>"
+
+    # --- the responder -------------------------------------------------------------------------------------
+
+    def __call__(self, ex: Exchange) -> HTTPResponse | APIError | None:
+        http = ex.http
+        secrets = self.scrubber.secrets(http.headers)
+        req = CassetteRequest(http.method, http.path, self.scrubber.text(http.query, secrets), http.headers,
+                              self.scrubber.body(ex.body, secrets))
+        key = self.matcher.key(req)
+        stream = bool(ex.body.get("stream"))
+        options = ex.body.get("stream_options")
+        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        if self.replaying:
+            with self._lock:
+                found = self._next(key)
+            if found is not None:
+                return respond(self.interactions[found], stream=stream, include_usage=include_usage,
+                               speed=self.replay_speed)
+        if self.recording:
+            response = HTTPResponse(0, {})
+            response.live = Recording(http, ex.body, self.upstream, lambda inter: self.add(inter, secrets),
+                                      response)
+            return response
+        text = self.miss_message(req, key)
+        with self._lock:
+            self.misses.append(text)
+        return APIError(400, text, code="cassette_miss")
+
+    def _next(self, key: str) -> int | None:
+        hits = self._index.get(key)
+        if not hits:
+            return None
+        played = self._played.get(key, 0)
+        if played >= len(hits):
+            return hits[-1] if self.allow_playback_repeats else None
+        self._played[key] = played + 1
+        return hits[played]
+
+    # --- recording -----------------------------------------------------------------------------------------
+
+    def add(self, interaction: dict[str, Any], secrets: list[str] | tuple[str, ...] = ()) -> None:
+        """Scrub ``interaction``, keep it (already played: it answered its request) and save the file."""
+        clean = self.scrubber.interaction(interaction, secrets)
+        with self._lock:
+            index = len(self.interactions)
+            self.interactions.append(clean)
+            key = self.matcher.key(CassetteRequest.of(clean["request"]))
+            hits = self._index.setdefault(key, [])
+            hits.append(index)
+            self._played[key] = len(hits)
+            self.recorded.append(clean)
+            replace = self.record_mode == "all" and not self._replaced
+            self._replaced = True
+            save(self.path, [clean], replace=replace)
+
+    # --- misses --------------------------------------------------------------------------------------------
+
+    def miss_message(self, req: CassetteRequest, key: str) -> str:
+        used = len(self._index.get(key, []))
+        lines = [f"mockai: cassette {self.path} (record mode {self.record_mode!r}) has no recorded answer for "
+                 f"{req.describe()}"]
+        if used:
+            lines.append(f"It matched {used} recorded interaction{'s' if used > 1 else ''}, already replayed: "
+                         "identical requests replay in recorded order, each recording once (pass "
+                         "allow_playback_repeats=True to replay the last one again).")
+        elif not self.existed and not self.interactions:
+            lines.append("The cassette file does not exist.")
+        else:
+            lines.append(f"Matchers: {self.matcher.describe()}. The nearest recorded requests:")
+            lines.extend("  " + n for n in self.nearest(req))
+        lines.append("To record it, use record_mode='new_episodes' (pytest: --mockai-record-mode=new_episodes; "
+                     "mockai serve: --record-mode new_episodes) with an upstream to record from.")
+        return "\n".join(lines)
+
+    def nearest(self, req: CassetteRequest, limit: int = 3) -> list[str]:
+        """The recorded requests closest to ``req`` (fewest failing matchers), each with why it failed."""
+        scored = []
+        for i, inter in enumerate(self.interactions):
+            have = CassetteRequest.of(inter["request"])
+            why = self.matcher.explain(req, have)
+            scored.append((len(why), i, have, why))
+        scored.sort(key=lambda s: (s[0], s[1]))
+        return [f"#{i} {have.describe()}: {'; '.join(why) or 'matches, already replayed'}"
+                for _, i, have, why in scored[:limit]]
+
+
+__all__ = ["RECORD_MODES", "Cassette", "CassetteError"]

@@ -1,0 +1,235 @@
+"""Recording: a request proxied to the upstream with the caller's credentials, its answer passed through as it
+arrives and written down.
+
+:class:`Recording` is a :class:`~mockai.engine.LiveSource`: the socket door opens it asynchronously and forwards
+each piece the upstream sends (a stream event by event, never buffered whole); the in-process door opens it with
+a sync or async ``httpx`` client as the caller's client is sync or async. When the answer is complete (or the
+upstream dropped the connection) the interaction is handed to ``done`` to be scrubbed and saved. Its clients use a
+transport that patch mode lets through, so recording works while ``api.openai.com`` is intercepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+
+from ..engine import ConnectionDropped, HTTPRequest, HTTPResponse
+from ..errors import APIError
+
+DEFAULT_UPSTREAM = "https://api.openai.com/v1"
+# Not sent upstream (httpx sets its own) and not recorded: transport details and per-run noise.
+REQUEST_SKIP = frozenset({"host", "content-length", "connection", "accept-encoding", "transfer-encoding",
+                          "keep-alive", "user-agent", "te", "upgrade"})
+# Not passed back (the body is forwarded decoded) and not recorded.
+RESPONSE_SKIP = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive",
+                           "date", "server"})
+TIMEOUT = httpx.Timeout(600.0, connect=15.0)
+
+
+class _Direct(httpx.HTTPTransport):
+    mockai_passthrough = True  # patch mode lets this transport's requests reach the network
+
+
+class _AsyncDirect(httpx.AsyncHTTPTransport):
+    mockai_passthrough = True
+
+
+def upstream_url(upstream: str, http: HTTPRequest) -> str:
+    """``upstream`` + the request's path without its ``/v1`` (or ``/openai/v1``) prefix, + the query."""
+    path = http.path
+    for prefix in ("/openai/v1", "/v1"):
+        if path.startswith(prefix + "/"):
+            path = path[len(prefix):]
+            break
+    url = upstream.rstrip("/") + path
+    return url + ("?" + http.query if http.query else "")
+
+
+class Capture:
+    """What arrived, and when: the body bytes, or SSE events split as they complete."""
+
+    def __init__(self, t0: float, stream: bool) -> None:
+        self.t0, self.stream = t0, stream
+        self.body = bytearray()
+        self.events: list[dict[str, Any]] = []
+        self._pending = b""
+
+    def feed(self, piece: bytes) -> None:
+        if not self.stream:
+            self.body += piece
+            return
+        self._pending = (self._pending + piece).replace(b"\r\n", b"\n")
+        while b"\n\n" in self._pending:
+            event, self._pending = self._pending.split(b"\n\n", 1)
+            if event.strip():
+                self.events.append(parse_event(event.decode("utf-8", "replace"), self.elapsed()))
+
+    def elapsed(self) -> float:
+        return round(time.perf_counter() - self.t0, 4)
+
+    def response(self, status: int, headers: dict[str, str], dropped: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": status, "headers": headers, "elapsed": self.elapsed()}
+        if self.stream:
+            if self._pending.strip():
+                self.events.append({"at": self.elapsed(), "raw": self._pending.decode("utf-8", "replace")})
+            out["events"] = self.events
+        else:
+            try:
+                out["body"] = json.loads(self.body)
+            except ValueError:
+                out["text"] = self.body.decode("utf-8", "replace")
+        if dropped:
+            out["dropped"] = True
+        return out
+
+
+def parse_event(text: str, at: float) -> dict[str, Any]:
+    """One SSE event as recorded: ``{"at", "data"}`` for a plain ``data:`` event, else ``{"at", "raw"}``."""
+    lines = text.split("\n")
+    if all(line.startswith("data:") for line in lines):
+        data = "\n".join(line[6:] if line.startswith("data: ") else line[5:] for line in lines)
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = None
+        if isinstance(value, (dict, list)):
+            return {"at": at, "data": value}
+        return {"at": at, "data": data}
+    return {"at": at, "raw": text}
+
+
+class Recording:
+    """One proxied request; see the module docstring. ``done(interaction, secrets)`` receives the result."""
+
+    def __init__(self, http: HTTPRequest, body: Any, upstream: str,
+                 done: Callable[[dict[str, Any]], None], response: HTTPResponse) -> None:
+        self.http, self.body, self.upstream = http, body, upstream
+        self.url = upstream_url(upstream, http)
+        self.done, self.response = done, response
+        self.headers = {k: v for k, v in http.headers.items() if k.lower() not in REQUEST_SKIP}
+
+    def _request(self) -> dict[str, Any]:
+        headers = {k: v for k, v in self.headers.items() if not k.lower().startswith("x-stainless")}
+        return {"method": self.http.method, "path": self.http.path, "query": self.http.query, "headers": headers,
+                "body": self.body}
+
+    def _finish(self, capture: Capture, status: int, headers: dict[str, str], dropped: bool = False) -> None:
+        res = capture.response(status, headers, dropped)
+        self.response.status, self.response.headers = status, headers
+        if capture.stream:
+            from .replay import encode_event
+
+            self.response.events = [encode_event(e) for e in capture.events]
+        else:
+            self.response.body = bytes(capture.body)
+        self.done({"request": self._request(), "response": res})
+
+    def _dropped_early(self, t0: float) -> ConnectionDropped:
+        self.response.status = 0
+        self.done({"request": self._request(), "response": {"dropped": True,
+                                                             "elapsed": round(time.perf_counter() - t0, 4)}})
+        return ConnectionDropped(f"the upstream {self.url} dropped the connection")
+
+    def _unreachable(self, exc: Exception) -> tuple[int, dict[str, str], list[bytes]]:
+        err = APIError(502, f"mockai could not reach the upstream {self.url} to record this request: {exc}",
+                       code="mockai_upstream_unreachable")
+        body = json.dumps(err.envelope()).encode()
+        self.response.status, self.response.body = 502, body
+        self.response.headers = {"content-type": "application/json"}
+        return 502, dict(self.response.headers), [body]
+
+    @staticmethod
+    def _head(res: httpx.Response) -> tuple[dict[str, str], bool]:
+        headers = {k.lower(): v for k, v in res.headers.items() if k.lower() not in RESPONSE_SKIP}
+        return headers, res.headers.get("content-type", "").startswith("text/event-stream")
+
+    def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]:
+        client = httpx.Client(transport=_Direct(), timeout=TIMEOUT)
+        t0 = time.perf_counter()
+        try:
+            res = client.send(client.build_request(self.http.method, self.url, headers=self.headers,
+                                                   content=self.http.body), stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            client.close()
+            status, headers, body = self._unreachable(exc)
+            return status, headers, iter(body)
+        except httpx.TransportError:
+            client.close()
+            raise self._dropped_early(t0) from None
+        headers, stream = self._head(res)
+        capture = Capture(t0, stream)
+
+        def pieces() -> Iterator[bytes]:
+            dropped = closed = False
+            source = res.iter_bytes()
+            try:
+                for piece in source:
+                    capture.feed(piece)
+                    yield piece
+            except httpx.TransportError:
+                dropped = True
+            except GeneratorExit:  # the client stopped reading: read the rest, so the recording is whole
+                closed = True
+                try:
+                    for piece in source:
+                        capture.feed(piece)
+                except httpx.TransportError:
+                    dropped = True
+            finally:
+                res.close()
+                client.close()
+            self._finish(capture, res.status_code, headers, dropped)
+            if dropped and not closed:
+                raise ConnectionDropped(f"the upstream {self.url} dropped the connection")
+
+        return res.status_code, dict(headers), pieces()
+
+    async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        client = httpx.AsyncClient(transport=_AsyncDirect(), timeout=TIMEOUT)
+        t0 = time.perf_counter()
+        try:
+            res = await client.send(client.build_request(self.http.method, self.url, headers=self.headers,
+                                                         content=self.http.body), stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            await client.aclose()
+            status, headers, body = self._unreachable(exc)
+            return status, headers, _aiter(body)
+        except httpx.TransportError:
+            await client.aclose()
+            raise self._dropped_early(t0) from None
+        headers, stream = self._head(res)
+        capture = Capture(t0, stream)
+
+        async def pieces() -> AsyncIterator[bytes]:
+            dropped = closed = False
+            source = res.aiter_bytes()
+            try:
+                async for piece in source:
+                    capture.feed(piece)
+                    yield piece
+            except httpx.TransportError:
+                dropped = True
+            except GeneratorExit:  # the client stopped reading: read the rest, so the recording is whole
+                closed = True
+                try:
+                    async for piece in source:
+                        capture.feed(piece)
+                except httpx.TransportError:
+                    dropped = True
+            finally:
+                await res.aclose()
+                await client.aclose()
+            self._finish(capture, res.status_code, headers, dropped)
+            if dropped and not closed:
+                raise ConnectionDropped(f"the upstream {self.url} dropped the connection")
+
+        return res.status_code, dict(headers), pieces()
+
+
+async def _aiter(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece

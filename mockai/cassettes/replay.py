@@ -1,0 +1,172 @@
+"""A recorded interaction sent again: as it was, or converted between a stream and a JSON body.
+
+A recorded ``chat.completion`` answering a request with ``stream: true`` is chunked by :mod:`mockai.streaming`
+(the same ids, model, fingerprint and usage; usage as a last chunk when ``stream_options.include_usage``); a
+recorded stream answering a request without it is reassembled into the ``chat.completion`` it stands for. Errors
+(any non-2xx) are sent as recorded either way, as the real API does. Timing: the recorded ``at`` offsets become a
+:class:`~mockai.engine.Delivery` (time to first byte, then the gaps between events), divided by ``speed``;
+``speed`` 0 or ``None`` sends everything at once.
+
+>>> inter = {"request": {}, "response": {"status": 200, "headers": {"content-type": "application/json"},
+...          "body": {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+...                   "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi there"},
+...                                "finish_reason": "stop"}]}}}
+>>> res = respond(inter, stream=True)
+>>> res.events[-1]
+b'data: [DONE]\\n\\n'
+>>> reassemble(events_json(res.events))["choices"][0]["message"]["content"]
+'Hi there'
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .. import streaming
+from ..engine import Delivery, HTTPResponse
+from ..rules import from_completion
+from .scrub import SECRET_HEADERS
+
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One recorded event back as SSE bytes."""
+    if "raw" in event:
+        return str(event["raw"]).encode() + b"\n\n"
+    data = event.get("data")
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return b"data: " + text.encode() + b"\n\n"
+
+
+def events_json(events: Sequence[bytes]) -> list[dict[str, Any]]:
+    """The JSON chunks among SSE events (``[DONE]`` and others left out)."""
+    out = []
+    for event in events:
+        for line in event.decode("utf-8", "replace").splitlines():
+            if line.startswith("data:"):
+                text = line[5:].strip()
+                if text.startswith("{"):
+                    out.append(json.loads(text))
+    return out
+
+
+def recorded_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["data"] for e in response.get("events") or [] if isinstance(e.get("data"), dict)]
+
+
+def reassemble(chunks: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ``chat.completion`` that stream ``chunks`` stand for: content, refusal, tool calls, logprobs, usage."""
+    first = next((c for c in chunks if "choices" in c), chunks[0] if chunks else {})
+    choices: dict[int, dict[str, Any]] = {}
+    usage = None
+    for chunk in chunks:
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for c in chunk.get("choices") or []:
+            d = choices.setdefault(c.get("index", 0), {"content": None, "refusal": None, "calls": [],
+                                                       "logprobs": None, "finish_reason": None})
+            delta = c.get("delta") or {}
+            for key in ("content", "refusal"):
+                if delta.get(key) is not None:
+                    d[key] = (d[key] or "") + delta[key]
+            for tc in delta.get("tool_calls") or []:
+                index = tc.get("index", 0)
+                while len(d["calls"]) <= index:
+                    d["calls"].append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                call = d["calls"][index]
+                call["id"] = tc.get("id") or call["id"]
+                fn = tc.get("function") or {}
+                call["function"]["name"] += fn.get("name") or ""
+                call["function"]["arguments"] += fn.get("arguments") or ""
+            if c.get("logprobs") and c["logprobs"].get("content"):
+                d["logprobs"] = (d["logprobs"] or []) + c["logprobs"]["content"]
+            if c.get("finish_reason") is not None:
+                d["finish_reason"] = c["finish_reason"]
+    out_choices = []
+    for index in sorted(choices):
+        d = choices[index]
+        message: dict[str, Any] = {"role": "assistant", "content": d["content"], "refusal": d["refusal"]}
+        if d["calls"]:
+            message["tool_calls"] = d["calls"]
+        message["annotations"] = []
+        out_choices.append({"index": index, "message": message,
+                            "logprobs": {"content": d["logprobs"], "refusal": None} if d["logprobs"] else None,
+                            "finish_reason": d["finish_reason"] or "stop"})
+    body: dict[str, Any] = {"id": first.get("id"), "object": "chat.completion", "created": first.get("created"),
+                            "model": first.get("model"), "choices": out_choices, "usage": usage}
+    for key in ("service_tier", "system_fingerprint"):
+        if key in first:
+            body[key] = first[key]
+    return body
+
+
+def chunk(body: dict[str, Any], include_usage: bool) -> list[bytes]:
+    """A recorded ``chat.completion`` as the SSE events of the same reply streamed."""
+    meta = streaming.Meta(id=body.get("id") or "chatcmpl-recorded", created=int(body.get("created") or 0),
+                          model=body.get("model") or "", system_fingerprint=body.get("system_fingerprint"),
+                          service_tier=body.get("service_tier"), usage=body.get("usage"),
+                          include_usage=include_usage and body.get("usage") is not None)
+    return streaming.sse(streaming.chunks(from_completion(body), meta))
+
+
+def _headers(recorded: dict[str, str], content_type: str | None = None) -> dict[str, str]:
+    out = {k: v for k, v in recorded.items() if k.lower() not in SECRET_HEADERS}
+    if content_type is not None:
+        out = {k: v for k, v in out.items() if k.lower() != "content-type"}
+        out["content-type"] = content_type
+    return out
+
+
+def _timing(at: Sequence[float], speed: float | None) -> Delivery | None:
+    if not speed or not at:
+        return None
+    times = [max(0.0, float(t)) / speed for t in at]
+    gaps = [max(0.0, b - a) for a, b in itertools.pairwise(times)]
+    return Delivery(delay=times[0], gaps=gaps or None)
+
+
+def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
+            speed: float | None = None) -> HTTPResponse:
+    """The response to send for a recorded interaction, to a request that asked for ``stream`` or not."""
+    res = inter["response"]
+    if "status" not in res:  # the upstream dropped the connection before answering
+        return HTTPResponse(502, {}, delivery=Delivery(reset=True))
+    status, headers = int(res["status"]), dict(res.get("headers") or {})
+    events = res.get("events")
+    elapsed = [float(res.get("elapsed") or 0.0)]
+    if events is not None:
+        ok = 200 <= status < 300
+        if stream or not ok:
+            out = [encode_event(e) for e in events]
+            delivery = _timing([float(e.get("at") or 0.0) for e in events], speed)
+            if res.get("dropped"):
+                delivery = delivery or Delivery()
+                delivery.cut_after = len(out)
+                out.append(b"")  # so cut_after applies: the connection drops after the recorded events
+            return HTTPResponse(status, _headers(headers), events=out, delivery=delivery)
+        chunks = recorded_chunks(res)
+        errors = [c["error"] for c in chunks if isinstance(c.get("error"), dict)]
+        if errors:
+            err = errors[0]
+            return HTTPResponse(500, _headers(headers, JSON_TYPE), body=streaming.dumps({"error": err}),
+                                delivery=_timing(elapsed, speed))
+        body = streaming.dumps(reassemble(chunks))
+        return HTTPResponse(status, _headers(headers, JSON_TYPE), body=body, delivery=_timing(elapsed, speed))
+    if "body" in res:
+        body_value = res["body"]
+        if stream and 200 <= status < 300 and isinstance(body_value, dict) and "choices" in body_value:
+            out = chunk(body_value, include_usage)
+            return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(elapsed, speed))
+        raw = streaming.dumps(body_value)
+    else:
+        raw = str(res.get("text", "")).encode()
+    delivery = _timing(elapsed, speed)
+    if res.get("dropped"):
+        delivery = delivery or Delivery()
+        delivery.cut_after = 0
+    return HTTPResponse(status, _headers(headers), body=raw, delivery=delivery)
