@@ -15,7 +15,7 @@ tool-call arguments arrive in token-sized deltas; a tool call's first delta has 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +106,7 @@ def _events(choice: Choice) -> list[_Event]:
     return out
 
 
-def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
-    """The ``chat.completion.chunk`` objects of the stream, in order (``[DONE]`` not included)."""
+def _base(meta: Meta) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": meta.id,
         "object": "chat.completion.chunk",
@@ -119,16 +118,24 @@ def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
     base.update(meta.extra)
     if meta.include_usage:
         base["usage"] = None
+    return base
+
+
+def _choices(reply: Reply) -> Iterator[dict[str, Any]]:
+    """Each chunk's single choice, in stream order: choices interleave step by step."""
     per_choice = [_events(c) for c in reply.choices]
-    out: list[dict[str, Any]] = []
     longest = max((len(p) for p in per_choice), default=0)
     for step in range(longest):
         for index, events in enumerate(per_choice):
-            if step >= len(events):
-                continue
-            delta, logprobs, finish = events[step]
-            out.append({**base, "choices": [
-                {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]})
+            if step < len(events):
+                delta, logprobs, finish = events[step]
+                yield {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+
+
+def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of the stream, in order (``[DONE]`` not included)."""
+    base = _base(meta)
+    out = [{**base, "choices": [choice]} for choice in _choices(reply)]
     if meta.include_usage:
         out.append({**base, "choices": [], "usage": meta.usage})
     return out
@@ -137,5 +144,17 @@ def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
 def sse(chunk_list: Iterable[dict[str, Any]]) -> list[bytes]:
     """Each chunk framed as one server-sent event, then ``data: [DONE]``."""
     events = [b"data: " + dumps(c) + b"\n\n" for c in chunk_list]
+    events.append(DONE)
+    return events
+
+
+def encode(reply: Reply, meta: Meta) -> list[bytes]:
+    """``sse(chunks(reply, meta))``, byte for byte, without serializing the fields every chunk shares again
+    for each chunk (they are most of its bytes)."""
+    base = _base(meta)
+    head = b"data: " + dumps(base)[:-1] + b',"choices":['
+    events = [head + dumps(choice) + b"]}\n\n" for choice in _choices(reply)]
+    if meta.include_usage:
+        events.append(b"data: " + dumps({**base, "choices": [], "usage": meta.usage}) + b"\n\n")
     events.append(DONE)
     return events
