@@ -1,0 +1,195 @@
+"""`mockai cassette show | import | scrub`, and `mockai serve --cassette` recording and replaying for any language."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from mockai import MockAI
+from mockai.cassettes import load, save
+from mockai.cli import main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cassettes"
+KEY = "sk-proj-VcrImportedKey0123456789abcdefghij"
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_show_prints_a_transcript_with_streams_folded_into_text() -> None:
+    out = invoke("cassette", "show", str(FIXTURES / "stream.json"))
+    assert "1 interaction" in out
+    assert "#0 POST /v1/chat/completions model=gpt-4o-mini stream -> 200 (14 events over" in out
+    assert "  user: Count to five." in out
+    assert "  assistant: One, two, three, four, five.  [stop]" in out
+    tools = invoke("cassette", "show", str(FIXTURES / "tool_use.json"))
+    assert 'assistant: -> get_weather({"city":"Oslo"})  [tool_calls]' in tools
+    assert "  tool: [call_" in tools
+    assert "error: rate_limit_error rate_limit_exceeded: Rate limit reached" in invoke(
+        "cassette", "show", str(FIXTURES / "error.json"))
+
+
+def test_show_rejects_a_file_that_is_not_a_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+    result = CliRunner().invoke(main, ["cassette", "show", str(path)])
+    assert result.exit_code == 1
+    assert "not a mockai cassette" in result.output
+
+
+def _vcr_cassette() -> dict[str, object]:
+    """A small pytest-recording cassette of OpenAI traffic, as VCR.py writes it: one gzip-encoded JSON reply as
+    !!binary bytes, one plain-text stream."""
+    reply = {"id": "chatcmpl-vcr1", "object": "chat.completion", "created": 1710000000, "model": "gpt-4o-mini",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Imported hello.",
+                                                  "refusal": None}, "logprobs": None, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11}}
+    chunk = {"id": "chatcmpl-vcr2", "object": "chat.completion.chunk", "created": 1710000001, "model": "gpt-4o-mini",
+             "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Streamed"}, "finish_reason": None}]}
+    end = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    stream = f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n"
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+    return {"version": 1, "interactions": [
+        {"request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions",
+                     "body": json.dumps(body),
+                     "headers": {"Authorization": [f"Bearer {KEY}"], "Content-Type": ["application/json"],
+                                 "User-Agent": ["OpenAI/Python 1.40.0"]}},
+         "response": {"status": {"code": 200, "message": "OK"},
+                      "headers": {"Content-Type": ["application/json"], "Content-Encoding": ["gzip"],
+                                  "Set-Cookie": ["__cf_bm=secret-cookie; path=/"], "openai-organization": ["org-x"],
+                                  "x-request-id": ["req_vcr1"]},
+                      "body": {"string": gzip.compress(json.dumps(reply).encode())}}},
+        {"request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions",
+                     "body": json.dumps({**body, "messages": [{"role": "user", "content": "Stream"}], "stream": True}),
+                     "headers": {"Authorization": [f"Bearer {KEY}"]}},
+         "response": {"status": {"code": 200, "message": "OK"},
+                      "headers": {"Content-Type": ["text/event-stream; charset=utf-8"]},
+                      "body": {"string": stream}}},
+    ]}
+
+
+def test_import_converts_a_vcr_cassette_with_gzip_bodies_and_scrubs_it(tmp_path: Path) -> None:
+    source = tmp_path / "test_chat.yaml"
+    source.write_text(yaml.safe_dump(_vcr_cassette()))
+    assert "!!binary" in source.read_text()
+    out = invoke("cassette", "import", str(source))
+    target = tmp_path / "test_chat.json"
+    assert f"{target}: 2 interactions imported" in out
+    text = target.read_text()
+    assert KEY not in text
+    assert "secret-cookie" not in text
+    assert "org-x" not in text
+    interactions = load(target)
+    assert interactions[0]["response"]["body"]["choices"][0]["message"]["content"] == "Imported hello."
+    assert [e["data"] for e in interactions[1]["response"]["events"]][-1] == "[DONE]"
+
+    client = MockAI(cassette=target).client()
+    hello = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert hello.id == "chatcmpl-vcr1"
+    streamed = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Stream"}])
+    assert streamed.choices[0].message.content == "Streamed"
+
+
+def test_import_rejects_what_is_not_a_vcr_cassette(tmp_path: Path) -> None:
+    source = tmp_path / "x.yaml"
+    source.write_text("just: text\n")
+    result = CliRunner().invoke(main, ["cassette", "import", str(source), str(tmp_path / "out.json")])
+    assert result.exit_code == 1
+    assert "not a VCR.py cassette" in result.output
+
+
+def test_scrub_cleans_an_existing_file_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "leaky.json"
+    inter = load(FIXTURES / "tool_use.json")[0]
+    inter["request"]["headers"]["authorization"] = f"Bearer {KEY}"
+    inter["request"]["headers"]["x-tenant"] = "acme-corp"
+    inter["request"]["body"]["user"] = "ada@example.com"
+    inter["request"]["body"]["messages"][0]["content"] += f" (key {KEY}, ticket T-12345)"
+    save(path, [inter])
+    out = invoke("cassette", "scrub", str(path), "--header", "x-tenant", "--path", "user", "--pattern", r"T-\d+")
+    assert "1 of 1 interaction changed" in out
+    text = path.read_text()
+    for secret in (KEY, "acme-corp", "ada@example.com", "T-12345"):
+        assert secret not in text
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    up = MockAI(seed=2, clock=1_700_000_000, assert_all_called=False)
+    up.on(last_user="Hello").reply("Hello from the upstream.")
+    with up.serve() as server:
+        yield server.base_url
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "mockai.cli", "serve", "--port", "0", "--log-level", "warning",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("OPENAI_BASE_URL="):
+            return proc, line.split("=", 1)[1].strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("mockai serve did not start")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def test_serve_records_through_an_upstream_then_replays_without_one(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "served.json"
+    proc, url = serve("--cassette", str(path), "--record-mode", "once", "--upstream", upstream)
+    try:
+        client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
+        live = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}])
+    finally:
+        stop(proc)
+    assert live.choices[0].message.content == "Hello from the upstream."
+    assert KEY not in path.read_text()
+    proc, url = serve("--cassette", str(path), "--replay-speed", "0", "--workers", "2")
+    try:
+        client = openai.OpenAI(base_url=url, api_key="sk-other", max_retries=0)
+        replayed = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}],
+                                                  stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in replayed if c.choices)
+        assert text == live.choices[0].message.content
+        with pytest.raises(openai.BadRequestError, match="has no recorded answer"):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Other"}])
+    finally:
+        stop(proc)
+
+
+def test_serve_rejects_a_bad_cassette_at_startup(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("[]")
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--cassette", str(path)])
+    assert result.exit_code == 2
+    assert "not a mockai cassette" in result.output
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--cassette", str(tmp_path / "n.json"),
+                                       "--match-on", "method,nope"])
+    assert result.exit_code == 2
+    assert "unknown matcher 'nope'" in result.output
+

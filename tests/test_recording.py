@@ -1,0 +1,267 @@
+"""Recording for real, offline: a second mockai server on a real socket is the upstream. Each test records through
+mockai (in-process, sync and async, and over the socket door), then replays with no upstream at all, and the
+client (the real ``openai`` SDK) must see the same thing both times."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from mockai import MockAI, call
+from mockai.engine import Delivery, Exchange, HTTPResponse
+
+REAL_KEY = "sk-proj-Q3vX8kLm2NpR7sT1uW4yZ6aB9cD0eF5gH-live-key"
+MODEL = "gpt-4o-mini"
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+GAP = 0.05
+
+
+def _timing(ex: Exchange, res: HTTPResponse) -> HTTPResponse:
+    """The upstream's finisher: streams get real gaps; some prompts drop the connection."""
+    text = ex.call.last_user_text
+    if "cut" in text:
+        res.delivery = Delivery(cut_after=3)
+    elif "reset" in text:
+        res.delivery = Delivery(reset=True)
+    elif res.events is not None and "slow" in text:
+        res.delivery = Delivery(delay=GAP, gaps=[GAP])
+    return res
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """A mockai server acting as OpenAI: scripted tool calls and errors, timed streams, dropped connections."""
+    up = MockAI(seed=11, clock=1_700_000_000, api_key=REAL_KEY, assert_all_called=False)
+    up.engine.finishers.append(_timing)
+    up.on(tool_result="get_weather").reply("It is 12°C in Oslo.")
+    up.on(last_user="weather").reply(tool_calls=[call("get_weather", city="Oslo")])
+    up.on(last_user="slow").reply("one two three four five")
+    up.on(last_user="rate").error(429, code="rate_limit_exceeded", headers={"retry-after": "7"})
+    up.on(last_user="boom").error(500)
+    with up.serve() as server:
+        yield server.base_url
+
+
+def ask(text: str, **kw: Any) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **kw}
+
+
+def run(client: openai.OpenAI, body: dict[str, Any]) -> Any:
+    """What the client sees: the reply, the chunks of a stream, or the error (class, status, body)."""
+    try:
+        if body.get("stream"):
+            return [c.model_dump() for c in client.chat.completions.create(**body)]
+        return client.chat.completions.create(**body).model_dump()
+    except openai.APIStatusError as exc:
+        return (type(exc).__name__, exc.status_code, exc.body)
+    except openai.APIConnectionError as exc:
+        return (type(exc).__name__,)
+
+
+async def arun(client: openai.AsyncOpenAI, body: dict[str, Any]) -> Any:
+    try:
+        if body.get("stream"):
+            return [c.model_dump() async for c in await client.chat.completions.create(**body)]
+        return (await client.chat.completions.create(**body)).model_dump()
+    except openai.APIStatusError as exc:
+        return (type(exc).__name__, exc.status_code, exc.body)
+    except openai.APIConnectionError as exc:
+        return (type(exc).__name__,)
+
+
+CASES = [
+    ask("Hi there"),
+    ask("Stream this please", stream=True, stream_options={"include_usage": True}),
+    ask("What's the weather in Oslo?", tools=[WEATHER]),
+    ask("What's the weather in Oslo, streamed?", tools=[WEATHER], stream=True),
+    ask("Please rate limit me"),
+    ask("boom"),
+    ask("cut this stream", stream=True),
+    ask("reset the connection"),
+]
+
+
+def sync_client(mock: MockAI) -> openai.OpenAI:
+    return mock.client(api_key=REAL_KEY, max_retries=0)
+
+
+def assert_no_secret(path: Path) -> None:
+    text = path.read_text()
+    assert REAL_KEY not in text
+    assert REAL_KEY[10:30] not in text
+    json.loads(text)
+
+
+def test_record_in_process_then_replay(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "sync.json"
+    recorder = MockAI(cassette=path, record_mode="once", upstream=upstream)
+    recorded = [run(sync_client(recorder), body) for body in CASES]
+    assert len(recorder.cassette or []) == len(CASES)
+    assert recorded[4][:2] == ("RateLimitError", 429)
+    assert recorded[5][:2] == ("InternalServerError", 500)
+    assert recorded[6] == ("APIConnectionError",)
+    assert recorded[7] == ("APIConnectionError",)
+    assert recorded[2]["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert_no_secret(path)
+
+    replayer = MockAI(cassette=path)  # record_mode none, no upstream: nothing can reach the network
+    assert [run(sync_client(replayer), body) for body in CASES] == recorded
+    assert replayer.cassette is not None
+    assert replayer.cassette.misses == []
+    assert [c.responder for c in replayer.calls] == ["cassette"] * len(CASES)
+
+
+def test_record_async_then_replay_async_and_sync(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "async.json"
+
+    async def go(mock: MockAI) -> list[Any]:
+        client = mock.async_client(api_key=REAL_KEY, max_retries=0)
+        return [await arun(client, body) for body in CASES]
+
+    recorded = asyncio.run(go(MockAI(cassette=path, record_mode="once", upstream=upstream)))
+    assert_no_secret(path)
+    assert asyncio.run(go(MockAI(cassette=path))) == recorded
+    assert [run(sync_client(MockAI(cassette=path)), body) for body in CASES] == recorded
+
+
+def test_record_through_the_socket_door_then_replay_in_process(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "socket.json"
+    recorder = MockAI(cassette=path, record_mode="once", upstream=upstream)
+    with recorder.serve() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0)
+        recorded = [run(client, body) for body in CASES]
+    assert recorded[6] == ("APIConnectionError",)  # the upstream dropped mid-stream, so did mockai
+    assert_no_secret(path)
+    assert [run(sync_client(MockAI(cassette=path)), body) for body in CASES] == recorded
+    with MockAI(cassette=path, replay_speed=0).serve() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0)
+        assert [run(client, body) for body in CASES] == recorded
+
+
+def arrivals(url: str, body: dict[str, Any]) -> list[float]:
+    """When each SSE event reached a raw httpx client, in seconds from sending the request."""
+    out: list[float] = []
+    t0 = time.perf_counter()
+    with httpx.stream("POST", url + "/chat/completions", json=body, headers={"authorization": f"Bearer {REAL_KEY}"},
+                      timeout=10) as res:
+        for line in res.iter_lines():
+            if line.startswith("data:"):
+                out.append(time.perf_counter() - t0)
+    return out
+
+
+def test_streams_are_passed_through_as_they_arrive_and_replayed_with_their_timing(upstream: str,
+                                                                                  tmp_path: Path) -> None:
+    path = tmp_path / "timing.json"
+    body = ask("slow stream", stream=True)
+    with MockAI(cassette=path, record_mode="once", upstream=upstream).serve() as server:
+        live = arrivals(server.base_url, body)
+    n = len(live)
+    assert n >= 6
+    # forwarded event by event: the first event arrived long before the last (not one buffered blob)
+    assert live[-1] - live[0] >= (n - 2) * GAP * 0.8
+    events = json.loads(path.read_text())["interactions"][0]["response"]["events"]
+    offsets = [e["at"] for e in events]
+    assert offsets[0] >= GAP * 0.8
+    assert all(b - a >= GAP * 0.6 for a, b in itertools.pairwise(offsets[1:]))
+
+    with MockAI(cassette=path).serve() as server:  # replay_speed 1: the recorded timing
+        replayed = arrivals(server.base_url, body)
+    assert len(replayed) == n
+    assert replayed[-1] - replayed[0] >= (offsets[-1] - offsets[0]) * 0.8
+    with MockAI(cassette=path, replay_speed=4).serve() as server:
+        fast = arrivals(server.base_url, body)
+    assert fast[-1] - fast[0] < (offsets[-1] - offsets[0]) * 0.6
+    with MockAI(cassette=path, replay_speed=0).serve() as server:
+        instant = arrivals(server.base_url, body)
+    assert instant[-1] < GAP * 2
+
+
+def test_new_episodes_replays_hits_and_records_misses(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "episodes.json"
+    first = run(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Hi there"))
+    mock = MockAI(cassette=path, record_mode="new_episodes", upstream=upstream)
+    client = sync_client(mock)
+    assert run(client, ask("Hi there")) == first
+    second = run(client, ask("Something new"))
+    assert [c.responder for c in mock.calls] == ["cassette", "cassette"]
+    assert len(json.loads(path.read_text())["interactions"]) == 2
+    replay = sync_client(MockAI(cassette=path))
+    assert [run(replay, ask("Hi there")), run(replay, ask("Something new"))] == [first, second]
+
+
+def test_identical_requests_replay_in_recorded_order(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "repeat.json"
+    client = sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream))
+    recorded = [run(client, ask("Same question")) for _ in range(3)]
+    assert len({r["id"] for r in recorded}) == 3
+    replay = sync_client(MockAI(cassette=path))
+    assert [run(replay, ask("Same question")) for _ in range(3)] == recorded
+    fourth = run(replay, ask("Same question"))
+    assert fourth[:2] == ("BadRequestError", 400)
+    assert "already replayed" in fourth[2]["message"]
+    again = sync_client(MockAI(cassette=path, allow_playback_repeats=True))
+    assert [run(again, ask("Same question")) for _ in range(4)] == [*recorded, recorded[-1]]
+
+
+def test_all_mode_records_everything_again(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "all.json"
+    run(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Old"))
+    mock = MockAI(cassette=path, record_mode="all", upstream=upstream)
+    run(sync_client(mock), ask("New one"))
+    run(sync_client(mock), ask("New two"))
+    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    assert users == ["New one", "New two"]
+
+
+def test_once_with_an_existing_cassette_only_replays(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "once.json"
+    run(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Recorded"))
+    mock = MockAI(cassette=path, record_mode="once", upstream=upstream)
+    assert mock.cassette is not None
+    assert not mock.cassette.recording
+    assert run(sync_client(mock), ask("Not recorded"))[:2] == ("BadRequestError", 400)
+
+
+def test_recording_works_in_patch_mode_with_other_hosts_failing(upstream: str, tmp_path: Path) -> None:
+    """The pytest fixture's situation: api.openai.com is intercepted and other hosts fail, yet the recorder's own
+    upstream requests go out."""
+    path = tmp_path / "patched.json"
+    mock = MockAI(cassette=path, record_mode="once", upstream=upstream)
+    with mock:
+        reply = openai.OpenAI(api_key=REAL_KEY, max_retries=0).chat.completions.create(**ask("Hi there"))
+    with MockAI(cassette=path):
+        again = openai.OpenAI(api_key="sk-other", max_retries=0).chat.completions.create(**ask("Hi there"))
+    assert again.model_dump() == reply.model_dump()
+
+
+def test_an_unreachable_upstream_is_a_502_and_is_not_recorded(tmp_path: Path,
+                                                              unused_port: Callable[[], int]) -> None:
+    path = tmp_path / "down.json"
+    mock = MockAI(cassette=path, record_mode="once", upstream=f"http://127.0.0.1:{unused_port()}/v1")
+    result = run(sync_client(mock), ask("Hi"))
+    assert result[:2] == ("InternalServerError", 502)
+    assert "could not reach the upstream" in result[2]["message"]
+    assert not path.exists()
+
+
+@pytest.fixture
+def unused_port() -> Callable[[], int]:
+    import socket
+
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    return pick
