@@ -220,11 +220,11 @@ def test_ini_settings(tester: pytest.Pytester) -> None:
     """)
     tester.runpytest().assert_outcomes(passed=1)
     # the command line beats the ini
-    tester.makepyfile(test_cli="""
-        def test_cli(mockai):
+    tester.makepyfile(test_seed_option="""
+        def test_seed_from_the_command_line(mockai):
             assert mockai.engine.config.seed == 5
     """)
-    tester.runpytest("test_cli.py", "--mockai-seed=5").assert_outcomes(passed=1)
+    tester.runpytest("test_seed_option.py", "--mockai-seed=5").assert_outcomes(passed=1)
 
 
 def test_pyproject_ini_options(tester: pytest.Pytester) -> None:
