@@ -28,6 +28,7 @@ from .journal import CallList
 from .models import DEFAULT_MODELS, model_object, snapshot
 from .reply import Reply
 from .rules import Script
+from .shapes import SplitReply
 from .validation import parse_chat
 from .wire import ChatCompletionRequest
 
@@ -68,6 +69,10 @@ class Config:
     # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
     control: bool | None = None
     control_token: str | None = None
+    # Who answers unscripted requests: "default" (the generator) or "fuzz" (mockai.fuzz: drawn shapes), and for
+    # fuzz the share of replies whose bytes are fragmented on the socket. JSON-serializable, for workers.
+    responder: str = "default"
+    fuzz_fragments: float = 0.25
     # Faults, latency and rate limits (see mockai.faults, mockai.latency, mockai.ratelimit); JSON-serializable.
     faults: dict[str, float] | str | None = None  # a seeded random schedule: {"429": 0.05, "reset": 0.01}
     fault_header: bool = False  # honour the X-Mockai-Fault request header
@@ -279,6 +284,10 @@ class Engine:
         from .faults import install
 
         install(self)  # faults, latency and rate limits, as the config asks (so every door and worker has them)
+        if self.config.responder != "default":
+            from .fuzz import install as install_responder
+
+            install_responder(self)
 
     # --- the entry point -------------------------------------------------------------------------------------
 
@@ -402,7 +411,7 @@ class Engine:
             if self.config.strict:
                 call.unexpected = True
                 raise unscripted(self.script.misses(request), call)
-            call.responder = "generator"
+            call.responder = getattr(self.generator, "name", "generator")
             reply = self.generator.generate(request, key=ex.key, seed=self.config.seed)
         if isinstance(reply, APIError):
             raise reply
@@ -427,7 +436,7 @@ class Engine:
                     # the non-stream reply to the same request.
                     salt = b"%d|%s|%d|%d" % (self.config.seed, ex.key, ci, ti)
                     tool_call.id = "call_" + _b62(hashlib.sha256(salt).digest(), 24)
-            if request.logprobs and choice.logprobs is None and choice.content:
+            if request.logprobs and choice.logprobs is None and choice.content and not isinstance(reply, SplitReply):
                 rng = rng_for(ex.key, self.config.seed, "logprobs", ci)
                 choice.logprobs = logprobs_for(choice.content_tokens(), request.top_logprobs or 0, rng,
                                                self.generator._words())
@@ -441,12 +450,15 @@ class Engine:
             usage=reply.usage or self.usage(request, reply),
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )
+        if isinstance(reply, SplitReply) and reply.meta is not None:
+            meta = reply.meta  # a drawn stream is sent exactly as drawn (mockai.shapes)
         headers = {"x-request-id": "req_" + digest[8:24].hex(), "openai-processing-ms": "1",
                    "openai-version": "2020-10-01"}
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            return HTTPResponse(200, headers, events=streaming.sse(streaming.chunks(reply, meta)))
+            chunk_list = reply.chunks(meta) if isinstance(reply, SplitReply) else streaming.chunks(reply, meta)
+            return HTTPResponse(200, headers, events=streaming.sse(chunk_list))
         return self.json_response(200, streaming.body(reply, meta), headers)
 
     def usage(self, request: ChatCompletionRequest, reply: Reply) -> dict[str, Any]:
