@@ -22,6 +22,7 @@ from .errors import APIError
 from .faults import Fault, Faulted, scripted
 from .generate import compact, last_user_text, message_text
 from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
+from .shapes import DrawnStream, SplitReply, as_reply
 from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
 from .wire import ToolCall as WireToolCall
 
@@ -83,6 +84,8 @@ def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
         raise spec
     if isinstance(spec, APIError):
         return spec
+    if isinstance(spec, (DrawnStream, SplitReply)):
+        return as_reply(spec)  # drawn by mockai.strategies: sent exactly as drawn, whatever the request's n
     if isinstance(spec, str):
         reply = Reply.text(spec)
     elif isinstance(spec, Reply):
