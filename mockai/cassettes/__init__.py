@@ -7,7 +7,7 @@ secrets and writes the file atomically. Replay is one more responder in the engi
 door and the socket door replay alike.
 
 >>> from mockai import MockAI
->>> mock = MockAI(cassette="fixtures/cassettes/stream.json")       # record_mode="none": replay only
+>>> mock = MockAI(cassette=example("stream"))       # record_mode="none": replay only
 >>> client = mock.client()
 >>> reply = client.chat.completions.create(model="gpt-4o-mini", messages=[
 ...     {"role": "user", "content": "Count to five."}])                # recorded as a stream, asked without
@@ -21,12 +21,29 @@ responder and record modes), :mod:`.tools` (transcript, VCR.py import).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .cassette import RECORD_MODES, Cassette
 from .matching import CassetteRequest, Matcher
 from .proxy import DEFAULT_UPSTREAM
 from .scrub import REDACTED, SECRET_HEADERS, Scrubber
 from .store import EXTENSION, VERSION, CassetteError, dumps, load, save
 from .tools import import_vcr, transcript
+
+
+def example(name: str) -> Path:
+    """The path of an example cassette shipped with mockai: ``tool_use``, ``stream``, ``structured_output`` or
+    ``error`` (``fixtures/cassettes/`` in a checkout, ``mockai/_fixtures/cassettes/`` in a wheel).
+
+    >>> example("stream").name
+    'stream.json'
+    """
+    here = Path(__file__).resolve().parent.parent
+    for base in (here / "_fixtures" / "cassettes", here.parent / "fixtures" / "cassettes"):
+        path = base / f"{name}{EXTENSION}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"no example cassette named {name!r} (try tool_use, stream, structured_output, error)")
 
 __all__ = [
     "DEFAULT_UPSTREAM",
@@ -41,6 +58,7 @@ __all__ = [
     "Matcher",
     "Scrubber",
     "dumps",
+    "example",
     "import_vcr",
     "load",
     "save",

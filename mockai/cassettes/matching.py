@@ -109,7 +109,9 @@ class Matcher:
         self.on = list(on)
         self.ignore = list(ignore)
         self.normalize = list(normalize)
-        self._drop = [parse_path(p) for p in (*STREAM_KEYS, *self.ignore)]
+        paths = [parse_path(p) for p in (*STREAM_KEYS, *self.ignore)]
+        self._top = frozenset(str(t[0]) for t in paths if len(t) == 1 and t[0] != "*")
+        self._nested = [t for t in paths if len(t) > 1 or t[0] == "*"]
         self._patterns = [re.compile(PRESETS.get(p, p)) for p in self.normalize]
 
     @classmethod
@@ -161,9 +163,11 @@ class Matcher:
         normalised."""
         body = req.body
         if isinstance(body, dict):
-            body = json.loads(json.dumps(body))  # a private copy to prune
-            for tokens in self._drop:
-                edit_path(body, tokens, delete=True)
+            body = {k: v for k, v in body.items() if k not in self._top}
+            if self._nested:
+                body = json.loads(json.dumps(body))  # a private deep copy to prune
+                for tokens in self._nested:
+                    edit_path(body, tokens, delete=True)
         return self._text(body)
 
     def components(self, req: CassetteRequest) -> list[tuple[str, Any]]:
