@@ -76,7 +76,8 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--faults", "faults", default=None, metavar="FAULT:P,...", callback=_check_faults,
               help="A seeded random fault schedule, e.g. 429:0.05,500:0.01,disconnect:0.02 (kinds: 4xx/5xx statuses, "
                    "quota, reset, hang, cut, error_event, malformed, stall, empty, length, content_filter, refusal, "
-                   "empty_content; an argument goes after '=': cut=3:0.01). The same --seed repeats it exactly.")
+                   "empty_content; an argument goes after '=': cut=3:0.01). The same --seed repeats it exactly "
+                   "(with one worker).")
 @click.option("--latency", default=None, metavar="PROFILE", callback=_check_latency,
               help="Reply timing: none, realistic (350 ms to first token, 12 ms per token, ±25% seeded jitter), or "
                    "ttft=SECONDS,per_token=SECONDS,jitter=FRACTION.")
