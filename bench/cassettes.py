@@ -35,8 +35,9 @@ ANSWER = ("The lighthouse keeper climbed the spiral stairs at dusk, trimmed the 
 
 
 def interaction(i: int) -> dict[str, Any]:
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a helpful assistant."},
-                                                 {"role": "user", "content": f"Question {i}: tell me about lighthouses."}]}
+    messages = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": f"Question {i}: tell me about lighthouses."}]
+    body = {"model": "gpt-4o-mini", "messages": messages}
     return {
         "request": {"method": "POST", "path": "/v1/chat/completions", "query": "",
                     "headers": {"authorization": "REDACTED", "content-type": "application/json"}, "body": body},
@@ -94,7 +95,7 @@ def main() -> int:
             doc = json.loads(big_path.read_text())
             text = yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
             t0 = time.perf_counter()
-            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # a safe loader
             print(f"load as YAML with PyYAML's {'C' if hasattr(yaml, 'CSafeLoader') else 'pure-Python'} safe loader: "
                   f"{time.perf_counter() - t0:.2f} s")
 
