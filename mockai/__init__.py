@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .engine import Call, Config, Engine, HTTPRequest, HTTPResponse
 from .errors import APIError
 from .faults import Fault, fault
@@ -21,10 +23,15 @@ from .reply import Choice, Reply, ToolCall
 from .rules import Rule, call, error
 from .scenario import ScenarioError, load_scenario
 
+if TYPE_CHECKING:
+    from .cassettes import Cassette, CassetteError, Matcher, Scrubber
+
 __all__ = [
     "APIError",
     "Call",
     "CallList",
+    "Cassette",
+    "CassetteError",
     "Choice",
     "Clock",
     "Config",
@@ -33,13 +40,26 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "Latency",
+    "Matcher",
     "MockAI",
     "Reply",
     "Rule",
     "ScenarioError",
+    "Scrubber",
     "ToolCall",
     "call",
     "error",
     "fault",
     "load_scenario",
 ]
+
+_CASSETTE_NAMES = frozenset({"Cassette", "CassetteError", "Matcher", "Scrubber"})
+
+
+def __getattr__(name: str) -> object:
+    """Cassette names load on first use (recording needs httpx; plain ``import mockai`` stays light)."""
+    if name in _CASSETTE_NAMES:
+        from . import cassettes
+
+        return getattr(cassettes, name)
+    raise AttributeError(f"module 'mockai' has no attribute {name!r}")
