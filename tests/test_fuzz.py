@@ -1,0 +1,272 @@
+"""The fuzz responder (issue 4, point 4): deterministic drawn replies honouring the request, selectable from
+the Python API, the pytest marker and `mockai serve`, with fragmented bytes on the socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from conftest import AUTH, WEATHER_TOOL, post, sse_chunks
+from hypothesis import HealthCheck, given, settings
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from mockai import Config, Engine, MockAI
+from mockai.fuzz import Fuzzer, fragment_sizes
+from mockai.shapes import SeededSource, choices_of, reassemble, reply_problems, space_for, stream_problems
+from mockai.strategies import chat_requests
+from mockai.validation import parse_chat
+
+PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+          "required": ["name", "age"], "additionalProperties": False}
+
+
+def fuzz_engine(**config: Any) -> Engine:
+    config.setdefault("clock", 1_700_000_000)
+    return Engine(Config(responder="fuzz", **config))
+
+
+def body(text: str, **params: Any) -> dict[str, Any]:
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], **params}
+
+
+def test_same_seed_and_request_give_the_same_bytes_in_a_fresh_engine() -> None:
+    for params in ({}, {"stream": True, "n": 2}, {"tools": [WEATHER_TOOL]}):
+        a = post(fuzz_engine(seed=5), body("Hello", **params)).content()
+        b = post(fuzz_engine(seed=5), body("Hello", **params)).content()
+        c = post(fuzz_engine(seed=6), body("Hello", **params)).content()
+        assert a == b
+        assert a != c
+
+
+def test_a_stream_reassembles_to_the_non_stream_reply_of_the_same_request() -> None:
+    engine = fuzz_engine(seed=1)
+    for i in range(30):
+        req = body(f"question {i}", n=2, tools=[WEATHER_TOOL], stream_options=None)
+        req.pop("stream_options")
+        completion = post(engine, req).json()
+        chunks = sse_chunks(post(engine, {**req, "stream": True}))
+        assert reassemble(chunks) == choices_of(completion)
+        for chunk in chunks:
+            ChatCompletionChunk.model_validate(chunk, strict=True)
+            chunk["id"] = completion["id"]
+        assert stream_problems(chunks, completion) == []
+
+
+def _shape(completion: dict[str, Any], chunks: list[dict[str, Any]]) -> set[str]:
+    out = set()
+    for c in completion["choices"]:
+        m = c["message"]
+        out.add(f"finish:{c['finish_reason']}")
+        out.add("refusal" if m["refusal"] else "tools" if m.get("tool_calls") else "text")
+    first = chunks[0]["choices"][0]["delta"]
+    out.add("head:" + ("role-only" if first == {"role": "assistant"} else "content" if first.get("content")
+                       else "api"))
+    if any(ch["choices"] and ch["choices"][0]["delta"] == {} and not ch["choices"][0]["finish_reason"]
+           for ch in chunks):
+        out.add("empty-delta")
+    return out
+
+
+def test_different_requests_explore_different_shapes() -> None:
+    engine = fuzz_engine(seed=0)
+    seen: Counter[str] = Counter()
+    for i in range(80):
+        req = body(f"prompt number {i}", tools=[WEATHER_TOOL])
+        seen.update(_shape(post(engine, req).json(), sse_chunks(post(engine, {**req, "stream": True}))))
+    for shape in ("text", "tools", "refusal", "finish:stop", "finish:length", "finish:content_filter",
+                  "finish:tool_calls", "head:role-only", "head:content", "head:api", "empty-delta"):
+        assert seen[shape] > 0, (shape, seen)
+
+
+def test_the_request_constrains_the_drawn_reply() -> None:
+    engine = fuzz_engine(seed=2)
+    for i in range(25):
+        named = post(engine, body(f"q{i}", tools=[WEATHER_TOOL], n=3,
+                                  tool_choice={"type": "function", "function": {"name": "get_weather"}})).json()
+        assert len(named["choices"]) == 3
+        for c in named["choices"]:
+            assert c["finish_reason"] in ("tool_calls", "length")
+            assert {t["function"]["name"] for t in c["message"]["tool_calls"]} == {"get_weather"}
+            if c["finish_reason"] == "tool_calls":
+                jsonschema.validate(json.loads(c["message"]["tool_calls"][0]["function"]["arguments"]),
+                                    WEATHER_TOOL["function"]["parameters"])
+        none = post(engine, body(f"q{i}", tools=[WEATHER_TOOL], tool_choice="none")).json()
+        assert not none["choices"][0]["message"].get("tool_calls")
+        fmt = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}
+        structured = post(engine, body(f"q{i}", response_format=fmt)).json()["choices"][0]
+        if structured["finish_reason"] == "stop" and structured["message"]["refusal"] is None:
+            jsonschema.validate(json.loads(structured["message"]["content"]), PERSON)
+        limited = post(engine, body(f"q{i}", max_tokens=3)).json()
+        assert limited["usage"]["completion_tokens"] <= 3
+        usage = sse_chunks(post(engine, body(f"q{i}", stream=True, stream_options={"include_usage": True})))
+        assert usage[-1]["choices"] == []
+        assert usage[-1]["usage"]["total_tokens"] > 0
+        lp = post(engine, body(f"q{i}", logprobs=True, top_logprobs=2)).json()["choices"][0]
+        if lp["message"]["content"]:
+            assert "".join(t["token"] for t in lp["logprobs"]["content"]) == lp["message"]["content"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chat_requests())
+def test_every_valid_request_gets_a_valid_fuzz_reply(req: dict[str, Any]) -> None:
+    engine = fuzz_engine(seed=3)
+    res = post(engine, req)
+    assert res.status == 200, res.content()
+    _, request = parse_chat(req)
+    if res.is_stream:
+        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+        for chunk in sse_chunks(res):
+            state.handle_chunk(ChatCompletionChunk.model_validate(chunk, strict=True))
+        assert len(state.current_completion_snapshot.choices) == (req.get("n") or 1)
+    else:
+        ChatCompletion.model_validate(res.json(), strict=True)
+    assert engine.calls.last.responder == "fuzz"
+    assert engine.calls.last.reply is not None
+    assert reply_problems(engine.calls.last.reply, space_for(request)) == []
+
+
+def test_scripted_replies_still_come_first_and_strict_mode_still_applies() -> None:
+    mock = MockAI(responder="fuzz")
+    mock.queue("scripted")
+    client = mock.client()
+    first = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert first.choices[0].message.content == "scripted"
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert [c.responder for c in mock.calls] == ["script", "fuzz"]
+
+
+def test_config_is_json_for_workers_and_unknown_responders_fail() -> None:
+    import dataclasses
+
+    from mockai.server import CONFIG_ENV, config_from_env
+
+    fields = {f.name: f.default for f in dataclasses.fields(Config)}
+    json.dumps({"responder": fields["responder"], "fuzz_fragments": fields["fuzz_fragments"]})
+    os.environ[CONFIG_ENV] = json.dumps({"responder": "fuzz", "seed": 4, "fuzz_fragments": 1.0})
+    try:
+        assert isinstance(Engine(config_from_env()).generator, Fuzzer)
+    finally:
+        del os.environ[CONFIG_ENV]
+    with pytest.raises(ValueError, match="unknown responder 'chaos'; expected one of default, fuzz"):
+        MockAI(responder="chaos")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fuzz_fragments must be between 0 and 1"):
+        MockAI(responder="fuzz", fuzz_fragments=2)
+
+
+@pytest.mark.mockai(responder="fuzz", seed=11)
+def test_the_pytest_marker_selects_the_fuzz_responder(mockai: MockAI) -> None:
+    import openai
+
+    openai.OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert mockai.calls.last.responder == "fuzz"
+
+
+# --- the wire: fragments ---------------------------------------------------------------------------------
+
+
+def test_fragment_sizes_split_a_multibyte_character_and_cover_every_byte() -> None:
+    import random
+
+    data = 'data: {"content":"caf\u00e9 \U0001f469\u200d\U0001f4bb"}\n\n'.encode()
+    for seed in range(50):
+        sizes = fragment_sizes(SeededSource(random.Random(seed)), data)
+        assert sum(sizes) == len(data)
+        assert all(s > 0 for s in sizes)
+        edges = [sum(sizes[:k]) for k in range(1, len(sizes))]
+        assert any(0x80 <= data[e] < 0xC0 for e in edges)  # a cut lands before a continuation byte
+
+
+def _raw_reads(port: int, payload: dict[str, Any]) -> list[bytes]:
+    """POST over a plain socket and return each recv() as it arrived. HTTP/1.0, so the body comes without
+    chunked framing and ends when the server closes the connection."""
+    raw = json.dumps(payload).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n").encode()
+    reads = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(head + raw)
+        while True:
+            piece = sock.recv(65536)
+            if not piece:
+                return reads
+            reads.append(piece)
+
+
+def test_a_multibyte_character_split_between_reads_reaches_a_raw_socket_client_and_the_sdk_copes() -> None:
+    mock = MockAI(responder="fuzz", fuzz_fragments=1.0, seed=9)
+    with mock.serve() as server:
+        port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+        split_seen = 0
+        for i in range(40):
+            reads = _raw_reads(port, body(f"tell me something {i} 😀", stream=True))
+            data = b"".join(reads)
+            assert data.rstrip().endswith(b"data: [DONE]")
+            pos = 0
+            for r in reads[:-1]:
+                pos += len(r)
+                if pos < len(data) and 0x80 <= data[pos] < 0xC0:
+                    split_seen += 1  # this read ended inside a UTF-8 character; the next one finishes it
+                    with pytest.raises(UnicodeDecodeError):
+                        r.decode("utf-8")
+            if split_seen >= 2:
+                break
+        assert split_seen >= 2, "no multi-byte character reached the client split between two reads"
+        assert len(reads) > 2  # and the events came in several reads
+        import openai
+
+        with httpx.Client() as http:
+            client = openai.OpenAI(base_url=server.base_url, api_key="k", http_client=http)
+            for i in range(10):
+                with client.chat.completions.stream(model="gpt-4o-mini", n=2, messages=[
+                        {"role": "user", "content": f"tell me something {i} 😀"}]) as stream:
+                    for _ in stream:
+                        pass
+                    snapshot = stream.current_completion_snapshot
+                plain = client.chat.completions.create(model="gpt-4o-mini", n=2, messages=[
+                    {"role": "user", "content": f"tell me something {i} 😀"}])
+                assert [c.message.content for c in snapshot.choices] == [c.message.content for c in plain.choices]
+
+
+def test_mockai_serve_responder_fuzz_answers_like_the_in_process_fuzzer() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mockai.cli", "serve", "--port", "0", "--responder", "fuzz",
+                             "--seed", "21", "--log-level", "warning", "--freeze-time", "1700000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        url = ""
+        deadline = time.monotonic() + 20
+        while not url and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("OPENAI_BASE_URL="):
+                url = line.strip().split("=", 1)[1]
+        assert url, "mockai serve did not announce its URL"
+        req = body("Same bytes over the socket?", tools=[WEATHER_TOOL])
+        for _ in range(100):
+            try:
+                got = httpx.post(url + "/chat/completions", json=req, headers=AUTH, timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        want = post(fuzz_engine(seed=21), req)
+        assert got.status_code == 200
+        assert got.json()["choices"] == want.json()["choices"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
