@@ -13,6 +13,7 @@ machinery and makes every door answer alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -236,6 +237,7 @@ class Exchange:
     seed: int
     engine: Engine
     call: Call
+    exact: bytes = b""  # digest of the whole body: the key of ids' occurrence counts and of the reply cache
 
 
 def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = UNSEEDED_FIELDS) -> bytes:
@@ -257,6 +259,12 @@ def _b62(digest: bytes, size: int) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=256)
+def fingerprint(seed: int, model: str) -> str:
+    """A ``system_fingerprint`` that is stable for a seed and model, like a backend configuration."""
+    return "fp_" + hashlib.sha256(b"%d|%s" % (seed, model.encode())).hexdigest()[:10]
+
+
 class Engine:
     """Answers requests for every route; see the module docstring."""
 
@@ -270,6 +278,7 @@ class Engine:
         self.generator = Generator(self.config.locale)
         self.script = Script()
         self.responders: list[Responder] = list(responders)
+        self._generated: dict[bytes, Reply] = {}
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
@@ -383,7 +392,8 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        exchange = Exchange(request, body, http, canonical_key(body), self.config.seed, self, call)
+        exchange = Exchange(request, body, http, canonical_key(body), self.config.seed, self, call,
+                            canonical_key(body, frozenset()))
         try:
             response = self._answer(exchange)
         except APIError as err:
@@ -412,7 +422,7 @@ class Engine:
                 call.unexpected = True
                 raise unscripted(self.script.misses(request), call)
             call.responder = getattr(self.generator, "name", "generator")
-            reply = self.generator.generate(request, key=ex.key, seed=self.config.seed)
+            reply = self._generate(ex)
         if isinstance(reply, APIError):
             raise reply
         if isinstance(reply, HTTPResponse):
@@ -422,10 +432,21 @@ class Engine:
         call.reply = reply
         return self.render(reply, ex)
 
+    def _generate(self, ex: Exchange) -> Reply:
+        """The generator's reply, memoized: it is a pure function of the request and the seed."""
+        cached = self._generated.get(ex.exact)
+        if cached is None:
+            cached = self.generator.generate(ex.request, key=ex.key, seed=self.config.seed)
+            if len(self._generated) >= _CACHE_SIZE:
+                self._generated.clear()
+            self._generated[ex.exact] = cached.copy()
+            return cached
+        return cached.copy()
+
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
         """Give a reply its ids, clock and usage, and write it as JSON or a stream."""
         request = ex.request
-        exact = canonical_key(ex.body, frozenset())
+        exact = ex.exact or canonical_key(ex.body, frozenset())
         occurrence = self._occurrence(exact)
         digest = hashlib.sha256(
             b"%d|%s|%s|%d" % (self.config.seed, self.config.instance.encode(), exact, occurrence)).digest()
@@ -445,7 +466,7 @@ class Engine:
             id="chatcmpl-" + _b62(digest, 29),
             created=self.config.now(),
             model=model,
-            system_fingerprint="fp_" + hashlib.sha256(b"%d|%s" % (self.config.seed, model.encode())).hexdigest()[:10],
+            system_fingerprint=fingerprint(self.config.seed, model),
             service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
             usage=reply.usage or self.usage(request, reply),
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
@@ -457,8 +478,9 @@ class Engine:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            chunk_list = reply.chunks(meta) if isinstance(reply, SplitReply) else streaming.chunks(reply, meta)
-            return HTTPResponse(200, headers, events=streaming.sse(chunk_list))
+            if isinstance(reply, SplitReply):
+                return HTTPResponse(200, headers, events=streaming.sse(reply.chunks(meta)))
+            return HTTPResponse(200, headers, events=streaming.encode(reply, meta))
         return self.json_response(200, streaming.body(reply, meta), headers)
 
     def usage(self, request: ChatCompletionRequest, reply: Reply) -> dict[str, Any]:
@@ -502,6 +524,7 @@ class Engine:
 
 
 _EMPTY = HTTPResponse(0, {})
+_CACHE_SIZE = 4096  # generated replies kept; the cache is simply emptied when full
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 
