@@ -251,12 +251,18 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _b62(digest: bytes, size: int) -> str:
+    """The ``size`` lowest base-62 digits of the digest, least significant first."""
     n = int.from_bytes(digest, "big")
-    out = []
-    for _ in range(size):
-        n, r = divmod(n, 62)
-        out.append(_ALPHABET[r])
-    return "".join(out)
+    out: list[str] = []
+    while len(out) < size:
+        n, block = divmod(n, _B62_BLOCK)  # one big-int division per five digits; the rest on small ints
+        for _ in range(5):
+            block, r = divmod(block, 62)
+            out.append(_ALPHABET[r])
+    return "".join(out[:size])
+
+
+_B62_BLOCK = 62**5
 
 
 @functools.lru_cache(maxsize=256)
@@ -279,6 +285,8 @@ class Engine:
         self.script = Script()
         self.responders: list[Responder] = list(responders)
         self._generated: dict[bytes, Reply] = {}
+        self._parsed: dict[bytes, tuple[dict[str, Any], ChatCompletionRequest]] = {}
+        self._prompt_tokens: dict[bytes, int] = {}
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
@@ -359,7 +367,7 @@ class Engine:
             return self.json_response(200, model_object(arg))
         if len(http.body) > self.config.max_body:
             raise too_large(self.config.max_body)
-        body, request = parse_chat(http.body)
+        body, request = self._parse(http.body)
         call.body, call.request = body, request
         if self.config.strict_models and request.model not in self.config.models:
             raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
@@ -432,6 +440,21 @@ class Engine:
         call.reply = reply
         return self.render(reply, ex)
 
+    def _parse(self, raw: bytes) -> tuple[dict[str, Any], ChatCompletionRequest]:
+        """Parse and validate a body, memoized by its bytes: load tests and retries send the same bytes again.
+
+        The body and request are then shared by the calls that sent them; nothing in mockai changes either.
+        """
+        hit = self._parsed.get(raw)
+        if hit is not None:
+            return hit
+        parsed = parse_chat(raw)
+        if len(raw) <= _CACHEABLE_BODY:
+            if len(self._parsed) >= _CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[raw] = parsed
+        return parsed
+
     def _generate(self, ex: Exchange) -> Reply:
         """The generator's reply, memoized: it is a pure function of the request and the seed."""
         cached = self._generated.get(ex.exact)
@@ -468,7 +491,7 @@ class Engine:
             model=model,
             system_fingerprint=fingerprint(self.config.seed, model),
             service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
-            usage=reply.usage or self.usage(request, reply),
+            usage=reply.usage or self.usage(request, reply, ex.key),
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )
         if isinstance(reply, SplitReply) and reply.meta is not None:
@@ -483,8 +506,15 @@ class Engine:
             return HTTPResponse(200, headers, events=streaming.encode(reply, meta))
         return self.json_response(200, streaming.body(reply, meta), headers)
 
-    def usage(self, request: ChatCompletionRequest, reply: Reply) -> dict[str, Any]:
-        prompt = prompt_tokens(request)
+    def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
+        """Usage for ``reply``; ``key`` (the request's content key) lets the prompt count be remembered."""
+        prompt = self._prompt_tokens.get(key) if key is not None else None
+        if prompt is None:
+            prompt = prompt_tokens(request)
+            if key is not None:
+                if len(self._prompt_tokens) >= _CACHE_SIZE:
+                    self._prompt_tokens.clear()
+                self._prompt_tokens[key] = prompt
         limit = request.token_limit
         completion = sum(
             min(c.completion_tokens(), limit) if limit is not None else c.completion_tokens() for c in reply.choices
@@ -524,7 +554,8 @@ class Engine:
 
 
 _EMPTY = HTTPResponse(0, {})
-_CACHE_SIZE = 4096  # generated replies kept; the cache is simply emptied when full
+_CACHE_SIZE = 4096  # entries kept by each memo (parsed bodies, generated replies); emptied when full
+_CACHEABLE_BODY = 64 * 1024
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 
