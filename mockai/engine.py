@@ -287,6 +287,7 @@ class Engine:
         self._generated: dict[bytes, Reply] = {}
         self._parsed: dict[bytes, tuple[dict[str, Any], ChatCompletionRequest]] = {}
         self._prompt_tokens: dict[bytes, int] = {}
+        self._encoded: dict[bytes, list[bytes]] = {}
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
@@ -503,8 +504,20 @@ class Engine:
             headers["cache-control"] = "no-cache"
             if isinstance(reply, SplitReply):
                 return HTTPResponse(200, headers, events=streaming.sse(reply.chunks(meta)))
-            return HTTPResponse(200, headers, events=streaming.encode(reply, meta))
+            return HTTPResponse(200, headers, events=streaming.encode(reply, meta, self._stream_parts(reply, ex)))
         return self.json_response(200, streaming.body(reply, meta), headers)
+
+    def _stream_parts(self, reply: Reply, ex: Exchange) -> list[bytes] | None:
+        """The chunks' choices of a generated reply, serialized once per request body (they never change)."""
+        if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
+            return None
+        parts = self._encoded.get(ex.exact)
+        if parts is None:
+            parts = streaming.choice_parts(reply)
+            if len(self._encoded) >= _CACHE_SIZE:
+                self._encoded.clear()
+            self._encoded[ex.exact] = parts
+        return parts
 
     def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
         """Usage for ``reply``; ``key`` (the request's content key) lets the prompt count be remembered."""

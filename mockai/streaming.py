@@ -148,12 +148,17 @@ def sse(chunk_list: Iterable[dict[str, Any]]) -> list[bytes]:
     return events
 
 
-def encode(reply: Reply, meta: Meta) -> list[bytes]:
+def choice_parts(reply: Reply) -> list[bytes]:
+    """The serialized ``choices[0]`` of each chunk: all of a stream that does not depend on its id or clock."""
+    return [dumps(choice) for choice in _choices(reply)]
+
+
+def encode(reply: Reply, meta: Meta, parts: list[bytes] | None = None) -> list[bytes]:
     """``sse(chunks(reply, meta))``, byte for byte, without serializing the fields every chunk shares again
-    for each chunk (they are most of its bytes)."""
+    for each chunk (they are most of its bytes). ``parts``: :func:`choice_parts` of ``reply``, if known."""
     base = _base(meta)
     head = b"data: " + dumps(base)[:-1] + b',"choices":['
-    events = [head + dumps(choice) + b"]}\n\n" for choice in _choices(reply)]
+    events = [head + part + b"]}\n\n" for part in (choice_parts(reply) if parts is None else parts)]
     if meta.include_usage:
         events.append(b"data: " + dumps({**base, "choices": [], "usage": meta.usage}) + b"\n\n")
     events.append(DONE)
