@@ -250,19 +250,12 @@ def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = UNSEEDED_FIELD
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_B62_TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))  # byte -> alphanumeric (ids are hot)
+
+
 def _b62(digest: bytes, size: int) -> str:
-    """The ``size`` lowest base-62 digits of the digest, least significant first."""
-    n = int.from_bytes(digest, "big")
-    out: list[str] = []
-    while len(out) < size:
-        n, block = divmod(n, _B62_BLOCK)  # one big-int division per five digits; the rest on small ints
-        for _ in range(5):
-            block, r = divmod(block, 62)
-            out.append(_ALPHABET[r])
-    return "".join(out[:size])
-
-
-_B62_BLOCK = 62**5
+    """``size`` alphanumeric characters from a digest (``size`` <= its length)."""
+    return digest[:size].translate(_B62_TABLE).decode("ascii")
 
 
 @functools.lru_cache(maxsize=256)
@@ -288,6 +281,7 @@ class Engine:
         self._parsed: dict[bytes, tuple[dict[str, Any], ChatCompletionRequest]] = {}
         self._prompt_tokens: dict[bytes, int] = {}
         self._encoded: dict[bytes, list[bytes]] = {}
+        self._keys: dict[bytes, tuple[bytes, bytes]] = {}  # body bytes -> (content key, exact key)
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
@@ -401,8 +395,15 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        exchange = Exchange(request, body, http, canonical_key(body), self.config.seed, self, call,
-                            canonical_key(body, frozenset()))
+        keys = self._keys.get(http.body)
+        if keys is None:
+            keys = (canonical_key(body), canonical_key(body, frozenset()))
+            if len(http.body) <= _CACHEABLE_BODY:
+                if len(self._keys) >= _CACHE_SIZE:
+                    self._keys.clear()
+                self._keys[http.body] = keys
+        key, exact = keys
+        exchange = Exchange(request, body, http, key, self.config.seed, self, call, exact)
         try:
             response = self._answer(exchange)
         except APIError as err:
