@@ -65,6 +65,9 @@ class Config:
     locale: str = "en_US"
     # Mixed into ids only: set per worker process when several serve one port, so their ids never collide.
     instance: str = ""
+    # Calls the journal keeps (the newest); None keeps all. `mockai serve` keeps 1,000 so a long load test does
+    # not grow without bound.
+    journal_size: int | None = None
     # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
     strict: bool = False
     # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
@@ -321,6 +324,9 @@ class Engine:
             call.response = self.error_response(call.error)
         with self._lock:
             self.calls.append(call)
+            limit = self.config.journal_size
+            if limit is not None and len(self.calls) >= 2 * limit + 1:
+                del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
         return call.response
 
     def route(self, http: HTTPRequest) -> tuple[str, str]:

@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import socket
@@ -174,6 +175,8 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         shown = f"[{host}]" if ":" in host else host
         announce(f"mockai serving on http://{shown}:{bound}/v1  (seed {options.get('seed', 0)}, {workers} worker"
                  f"{'s' if workers > 1 else ''})\nOPENAI_BASE_URL=http://{shown}:{bound}/v1")
+        # Everything built so far lives as long as the server: keep it out of the collector's way.
+        gc.freeze()
         if workers > 1:
             from uvicorn.supervisors import Multiprocess
 
