@@ -283,7 +283,7 @@ class Engine:
         self._generated: dict[bytes, Reply] = {}
         self._parsed: dict[bytes, tuple[dict[str, Any], ChatCompletionRequest]] = {}
         self._prompt_tokens: dict[bytes, int] = {}
-        self._encoded: dict[bytes, list[bytes]] = {}
+        self._encoded: dict[bytes, list[bytes] | bytes] = {}
         self._keys: dict[bytes, tuple[bytes, bytes]] = {}  # body bytes -> (content key, exact key)
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
@@ -512,19 +512,30 @@ class Engine:
             if isinstance(reply, SplitReply):
                 return HTTPResponse(200, headers, events=streaming.sse(reply.chunks(meta)))
             return HTTPResponse(200, headers, events=streaming.encode(reply, meta, self._stream_parts(reply, ex)))
-        return self.json_response(200, streaming.body(reply, meta), headers)
+        headers["content-type"] = "application/json"
+        body = streaming.encode_body(reply, meta, self._body_part(reply, ex))
+        return HTTPResponse(200, headers, body=body)
 
     def _stream_parts(self, reply: Reply, ex: Exchange) -> list[bytes] | None:
         """The chunks' choices of a generated reply, serialized once per request body (they never change)."""
+        parts = self._memo(ex, lambda: streaming.choice_parts(reply))
+        return parts if isinstance(parts, list) else None
+
+    def _body_part(self, reply: Reply, ex: Exchange) -> bytes | None:
+        """The ``choices`` of a generated reply's JSON body, serialized once per request body."""
+        part = self._memo(ex, lambda: streaming.choices_part(reply))
+        return part if isinstance(part, bytes) else None
+
+    def _memo(self, ex: Exchange, make: Callable[[], list[bytes] | bytes]) -> list[bytes] | bytes | None:
         if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
-            return None
-        parts = self._encoded.get(ex.exact)
-        if parts is None:
-            parts = streaming.choice_parts(reply)
+            return None  # only the generator's replies are a pure function of the request
+        value = self._encoded.get(ex.exact)
+        if value is None:
+            value = make()
             if len(self._encoded) >= _CACHE_SIZE:
                 self._encoded.clear()
-            self._encoded[ex.exact] = parts
-        return parts
+            self._encoded[ex.exact] = value
+        return value
 
     def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
         """Usage for ``reply``; ``key`` (the request's content key) lets the prompt count be remembered."""

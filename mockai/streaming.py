@@ -83,6 +83,22 @@ def body(reply: Reply, meta: Meta) -> dict[str, Any]:
 _Event = tuple[dict[str, Any], "dict[str, Any] | None", "str | None"]
 
 
+def encode_body(reply: Reply, meta: Meta, choices: bytes | None = None) -> bytes:
+    """``dumps(body(reply, meta))``, byte for byte; ``choices`` is :func:`choices_part` of ``reply``, if known."""
+    if meta.extra:
+        return dumps(body(reply, meta))
+    head = dumps({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model})
+    tail = dumps({"usage": meta.usage, "service_tier": meta.service_tier,
+                  "system_fingerprint": meta.system_fingerprint})
+    return head[:-1] + b',"choices":' + (choices_part(reply) if choices is None else choices) + b"," + tail[1:]
+
+
+def choices_part(reply: Reply) -> bytes:
+    """The serialized ``choices`` of the ``chat.completion``: all of it that does not depend on its id or clock."""
+    return dumps([{"index": i, "message": message(c), "logprobs": _logprobs(c), "finish_reason": c.finish_reason}
+                  for i, c in enumerate(reply.choices)])
+
+
 def _events(choice: Choice) -> list[_Event]:
     """(delta, logprobs, finish_reason) for each chunk of one choice."""
     out: list[_Event] = [
