@@ -1,0 +1,84 @@
+"""The engine memoizes what is a pure function of the request bytes (parsing, keys, the generated reply, its
+serialized choices). Memoized answers must be byte-for-byte the answers computed afresh."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mockai import streaming
+from mockai.engine import Config, Engine, HTTPRequest
+from mockai.reply import Choice, Reply, TokenLogprob, ToolCall
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+    "required": ["city"]}}}
+USER = [{"role": "user", "content": "Write a few sentences about lighthouses and their keepers."}]
+BODIES: list[dict[str, Any]] = [
+    {"model": "gpt-4o-mini", "messages": USER},
+    {"model": "gpt-4o-mini", "messages": USER, "n": 3, "logprobs": True, "top_logprobs": 2},
+    {"model": "gpt-4o-mini", "messages": USER, "stop": ["e"], "max_tokens": 7},
+    {"model": "gpt-4o-mini", "messages": USER, "tools": [WEATHER], "tool_choice": "required"},
+    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Answer in JSON"}],
+     "response_format": {"type": "json_object"}},
+]
+
+
+def forget(engine: Engine) -> None:
+    for memo in (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._prompt_tokens):
+        memo.clear()
+
+
+def ask(engine: Engine, body: dict[str, Any]) -> bytes:
+    raw = json.dumps(body).encode()
+    res = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"}, body=raw))
+    assert res.status == 200, res.content()
+    return res.content()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("body", BODIES, ids=["plain", "n-logprobs", "stop-limit", "tools", "json-object"])
+def test_memoized_answers_are_the_fresh_answers(body: dict[str, Any], stream: bool) -> None:
+    if stream:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    memoized, fresh = Engine(Config(seed=5, clock=1)), Engine(Config(seed=5, clock=1))
+    first = ask(memoized, body)
+    assert ask(fresh, body) == first
+    again = ask(memoized, body)  # served from the memos
+    forget(fresh)
+    assert ask(fresh, body) == again  # the same occurrence, computed afresh
+    assert again != first  # a new id all the same
+
+
+def test_a_memoized_reply_is_not_shared_mutable_state() -> None:
+    engine = Engine(Config(seed=5, clock=1))
+    body = {"model": "gpt-4o-mini", "messages": USER, "tools": [WEATHER], "tool_choice": "required"}
+    ask(engine, body)
+    engine.calls[0].reply.choices[0].content = "tampered"  # type: ignore[union-attr]
+    ask(engine, body)
+    assert engine.calls[1].reply.choices[0].content is None  # type: ignore[union-attr]
+
+
+REPLIES = [
+    Reply.text("Hello there, friend."),
+    Reply([Choice(content="One"), Choice(content=None, refusal="I can't help with that.")]),
+    Reply([Choice(content=None, finish_reason="tool_calls",
+                  tool_calls=[ToolCall("f", '{"a":1}', "call_1"), ToolCall("g", "{}", "call_2")])]),
+    Reply([Choice(content="Hi you", logprobs=[TokenLogprob("Hi", -0.1, [("Hi", -0.1), ("Yo", -2.0)]),
+                                              TokenLogprob(" you", -0.2, [(" you", -0.2)])])]),
+]
+
+
+@pytest.mark.parametrize("reply", REPLIES, ids=["text", "refusal-n2", "tools", "logprobs"])
+@pytest.mark.parametrize("include_usage", [False, True])
+def test_the_fast_encoders_write_what_the_plain_ones_do(reply: Reply, include_usage: bool) -> None:
+    meta = streaming.Meta(id="chatcmpl-x", created=1, model="m", system_fingerprint="fp_1",
+                          usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+                          include_usage=include_usage)
+    assert streaming.encode(reply, meta) == streaming.sse(streaming.chunks(reply, meta))
+    assert streaming.encode(reply, meta, streaming.choice_parts(reply)) == streaming.encode(reply, meta)
+    assert streaming.encode_body(reply, meta) == streaming.dumps(streaming.body(reply, meta))
+    extra = streaming.Meta(id="x", created=1, model="m", extra={"obfuscation": "abc"})
+    assert streaming.encode_body(reply, extra) == streaming.dumps(streaming.body(reply, extra))
