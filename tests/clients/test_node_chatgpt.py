@@ -6,6 +6,7 @@ available); skipped otherwise. The test itself only talks to 127.0.0.1.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -39,7 +40,7 @@ def test_the_chatgpt_client_converses_streams_and_fails_like_against_openai() ->
     assert second.request.stream
     progress = out["second"]["progress"]
     assert len(progress) > 5
-    assert all(b.startswith(a) for a, b in zip(progress, progress[1:]))
+    assert all(b.startswith(a) for a, b in itertools.pairwise(progress))
     assert out["second"]["text"] == progress[-1]
     # it sent the conversation so far, keyed by the first reply's (unique) id
     assert [m.role for m in second.request.messages][-3:] == ["user", "assistant", "user"]
