@@ -16,7 +16,7 @@ import dataclasses
 import importlib
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -34,8 +34,6 @@ class NotMockedError(AssertionError):
 class Patcher:
     """Answers requests to ``hosts`` (names or compiled patterns) and URLs under ``base_urls`` from ``engine``."""
 
-    _lock = threading.Lock()
-
     def __init__(self, engine: Engine, *, hosts: Sequence[str | re.Pattern[str]] = (*DEFAULT_HOSTS, AZURE_HOSTS),
                  base_urls: Sequence[str] = (), other_hosts: Literal["fail", "pass"] = "fail") -> None:
         if other_hosts not in ("fail", "pass"):
@@ -44,7 +42,6 @@ class Patcher:
         self.hosts = list(hosts)
         self.base_urls = [b.rstrip("/") for b in base_urls]
         self.other_hosts = other_hosts
-        self._undo: list[Callable[[], None]] = []
 
     def intercepts(self, url: str) -> bool:
         return self.prefix(url) is not None
@@ -74,48 +71,79 @@ class Patcher:
                               "it reach the network.")
 
     def start(self) -> None:
-        for name in ("httpx", "httpx2"):
-            try:
-                module = importlib.import_module(name)
-            except ImportError:
-                continue
-            self._patch(module)
-
-    def _patch(self, module: Any) -> None:
-        patcher = self
-        sync_cls, async_cls = module.HTTPTransport, module.AsyncHTTPTransport
-        real_sync, real_async = sync_cls.handle_request, async_cls.handle_async_request
-
-        def handle_request(transport: Any, request: Any) -> Any:
-            url = str(request.url)
-            prefix = None if getattr(transport, "mockai_passthrough", False) else patcher.prefix(url)
-            if prefix is not None:
-                res = patcher.engine.handle(patcher.engine_request(request, request.read(), prefix))
-                return to_response(module, res, request)
-            if patcher.other_hosts == "fail" and not getattr(transport, "mockai_passthrough", False):
-                raise patcher._refuse(url)
-            return real_sync(transport, request)
-
-        async def handle_async_request(transport: Any, request: Any) -> Any:
-            url = str(request.url)
-            passthrough = getattr(transport, "mockai_passthrough", False)  # a recording cassette's upstream
-            prefix = None if passthrough else patcher.prefix(url)
-            if prefix is not None:
-                res = patcher.engine.handle(patcher.engine_request(request, await request.aread(), prefix))
-                return await to_response_async(module, res, request)
-            if patcher.other_hosts == "fail" and not passthrough:
-                raise patcher._refuse(url)
-            return await real_async(transport, request)
-
-        sync_cls.handle_request = handle_request
-        async_cls.handle_async_request = handle_async_request
-
-        def undo() -> None:
-            sync_cls.handle_request = real_sync
-            async_cls.handle_async_request = real_async
-
-        self._undo.append(undo)
+        with _LOCK:
+            for name in ("httpx", "httpx2"):
+                if name not in _REAL:
+                    try:
+                        module = importlib.import_module(name)
+                    except ImportError:
+                        continue
+                    _install(module)
+            if self not in _ACTIVE:
+                _ACTIVE.append(self)
 
     def stop(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        with _LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+            if not _ACTIVE:
+                for name in list(_REAL):
+                    _uninstall(name)
+
+
+# One set of patched methods per module, shared by every active Patcher (newest first answers), so mocks may be
+# started and stopped in any order and the originals come back exactly when the last one stops.
+_LOCK = threading.RLock()
+_ACTIVE: list[Patcher] = []
+_REAL: dict[str, tuple[Any, Any, Any]] = {}  # module name -> (module, real sync method, real async method)
+
+
+def _route(url: str, transport: Any) -> tuple[Patcher, str] | Patcher | None:
+    """The patcher answering ``url`` and its prefix; else the patcher whose policy refuses it; else ``None``."""
+    if getattr(transport, "mockai_passthrough", False):  # a recording cassette's own upstream requests
+        return None
+    active = list(_ACTIVE)
+    for patcher in reversed(active):
+        prefix = patcher.prefix(url)
+        if prefix is not None:
+            return patcher, prefix
+    if active and active[-1].other_hosts == "fail":
+        return active[-1]
+    return None
+
+
+def _install(module: Any) -> None:
+    sync_cls, async_cls = module.HTTPTransport, module.AsyncHTTPTransport
+    real_sync, real_async = sync_cls.handle_request, async_cls.handle_async_request
+
+    def handle_request(transport: Any, request: Any) -> Any:
+        url = str(request.url)
+        route = _route(url, transport)
+        if isinstance(route, tuple):
+            patcher, prefix = route
+            res = patcher.engine.handle(patcher.engine_request(request, request.read(), prefix))
+            return to_response(module, res, request)
+        if route is not None:
+            raise route._refuse(url)
+        return real_sync(transport, request)
+
+    async def handle_async_request(transport: Any, request: Any) -> Any:
+        url = str(request.url)
+        route = _route(url, transport)
+        if isinstance(route, tuple):
+            patcher, prefix = route
+            res = patcher.engine.handle(patcher.engine_request(request, await request.aread(), prefix))
+            return await to_response_async(module, res, request)
+        if route is not None:
+            raise route._refuse(url)
+        return await real_async(transport, request)
+
+    sync_cls.handle_request = handle_request
+    async_cls.handle_async_request = handle_async_request
+    _REAL[module.__name__] = (module, real_sync, real_async)
+
+
+def _uninstall(name: str) -> None:
+    module, real_sync, real_async = _REAL.pop(name)
+    module.HTTPTransport.handle_request = real_sync
+    module.AsyncHTTPTransport.handle_async_request = real_async

@@ -290,3 +290,17 @@ def test_respx_side_effect_async_and_errors() -> None:
 
     anyio.run(go)
     assert mock.calls.last.status == 429
+
+
+def test_mocks_stopped_out_of_order_restore_the_real_transports() -> None:
+    real_sync, real_async = httpx.HTTPTransport.handle_request, httpx.AsyncHTTPTransport.handle_async_request
+    first, second = MockAI(), MockAI()
+    first.start()
+    second.start()
+    first.stop()  # the newer mock keeps answering...
+    reply = httpx.get("https://api.openai.com/v1/models", headers={"authorization": "Bearer sk-test"})
+    assert reply.status_code == 200
+    assert (first.call_count, second.call_count) == (0, 1)
+    second.stop()  # ...and when the last one stops, the network is back as it was
+    assert httpx.HTTPTransport.handle_request is real_sync
+    assert httpx.AsyncHTTPTransport.handle_async_request is real_async
