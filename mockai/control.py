@@ -71,9 +71,10 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     if (action, method) == ("rules", "POST"):
         try:
             data = json.loads(http.body or b"{}")
-            scenario = parse_scenario(data, "request body")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nesting too deep
             raise APIError(400, "The control API expects a JSON scenario document.", code="invalid_json") from None
+        try:
+            scenario = parse_scenario(data, "request body")
         except ScenarioError as exc:
             raise APIError(400, str(exc), code="invalid_scenario") from None
         apply(scenario, script)

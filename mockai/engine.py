@@ -30,7 +30,7 @@ from .models import DEFAULT_MODELS, model_object, snapshot
 from .reply import Reply
 from .rules import Script
 from .shapes import SplitReply
-from .validation import parse_chat
+from .validation import parse_chat, parse_json
 from .wire import ChatCompletionRequest
 
 if TYPE_CHECKING:
@@ -281,10 +281,12 @@ class Engine:
         self.script = Script()
         self.responders: list[Responder] = list(responders)
         self._generated: dict[bytes, Reply] = {}
-        self._parsed: dict[bytes, tuple[dict[str, Any], ChatCompletionRequest]] = {}
+        self._parsed: dict[tuple[str, bytes], tuple[dict[str, Any], ChatCompletionRequest]] = {}
         self._prompt_tokens: dict[bytes, int] = {}
         self._encoded: dict[bytes, list[bytes] | bytes] = {}
-        self._keys: dict[bytes, tuple[bytes, bytes]] = {}  # body bytes -> (content key, exact key)
+        self._keys: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}
+        self._epoch = 0
+        self._answers = 0  # (path, body) -> (content key, exact key)
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
@@ -311,7 +313,11 @@ class Engine:
         if route == "control":
             from .control import handle as control
 
-            return control(self, http, arg)
+            try:
+                return control(self, http, arg)
+            except Exception as exc:  # the control API must fail like the rest: an envelope, never a traceback
+                return self.error_response(APIError(500, f"The control API failed ({type(exc).__name__}: {exc}).",
+                                                    code="server_error"))
         call = Call(http=http, route=route, response=_EMPTY)
         try:
             call.response = self._dispatch(route, arg, http, call)
@@ -368,7 +374,7 @@ class Engine:
             return self.json_response(200, model_object(arg))
         if len(http.body) > self.config.max_body:
             raise too_large(self.config.max_body)
-        body, request = self._parse(http.body)
+        body, request = self._parse(http, deployment=arg)
         call.body, call.request = body, request
         if self.config.strict_models and request.model not in self.config.models:
             raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
@@ -401,13 +407,14 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        keys = self._keys.get(http.body)
+        memo = (http.path, http.body)
+        keys = self._keys.get(memo)
         if keys is None:
             keys = (canonical_key(body), canonical_key(body, frozenset()))
             if len(http.body) <= _CACHEABLE_BODY:
                 if len(self._keys) >= _CACHE_SIZE:
                     self._keys.clear()
-                self._keys[http.body] = keys
+                self._keys[memo] = keys
         key, exact = keys
         exchange = Exchange(request, body, http, key, self.config.seed, self, call, exact)
         try:
@@ -448,19 +455,27 @@ class Engine:
         call.reply = reply
         return self.render(reply, ex)
 
-    def _parse(self, raw: bytes) -> tuple[dict[str, Any], ChatCompletionRequest]:
-        """Parse and validate a body, memoized by its bytes: load tests and retries send the same bytes again.
+    def _parse(self, http: HTTPRequest, deployment: str = "") -> tuple[dict[str, Any], ChatCompletionRequest]:
+        """Parse and validate a body, memoized by path and bytes: load tests and retries send them again.
 
-        The body and request are then shared by the calls that sent them; nothing in mockai changes either.
+        The body and request are then shared by the calls that sent them; nothing in mockai changes either. On
+        an Azure deployment path a body without ``model`` is for the deployment's model, as Azure has it.
         """
-        hit = self._parsed.get(raw)
+        memo = (http.path, http.body)
+        hit = self._parsed.get(memo)
         if hit is not None:
             return hit
+        raw: bytes | dict[str, Any] = http.body
+        if deployment:
+            data = parse_json(http.body)
+            if isinstance(data, dict) and "model" not in data:
+                data["model"] = deployment
+            raw = data if isinstance(data, dict) else http.body
         parsed = parse_chat(raw)
-        if len(raw) <= _CACHEABLE_BODY:
+        if len(http.body) <= _CACHEABLE_BODY:
             if len(self._parsed) >= _CACHE_SIZE:
                 self._parsed.clear()
-            self._parsed[raw] = parsed
+            self._parsed[memo] = parsed
         return parsed
 
     def _generate(self, ex: Exchange) -> Reply:
@@ -468,6 +483,9 @@ class Engine:
         cached = self._generated.get(ex.exact)
         if cached is None:
             cached = self.generator.generate(ex.request, key=ex.key, seed=self.config.seed)
+            size = sum(len(c.content or "") + sum(len(t.arguments) for t in c.tool_calls) for c in cached.choices)
+            if size * (8 if ex.request.logprobs else 1) > _MEMO_BYTES:
+                return cached
             if len(self._generated) >= _CACHE_SIZE:
                 self._generated.clear()
             self._generated[ex.exact] = cached.copy()
@@ -478,15 +496,16 @@ class Engine:
         """Give a reply its ids, clock and usage, and write it as JSON or a stream."""
         request = ex.request
         exact = ex.exact or canonical_key(ex.body, frozenset())
-        occurrence = self._occurrence(exact)
-        digest = hashlib.sha256(
-            b"%d|%s|%s|%d" % (self.config.seed, self.config.instance.encode(), exact, occurrence)).digest()
+        occurrence, epoch = self._occurrence(exact)
+        digest = hashlib.sha256(b"%d|%s|%s|%d|%d" % (
+            self.config.seed, self.config.instance.encode(), exact, occurrence, epoch)).digest()
         for ci, choice in enumerate(reply.choices):
             for ti, tool_call in enumerate(choice.tool_calls):
                 if tool_call.id is None:
-                    # From the content key, not the occurrence: a stream must carry the same tool calls as
-                    # the non-stream reply to the same request.
-                    salt = b"%d|%s|%d|%d" % (self.config.seed, ex.key, ci, ti)
+                    # From the content key and the occurrence: the first stream carries the same tool calls as
+                    # the first non-stream reply to the same request, and a repeated request gets new ids.
+                    salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), ex.key,
+                                                      occurrence, epoch, ci, ti)
                     tool_call.id = "call_" + _b62(hashlib.sha256(salt).digest(), 24)
             if request.logprobs and choice.logprobs is None and choice.content and not isinstance(reply, SplitReply):
                 rng = rng_for(ex.key, self.config.seed, "logprobs", ci)
@@ -529,9 +548,14 @@ class Engine:
     def _memo(self, ex: Exchange, make: Callable[[], list[bytes] | bytes]) -> list[bytes] | bytes | None:
         if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
             return None  # only the generator's replies are a pure function of the request
+        if ex.call.reply is not None and any(c.tool_calls for c in ex.call.reply.choices):
+            return None  # tool call ids change with each occurrence
         value = self._encoded.get(ex.exact)
         if value is None:
             value = make()
+            size = sum(map(len, value)) if isinstance(value, list) else len(value)
+            if size > _MEMO_BYTES:
+                return value
             if len(self._encoded) >= _CACHE_SIZE:
                 self._encoded.clear()
             self._encoded[ex.exact] = value
@@ -548,7 +572,8 @@ class Engine:
                 self._prompt_tokens[key] = prompt
         limit = request.token_limit
         completion = sum(
-            min(c.completion_tokens(), limit) if limit is not None else c.completion_tokens() for c in reply.choices
+            min(c.completion_tokens(), limit) if limit is not None and c.finish_reason == "length"
+            else c.completion_tokens() for c in reply.choices
         )
         return {
             "prompt_tokens": prompt,
@@ -562,29 +587,49 @@ class Engine:
     def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:
         out = {"content-type": "application/json"}
         out.update(headers or {})
+        if "x-request-id" not in out:
+            out["x-request-id"] = self._request_id()
+            out["openai-version"] = "2020-10-01"
         return HTTPResponse(status, out, body=streaming.dumps(value))
 
     def error_response(self, err: APIError) -> HTTPResponse:
-        headers = {"x-request-id": "req_" + hashlib.sha256(err.message.encode()).hexdigest()[:16]}
-        headers.update(err.headers)
-        return self.json_response(err.status, err.envelope(), headers)
+        return self.json_response(err.status, err.envelope(), err.headers)
+
+    def _request_id(self) -> str:
+        """A unique ``x-request-id`` for answers that have no reply id to derive one from (errors, listings)."""
+        with self._lock:
+            self._answers += 1
+            n = self._answers
+        salt = b"%d|%s|%d" % (self.config.seed, self.config.instance.encode(), n)
+        return "req_" + hashlib.sha256(salt).hexdigest()[:32]
 
     def reset(self) -> None:
         """Forget the journal and the occurrence counts (ids start over)."""
         with self._lock:
             self.calls.clear()
             self._seen.clear()
+            self._epoch = 0
         for hook in self.on_reset:
             hook()
 
-    def _occurrence(self, key: bytes) -> int:
+    def _occurrence(self, key: bytes) -> tuple[int, int]:
+        """How often this exact request was seen before, and the epoch of that count.
+
+        The counts are bounded: when they fill up they start over in a new epoch, which is mixed into ids, so
+        ids stay unique (and a run still replays byte for byte) without the counts growing for ever.
+        """
         with self._lock:
+            if len(self._seen) >= _SEEN_SIZE:
+                self._seen.clear()
+                self._epoch += 1
             n = self._seen.get(key, 0)
             self._seen[key] = n + 1
-        return n
+            return n, self._epoch
 
 
 _EMPTY = HTTPResponse(0, {})
+_SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
+_MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
 _CACHE_SIZE = 4096  # entries kept by each memo (parsed bodies, generated replies); emptied when full
 _CACHEABLE_BODY = 64 * 1024
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}

@@ -332,13 +332,25 @@ def test_logprobs_follow_the_cut(engine: Engine) -> None:
 # --- determinism, ids, clock -----------------------------------------------------------------------------
 
 
+def call_ids(body: dict[str, Any]) -> set[str]:
+    return {t["id"] for c in body["choices"] for t in c["message"].get("tool_calls") or []}
+
+
+def without_call_ids(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**c, "message": {**c["message"], "tool_calls": [{**t, "id": None} for t in c["message"]["tool_calls"]]}}
+            if c["message"].get("tool_calls") else c for c in choices]
+
+
 def test_same_seed_same_reply(make_engine: Any) -> None:
     req = chat_body("Hello", n=3, tools=TOOLS, logprobs=True, top_logprobs=2)
     a, b = make_engine(seed=5), make_engine(seed=5)
     first = reply(a, req)
     again = reply(a, req)
     other = reply(b, req)
-    assert first["choices"] == again["choices"] == other["choices"]
+    assert first["choices"] == other["choices"]
+    assert without_call_ids(first["choices"]) == without_call_ids(again["choices"])
+    assert call_ids(first)
+    assert call_ids(first).isdisjoint(call_ids(again)), "a repeated request gets new call ids"
     assert first["id"] != again["id"], "ids are unique per call"
     assert first["id"] == other["id"], "a fresh engine replays the same id sequence"
     assert again["id"] == reply(b, req)["id"]

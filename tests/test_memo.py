@@ -82,3 +82,64 @@ def test_the_fast_encoders_write_what_the_plain_ones_do(reply: Reply, include_us
     assert streaming.encode_body(reply, meta) == streaming.dumps(streaming.body(reply, meta))
     extra = streaming.Meta(id="x", created=1, model="m", extra={"obfuscation": "abc"})
     assert streaming.encode_body(reply, extra) == streaming.dumps(streaming.body(reply, extra))
+
+
+def test_memos_stay_small_for_huge_replies() -> None:
+    engine = Engine(Config(seed=5, clock=1))
+    long = [{"role": "user", "content": "Write a long essay about lighthouses."}]
+    ask(engine, {"model": "gpt-4o-mini", "messages": long, "n": 128, "logprobs": True, "top_logprobs": 5})
+    assert not engine._generated  # too big to keep
+    assert not engine._encoded
+
+
+def test_the_occurrence_counts_are_bounded_without_repeating_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockai import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_SEEN_SIZE", 3)
+    engine = Engine(Config(seed=5, clock=1))
+    bodies = [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i % 5}"}]} for i in range(40)]
+    ids = [json.loads(ask(engine, body))["id"] for body in bodies]
+    assert len(engine._seen) <= 3
+    assert len(set(ids)) == 40
+
+
+def test_error_and_listing_answers_have_unique_request_ids() -> None:
+    engine = Engine(Config())
+    bad = HTTPRequest("POST", "/v1/chat/completions", headers={}, body=b"{}")
+    listing = HTTPRequest("GET", "/v1/models", headers={"authorization": "Bearer k"})
+    ids = [engine.handle(r).headers["x-request-id"] for r in (bad, bad, listing, listing)]
+    assert len(set(ids)) == 4
+    assert engine.handle(listing).headers["openai-version"] == "2020-10-01"
+
+
+def test_azure_deployment_paths_take_the_model_from_the_url() -> None:
+    engine = Engine(Config())
+    body = b'{"messages": [{"role": "user", "content": "Hi"}]}'
+    for deployment in ("prod-4o", "prod-mini"):
+        res = engine.handle(HTTPRequest("POST", f"/openai/deployments/{deployment}/chat/completions",
+                                        query="api-version=2024-10-21", headers={"api-key": "k"}, body=body))
+        assert res.status == 200, res.body
+        assert res.json()["model"] == deployment
+    plain = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"}, body=body))
+    assert plain.status == 400
+    assert plain.json()["error"]["param"] == "model"
+
+
+def test_usage_counts_what_a_scripted_reply_sends() -> None:
+    from mockai import MockAI
+
+    mock = MockAI()
+    mock.queue("one two three four five six seven eight")
+    reply = mock.client().chat.completions.create(model="gpt-4o-mini", max_tokens=2,
+                                                   messages=[{"role": "user", "content": "Hi"}])
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 8
+
+
+def test_bad_control_bodies_get_envelopes_not_exceptions() -> None:
+    engine = Engine(Config())
+    for body in (b"\xff", b"[" * 100_000):
+        res = engine.handle(HTTPRequest("POST", "/_mockai/rules", body=body))
+        assert res.status == 400
+        assert res.json()["error"]["code"] == "invalid_json"
