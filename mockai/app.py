@@ -15,11 +15,12 @@ import asyncio
 import ipaddress
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -27,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from .engine import ConnectionDropped, Delivery, Engine, HTTPRequest, HTTPResponse, too_large
 from .errors import APIError
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+_INLINE_BODY = 256 * 1024  # bodies larger than this are answered in a worker thread
 TRANSPORT_KEY = "mockai.transport"
 
 
@@ -40,21 +41,26 @@ class MockApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(engine: Engine, host: str = "127.0.0.1") -> Starlette:
+def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1) -> Starlette:
     """A Starlette app that answers every request through ``engine``.
 
     The control API (``/_mockai/``) is served when ``engine.config.control`` is true, or when it is ``None`` and
-    ``host`` is a loopback address or a control token is set.
+    ``host`` is a loopback address or a control token is set; never when ``workers`` processes share the port,
+    since each has its own rules and journal.
     """
     control = engine.config.control
     if control is None:
         control = is_loopback(host) or engine.config.control_token is not None
+    why_not = ""  # off because of where it listens: say no more than any unknown URL would
+    if workers > 1:
+        control = False
+        why_not = f": the control API is off, each of the {workers} workers has its own rules and journal"
 
     async def endpoint(request: Request) -> Response:
         scope = request.scope
         path: str = scope["path"]
         if not control and path.startswith("/_mockai/"):
-            return _send(engine.error_response(APIError(404, f"Invalid URL ({request.method} {path})")))
+            return _send(engine.error_response(APIError(404, f"Invalid URL ({request.method} {path}){why_not}")))
         # Straight from the ASGI scope: Starlette's URL and Headers objects cost more than the engine's work.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         limit = engine.config.max_body
@@ -62,21 +68,36 @@ def create_app(engine: Engine, host: str = "127.0.0.1") -> Starlette:
         if declared.isdigit() and int(declared) > limit:
             return _send(engine.error_response(too_large(limit)))
         body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > limit:
-                return _send(engine.error_response(too_large(limit)))
+        try:
+            async for part in request.stream():
+                body += part
+                if len(body) > limit:
+                    return _send(engine.error_response(too_large(limit)))
+        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing to log
+            return Response(status_code=400)
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
                            headers=headers, body=bytes(body))
+        if len(body) > _INLINE_BODY:  # big prompts cost real CPU: keep the event loop (and other clients) free
+            return _send(await run_in_threadpool(engine.handle, http))
         return _send(engine.handle(http))
 
     async def crash(request: Request, exc: Exception) -> Response:
         err = APIError(500, "The server had an error while processing your request.", code="server_error")
         return _send(engine.error_response(err))
 
-    app = MockApp(routes=[Route("/{path:path}", endpoint, methods=METHODS)], exception_handlers={Exception: crash})
+    # An ASGI endpoint (not a function) makes the route accept every method, so the engine answers them all.
+    app = MockApp(routes=[Route("/{path:path}", _Endpoint(endpoint))], exception_handlers={Exception: crash})
     app.state.engine = engine
     return app
+
+
+class _Endpoint:
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def is_loopback(host: str) -> bool:

@@ -137,6 +137,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     from .scenario import ScenarioError, load_scenario
     from .server import serve as run
 
+    if control and workers > 1:
+        raise click.UsageError("--control needs --workers 1: each worker process has its own rules and journal")
     for path in scenarios:
         try:
             load_scenario(path)

@@ -142,7 +142,8 @@ def app_factory() -> Any:
     from .app import create_app
 
     config = config_from_env()
-    if int(os.environ.get(WORKERS_ENV, "1")) > 1:  # one engine per process: keep their ids apart
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    if workers > 1:  # one engine per process: keep their ids apart
         config.instance = f"{config.instance}{os.getpid()}"
     engine = Engine(config)
     for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep):
@@ -150,7 +151,7 @@ def app_factory() -> Any:
             from .scenario import apply, load_scenario
 
             apply(load_scenario(path), engine.script)
-    return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"))
+    return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers)
 
 
 def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str,

@@ -245,3 +245,21 @@ def test_control_token_with_curl() -> None:
     with mock.serve() as server:
         assert curl(f"{server.url}/_mockai/health")[0] == 401
         assert curl("-H", "authorization: Bearer t0k", f"{server.url}/_mockai/health")[0] == 200
+
+
+@pytest.mark.asyncio
+async def test_off_with_several_workers_and_says_why() -> None:
+    app = create_app(Engine(), "127.0.0.1", workers=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as client:
+        res = await client.get("/_mockai/health")
+    assert res.status_code == 404
+    assert "each of the 2 workers has its own rules and journal" in res.json()["error"]["message"]
+
+
+@pytest.mark.asyncio
+async def test_every_method_gets_an_envelope() -> None:
+    app = create_app(Engine())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as client:
+        res = await client.request("TRACE", "/v1/chat/completions", headers={"authorization": "Bearer k"})
+    assert res.status_code == 405
+    assert res.json()["error"]["type"] == "invalid_request_error"
