@@ -6,9 +6,9 @@ Hypothesis strategies (driven by draws): everything random goes through a :class
 Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, ``allOf`` (merged), local
 ``$ref`` into ``$defs``/``definitions`` (recursion bounded), objects (``properties``, ``required``,
 ``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems``, ``minItems``, ``maxItems``,
-``uniqueItems``), strings (``minLength``, ``maxLength``, common ``format`` values, simple ``pattern`` by retry),
-numbers (``minimum``, ``maximum``, exclusive bounds, ``multipleOf``), booleans and ``null``. With ``strict``
-every property is present, as OpenAI's structured outputs require.
+``uniqueItems``), strings (``minLength``, ``maxLength``, common ``format`` values, ``pattern`` by drawing from
+the regular expression itself), numbers (``minimum``, ``maximum``, exclusive bounds, ``multipleOf``), booleans
+and ``null``. With ``strict`` every property is present, as OpenAI's structured outputs require.
 
 >>> import random
 >>> value_for({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 3}},
@@ -18,11 +18,14 @@ every property is present, as OpenAI's structured outputs require.
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 import re
+import string
+import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -188,14 +191,20 @@ class _Builder:
             raise SchemaError(f"minLength {lo} is above maxLength {hi}")
         fmt = schema.get("format")
         pattern = schema.get("pattern")
-        for _ in range(20):
-            text = self._formatted(fmt) if fmt else self._words(lo, hi)
-            if len(text) < lo:
-                text = text + "x" * (lo - len(text))
-            text = text[:hi]
-            if pattern is None or re.search(pattern, text):
-                return text
-        raise SchemaError(f"cannot generate a string matching pattern {pattern!r}")
+        text = self._formatted(fmt) if fmt else self._words(lo, hi)
+        if len(text) < lo:
+            text = text + "x" * (lo - len(text))
+        text = text[:hi]
+        if not isinstance(pattern, str):
+            return text
+        compiled = _compile(pattern)
+        if compiled is None:  # a dialect Python's ``re`` cannot read (``\p{L}``, ``(?<name>``): it is not checked
+            return text
+        if compiled.search(text):
+            return text
+        limit = int(schema["maxLength"]) if "maxLength" in schema else _MAX_SIZE
+        drawn = _matching(_python_dialect(pattern), compiled, self.src, lo, limit)
+        return text if drawn is None else drawn
 
     def _words(self, lo: int, hi: int) -> str:
         words = [self.src.word() for _ in range(self.src.integer(1, 3))]
@@ -208,8 +217,10 @@ class _Builder:
             return f"2025-{src.integer(1, 12):02d}-{src.integer(1, 28):02d}T{src.integer(0, 23):02d}:00:00Z"
         if fmt == "date":
             return f"2025-{src.integer(1, 12):02d}-{src.integer(1, 28):02d}"
-        if fmt == "time":
-            return f"{src.integer(0, 23):02d}:{src.integer(0, 59):02d}:00"
+        if fmt == "time":  # RFC 3339 full-time, as JSON schema's "time" wants: with its offset
+            return f"{src.integer(0, 23):02d}:{src.integer(0, 59):02d}:00Z"
+        if fmt == "duration":  # ISO 8601, as JSON schema's "duration"
+            return f"P{src.integer(1, 30)}DT{src.integer(1, 23)}H"
         if fmt == "email":
             return f"{src.word()}@example.com"
         if fmt in ("uri", "url"):
@@ -273,6 +284,200 @@ class _Builder:
             if key not in out:
                 out[key] = self.value(extra if isinstance(extra, Mapping) else {}, depth + 1)
         return out
+
+
+# --- strings from a `pattern` -------------------------------------------------------------------------------
+
+# Python's regular expression parser: ``re._parser`` from 3.11 on, ``sre_parse`` (deprecated there) before.
+_PARSER: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+_ALNUM = string.ascii_letters + string.digits
+_PRINTABLE = "".join(chr(c) for c in range(32, 127))
+_CATEGORIES = {
+    "CATEGORY_DIGIT": string.digits,
+    "CATEGORY_NOT_DIGIT": string.ascii_letters,
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_SPACE": _ALNUM,
+    "CATEGORY_WORD": _ALNUM + "_",
+    "CATEGORY_NOT_WORD": " -.,:;!?@#/",
+    "CATEGORY_LINEBREAK": "\n",
+    "CATEGORY_NOT_LINEBREAK": _ALNUM,
+}
+_IN_CATEGORY: dict[str, Callable[[str], bool]] = {
+    "CATEGORY_DIGIT": str.isdecimal,
+    "CATEGORY_NOT_DIGIT": lambda c: not c.isdecimal(),
+    "CATEGORY_SPACE": str.isspace,
+    "CATEGORY_NOT_SPACE": lambda c: not c.isspace(),
+    "CATEGORY_WORD": lambda c: c.isalnum() or c == "_",
+    "CATEGORY_NOT_WORD": lambda c: not (c.isalnum() or c == "_"),
+    "CATEGORY_LINEBREAK": lambda c: c == "\n",
+    "CATEGORY_NOT_LINEBREAK": lambda c: c != "\n",
+}
+# Each retry draws unbounded repeats (``+``, ``*``, ``{2,}``) up to this many beyond their minimum; a bounded
+# repeat up to this many or 8 beyond. Small spreads suit ``maxLength``, large ones ``minLength``.
+_SPREADS = (6, 3, 0, 12, 24)
+_ATTEMPTS = 10
+
+
+class _Unusable(Exception):
+    """This draw cannot go on: a construct the walker lacks, a class with no usable character, too long a text."""
+
+
+def _never(char: str) -> bool:
+    return False
+
+
+def _python_dialect(pattern: str) -> str:
+    """ECMA-262's named groups (``(?<name>...)``, ``\\k<name>``) as Python's ``re`` spells them."""
+    pattern = re.sub(r"(?<!\\)\(\?<(?=[A-Za-z_])", "(?P<", pattern)
+    return re.sub(r"\\k<(\w+)>", r"(?P=\1)", pattern)
+
+
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    for dialect in (pattern, _python_dialect(pattern)):
+        try:
+            return re.compile(dialect)
+        except (re.error, RecursionError, OverflowError, ValueError):
+            continue
+    return None
+
+
+def _matching(pattern: str, compiled: re.Pattern[str], src: Source, lo: int, hi: int) -> str | None:
+    """A string ``compiled.search`` accepts, drawn from the pattern's parse tree (so the same draws make the same
+    string), of ``lo`` to ``hi`` characters where that can be done in a few tries.
+
+    Lookarounds are checked, and every other try draws a positive one's text in place: a draw that misses one is
+    drawn again. After the tries: the best string made (one that matches but is the wrong length, else one that
+    does not match), or ``None`` when the walker could make none at all; never an error, since the real API
+    accepts the schema."""
+    try:
+        parsed = _PARSER.parse(pattern)
+    except Exception:  # re.compile read it, so this is not expected; the caller falls back to words
+        return None
+    ignore_case = bool(getattr(getattr(parsed, "state", None), "flags", 0) & re.IGNORECASE)
+    matched: str | None = None
+    drawn: str | None = None
+    for attempt in range(_ATTEMPTS):
+        spread = _SPREADS[attempt % len(_SPREADS)]
+        if attempt >= len(_SPREADS) and lo:
+            spread = max(spread, lo)
+        try:
+            text = _RegexWalk(src, spread, ignore_case, lookarounds=attempt % 2 == 1).sequence(parsed)
+        except (_Unusable, RecursionError):
+            continue
+        if drawn is None:
+            drawn = text
+        if not compiled.search(text):
+            continue
+        if len(text) < lo:
+            pad = "x" * (lo - len(text))
+            text = next((t for t in (text + pad, pad + text) if compiled.search(t)), text)
+        if lo <= len(text) <= hi:
+            return text
+        if matched is None:
+            matched = text
+    return drawn if matched is None else matched
+
+
+class _RegexWalk:
+    """One string from a parsed regular expression, every choice drawn from a :class:`Source`."""
+
+    def __init__(self, src: Source, spread: int, ignore_case: bool, lookarounds: bool = False) -> None:
+        self.src = src
+        self.spread = spread
+        self.ignore_case = ignore_case
+        self.lookarounds = lookarounds  # draw what a positive lookaround wants, in place (a guess)
+        self.groups: dict[int, str] = {}
+
+    def sequence(self, items: Any) -> str:
+        return "".join(self.item(op, arg) for op, arg in items)
+
+    def item(self, op: Any, arg: Any) -> str:
+        name = getattr(op, "name", str(op))
+        if name == "LITERAL":
+            return chr(arg)
+        if name == "NOT_LITERAL":
+            return self.src.choice([c for c in _ALNUM + " -." if ord(c) != arg])
+        if name == "ANY":
+            return self.src.choice(_ALNUM)
+        if name == "IN":
+            return self.one_of(arg)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            return self.repeat(*arg)
+        if name == "BRANCH":
+            return self.sequence(self.src.choice(list(arg[1])))
+        if name == "SUBPATTERN":
+            group, sub = arg[0], arg[-1]
+            text = self.sequence(sub)
+            if group:
+                self.groups[group] = text
+            return text
+        if name == "ATOMIC_GROUP":
+            return self.sequence(arg)
+        if name == "GROUPREF":
+            return self.groups.get(arg, "")
+        if name == "GROUPREF_EXISTS":
+            group, yes, no = arg
+            branch = yes if group in self.groups else no
+            return self.sequence(branch) if branch else ""
+        if name == "ASSERT" and self.lookarounds:
+            return self.sequence(arg[1])
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):  # anchors and lookarounds: checked afterwards
+            return ""
+        raise _Unusable(name)
+
+    def repeat(self, lo: int, hi: int, sub: Any) -> str:
+        if lo > _MAX_SIZE:
+            raise _Unusable("repeat")
+        top = lo + self.spread if hi == _PARSER.MAXREPEAT else min(hi, lo + max(self.spread, 8))
+        parts: list[str] = []
+        size = 0
+        for _ in range(self.src.integer(lo, max(lo, top))):
+            part = self.sequence(sub)
+            size += len(part)
+            if size > _MAX_SIZE:
+                raise _Unusable("too long")
+            parts.append(part)
+        return "".join(parts)
+
+    def one_of(self, items: Any) -> str:
+        """A character of a class ``[...]``: one of its members, or (negated) a printable one outside it."""
+        items = list(items)
+        if items and getattr(items[0][0], "name", "") == "NEGATE":
+            rest = items[1:]
+            for pool in (_PRINTABLE, "".join(map(chr, range(0xA1, 0x250)))):
+                outside = [c for c in pool if not self.within(rest, c)]
+                if outside:
+                    return self.src.choice(outside)
+            raise _Unusable("empty class")
+        op, arg = self.src.choice(items)
+        name = getattr(op, "name", str(op))
+        if name == "LITERAL":
+            return chr(arg)
+        if name == "RANGE":
+            first, last = arg
+            if max(first, 32) <= min(last, 126):  # prefer printable ASCII
+                return chr(self.src.integer(max(first, 32), min(last, 126)))
+            spans = [(a, b) for a, b in ((first, min(last, 0xD7FF)), (max(first, 0xE000), last)) if a <= b]
+            if not spans:  # only surrogates: no text can hold one
+                raise _Unusable("surrogates")
+            a, b = self.src.choice(spans)
+            return chr(self.src.integer(a, b))
+        if name == "CATEGORY":
+            return self.src.choice(_CATEGORIES.get(getattr(arg, "name", ""), _ALNUM))
+        raise _Unusable(name)
+
+    def within(self, items: Any, char: str) -> bool:
+        forms = {char, char.lower(), char.upper()} if self.ignore_case else {char}
+        for op, arg in items:
+            name = getattr(op, "name", str(op))
+            for c in forms:
+                if name == "LITERAL" and ord(c) == arg:
+                    return True
+                if name == "RANGE" and arg[0] <= ord(c) <= arg[1]:
+                    return True
+                if name == "CATEGORY" and _IN_CATEGORY.get(getattr(arg, "name", ""), _never)(c):
+                    return True
+        return False
 
 
 def _size(schema: Mapping[str, Any], key: str) -> int:

@@ -7,8 +7,9 @@ cuts and logprobs are the same bytes on every machine. For English prose it land
 ``o200k_base``.
 
 Prompt tokens are counted with tiktoken when it is installed *and* its encoding file is already in the local
-cache (``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or ``$TMPDIR/data-gym-cache``); tiktoken is never allowed to
-download. Otherwise :func:`split` counts them too. ``MOCKAI_TOKENIZER=approx`` forces the approximation, so that
+cache (``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or ``$TMPDIR/data-gym-cache``) with the sha256 tiktoken
+expects; tiktoken is never allowed to download (an empty ``TIKTOKEN_CACHE_DIR``, tiktoken's "no cache", means no
+tiktoken). Otherwise :func:`split` counts them too. ``MOCKAI_TOKENIZER=approx`` forces the approximation, so that
 ``usage.prompt_tokens`` is the same on machines with and without tiktoken.
 
 >>> split("Hello, lighthouse keepers!")  # ' lighthouse' is 11 characters with its space
@@ -34,6 +35,12 @@ _ENCODING_URLS = {
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
 }
+# The sha256 tiktoken expects of each file (tiktoken_ext/openai_public.py). tiktoken deletes a cached file that
+# does not match and downloads it again, so a file is only handed to tiktoken after it passes this check.
+_ENCODING_SHA256 = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
 
 
 def split(text: str) -> list[str]:
@@ -55,19 +62,36 @@ def encoding_name(model: str) -> str:
     return "o200k_base"
 
 
-def _cache_dir() -> Path:
+def _cache_dir() -> Path | None:
+    """Where tiktoken looks for its files, chosen as tiktoken chooses; ``None`` when its cache is turned off.
+
+    tiktoken takes the first of the two variables that is *set*, and an empty value means "no cache, always
+    download", so that is "no tiktoken" here.
+    """
     for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
-        if os.environ.get(var):
-            return Path(os.environ[var])
+        if var in os.environ:
+            return Path(os.environ[var]) if os.environ[var] else None
     return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def _cached_file_ok(name: str) -> bool:
+    """The encoding file is in tiktoken's cache and intact, so loading it cannot reach the network."""
+    url, expected = _ENCODING_URLS.get(name), _ENCODING_SHA256.get(name)
+    cache = _cache_dir()
+    if url is None or expected is None or cache is None:
+        return False
+    try:
+        data = (cache / hashlib.sha1(url.encode()).hexdigest()).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == expected
 
 
 @functools.lru_cache(maxsize=4)
 def _tiktoken_counter(name: str) -> Callable[[str], int] | None:
     if os.environ.get("MOCKAI_TOKENIZER", "auto") == "approx":
         return None
-    url = _ENCODING_URLS.get(name)
-    if url is None or not (_cache_dir() / hashlib.sha1(url.encode()).hexdigest()).exists():
+    if not _cached_file_ok(name):
         return None
     try:
         import tiktoken

@@ -14,12 +14,13 @@ are checked here. Each failure is an :class:`~mockai.errors.APIError` whose ``pa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import APIError, from_validation, invalid, unparsable_json
+from .errors import APIError, from_validation, invalid, param_path, unparsable_json
 from .generate import message_text
 from .wire import (
     AssistantMessage,
@@ -28,21 +29,69 @@ from .wire import (
     JsonObjectFormat,
     JsonSchemaFormat,
     NamedToolChoice,
-    ToolCall,
     ToolMessage,
 )
 
+# Only a UTF-8 body with a JSON escape of a UTF-16 surrogate (``\\ud83d``) can hold a lone surrogate, so only
+# such bodies are walked. A surrogate encoded straight into UTF-8 bytes is invalid UTF-8 (``json.loads`` lets it
+# through).
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def parse_json(raw: bytes) -> Any:
+    """The JSON value of a body, or the 400 OpenAI answers: for text that is not JSON, and for a string holding a
+    lone UTF-16 surrogate (``"\\ud83d"`` without its pair: valid JSON, but not Unicode text)."""
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise unparsable_json() from None
+    utf8 = json.detect_encoding(raw).startswith("utf-8")
+    if utf8 and _RAW_SURROGATE.search(raw):  # not UTF-8 at all, as a stray \xff is not
+        raise unparsable_json()
+    if not utf8 or _ESCAPED_SURROGATE.search(raw):
+        check_unicode(body)
+    return body
+
+
+def check_unicode(value: Any) -> None:
+    """Raise OpenAI's 400 if any string in ``value`` (object keys too) holds a lone surrogate, naming its field.
+
+    A paired surrogate escape (``"\\ud83d\\ude00"``) is decoded to the one character it stands for and is fine.
+    """
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, ())]
+    while stack:  # a loop, not recursion: a body may nest as deep as the JSON parser allows
+        item, loc = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise _lone_surrogate(item, loc)
+        elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise _lone_surrogate(key, loc)
+            stack.extend(((v, (*loc, k)) for k, v in reversed(item.items())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(((v, (*loc, i)) for i, v in reversed(list(enumerate(item)))))
+
+
+def _lone_surrogate(text: str, loc: tuple[int | str, ...]) -> APIError:
+    found = _SURROGATE.search(text)
+    code = f"\\u{ord(found.group()):04x}" if found else "a surrogate"
+    param = param_path(loc) or None
+    where = f"Invalid '{param}'" if param else "Invalid request body"
+    return invalid(f"{where}: string contains a lone surrogate ({code}), which is not valid Unicode. Expected "
+                   "a string of valid Unicode characters, where each UTF-16 surrogate escape is part of a pair.",
+                   param)
 
 
 def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatCompletionRequest]:
     """The JSON body and the validated request, or the :class:`APIError` the real API would answer."""
-    body = parse_json(raw) if isinstance(raw, (bytes, bytearray)) else dict(raw)
+    if isinstance(raw, (bytes, bytearray)):
+        body = parse_json(raw)
+    else:
+        body = dict(raw)
+        check_unicode(body)
     if not isinstance(body, dict):
         raise invalid(
             f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
@@ -84,6 +133,8 @@ def check_chat(request: ChatCompletionRequest) -> None:
 
 
 def _check_tool_results(request: ChatCompletionRequest) -> None:
+    """Each tool message answers a call of the assistant message just before it, and every call is answered
+    before the next other message or the end of the history. Function and custom tool calls alike."""
     pending: dict[str, int] = {}
     answered: set[str] = set()
     for i, msg in enumerate(request.messages):
@@ -94,16 +145,20 @@ def _check_tool_results(request: ChatCompletionRequest) -> None:
                     "'tool_calls'.", f"messages[{i}].role", None)
             answered.add(msg.tool_call_id)
             continue
-        missing = [cid for cid in pending if cid not in answered]
-        if missing:
-            at = pending[missing[0]]
-            raise invalid(
-                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-                f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}",
-                f"messages[{at}].role", None)
+        _check_answered(pending, answered)
         pending, answered = {}, set()
         if isinstance(msg, AssistantMessage) and msg.tool_calls:
-            pending = {c.id: i for c in msg.tool_calls if isinstance(c, ToolCall)}
+            pending = {c.id: i for c in msg.tool_calls}
+    _check_answered(pending, answered)
+
+
+def _check_answered(pending: Mapping[str, int], answered: set[str]) -> None:
+    missing = [cid for cid in pending if cid not in answered]
+    if missing:
+        raise invalid(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}",
+            f"messages[{pending[missing[0]]}].role", None)
 
 
 def _check_tools(request: ChatCompletionRequest) -> None:

@@ -122,7 +122,8 @@ class AssistantMessage(_Wire):
     content: str | list[AssistantPart] | None = None
     refusal: str | None = None
     name: str | None = None
-    tool_calls: list[AnyToolCall] | None = None
+    # OpenAI rejects ``tool_calls: []`` ("empty array"); leave the field out instead.
+    tool_calls: Annotated[list[AnyToolCall], Field(min_length=1)] | None = None
     function_call: FunctionCall | None = None
     audio: dict[str, Any] | None = None
 

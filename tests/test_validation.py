@@ -328,3 +328,88 @@ async def test_asgi_app_answers_errors_in_the_envelope(engine: Engine) -> None:
         assert_envelope(res, 400)
         assert res.headers["content-type"] == "application/json"
         assert res.headers["x-request-id"].startswith("req_")
+
+
+# --- lone surrogates: valid JSON, not Unicode text ---------------------------------------------------------
+
+_HI = b'[{"role":"user","content":"hi"}]'
+
+
+@pytest.mark.parametrize(("raw", "param"), [
+    (b'{"model":"gpt-4o","messages":[{"role":"user","content":"cut emoji \\ud83d"}]}', "messages[0].content"),
+    (b'{"model":"gpt-4o\\udc00","messages":' + _HI + b"}", "model"),
+    (b'{"model":"gpt-4o","stop":["a","\\uDE00"],"messages":' + _HI + b"}", "stop[1]"),
+    (b'{"model":"gpt-4o","stop":"\\ud83d","messages":' + _HI + b"}", "stop"),
+    (b'{"model":"gpt-4o","user":"u\\ud83dx","messages":' + _HI + b"}", "user"),
+    (b'{"model":"gpt-4o","metadata":{"\\ud83d":"x"},"messages":' + _HI + b"}", "metadata"),
+    (b'{"model":"gpt-4o","\\ud83d":1,"messages":' + _HI + b"}", None),
+    (b'{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"\\ude00\\ud83d"}]}]}',
+     "messages[0].content[0].text"),
+], ids=["content", "model", "stop item", "stop", "user", "key", "top-level key", "reversed pair"])
+def test_lone_surrogate_is_a_400_not_a_500(engine: Engine, raw: bytes, param: str | None) -> None:
+    err = assert_envelope(engine.handle(request(raw=raw)), 400, param=param, code="invalid_value")
+    assert "surrogate" in err["message"]
+    assert engine.calls[-1].error is not None
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"model":"gpt-4o","messages":[{"role":"user","content":"emoji \\ud83d\\ude00"}]}',
+    b'{"model":"gpt-4o","messages":[{"role":"user","content":"emoji \\uD83D\\uDE00 and \\u00e9"}]}',
+    b'{"model":"gpt-4o","messages":[{"role":"user","content":"an escaped backslash \\\\ud83d"}]}',
+    '{"model":"gpt-4o","messages":[{"role":"user","content":"raw \U0001f600"}]}'.encode(),
+], ids=["paired", "paired upper case", "escaped backslash", "raw emoji"])
+def test_paired_surrogates_are_fine(engine: Engine, raw: bytes) -> None:
+    res = engine.handle(request(raw=raw))
+    assert res.status == 200, res.body
+
+
+def test_surrogate_in_utf8_bytes_is_not_json() -> None:
+    with pytest.raises(APIError) as exc:
+        parse_chat(b'{"model":"m","messages":[{"role":"user","content":"\xed\xa0\xbd"}]}')
+    assert exc.value.status == 400
+    assert "could not parse the JSON body" in exc.value.message
+
+
+def test_lone_surrogate_in_a_mapping_body() -> None:
+    with pytest.raises(APIError) as exc:
+        parse_chat({"model": "m", "messages": [{"role": "user", "content": "x\ud83d"}]})
+    assert (exc.value.status, exc.value.param) == (400, "messages[0].content")
+
+
+# --- tool calls and their results ---------------------------------------------------------------------------
+
+def test_history_ending_in_unanswered_tool_calls_is_a_400(engine: Engine) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = {"model": MODEL, "messages": [USER, {"role": "assistant", "tool_calls": [call]}]}
+    err = assert_envelope(post(engine, body), 400, param="messages[1].role", code=None)
+    assert err["message"] == (
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+        "'tool_call_id'. The following tool_call_ids did not have response messages: c1")
+
+
+def test_history_ending_in_partly_answered_tool_calls_is_a_400(engine: Engine) -> None:
+    calls = [{**CALL, "id": "a"}, {**CALL, "id": "b"}]
+    body = {"model": MODEL, "messages": [USER, USER, {"role": "assistant", "tool_calls": calls},
+                                         {"role": "tool", "tool_call_id": "a", "content": "x"}]}
+    err = assert_envelope(post(engine, body), 400, param="messages[2].role", code=None)
+    assert err["message"].endswith("did not have response messages: b")
+
+
+def test_tool_message_answering_a_custom_tool_call_is_accepted(engine: Engine) -> None:
+    custom = {"id": "call_c", "type": "custom", "custom": {"name": "grep", "input": "needle"}}
+    messages: list[dict[str, Any]] = [
+        USER, {"role": "assistant", "content": None, "tool_calls": [custom, CALL]},
+        {"role": "tool", "tool_call_id": "call_c", "content": "found"},
+        {"role": "tool", "tool_call_id": "call_1", "content": "12:00"}]
+    res = post(engine, {"model": MODEL, "messages": messages})
+    assert res.status == 200, res.body
+    unanswered = {"model": MODEL, "messages": [*messages[:2], messages[3], USER]}
+    err = assert_envelope(post(engine, unanswered), 400, param="messages[1].role", code=None)
+    assert err["message"].endswith("did not have response messages: call_c")
+
+
+def test_empty_tool_calls_array_is_a_400(engine: Engine) -> None:
+    body = {"model": MODEL, "messages": [USER, {"role": "assistant", "content": "ok", "tool_calls": []}, USER]}
+    err = assert_envelope(post(engine, body), 400, param="messages[1].tool_calls", code="empty_array")
+    assert err["message"] == ("Invalid 'messages[1].tool_calls': empty array. Expected an array with minimum "
+                              "length 1, but got an empty array instead.")
