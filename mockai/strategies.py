@@ -205,7 +205,7 @@ def _streams(draw: Callable[[SearchStrategy[Any]], Any], space: ReplySpace, draw
         space = dataclasses.replace(space, **changes)
     try:
         return draw_stream(HypothesisSource(draw), space)
-    except SchemaError:  # e.g. a `pattern` the drawn words did not match in 20 tries
+    except SchemaError:  # a schema no value satisfies (an empty enum, a range with no integer in it)
         from hypothesis import reject
 
         reject()
