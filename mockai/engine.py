@@ -118,7 +118,8 @@ class Delivery:
 
     The socket door honours all of it. The in-process door has no wire and no clock: it raises the error a
     client would see for ``reset``, ``hang`` and ``cut_after`` (``httpx.RemoteProtocolError`` /
-    ``httpx.ReadTimeout``) and ignores timing and fragmentation.
+    ``httpx.ReadTimeout``) and ignores timing and fragmentation. The ASGI app under a server other than uvicorn
+    (or ``httpx.ASGITransport``) cannot drop a connection: there those three raise ``ConnectionAbortedError``.
     """
 
     delay: float = 0.0  # seconds before anything is sent (time to first byte; the whole delay of a JSON reply)
