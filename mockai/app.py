@@ -12,6 +12,7 @@ cut streams, resets, fragmented writes) is carried out here, on the real connect
 from __future__ import annotations
 
 import asyncio
+import bisect
 import ipaddress
 import socket
 import struct
@@ -212,24 +213,46 @@ class LiveResponse(Response):
 
 
 def _pieces(events: list[bytes], d: Delivery) -> Iterator[bytes | float]:
-    """The writes to make, with the pauses between them (floats, in seconds)."""
+    """The writes to make, with the pauses between them (floats, in seconds).
+
+    Fragments (``d.fragments``) cut the bytes anywhere, across events too, but the event gaps (latency, a
+    stall) still hold: a write never spans an event boundary that has a pause, and the pause comes before the
+    event's first fragment.
+    """
     gaps = list(d.gaps or [])
+
+    def gap(index: int) -> float:
+        return gaps[min(index - 1, len(gaps) - 1)] if index and gaps else 0.0
+
     if d.fragments:
         data = b"".join(events)
         sizes = list(d.fragments)
-        i = k = 0
+        pauses: dict[int, float] = {}  # byte offset of an event's start -> the pause before it
+        offset = 0
+        for index, event in enumerate(events):
+            if gap(index) > 0:
+                pauses[offset] = gap(index)
+            offset += len(event)
+        stops = sorted(pauses)
+        i = k = left = 0
         while i < len(data):
-            size = max(1, sizes[k % len(sizes)])
-            yield data[i : i + size]
-            yield d.fragment_pause  # a pause, so separate writes reach the client as separate reads
-            i += size
-            k += 1
+            if left <= 0:
+                left = max(1, sizes[k % len(sizes)])
+                k += 1
+            end = min(i + left, len(data))
+            at = bisect.bisect_right(stops, i)
+            if at < len(stops) and stops[at] < end:
+                end = stops[at]  # the rest of this fragment waits for the event's gap
+            yield data[i:end]
+            left -= end - i
+            i = end
+            # a pause after each write, so separate writes reach the client as separate reads
+            yield pauses.get(i) or d.fragment_pause
         return
     for index, event in enumerate(events):
-        if index and gaps:
-            pause = gaps[min(index - 1, len(gaps) - 1)]
-            if pause > 0:
-                yield pause
+        pause = gap(index)
+        if pause > 0:
+            yield pause
         yield event
 
 

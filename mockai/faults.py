@@ -26,6 +26,10 @@ A fault is written ``KIND`` or ``KIND=ARG`` (``KIND:ARG`` too, outside a schedul
 ``empty_content``           the reply's content is ``""``
 ==========================  =====================================================================================
 
+Content faults rewrite the reply before it is split into a stream, so a drawn reply (the fuzz responder's, a
+queued drawn stream) is sent rewritten, split anew. They do not apply to cassette replays, which send the
+recorded bytes as they are (the journal still names the fault); the other faults do.
+
 Faults are asked for in order of precedence: the ``X-Mockai-Fault`` request header (only when the engine was
 built with ``fault_header=True``), a fault for a call number (``mock.fault("500", on_call=3)``), queued faults
 (``mock.fault("429", times=2)``: the next two chat requests), a rule's fault (``mock.on(...).fault("cut=3")``),
@@ -189,17 +193,47 @@ def retry_headers(seconds: float) -> dict[str, str]:
 
 
 def duration(seconds: float) -> str:
-    """OpenAI's reset durations: ``120ms``, ``1s``, ``8.64s``, ``6m0s``.
+    """OpenAI's reset durations: whole milliseconds below a second (``120ms``), else Go's duration format
+    (``1s``, ``8.64s``, ``1m30s``, ``6m0s``, ``1h0m0s``); zero is ``0s``.
 
-    >>> duration(0.12), duration(8.64), duration(360)
-    ('120ms', '8.64s', '6m0s')
+    >>> duration(0.12), duration(0.9999), duration(8.64), duration(90), duration(360), duration(3600), duration(0)
+    ('120ms', '1s', '8.64s', '1m30s', '6m0s', '1h0m0s', '0s')
     """
-    seconds = max(0.0, seconds)
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    minutes, rest = divmod(round(seconds, 3), 60)
-    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(minutes)}m{text}" if minutes else text
+    ms = round(max(0.0, seconds) * 1000)
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, frac = divmod(rest, 1000)
+    text = f"{whole}" + (f".{frac:03d}".rstrip("0") if frac else "") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
+
+
+def rate_limit_error(model: str, *, kind: str, limit: int, used: int, requested: float, wait: float,
+                     headers: Mapping[str, str]) -> APIError:
+    """The real API's 429 ``rate_limit_exceeded``: error ``type`` ``requests`` or ``tokens``, the message with
+    the limit's numbers, and ``retry-after`` / ``retry-after-ms`` for ``wait`` (added to ``headers``)."""
+    unit = "RPM" if kind == "requests" else "TPM"
+    out = dict(headers)
+    out.update(retry_headers(wait))
+    return APIError(429, f"Rate limit reached for {model} in organization org-mockai on {kind} per min ({unit}): "
+                         f"Limit {limit}, Used {used}, Requested {requested:g}. Please try again in "
+                         f"{duration(wait)}. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                    type=kind, code="rate_limit_exceeded", headers=out)
+
+
+QUOTA_MESSAGE = ("You exceeded your current quota, please check your plan and billing details. For more information "
+                 "on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.")
+
+
+def quota_error(headers: Mapping[str, str] | None = None) -> APIError:
+    """The real API's 429 ``insufficient_quota`` (error ``type`` and ``code`` both ``insufficient_quota``)."""
+    return APIError(429, QUOTA_MESSAGE, type="insufficient_quota", code="insufficient_quota",
+                    headers=dict(headers or {}))
 
 
 def error_for(f: Fault, ex: Exchange) -> APIError:
@@ -212,22 +246,23 @@ def error_for(f: Fault, ex: Exchange) -> APIError:
     if kind == "429":
         wait = 1.0 if wait is None else wait
         limiter = getattr(ex.engine, "rate_limiter", None)
-        headers = limiter.headers(ex) if limiter is not None and limiter.active else {
+        if limiter is not None and limiter.active:  # the limiter's own numbers, its bucket spent
+            headers = limiter.headers(ex)
+            unit = "requests" if limiter.rpm else "tokens"
+            limit = limiter.rpm if limiter.rpm else limiter.tpm
+            requested: float = 1 if unit == "requests" else limiter.estimate(ex)
+            headers[f"x-ratelimit-remaining-{unit}"] = "0"
+            return rate_limit_error(model, kind=unit, limit=limit, used=limit, requested=requested, wait=wait,
+                                    headers=headers)
+        headers = {
             "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0",
             "x-ratelimit-reset-requests": duration(wait), "x-ratelimit-limit-tokens": "200000",
             "x-ratelimit-remaining-tokens": str(max(0, 200000 - prompt_tokens(ex.request))),
             "x-ratelimit-reset-tokens": duration(wait * 0.1)}
-        headers.update(retry_headers(wait))
-        return APIError(429, f"Rate limit reached for {model} in organization org-mockai on requests per min (RPM): "
-                             f"Limit 500, Used 500, Requested 1. Please try again in {duration(wait)}. Visit "
-                             "https://platform.openai.com/account/rate-limits to learn more.",
-                        type="requests", code="rate_limit_exceeded", headers=headers)
+        return rate_limit_error(model, kind="requests", limit=500, used=500, requested=1, wait=wait, headers=headers)
     headers = retry_headers(wait) if wait is not None else {}
     if kind == "quota":
-        return APIError(429, "You exceeded your current quota, please check your plan and billing details. For "
-                             "more information on this error, read the docs: "
-                             "https://platform.openai.com/docs/guides/error-codes/api-errors.",
-                        type="insufficient_quota", code="insufficient_quota", headers=headers)
+        return quota_error(headers)
     status = int(kind)
     known: dict[int, tuple[str, str | None, str | None]] = {
         400: ("Invalid request: the request could not be understood (mockai fault).", None, None),
@@ -313,12 +348,15 @@ def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
 
 
 def rewrite(f: Fault, reply: Reply) -> Reply:
-    """Apply a content fault (length, content_filter, refusal, empty_content) to a reply."""
+    """Apply a content fault (length, content_filter, refusal, empty_content) to a reply: a new plain
+    :class:`Reply` (never a drawn one's pre-split events) that the engine renders and splits itself. Cassette
+    replays never reach it: content faults do not apply to them."""
     if f.kind not in CONTENT_KINDS:
         return reply
-    out = reply.copy()
+    # A plain Reply, whatever came in: a drawn reply's pre-split stream events and meta (a SplitReply from the
+    # fuzz responder or a queued drawn stream) would send the original text, so the engine splits this one anew.
     choices = []
-    for c in out.choices:
+    for c in reply.choices:
         if f.kind == "refusal":
             choices.append(Choice(content=None, refusal=REFUSAL, finish_reason="stop"))
         elif f.kind == "empty_content":
@@ -333,9 +371,7 @@ def rewrite(f: Fault, reply: Reply) -> Reply:
             if content is None and not calls:
                 content = ""
             choices.append(Choice(content=content, tool_calls=calls, finish_reason=finish))
-    out.choices = choices
-    out.usage = None
-    return out
+    return Reply(choices, model=reply.model)
 
 
 # --- the plan: which call gets which fault ---------------------------------------------------------------------

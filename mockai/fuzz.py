@@ -15,7 +15,8 @@ reassembles to the non-stream reply of the same request, and different requests 
 
 Over the socket, a share of replies (``fuzz_fragments``, 0.25 by default; ``--fuzz-fragments P``) is also
 fragmented on the wire, drawn per request: an event split over several writes and, when the body holds any, a
-multi-byte UTF-8 character split between two writes. The in-process door has no wire and ignores it.
+multi-byte UTF-8 character split between two writes; latency and stall pauses still hold, before the first
+fragment of the event they delay. The in-process door has no wire and ignores it.
 
 >>> from mockai import MockAI
 >>> mock = MockAI(responder="fuzz", seed=3)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import APIError
-from .faults import duration, retry_headers
+from .faults import duration, rate_limit_error
 
 if TYPE_CHECKING:
     from .engine import Config, Engine, Exchange, HTTPResponse
@@ -164,22 +164,18 @@ class RateLimiter:
                                     "must be reduced in order to run successfully. Visit "
                                     "https://platform.openai.com/account/rate-limits to learn more.",
                                type="tokens", code="rate_limit_exceeded", headers=self._headers(requests, tokens))
-            what: tuple[str, str, Bucket, float] | None = None
+            # Every bucket that is short: the request passes once the last of them has refilled enough.
+            short: list[tuple[float, str, Bucket, float]] = []
             if requests is not None and requests.level < 1 - 1e-9:
-                what = ("requests", "RPM", requests, 1)
-            elif tokens is not None and tokens.level < cost - 1e-9:
-                what = ("tokens", "TPM", tokens, cost)
-            if what is not None:
-                kind, unit, bucket, need = what
-                wait = bucket.wait(need)
-                used = bucket.capacity - bucket.remaining
+                short.append((requests.wait(1), "requests", requests, 1))
+            if tokens is not None and tokens.level < cost - 1e-9:
+                short.append((tokens.wait(cost), "tokens", tokens, cost))
+            if short:
+                wait, kind, bucket, need = max(short, key=lambda item: item[0])
                 headers = self._headers(requests, tokens)
-                headers.update(retry_headers(wait))
-                raise APIError(429, f"Rate limit reached for {model} in organization org-mockai on {kind} per min "
-                                    f"({unit}): Limit {bucket.capacity}, Used {used}, Requested {need:g}. Please "
-                                    f"try again in {duration(wait)}. Visit "
-                                    "https://platform.openai.com/account/rate-limits to learn more.",
-                               type=kind, code="rate_limit_exceeded", headers=headers)
+                raise rate_limit_error(model, kind=kind, limit=bucket.capacity,
+                                       used=bucket.capacity - bucket.remaining, requested=need, wait=wait,
+                                       headers=headers)
             if requests is not None:
                 requests.level -= 1
             if tokens is not None:

@@ -36,6 +36,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from .errors import APIError
+from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
 from .schema import WORDS, SchemaError, value_for
 from .shapes import (
     FINISHES,
@@ -367,10 +368,9 @@ _ERRORS: dict[int, list[tuple[str, str | None, str | None]]] = {
     404: [("The model `gpt-9` does not exist or you do not have access to it.", None, "model_not_found")],
     409: [("The request conflicted with another request.", None, None)],
     422: [("Unprocessable entity.", None, None)],
-    429: [("Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 500, "
-           "Used 500, Requested 1. Please try again in 120ms.", None, "rate_limit_exceeded"),
-          ("You exceeded your current quota, please check your plan and billing details.", None,
-           "insufficient_quota")],
+    # 429's message, type and headers are made by mockai.faults, as mockai's own 429s are: these stand for them.
+    429: [("requests", None, "rate_limit_exceeded"), ("tokens", None, "rate_limit_exceeded"),
+          (QUOTA_MESSAGE, None, "insufficient_quota")],
     500: [("The server had an error while processing your request. Sorry about that!", None, None)],
     502: [("Bad gateway.", None, None)],
     503: [("The engine is currently overloaded, please try again later.", None, None),
@@ -384,30 +384,40 @@ def _api_errors(draw: Callable[[SearchStrategy[Any]], Any], statuses: Sequence[i
     status = draw(st.sampled_from(statuses))
     message, param, code = draw(st.sampled_from(_ERRORS[status]))
     headers: dict[str, str] = {}
+    type_: str | None = None
     if status == 429:
         wait_ms = draw(st.integers(1, 60_000))
-        headers["retry-after"] = str(max(1, round(wait_ms / 1000)))
-        headers["retry-after-ms"] = str(wait_ms)
-        for unit, limit in (("requests", draw(st.integers(1, 10_000))), ("tokens", draw(st.integers(1000, 10**7)))):
-            remaining = 0 if code == "rate_limit_exceeded" and unit == "requests" else draw(st.integers(0, limit))
+        limits = {"requests": draw(st.integers(1, 10_000)), "tokens": draw(st.integers(1000, 10**7))}
+        for unit, limit in limits.items():
+            remaining = 0 if code == "rate_limit_exceeded" and unit == message else draw(st.integers(0, limit))
             headers[f"x-ratelimit-limit-{unit}"] = str(limit)
             headers[f"x-ratelimit-remaining-{unit}"] = str(remaining)
-            headers[f"x-ratelimit-reset-{unit}"] = draw(st.sampled_from(["120ms", "1s", "6m0s", "17ms"]))
+            headers[f"x-ratelimit-reset-{unit}"] = duration(draw(st.integers(0, 360_000)) / 1000)
+        if code == "rate_limit_exceeded":  # the type is the limit hit: "requests" or "tokens"
+            requested = 1 if message == "requests" else draw(st.integers(1, limits["tokens"]))
+            err = rate_limit_error("gpt-4o-mini", kind=message, limit=limits[message], used=limits[message],
+                                   requested=requested, wait=wait_ms / 1000, headers=headers)
+            message, type_, headers = err.message, err.type, err.headers
+        else:
+            headers.update(retry_headers(wait_ms / 1000))
+            type_ = "insufficient_quota"
     if (status >= 500 or status in (409, 429)) and draw(st.booleans()):
         headers["x-should-retry"] = "true" if code != "insufficient_quota" else "false"
-    return APIError(status, message, param=param, code=code, headers=headers)
+    return APIError(status, message, type=type_, param=param, code=code, headers=headers)
 
 
 def api_errors(*, statuses: Sequence[int] | None = None) -> SearchStrategy[APIError]:
     """Errors as the real API sends them, as :class:`mockai.APIError` (queue one: ``mock.queue(err)``): a status
     (400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, or those in ``statuses``), the envelope ``{"error":
-    {"message", "type", "param", "code"}}`` with the real API's messages, types and codes, and headers: 429 with
-    ``retry-after``, ``retry-after-ms`` and ``x-ratelimit-*``, sometimes ``x-should-retry``. The server adds
+    {"message", "type", "param", "code"}}`` with the real API's messages, types and codes (a 429 is type
+    ``requests`` or ``tokens`` with code ``rate_limit_exceeded``, made as mockai's own 429s are, or
+    ``insufficient_quota``), and headers: 429 with ``retry-after`` (never earlier than ``retry-after-ms``),
+    ``retry-after-ms`` and ``x-ratelimit-*``, sometimes ``x-should-retry``. The server adds
     ``x-request-id``. Shrinks towards the first status given and its first message.
 
     >>> from hypothesis import find
     >>> find(api_errors(statuses=[429]), lambda e: True).envelope()["error"]["type"]
-    'rate_limit_error'
+    'requests'
     """
     chosen = list(statuses) if statuses is not None else sorted(_ERRORS)
     bad = [s for s in chosen if s not in _ERRORS]

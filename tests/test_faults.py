@@ -81,7 +81,7 @@ def test_schedules_parse_from_strings_and_mappings() -> None:
 
 
 def test_durations_and_retry_headers_look_like_openais() -> None:
-    assert [duration(s) for s in (0, 0.12, 1, 8.64, 60, 360, 90.5)] == ["0ms", "120ms", "1s", "8.64s", "1m0s",
+    assert [duration(s) for s in (0, 0.12, 1, 8.64, 60, 360, 90.5)] == ["0s", "120ms", "1s", "8.64s", "1m0s",
                                                                          "6m0s", "1m30.5s"]
     assert retry_headers(0.05) == {"retry-after": "1", "retry-after-ms": "50"}
     assert retry_headers(20) == {"retry-after": "20", "retry-after-ms": "20000"}
@@ -496,3 +496,80 @@ def test_the_cli_checks_and_passes_the_options(monkeypatch: pytest.MonkeyPatch) 
         "faults": "429:0.05,disconnect:0.02", "latency": "realistic", "rpm": 60, "tpm": 1000, "fault_header": True,
         "seed": 9}
     Engine(Config(**json.loads(json.dumps(seen))))
+
+
+# --- regressions ---------------------------------------------------------------------------------------------
+
+
+def _streamed(res: HTTPResponse) -> tuple[str, str | None, dict[str, Any] | None]:
+    """(text, finish_reason, usage) of a one-choice stream."""
+    text, finish, usage = "", None, None
+    for event in res.events or []:
+        data = event.removeprefix(b"data: ").strip()
+        if data == b"[DONE]":
+            continue
+        chunk = json.loads(data)
+        usage = chunk.get("usage") or usage
+        for choice in chunk["choices"]:
+            text += choice["delta"].get("content") or ""
+            finish = choice.get("finish_reason") or finish
+    return text, finish, usage
+
+
+@pytest.mark.parametrize("kind", ["length=1", "content_filter=1", "empty_content", "refusal"])
+def test_content_faults_reach_the_wire_for_a_fuzz_reply(kind: str) -> None:
+    # A drawn reply (a SplitReply) once kept its pre-drawn chunks: the fault was journalled but not sent.
+    mock = MockAI(responder="fuzz", seed=5)
+    payload = body(stream=True, stream_options={"include_usage": True}, n=1)
+    full, _, _ = _streamed(post(mock, payload))
+    assert len(full) > 3
+    mock.fault(kind)
+    res = post(mock, payload)
+    text, finish, usage = _streamed(res)
+    assert mock.calls.last.fault == kind
+    want = {"length=1": "length", "content_filter=1": "content_filter"}.get(kind, "stop")
+    assert finish == want
+    reply = mock.calls.last.reply
+    assert reply is not None
+    assert text == (reply.choices[0].content or "")
+    if kind in ("length=1", "content_filter=1"):
+        assert usage is not None
+        assert usage["completion_tokens"] == reply.choices[0].completion_tokens()
+        assert len(text) < len(full)
+    if kind == "empty_content":
+        assert text == ""
+
+
+def test_content_faults_reach_the_wire_for_a_queued_drawn_stream() -> None:
+    from hypothesis import find
+
+    from mockai.strategies import chunk_streams
+
+    drawn = find(chunk_streams(n=1, include_usage=True, finish_reasons=["stop"]),
+                 lambda d: len((d.completion["choices"][0]["message"]["content"] or "").split()) >= 3)
+    mock = MockAI()
+    mock.queue(fault("length=1", reply=drawn))
+    text, finish, usage = _streamed(post(mock, body(stream=True, stream_options={"include_usage": True})))
+    assert finish == "length"
+    assert text != drawn.completion["choices"][0]["message"]["content"]
+    assert usage is not None
+    assert usage["completion_tokens"] == 1
+
+
+def test_duration_is_milliseconds_below_a_second_then_go_style() -> None:
+    assert [duration(s) for s in (0, 0.006, 0.9996, 1, 1.5, 12.5, 20, 90, 3600, 3661.25)] == [
+        "0s", "6ms", "1s", "1s", "1.5s", "12.5s", "20s", "1m30s", "1h0m0s", "1h1m1.25s"]
+
+
+def test_a_429_fault_under_an_active_limiter_uses_the_limiters_numbers() -> None:
+    mock = MockAI(rpm=60)
+    mock.fault("429", 2)
+    res = post(mock)
+    err = envelope(res)
+    assert res.status == 429
+    assert res.headers["x-ratelimit-limit-requests"] == "60"
+    assert res.headers["x-ratelimit-remaining-requests"] == "0"
+    assert res.headers["x-ratelimit-reset-requests"] in ("1s", *(f"{ms}ms" for ms in range(900, 1000)))
+    assert (res.headers["retry-after"], res.headers["retry-after-ms"]) == ("2", "2000")
+    assert "Limit 60, Used 60, Requested 1. Please try again in 2s." in err["message"]
+    assert (err["type"], err["code"]) == ("requests", "rate_limit_exceeded")

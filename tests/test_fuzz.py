@@ -270,3 +270,29 @@ def test_mockai_serve_responder_fuzz_answers_like_the_in_process_fuzzer() -> Non
             proc.wait(5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_wire_fragments_keep_the_pauses_of_latency_and_stalls() -> None:
+    from mockai.app import _pieces
+    from mockai.engine import Delivery
+
+    pieces = list(_pieces([b"aaaa", b"bbbb", b"cc"], Delivery(gaps=[0.5, 0.0], fragments=[3])))
+    assert b"".join(p for p in pieces if isinstance(p, bytes)) == b"aaaabbbbcc"
+    assert pieces[:4] == [b"aaa", 0.0005, b"a", 0.5]  # the gap comes before the event's first fragment
+    assert sum(p for p in pieces if isinstance(p, float)) >= 0.5
+    # over the socket: a stall on a fragmented fuzz stream still takes its time
+    mock = MockAI(responder="fuzz", fuzz_fragments=1.0, seed=5, latency="ttft=0,per_token=0.001")
+    mock.fault("stall=1.5")
+    with mock.serve() as server:
+        started = time.monotonic()
+        with httpx.stream("POST", server.base_url + "/chat/completions", headers=AUTH, timeout=10,
+                          json=body("Hi", stream=True)) as res:
+            raw = b"".join(res.iter_bytes())
+        elapsed = time.monotonic() - started
+    assert mock.calls.last.fault == "stall=1.5"
+    delivery = mock.calls.last.response.delivery
+    assert delivery is not None
+    assert delivery.fragments
+    assert delivery.gaps
+    assert raw.rstrip().endswith(b"data: [DONE]")
+    assert elapsed >= 1.5

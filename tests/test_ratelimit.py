@@ -113,8 +113,10 @@ def test_every_chat_answer_carries_the_headers_streams_and_faults_included() -> 
     assert limits(post(mock))["remaining-requests"] == "98"
     mock.fault("429")
     res = post(mock)
-    assert limits(res)["limit-requests"] == "100"  # a 429 fault reports the real limiter's state
-    assert limits(res)["remaining-requests"] == "97"
+    assert limits(res)["limit-requests"] == "100"  # a 429 fault reports the real limiter's limits, spent
+    assert limits(res)["remaining-requests"] == "0"
+    assert limits(res)["limit-tokens"] == "100000"
+    assert "Limit 100, Used 100, Requested 1." in res.json()["error"]["message"]
     models = mock.engine.handle(HTTPRequest("GET", "/v1/models", headers={"authorization": "Bearer sk-a"}))
     assert not limits(models)
 
@@ -143,3 +145,21 @@ def test_the_sdk_sees_a_rate_limit_error_with_the_headers() -> None:
         client.chat.completions.create(**body())
     assert info.value.response.headers["x-ratelimit-remaining-requests"] == "0"
     assert info.value.code == "rate_limit_exceeded"
+
+
+def test_retry_after_is_the_longest_wait_over_every_short_bucket() -> None:
+    # The request bucket alone once set retry-after; the token bucket could still be short after it.
+    clock = Clock(1000)
+    mock = MockAI(rpm=2, tpm=200, clock=clock)
+    base = cost(body())
+    assert [post(mock, body(max_tokens=n - base)).status for n in (90, 90)] == [200, 200]
+    big = body(max_tokens=190 - base)
+    refused = post(mock, big)
+    assert refused.status == 429
+    wait = int(refused.headers["retry-after"])
+    assert wait == 51  # 190 tokens with 20 left refill at 200/min: 51 s (the request bucket: 30 s)
+    assert refused.json()["error"]["type"] == "tokens"
+    clock.advance(wait - 1)
+    assert post(mock, big).status == 429
+    clock.advance(1)
+    assert post(mock, big).status == 200

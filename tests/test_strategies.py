@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from hypothesis.errors import InvalidArgument
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from mockai import Config, Engine, MockAI, wire
+from mockai import APIError, Config, Engine, MockAI, wire
 from mockai.generate import Generator
 from mockai.schema import RandomSource
 from mockai.shapes import (
@@ -449,3 +450,33 @@ def test_hypothesis_source_is_a_shapes_source() -> None:
         assert src.integer(1, 1) == 1
 
     check(HypothesisSource(lambda s: find(s, lambda v: True)))
+
+
+@settings(max_examples=60, derandomize=True)
+@given(api_errors(statuses=[429]))
+def test_drawn_429s_have_the_real_types_and_a_retry_after_never_early(err: APIError) -> None:
+    if err.code == "insufficient_quota":
+        assert err.type == "insufficient_quota"
+    else:
+        assert err.code == "rate_limit_exceeded"
+        assert err.type in ("requests", "tokens")
+        assert err.headers[f"x-ratelimit-remaining-{err.type}"] == "0"
+        assert f"on {err.type} per min" in err.message
+    assert int(err.headers["retry-after"]) * 1000 >= int(err.headers["retry-after-ms"])
+    for unit in ("requests", "tokens"):
+        assert re.fullmatch(r"0s|[1-9]\d{0,2}ms|(\d+h)?(\d+m)?\d+(\.\d+)?s", err.headers[f"x-ratelimit-reset-{unit}"])
+
+
+def test_drawn_429s_agree_with_mockais_own() -> None:
+    from mockai.engine import HTTPRequest
+
+    mock = MockAI()
+    mock.fault("429")
+    mock.fault("quota")
+    req = HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
+                      body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}')
+    ours = [json.loads(mock.engine.handle(req).body)["error"] for _ in range(2)]
+    drawn = [find(api_errors(statuses=[429]), lambda e, c=code: e.code == c).envelope()["error"]  # type: ignore[misc]
+             for code in ("rate_limit_exceeded", "insufficient_quota")]
+    assert [(e["type"], e["code"]) for e in ours] == [(e["type"], e["code"]) for e in drawn]
+    assert ours[1]["message"] == drawn[1]["message"]
