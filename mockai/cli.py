@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -164,10 +165,23 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
         sys.exit(1)
 
 
+def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:
+    """A usage error naming ``option``, the pattern and the regex error, for the first pattern that does not
+    compile (instead of a traceback when the Scrubber or Matcher compiles it)."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise click.BadParameter(f"not a valid regular expression {pattern!r}: {exc}",
+                                     param_hint=f"'{option}'") from None
+
+
 def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_speed: float, match_on: str | None,
                       match_ignore: str | None, normalize: tuple[str, ...], headers: tuple[str, ...],
                       paths: tuple[str, ...], patterns: tuple[str, ...]) -> dict[str, object]:
     """The Config fields for a cassette (JSON, for worker processes), checked now so mistakes fail at startup."""
+    import uuid
+
     from .cassettes import Cassette, CassetteError
 
     match: dict[str, object] = {}
@@ -175,15 +189,18 @@ def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_
         match["on"] = [m.strip() for m in match_on.split(",") if m.strip()]
     if match_ignore:
         match["ignore"] = [m.strip() for m in match_ignore.split(",") if m.strip()]
+    _check_regexes("--match-normalize", normalize)
+    _check_regexes("--scrub-pattern", patterns)
     if normalize:
         match["normalize"] = list(normalize)
     scrub = {"headers": list(headers), "paths": list(paths), "patterns": list(patterns)}
     options: dict[str, object] = {"cassette": path, "record_mode": record_mode, "upstream": upstream,
-                                  "replay_speed": replay_speed, "match_on": match or None, "scrub": scrub}
+                                  "replay_speed": replay_speed, "match_on": match or None, "scrub": scrub,
+                                  "cassette_run": uuid.uuid4().hex}  # one record-mode-all run for every worker
     try:
         Cassette(path, record_mode=record_mode, upstream=upstream, match_on=match or None, scrub=scrub,
                  replay_speed=replay_speed)
-    except (CassetteError, ValueError) as exc:
+    except (CassetteError, ValueError, re.error) as exc:
         raise click.UsageError(str(exc)) from None
     return options
 
@@ -228,7 +245,11 @@ def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scru
         interactions = import_vcr(doc)
     except (yaml.YAMLError, ValueError, OSError) as exc:
         raise click.ClickException(f"{source}: {exc}") from None
-    scrubber = Scrubber(headers=scrub_header, paths=scrub_path, patterns=scrub_pattern)
+    _check_regexes("--scrub-pattern", scrub_pattern)
+    try:
+        scrubber = Scrubber(headers=scrub_header, paths=scrub_path, patterns=scrub_pattern)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     interactions = [scrubber.interaction(i) for i in interactions]
     out = Path(target) if target else Path(source).with_suffix(".json")
     save(out, interactions, replace=True)
@@ -249,6 +270,7 @@ def scrub(path: str, headers: tuple[str, ...], paths: tuple[str, ...], patterns:
     secret headers are always scrubbed, and so are the credentials found in them, wherever they appear."""
     from .cassettes import CassetteError, Scrubber, load, save
 
+    _check_regexes("--pattern", patterns)
     try:
         interactions = load(path)
         scrubber = Scrubber(headers=headers, paths=paths, patterns=patterns)

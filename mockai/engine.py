@@ -92,6 +92,7 @@ class Config:
     scrub: Any = None
     replay_speed: float | None = 1.0  # recorded timing divided by this (socket door); 0 or None: instant
     allow_playback_repeats: bool = False
+    cassette_run: str | None = None  # record mode all: one id for every worker of a run (see Cassette.run)
 
     def now(self) -> int:
         if self.clock is None:

@@ -193,3 +193,52 @@ def test_serve_rejects_a_bad_cassette_at_startup(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown matcher 'nope'" in result.output
 
+
+
+def test_serve_with_workers_in_all_mode_keeps_every_interaction_of_the_run(upstream: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "workers.json"
+    save(path, load(FIXTURES / "tool_use.json"))  # what was there before the run: replaced
+    proc, url = serve("--cassette", str(path), "--record-mode", "all", "--upstream", upstream, "--workers", "3")
+    try:
+        def ask(i: int) -> str:
+            client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
+            reply = client.chat.completions.create(model="gpt-4o-mini",
+                                                   messages=[{"role": "user", "content": f"Hello {i}"}])
+            return reply.choices[0].message.content or ""
+
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(ask, range(30)))
+    finally:
+        stop(proc)
+    texts = sorted(i["request"]["body"]["messages"][0]["content"] for i in load(path))
+    assert texts == sorted(f"Hello {i}" for i in range(30))
+    assert KEY not in path.read_text()
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--scrub-pattern", "("], "--scrub-pattern"),
+    (["--match-normalize", "["], "--match-normalize"),
+])
+def test_serve_rejects_an_invalid_regex_naming_the_option(tmp_path: Path, args: list[str], option: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--cassette", str(tmp_path / "x.json"), *args])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert option in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cassette_scrub_and_import_reject_an_invalid_regex(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    save(path, load(FIXTURES / "tool_use.json"))
+    result = CliRunner().invoke(main, ["cassette", "scrub", str(path), "--pattern", "("])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--pattern" in result.output
+    assert "missing )" in result.output
+    vcr = tmp_path / "v.yaml"
+    vcr.write_text("interactions: []\nversion: 1\n")
+    result = CliRunner().invoke(main, ["cassette", "import", str(vcr), "--scrub-pattern", "("])
+    assert result.exit_code == 2, result.output
+    assert "--scrub-pattern" in result.output

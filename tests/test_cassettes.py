@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from mockai import MockAI
 from mockai.cassettes import Cassette, CassetteError, CassetteRequest, Matcher, Scrubber, dumps, load, save
-from mockai.cassettes.replay import reassemble, respond
+from mockai.cassettes.replay import events_json, reassemble, respond
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cassettes"
 MODEL = "gpt-4o-mini"
@@ -100,6 +100,36 @@ def test_default_scrubbing_hides_secret_headers_and_credentials_everywhere() -> 
     assert "org-secret" not in json.dumps(clean)
     assert clean["request"]["headers"]["authorization"] == "REDACTED"
     assert clean["response"]["headers"] == {"set-cookie": "REDACTED", "x-ok": "1"}
+
+
+def test_more_secret_headers_query_parameters_and_their_values_are_scrubbed_everywhere() -> None:
+    from urllib.parse import quote
+
+    query_key = "AIzaSyD4-Qk3yInTheQuery-9f8e7d6c5b4a3210zyx"
+    token = "tok+en/With=Padd1ng0123456789abc"
+    header_key = "xk-live-4c3b2a1908f7e6d5c4b3a29180706f5e"
+    refresh = "rt-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    query = f"API_KEY={query_key}&access_token={quote(token, safe='')}&page=2"
+    url = f"https://example.test/v1/chat/completions?{query}"
+    inter = {"request": {"method": "POST", "path": "/v1/chat/completions", "query": query,
+                         "headers": {"X-Api-Key": header_key, "X-Refresh-Token": refresh,
+                                     "Proxy-Authorization": "Basic cHJveHk6cGFzc3dvcmQxMjM0NTY=",
+                                     "x-ratelimit-remaining-tokens": "149999990"},
+                         "body": {"messages": [{"role": "user", "content": f"see {url} and {token}"}]}},
+             "response": {"headers": {"x-ratelimit-limit-tokens": "150000000", "x-goog-api-key": "AIzaResp12345678"},
+                          "body": {"echo": url, "refresh": refresh}}}
+    clean = Scrubber().interaction(inter)
+    text = json.dumps(clean)
+    for secret in (query_key, token, quote(token, safe=""), header_key, refresh, "cHJveHk6cGFzc3dvcmQxMjM0NTY=",
+                   "AIzaResp12345678"):
+        assert secret not in text, secret
+    assert clean["request"]["query"] == "API_KEY=REDACTED&access_token=REDACTED&page=2"
+    assert clean["request"]["headers"]["X-Refresh-Token"] == "REDACTED"
+    # rate-limit counts are not secrets, although their names contain "token"
+    assert clean["request"]["headers"]["x-ratelimit-remaining-tokens"] == "149999990"
+    assert clean["response"]["headers"]["x-ratelimit-limit-tokens"] == "150000000"
+    assert Scrubber().is_secret_header("Ocp-Apim-Subscription-Key")
+    assert Scrubber().is_secret_header("X-My-Client-Secret")
 
 
 def test_user_rules_scrub_headers_paths_and_patterns() -> None:
@@ -238,6 +268,62 @@ def test_include_usage_is_honoured_when_chunking_a_recorded_reply() -> None:
     assert "usage" not in json.loads(plain.events[-2][6:])  # type: ignore[index]
 
 
+def _stream_interaction(*, usage: bool, dropped: bool = False) -> dict[str, Any]:
+    base = {"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+            "system_fingerprint": "fp_1"}
+    extra = {"usage": None} if usage else {}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                    "finish_reason": None}], **extra},
+              {**base, "choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}], **extra},
+              {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], **extra}]
+    if usage:
+        chunks.append({**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 1,
+                                                        "total_tokens": 10}})
+    events: list[dict[str, Any]] = [{"at": 0.01 * i, "data": c} for i, c in enumerate(chunks)]
+    if dropped:
+        events = events[:2]
+    else:
+        events.append({"at": 0.1, "data": "[DONE]"})
+    response: dict[str, Any] = {"status": 200, "headers": {"content-type": "text/event-stream"}, "elapsed": 0.1,
+                                "events": events}
+    if dropped:
+        response["dropped"] = True
+    return {"request": {"method": "POST", "path": "/v1/chat/completions", "body": ask("Hi", stream=True)},
+            "response": response}
+
+
+def test_a_recorded_usage_chunk_is_replayed_only_when_the_request_asks_for_it() -> None:
+    recorded = _stream_interaction(usage=True)
+    plain = events_json(respond(recorded, stream=True, include_usage=False).events or [])
+    assert plain
+    assert all(c["choices"] and "usage" not in c for c in plain)
+    asked = events_json(respond(recorded, stream=True, include_usage=True).events or [])
+    assert asked[-1]["usage"]["total_tokens"] == 10
+    assert asked[-1]["choices"] == []
+    # recorded without usage, asked with it: usage null on each chunk, and a last usage chunk
+    usage = {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9}
+    res = respond(_stream_interaction(usage=False), stream=True, include_usage=True, usage=lambda body: usage)
+    chunks = events_json(res.events or [])
+    assert [c["usage"] for c in chunks] == [None, None, None, usage]
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["id"] == "chatcmpl-s1"
+    assert (res.events or [])[-1] == b"data: [DONE]\n\n"
+    # without a way to count, no usage is made up
+    bare = events_json(respond(_stream_interaction(usage=False), stream=True, include_usage=True).events or [])
+    assert len(bare) == 3
+
+
+def test_a_dropped_stream_replayed_to_a_plain_request_drops_the_connection() -> None:
+    recorded = _stream_interaction(usage=False, dropped=True)
+    res = respond(recorded, stream=False)
+    assert res.delivery is not None
+    assert res.delivery.cut_after == 0
+    streamed = respond(recorded, stream=True)
+    assert streamed.delivery is not None
+    assert streamed.delivery.cut_after == 2
+    assert b"[DONE]" not in b"".join(streamed.events or [])
+
+
 def test_the_example_cassettes_replay() -> None:
     sdk = MockAI(cassette=FIXTURES / "tool_use.json").client()
     inters = load(FIXTURES / "tool_use.json")
@@ -263,7 +349,7 @@ def test_the_example_cassettes_replay() -> None:
 
 
 def test_replayed_streams_keep_their_timing_only_on_the_socket_door() -> None:
-    res = respond(load(FIXTURES / "stream.json")[0], stream=True, speed=2.0)
+    res = respond(load(FIXTURES / "stream.json")[0], stream=True, include_usage=True, speed=2.0)  # as recorded
     assert res.delivery is not None
     assert res.delivery.delay == pytest.approx(0.2542 / 2)
     assert res.delivery.gaps is not None
@@ -345,6 +431,34 @@ def test_concurrent_writers_never_corrupt_nor_lose_interactions(tmp_path: Path) 
         assert p.exitcode == 0
     texts = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
     assert sorted(texts) == sorted(f"worker {w} request {i}" for w in range(4) for i in range(15))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def _all_mode_writer(path: str, worker: int, count: int, run: str) -> None:
+    cassette = Cassette(path, record_mode="all", run=run)
+    for i in range(count):
+        cassette.add(interaction(f"worker {worker} request {i}", rid=f"chatcmpl-{worker}-{i}"))
+
+
+def test_all_mode_replaces_the_file_once_per_run_across_cassettes_and_processes(tmp_path: Path) -> None:
+    path = cassette_file(tmp_path, interaction("Old"), name="all.json")
+    first, second = Cassette(path, record_mode="all"), Cassette(path, record_mode="all")  # one process: one run
+    first.add(interaction("One"))
+    second.add(interaction("Two"))
+    first.add(interaction("Three"))
+    assert [i["request"]["body"]["messages"][0]["content"] for i in load(path)] == ["One", "Two", "Three"]
+    # worker processes of one `mockai serve` share the run id it hands them
+    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    procs = [ctx.Process(target=_all_mode_writer, args=(str(path), w, 10, "serve-run-1")) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    texts = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
+    assert sorted(texts) == sorted(f"worker {w} request {i}" for w in range(3) for i in range(10))
+    Cassette(path, record_mode="all", run="serve-run-2").add(interaction("Next run"))
+    assert [i["request"]["body"]["messages"][0]["content"] for i in load(path)] == ["Next run"]
     assert not list(tmp_path.glob("*.tmp"))
 
 

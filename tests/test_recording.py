@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from mockai import MockAI, call
+from mockai.cassettes import load
 from mockai.engine import Delivery, Exchange, HTTPResponse
 
 REAL_KEY = "sk-proj-Q3vX8kLm2NpR7sT1uW4yZ6aB9cD0eF5gH-live-key"
@@ -265,3 +266,108 @@ def unused_port() -> Callable[[], int]:
             return int(s.getsockname()[1])
 
     return pick
+
+
+# --- regressions -------------------------------------------------------------------------------------------
+
+SUITE = """
+import openai
+import pytest
+
+pytestmark = pytest.mark.mockai(cassette="suite.json", upstream={upstream!r})
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_ask(mockai, n):
+    client = openai.OpenAI(api_key={key!r}, max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o-mini",
+                                           messages=[{{"role": "user", "content": f"Question {{n}}"}}])
+    assert reply.choices[0].message.content
+"""
+
+
+def test_all_mode_keeps_every_interaction_recorded_during_one_pytest_run(upstream: str, tmp_path: Path,
+                                                                         pytester: pytest.Pytester) -> None:
+    path = tmp_path / "suite.json"
+    run(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Old"))
+    pytester.makeconftest(f"""
+import pytest
+
+@pytest.fixture
+def mockai_cassette_dir():
+    return {str(tmp_path)!r}
+""")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=SUITE.format(upstream=upstream, key=REAL_KEY))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--mockai-record-mode=all")
+    result.assert_outcomes(passed=3)
+    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    assert users == ["Question 1", "Question 2", "Question 3"]  # "Old" replaced, none of this run's lost
+    assert_no_secret(path)
+
+
+def test_query_parameters_and_more_secret_headers_never_reach_the_file(upstream: str, tmp_path: Path) -> None:
+    from urllib.parse import quote, quote_plus
+
+    path = tmp_path / "secrets.json"
+    query_key = "AIzaSyD4-Qk3yInTheQuery-9f8e7d6c5b4a3210zyx"
+    signature = "sv+Sig/Nature=Padd1ng0123456789abcdef=="
+    header_key = "xk-live-4c3b2a1908f7e6d5c4b3a29180706f5e"
+    proxy_token = "cHJveHl1c2VyOnByb3h5LXBhc3N3b3JkLTEyMzQ1"
+    session = "sess-7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+    azure_key = "0123456789abcdef0123456789abcdef"
+    goog_key = "AIzaSyA-GoogleHeaderKey-0123456789abcd"
+
+    def make(mock: MockAI) -> openai.OpenAI:
+        return mock.client(api_key=REAL_KEY, max_retries=0,
+                           default_query={"api_key": query_key, "sig": signature, "page": "2"},
+                           default_headers={"X-Api-Key": header_key, "Proxy-Authorization": f"Basic {proxy_token}",
+                                            "X-Session-Token": session, "Ocp-Apim-Subscription-Key": azure_key,
+                                            "x-goog-api-key": goog_key})
+
+    live = run(make(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Hi there"))
+    text = path.read_text()
+    for secret in (query_key, signature, header_key, proxy_token, session, azure_key, goog_key):
+        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+            assert form not in text, form
+    assert_no_secret(path)
+    request = load(path)[0]["request"]
+    assert "page=2" in request["query"]
+    assert request["headers"]["x-api-key"] == "REDACTED"
+    assert request["headers"]["proxy-authorization"] == "REDACTED"
+    assert run(make(MockAI(cassette=path)), ask("Hi there")) == live  # the scrubbed query still matches
+
+
+def test_a_dropped_stream_never_replays_as_a_success(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    body = ask("cut this stream", stream=True)
+    run(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), body)
+    assert load(path)[0]["response"]["dropped"] is True
+    replay = MockAI(cassette=path, allow_playback_repeats=True)
+    assert run(sync_client(replay), ask("cut this stream")) == ("APIConnectionError",)
+    assert run(sync_client(replay), body) == ("APIConnectionError",)  # the recorded events, then the drop
+    with replay.serve() as server:
+        socket_client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        assert run(socket_client, ask("cut this stream")) == ("APIConnectionError",)
+
+
+def _chunks(client: openai.OpenAI, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chunks as sent (fields left out stay out), without their ids (each live call gets its own)."""
+    return [{k: v for k, v in c.model_dump(exclude_unset=True).items() if k != "id"}
+            for c in client.chat.completions.create(**body)]
+
+
+def test_include_usage_on_replay_follows_the_request_not_the_recording(upstream: str, tmp_path: Path) -> None:
+    with_usage = ask("Stream usage", stream=True, stream_options={"include_usage": True})
+    without = ask("Stream usage", stream=True)
+    live_with = _chunks(openai.OpenAI(base_url=upstream, api_key=REAL_KEY, max_retries=0), with_usage)
+    live_without = _chunks(openai.OpenAI(base_url=upstream, api_key=REAL_KEY, max_retries=0), without)
+    assert live_with[-1]["choices"] == []
+    assert live_with[-1]["usage"]["total_tokens"] > 0
+    assert all("usage" not in c for c in live_without)
+    for recorded_body, name in [(with_usage, "with.json"), (without, "without.json")]:
+        path = tmp_path / name
+        _chunks(sync_client(MockAI(cassette=path, record_mode="once", upstream=upstream)), recorded_body)
+        replay = MockAI(cassette=path, allow_playback_repeats=True)
+        assert _chunks(sync_client(replay), without) == live_without, name
+        assert _chunks(sync_client(replay), with_usage) == live_with, name

@@ -1,18 +1,20 @@
 """The cassette responder: replay from a file, record to it, as the record mode says.
 
-Record modes are VCR.py's: ``none`` replays only; ``once`` records everything when the file does not exist yet
-and otherwise replays only; ``new_episodes`` replays what matches and records the rest; ``all`` records every
-request again and makes this run's interactions the file's content. Identical requests replay in recorded order;
-once each recording was used, the request is a miss (unless ``allow_playback_repeats``, which replays the last
-one again). A miss that may not be recorded is answered with a 400 ``invalid_request_error`` (code
-``cassette_miss``; the SDKs do not retry a 400) naming the cassette, the request, the nearest recorded requests
-and which matcher failed for each; :attr:`Cassette.misses` keeps the same text for the pytest fixture.
+Record modes are VCR.py's: ``none`` replays only; ``once`` records everything when the file does not exist yet and
+otherwise replays only; ``new_episodes`` replays what matches and records the rest; ``all`` records every request
+again and makes this run's interactions the file's content (a run: one process, or every process sharing a ``run``
+id: the workers of one ``mockai serve``, the xdist workers of one pytest run). Identical requests replay in
+recorded order; once each recording was used, the request is a miss (unless ``allow_playback_repeats``, which
+replays the last one again). A miss that may not be recorded is answered with a 400 ``invalid_request_error`` (code
+``cassette_miss``; the SDKs do not retry a 400) naming the cassette, the request, the nearest recorded requests and
+which matcher failed for each; :attr:`Cassette.misses` keeps the same text for the pytest fixture.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,13 @@ if TYPE_CHECKING:
     from ..engine import Config, Exchange
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+_PROCESS_RUN = f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def current_run() -> str:
+    """This run's id for record mode ``all``: pytest-xdist's id of the test run in its workers, else one per
+    process (``mockai serve`` hands its workers one through :attr:`~mockai.engine.Config.cassette_run`)."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or _PROCESS_RUN
 
 
 class Cassette:
@@ -43,7 +52,7 @@ class Cassette:
 
     def __init__(self, path: str | os.PathLike[str], *, record_mode: str = "none", upstream: str | None = None,
                  match_on: Any = None, scrub: Any = None, replay_speed: float | None = 1.0,
-                 allow_playback_repeats: bool = False) -> None:
+                 allow_playback_repeats: bool = False, run: str | None = None) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}, not {record_mode!r}")
         if replay_speed is not None and replay_speed < 0:
@@ -55,6 +64,7 @@ class Cassette:
         self.scrubber = Scrubber.of(scrub)
         self.replay_speed = replay_speed
         self.allow_playback_repeats = allow_playback_repeats
+        self.run = run or current_run()  # record mode all: the first save of this run replaces the file
         self.existed = self.path.exists()
         self.interactions: list[dict[str, Any]] = load(self.path) if self.existed else []
         # once: record everything when there was no file, else replay only; all: record everything.
@@ -62,7 +72,6 @@ class Cassette:
         self.recording = record_mode in ("new_episodes", "all") or (record_mode == "once" and not self.existed)
         self.misses: list[str] = []
         self.recorded: list[dict[str, Any]] = []
-        self._replaced = False
         self._lock = threading.Lock()
         self._index: dict[str, list[int]] = {}
         self._played: dict[str, int] = {}
@@ -74,7 +83,7 @@ class Cassette:
         assert config.cassette is not None
         return cls(config.cassette, record_mode=config.record_mode, upstream=config.upstream,
                    match_on=config.match_on, scrub=config.scrub, replay_speed=config.replay_speed,
-                   allow_playback_repeats=config.allow_playback_repeats)
+                   allow_playback_repeats=config.allow_playback_repeats, run=config.cassette_run)
 
     def __len__(self) -> int:
         return len(self.interactions)
@@ -86,8 +95,8 @@ class Cassette:
 
     def __call__(self, ex: Exchange) -> HTTPResponse | APIError | None:
         http = ex.http
-        secrets = self.scrubber.secrets(http.headers)
-        req = CassetteRequest(http.method, http.path, self.scrubber.text(http.query, secrets), http.headers,
+        secrets = self.scrubber.secrets(http.headers, http.query)
+        req = CassetteRequest(http.method, http.path, self.scrubber.query(http.query, secrets), http.headers,
                               self.scrubber.body(ex.body, secrets))
         key = self.matcher.key(req)
         stream = bool(ex.body.get("stream"))
@@ -98,7 +107,7 @@ class Cassette:
                 found = self._next(key)
             if found is not None:
                 return respond(self.interactions[found], stream=stream, include_usage=include_usage,
-                               speed=self.replay_speed)
+                               speed=self.replay_speed, usage=lambda body: _usage(ex, body))
         if self.recording:
             response = HTTPResponse(0, {})
             response.live = Recording(http, ex.body, self.upstream, lambda inter: self.add(inter, secrets),
@@ -132,9 +141,7 @@ class Cassette:
             hits.append(index)
             self._played[key] = len(hits)
             self.recorded.append(clean)
-            replace = self.record_mode == "all" and not self._replaced
-            self._replaced = True
-            save(self.path, [clean], replace=replace)
+            save(self.path, [clean], run=self.run if self.record_mode == "all" else None)
 
     # --- misses --------------------------------------------------------------------------------------------
 
@@ -165,6 +172,16 @@ class Cassette:
         scored.sort(key=lambda s: (s[0], s[1]))
         return [f"#{i} {have.describe()}: {'; '.join(why) or 'matches, already replayed'}"
                 for _, i, have, why in scored[:limit]]
+
+
+def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The usage the engine would report for the reply ``body`` (a ``chat.completion``) to ``ex``'s request."""
+    from ..rules import from_completion
+
+    try:
+        return ex.engine.usage(ex.request, from_completion(body))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 __all__ = ["RECORD_MODES", "Cassette", "CassetteError"]

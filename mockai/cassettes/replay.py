@@ -3,7 +3,13 @@
 A recorded ``chat.completion`` answering a request with ``stream: true`` is chunked by :mod:`mockai.streaming`
 (the same ids, model, fingerprint and usage; usage as a last chunk when ``stream_options.include_usage``); a
 recorded stream answering a request without it is reassembled into the ``chat.completion`` it stands for. Errors
-(any non-2xx) are sent as recorded either way, as the real API does. Timing: the recorded ``at`` offsets become a
+(any non-2xx) are sent as recorded either way, as the real API does. A recorded stream's usage follows the
+request, not the recording: without ``stream_options.include_usage`` the usage-only chunk and the ``usage: null``
+fields are left out; with it they are added when the recording lacks them, from the recorded usage or, when the
+stream was recorded without any, from ``usage`` (the cassette counts as the engine does); when neither gives one
+the stream is sent as recorded (no usage is made up). A stream the upstream dropped is never replayed as a
+success: to a stream request its recorded events are sent and the connection drops; to a plain request the
+connection drops. Timing: the recorded ``at`` offsets become a
 :class:`~mockai.engine.Delivery` (time to first byte, then the gaps between events), divided by ``speed``;
 ``speed`` 0 or ``None`` sends everything at once.
 
@@ -22,13 +28,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import streaming
 from ..engine import Delivery, HTTPResponse
 from ..rules import from_completion
-from .scrub import SECRET_HEADERS
+from .scrub import is_secret_header_name
 
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
@@ -105,17 +111,64 @@ def reassemble(chunks: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return body
 
 
-def chunk(body: dict[str, Any], include_usage: bool) -> list[bytes]:
+UsageFor = Callable[[dict[str, Any]], "dict[str, Any] | None"]  # a chat.completion -> its usage
+
+
+def _is_chunk(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("object") == "chat.completion.chunk"
+
+
+def _is_usage_chunk(data: Any) -> bool:
+    return _is_chunk(data) and data.get("choices") == [] and data.get("usage") is not None
+
+
+def usage_events(events: list[dict[str, Any]], include_usage: bool, usage: UsageFor | None = None,
+                 complete: bool = True) -> list[dict[str, Any]]:
+    """Recorded stream ``events`` with their usage as a request with (or without) ``include_usage`` gets it."""
+    if not include_usage:
+        out = []
+        for event in events:
+            data = event.get("data")
+            if _is_usage_chunk(data):
+                continue
+            if isinstance(data, dict) and _is_chunk(data) and "usage" in data and data["usage"] is None:
+                event = {**event, "data": {k: v for k, v in data.items() if k != "usage"}}
+            out.append(event)
+        return out
+    chunks = [e["data"] for e in events if _is_chunk(e.get("data"))]
+    if not chunks or any(_is_usage_chunk(c) for c in chunks):
+        return events
+    value = next((c["usage"] for c in chunks if c.get("usage")), None)
+    if value is None and usage is not None:
+        value = usage(reassemble(chunks))
+    if value is None:  # nothing recorded and nothing to count with: send as recorded rather than invent usage
+        return events
+    out = [{**e, "data": {**e["data"], "usage": None}} if _is_chunk(e.get("data")) and "usage" not in e["data"]
+           else e for e in events]
+    if complete:  # the usage chunk comes last, before [DONE]; a dropped stream never got that far
+        last = chunks[-1]
+        tail = {k: last[k] for k in ("id", "object", "created", "model", "service_tier", "system_fingerprint")
+                if k in last}
+        done = next((i for i, e in enumerate(out) if e.get("data") == "[DONE]"), len(out))
+        at = out[done]["at"] if done < len(out) else out[-1].get("at", 0.0)
+        out.insert(done, {"at": at, "data": {**tail, "choices": [], "usage": value}})
+    return out
+
+
+def chunk(body: dict[str, Any], include_usage: bool, usage: UsageFor | None = None) -> list[bytes]:
     """A recorded ``chat.completion`` as the SSE events of the same reply streamed."""
+    value = body.get("usage")
+    if value is None and include_usage and usage is not None:
+        value = usage(body)
     meta = streaming.Meta(id=body.get("id") or "chatcmpl-recorded", created=int(body.get("created") or 0),
                           model=body.get("model") or "", system_fingerprint=body.get("system_fingerprint"),
-                          service_tier=body.get("service_tier"), usage=body.get("usage"),
-                          include_usage=include_usage and body.get("usage") is not None)
+                          service_tier=body.get("service_tier"), usage=value,
+                          include_usage=include_usage and value is not None)
     return streaming.sse(streaming.chunks(from_completion(body), meta))
 
 
 def _headers(recorded: dict[str, str], content_type: str | None = None) -> dict[str, str]:
-    out = {k: v for k, v in recorded.items() if k.lower() not in SECRET_HEADERS}
+    out = {k: v for k, v in recorded.items() if not is_secret_header_name(k)}
     if content_type is not None:
         out = {k: v for k, v in out.items() if k.lower() != "content-type"}
         out["content-type"] = content_type
@@ -131,8 +184,9 @@ def _timing(at: Sequence[float], speed: float | None) -> Delivery | None:
 
 
 def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
-            speed: float | None = None) -> HTTPResponse:
-    """The response to send for a recorded interaction, to a request that asked for ``stream`` or not."""
+            speed: float | None = None, usage: UsageFor | None = None) -> HTTPResponse:
+    """The response to send for a recorded interaction, to a request that asked for ``stream`` or not;
+    ``usage`` counts a reply's usage when the request asks for it and the recording has none."""
     res = inter["response"]
     if "status" not in res:  # the upstream dropped the connection before answering
         return HTTPResponse(502, {}, delivery=Delivery(reset=True))
@@ -142,6 +196,8 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
     if events is not None:
         ok = 200 <= status < 300
         if stream or not ok:
+            if ok:
+                events = usage_events(events, include_usage, usage, complete=not res.get("dropped"))
             out = [encode_event(e) for e in events]
             delivery = _timing([float(e.get("at") or 0.0) for e in events], speed)
             if res.get("dropped"):
@@ -149,6 +205,10 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
                 delivery.cut_after = len(out)
                 out.append(b"")  # so cut_after applies: the connection drops after the recorded events
             return HTTPResponse(status, _headers(headers), events=out, delivery=delivery)
+        if res.get("dropped"):  # a partial reply is not a reply: the connection drops, no finish_reason made up
+            delivery = _timing(elapsed, speed) or Delivery()
+            delivery.cut_after = 0
+            return HTTPResponse(status, _headers(headers, JSON_TYPE), body=b"", delivery=delivery)
         chunks = recorded_chunks(res)
         errors = [c["error"] for c in chunks if isinstance(c.get("error"), dict)]
         if errors:
@@ -160,7 +220,7 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
     if "body" in res:
         body_value = res["body"]
         if stream and 200 <= status < 300 and isinstance(body_value, dict) and "choices" in body_value:
-            out = chunk(body_value, include_usage)
+            out = chunk(body_value, include_usage, usage)
             return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(elapsed, speed))
         raw = streaming.dumps(body_value)
     else:

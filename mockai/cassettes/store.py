@@ -35,6 +35,10 @@ never half of one, and a process killed mid-write leaves the previous cassette i
 lock on the cassette's directory and merge with what is on disk, so xdist workers or ``--workers N`` processes
 recording into one cassette never lose each other's interactions.
 
+Record mode ``all`` saves with a ``run`` id, written to the file's ``"run"`` field: the first save of a run
+(the file's ``run`` differs) drops what was on disk, later saves of the same run (any process: worker processes
+of one ``mockai serve`` share its id) add to it. So the file becomes exactly this run's interactions.
+
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "demo.json"
 >>> save(path, [{"request": {"method": "POST", "path": "/v1/chat/completions"}, "response": {"status": 200}}])
@@ -86,17 +90,26 @@ def parse(text: str, name: str = "cassette") -> list[dict[str, Any]]:
 
 def load(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The interactions of the cassette at ``path`` (:class:`CassetteError` if it is not one)."""
-    p = Path(path)
+    return _read(Path(path))[0]
+
+
+def _read(p: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The interactions of the cassette at ``p`` and the id of the ``all`` run that last replaced it."""
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise CassetteError(f"{p}: cannot read the cassette: {exc.strerror or exc}") from None
-    return parse(text, str(p))
+    interactions = parse(text, str(p))
+    run = json.loads(text).get("run")
+    return interactions, run if isinstance(run, str) else None
 
 
-def dumps(interactions: list[dict[str, Any]]) -> str:
+def dumps(interactions: list[dict[str, Any]], run: str | None = None) -> str:
     """The file's text: two-space indents, one key per line, each stream event on one line."""
-    out = ['{\n  "mockai_cassette": ', str(VERSION), ',\n  "interactions": [']
+    out = ['{\n  "mockai_cassette": ', str(VERSION)]
+    if run is not None:
+        out += [',\n  "run": ', json.dumps(run)]
+    out.append(',\n  "interactions": [')
     for i, inter in enumerate(interactions):
         out.append(",\n    " if i else "\n    ")
         _emit(out, inter, 4)
@@ -190,14 +203,21 @@ def _clean_stale(path: Path) -> None:
             pass
 
 
-def save(path: str | os.PathLike[str], new: list[dict[str, Any]], *, replace: bool = False) -> None:
+def save(path: str | os.PathLike[str], new: list[dict[str, Any]], *, replace: bool = False,
+         run: str | None = None) -> None:
     """Add ``new`` interactions to the cassette at ``path`` (creating it and its directory), or, with
-    ``replace``, make them its whole content. Under the directory lock, so concurrent writers merge."""
+    ``replace``, make them its whole content; with ``run`` (record mode ``all``), replace what earlier runs
+    left and add to what this run saved. Under the directory lock, so concurrent writers merge."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with locked(p.parent):
         current: list[dict[str, Any]] = []
-        if not replace and p.exists():
-            current = load(p)
-        write_atomic(p, dumps(current + new))
+        stamp: str | None = None
+        if (run is not None or not replace) and p.exists():
+            current, stamp = _read(p)
+        if run is not None:
+            if stamp != run:  # the first save of this run: what was on disk when it started goes
+                current = []
+            stamp = run
+        write_atomic(p, dumps(current + new, stamp))
         _clean_stale(p)
