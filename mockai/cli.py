@@ -94,7 +94,8 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--record-mode", default="none", show_default=True,
               type=click.Choice(["none", "once", "new_episodes", "all"]),
               help="none: replay only (a miss is a 400 naming the nearest recordings); once: record when the file "
-                   "does not exist; new_episodes: record what the cassette lacks; all: record everything again.")
+                   "does not exist; new_episodes: record what the cassette lacks; all: record everything again (the file is replaced once per "
+                   "run, workers included).")
 @click.option("--upstream", default=None, metavar="URL",
               help="Base URL recording proxies to, with the caller's credentials (default https://api.openai.com/v1; "
                    "any OpenAI-compatible API).")
@@ -108,8 +109,8 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--match-normalize", multiple=True, metavar="REGEX",
               help="Volatile text to ignore when matching (a regex, or uuid, date, time, datetime, hex); repeatable.")
 @click.option("--scrub-header", multiple=True, metavar="NAME",
-              help="Another header to scrub from cassettes (Authorization, api-key, OpenAI-Organization, "
-                   "OpenAI-Project, Cookie and Set-Cookie always are); repeatable.")
+              help="Another header to scrub from cassettes (credentials always are: Authorization, api-key, "
+                   "OpenAI-Organization, OpenAI-Project, cookies, and names with api-key/token/secret); repeatable.")
 @click.option("--scrub-path", multiple=True, metavar="PATH",
               help="A JSON path in bodies to scrub, e.g. user or messages[*].name; repeatable.")
 @click.option("--scrub-pattern", multiple=True, metavar="REGEX", help="Text to scrub everywhere; repeatable.")
