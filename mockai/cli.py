@@ -94,8 +94,8 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--record-mode", default="none", show_default=True,
               type=click.Choice(["none", "once", "new_episodes", "all"]),
               help="none: replay only (a miss is a 400 naming the nearest recordings); once: record when the file "
-                   "does not exist; new_episodes: record what the cassette lacks; all: record everything again (the file is replaced once per "
-                   "run, workers included).")
+                   "does not exist; new_episodes: record what the cassette lacks; all: record everything again "
+                   "(the file is replaced once per run, workers included).")
 @click.option("--upstream", default=None, metavar="URL",
               help="Base URL recording proxies to, with the caller's credentials (default https://api.openai.com/v1; "
                    "any OpenAI-compatible API).")
