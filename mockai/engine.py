@@ -282,13 +282,14 @@ class Engine:
         self.generator = Generator(self.config.locale)
         self.script = Script()
         self.responders: list[Responder] = list(responders)
-        self._generated: dict[bytes, Reply] = {}
+        # Memos of what is a pure function of the request (see _parse, _generate, _memo); each bounded.
         self._parsed: dict[tuple[str, bytes], tuple[dict[str, Any], ChatCompletionRequest]] = {}
+        self._keys: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}  # (path, body) -> (content key, exact key)
+        self._generated: dict[bytes, Reply] = {}
         self._prompt_tokens: dict[bytes, int] = {}
         self._encoded: dict[bytes, list[bytes] | bytes] = {}
-        self._keys: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}
-        self._epoch = 0
-        self._answers = 0  # (path, body) -> (content key, exact key)
+        self._epoch = 0  # see _occurrence
+        self._answers = 0  # answers without a reply id, for their x-request-id
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
