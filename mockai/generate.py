@@ -34,8 +34,10 @@ from .schema import RandomSource, SchemaError, value_for
 from .wire import (
     ChatCompletionRequest,
     FunctionDefinition,
+    FunctionMessage,
     JsonObjectFormat,
     JsonSchemaFormat,
+    NamedFunction,
     NamedToolChoice,
     ToolMessage,
     UserMessage,
@@ -74,6 +76,9 @@ class Generator:
         calls = self._tool_calls(request, rng)
         if calls:
             return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), request)
+        legacy = self._function_call(request, rng)
+        if legacy is not None:
+            return limit(Choice(content=None, function_call=legacy, finish_reason="function_call"), request)
         fmt = request.response_format
         if isinstance(fmt, JsonSchemaFormat):
             spec = fmt.json_schema
@@ -147,6 +152,30 @@ class Generator:
             count = 2
         return [self._call(request, candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
 
+    def _function_call(self, request: ChatCompletionRequest, rng: random.Random) -> ToolCall | None:
+        """The deprecated ``functions``/``function_call`` API: at most one call, decided like ``tool_choice``."""
+        functions = request.functions or []
+        choice = request.function_call
+        if not functions or request.tools or choice == "none":
+            return None
+        if isinstance(choice, NamedFunction):
+            candidates = [f for f in functions if f.name == choice.name]
+        elif isinstance(request.messages[-1], FunctionMessage):
+            return None
+        else:
+            last = last_user_text(request).lower()
+            candidates = [f for f in functions if f.name.lower() in last or f.name.lower().replace("_", " ") in last]
+            if not candidates and rng.random() < 0.5:
+                return None
+            candidates = candidates or functions
+        if not candidates:
+            return None
+        function = candidates[rng.randrange(len(candidates))]
+        params = function.parameters or {"type": "object", "properties": {}}
+        value = self._from_schema(params, rng, bool(function.strict), f"function '{function.name}'",
+                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters")
+        return ToolCall(name=function.name, arguments=compact(value))
+
     def _call(self, request: ChatCompletionRequest, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
         params = tool.parameters or {"type": "object", "properties": {}}
         index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
@@ -219,6 +248,9 @@ def cut_to_tokens(choice: Choice, budget: int | None) -> Choice:
         budget -= len(pieces)
         kept.append(call)
     choice.tool_calls = kept
+    if choice.function_call is not None:
+        pieces = tokens.split(choice.function_call.arguments)
+        choice.function_call.arguments = "".join(pieces[: max(budget, 0)])
     choice.finish_reason = "length"
     return choice
 

@@ -54,6 +54,12 @@ class Choice:
     finish_reason: FinishReason = "stop"
     tokens: list[str] | None = None
     logprobs: list[TokenLogprob] | None = None
+    function_call: ToolCall | None = None  # the deprecated `functions` API: one call, no id
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        """The tool calls, and the legacy function call if any."""
+        return [*self.tool_calls, *([self.function_call] if self.function_call else [])]
 
     def content_tokens(self) -> list[str]:
         if self.tokens is None:
@@ -64,7 +70,7 @@ class Choice:
         n = len(self.content_tokens())
         if self.refusal:
             n += len(tokens.split(self.refusal))
-        for call in self.tool_calls:
+        for call in self.calls:
             n += len(tokens.split(call.name)) + len(tokens.split(call.arguments)) + 3
         return n
 
@@ -85,7 +91,8 @@ class Reply:
         return dataclasses.replace(
             self,
             choices=[
-                dataclasses.replace(c, tool_calls=[dataclasses.replace(t) for t in c.tool_calls])
+                dataclasses.replace(c, tool_calls=[dataclasses.replace(t) for t in c.tool_calls],
+                                    function_call=dataclasses.replace(c.function_call) if c.function_call else None)
                 for c in self.choices
             ],
         )

@@ -143,10 +143,12 @@ def from_completion(data: Mapping[str, Any]) -> Reply:
         msg = ch.get("message") or {}
         calls = [ToolCall(t["function"]["name"], t["function"]["arguments"], t.get("id"))
                  for t in msg.get("tool_calls") or []]
+        legacy = msg.get("function_call")
         lps = (ch.get("logprobs") or {}).get("content")
         choices.append(Choice(
             content=msg.get("content"), tool_calls=calls, refusal=msg.get("refusal"),
             finish_reason=ch.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            function_call=ToolCall(legacy["name"], legacy.get("arguments") or "") if legacy else None,
             logprobs=[TokenLogprob(t["token"], t["logprob"], [(a["token"], a["logprob"]) for a in t["top_logprobs"]])
                       for t in lps] if lps else None,
         ))

@@ -57,6 +57,8 @@ def message(choice: Choice) -> dict[str, Any]:
             {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
             for t in choice.tool_calls
         ]
+    if choice.function_call is not None:
+        msg["function_call"] = {"name": choice.function_call.name, "arguments": choice.function_call.arguments}
     msg["annotations"] = []
     return msg
 
@@ -118,6 +120,10 @@ def _events(choice: Choice) -> list[_Event]:
             ({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}, None, None)
             for frag in split(call.arguments)
         )
+    if choice.function_call is not None:
+        legacy = choice.function_call
+        out.append(({"function_call": {"name": legacy.name, "arguments": ""}}, None, None))
+        out.extend(({"function_call": {"arguments": frag}}, None, None) for frag in split(legacy.arguments))
     out.append(({}, None, choice.finish_reason))
     return out
 

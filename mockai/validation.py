@@ -28,6 +28,7 @@ from .wire import (
     FunctionTool,
     JsonObjectFormat,
     JsonSchemaFormat,
+    NamedFunction,
     NamedToolChoice,
     ToolMessage,
 )
@@ -121,6 +122,7 @@ def check_chat(request: ChatCompletionRequest) -> None:
             raise invalid(f"Invalid 'logit_bias[{token}]': value {bias} must be between -100 and 100.",
                           f"logit_bias.{token}")
     _check_tools(request)
+    _check_functions(request)
     fmt = request.response_format
     if isinstance(fmt, JsonObjectFormat) and not any(
         "json" in message_text(getattr(m, "content", None)).lower() for m in request.messages
@@ -159,6 +161,18 @@ def _check_answered(pending: Mapping[str, int], answered: set[str]) -> None:
             "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
             f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(missing)}",
             f"messages[{pending[missing[0]]}].role", None)
+
+
+def _check_functions(request: ChatCompletionRequest) -> None:
+    """The deprecated ``functions``/``function_call`` pair."""
+    choice = request.function_call
+    names = {f.name for f in request.functions or []}
+    if choice is not None and not names:
+        raise invalid("Invalid value for 'function_call': 'function_call' is only allowed when 'functions' are "
+                      "specified.", "function_call")
+    if isinstance(choice, NamedFunction) and choice.name not in names:
+        raise invalid(f"Invalid value for 'function_call': function '{choice.name}' not found in 'functions'.",
+                      "function_call")
 
 
 def _check_tools(request: ChatCompletionRequest) -> None:
