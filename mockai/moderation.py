@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = (
@@ -61,7 +62,7 @@ TEXT_MODELS = frozenset({"text-moderation-latest", "text-moderation-stable"})
 MODELS = ("omni-moderation-latest", "omni-moderation-2024-09-26", *sorted(TEXT_MODELS))
 _TEXT_ONLY_ABSENT = frozenset({"illicit", "illicit/violent"})  # the text models have no such categories
 
-DEFAULT_WORDS: Mapping[str, tuple[str, ...]] = {
+DEFAULT_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "hate": ("subhuman", "inferior race"),
     "hate/threatening": ("exterminate them", "wipe them out"),
     "harassment": ("idiot*", "moron*", "loser*", "worthless"),
@@ -75,7 +76,7 @@ DEFAULT_WORDS: Mapping[str, tuple[str, ...]] = {
     "sexual/minors": (),
     "violence": ("kill them", "kill him", "kill her", "kill you", "murder*", "stab*", "massacre*"),
     "violence/graphic": ("gore", "gory", "dismember*", "disembowel*", "mutilat*"),
-}
+})
 
 _FLAG_AT = 0.5
 _WORD = re.compile(r"[^\W_]+")
@@ -109,7 +110,8 @@ class Moderator:
                  model: str = "omni-moderation-latest") -> list[dict[str, Any]]:
         """The ``results`` of a moderation request: one per string, or one for a list of parts.
 
-        Raises ``ValueError`` for an input of another shape, or for an image given to a text model.
+        Raises ``ValueError`` for an input of another shape, or for an image given to a text model. An empty list
+        gives no results (the real API rejects it: that is the route's check).
         """
         if isinstance(input, str):
             return [self.result([input], [], model)]
@@ -213,7 +215,8 @@ def _score(seed: int, text: str, category: str, hit: bool) -> float:
     n = int.from_bytes(digest[:8], "big")
     if hit:
         return float(f"0.{8500 + n % 1500:04d}{n // 1500 % 10**6:06d}")
-    return float(f"{1 + n % 9000 / 1000:.3f}e-{3 + n // 9000 % 4}")
+    mantissa = 1000 + n % 9000
+    return float(f"{mantissa // 1000}.{mantissa % 1000:03d}e-{3 + n // 9000 % 4}")
 
 
 def _utf8(text: str) -> bytes:

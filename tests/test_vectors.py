@@ -16,13 +16,14 @@ import statistics
 import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Sequence
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockai import vectors
+from mockai import tokens, vectors
 from mockai.vectors import accepts_dimensions, cosine, decode_base64, dimensions_of, embed, encode
 
 MODELS = ("text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002")
@@ -258,6 +259,23 @@ def test_token_ids_that_share_tokens_are_close() -> None:
     assert abs(cosine(e(base), e([11, 22, 33, 44, 55, 66, 77]))) < 0.15
     assert e(base) != e(list(reversed(base)))  # the pairs of neighbouring ids keep some order
     assert unit_norm(e([])) == pytest.approx(1.0)
+
+
+def test_token_ids_of_a_bpe_like_tokenizer_keep_paraphrases_above_unrelated_pairs() -> None:
+    # Clients such as LangChain send tiktoken ids. Without the vocabulary the ids are the features, so the
+    # pieces stand in for tokens here (mockai's own pre-tokenizer, ids by crc32): " password" and "password"
+    # are different tokens, as in BPE, and function words are not down-weighted, so this path is weaker than
+    # text. Measured: paraphrases min 0.31, mean 0.55; unrelated mean 0.03, max 0.24.
+    def e(text: str) -> list[float]:
+        return embed([zlib.crc32(piece.encode()) % 200_000 for piece in tokens.split(text)],
+                     model="text-embedding-3-small")
+
+    queries, docs = [e(a) for a, _ in PAIRS], [e(b) for _, b in PAIRS]
+    para = [cosine(q, d) for q, d in zip(queries, docs, strict=True)]
+    unrelated = [cosine(queries[i], docs[j]) for i, j in itertools.permutations(range(len(PAIRS)), 2)]
+    assert min(para) > max(unrelated)
+    assert statistics.mean(para) > 0.45
+    assert abs(statistics.mean(unrelated)) < UNRELATED_MEAN
 
 
 def test_token_ids_are_decoded_when_a_decoder_is_given() -> None:
