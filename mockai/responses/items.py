@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .validation import message_text
@@ -147,7 +147,7 @@ def tool_defs(request: CreateResponseRequest) -> tuple[ToolDef, ...]:
             defs.append(ToolDef(tool.name, parameters=tool.parameters, strict=bool(tool.strict),
                                 description=tool.description, param=f"tools[{i}].parameters"))
         elif isinstance(tool, CustomTool):
-            fmt = tool.format.model_dump() if tool.format is not None else None
+            fmt = _plain(tool.format) if tool.format is not None else None
             defs.append(ToolDef(tool.name, custom=True, description=tool.description, format=fmt,
                                 param=f"tools[{i}]"))
     return tuple(defs)
@@ -204,10 +204,27 @@ def input_items(request: CreateResponseRequest, new_id: NewId, resolve: Resolve 
             found = resolve(item.id) if resolve is not None else None
             listed.append(dict(found) if found is not None else {"type": "item_reference", "id": item.id})
             continue
-        data = item.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        data = _plain(item)
         data["type"] = item.type
         listed.append(_listed(data, new_id, i))
     return listed
+
+
+def _plain(model: BaseModel) -> dict[str, Any]:
+    """A model as the JSON it was sent as: the fields that were set (by alias) and the extras, in a fixed order.
+    Unlike ``model_dump`` it does not walk the JSON values the models hold, which may nest as deep as the JSON
+    parser allowed."""
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if name in model.model_fields_set:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                value = _plain(value)
+            elif isinstance(value, list):
+                value = [_plain(v) if isinstance(v, BaseModel) else v for v in value]
+            out[info.alias or name] = value
+    out.update(model.model_extra or {})
+    return out
 
 
 def _listed(data: dict[str, Any], new_id: NewId, index: int) -> dict[str, Any]:

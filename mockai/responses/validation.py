@@ -182,6 +182,8 @@ def _from_errors(errors: Sequence[Mapping[str, Any]], body: Mapping[str, Any]) -
         if in_items:
             first = min(e["loc"][2] for e in in_items)
             group = [e for e in in_items if e["loc"][2] == first]
+    # A value that is not a string did not mean the string branch of a union (``tool_choice``).
+    group = [e for e in group if e["type"] != "literal_error" or isinstance(e.get("input"), str)] or group
     chosen = dict(_most_specific([{**e, "loc": _clean_loc(e["loc"], body)} for e in group]))
     err = from_validation([chosen], body)
     ctx: Mapping[str, Any] = chosen.get("ctx") or {}
