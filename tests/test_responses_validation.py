@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import functools
 import json
 import typing
 from collections.abc import Callable
@@ -101,7 +102,8 @@ def rejected(value: Any, status: int = 400, **kw: Any) -> APIError:
     err = info.value
     assert err.status == status
     assert err.type == "invalid_request_error"
-    assert err.message and set(err.envelope()["error"]) == {"message", "type", "param", "code"}
+    assert err.message
+    assert set(err.envelope()["error"]) == {"message", "type", "param", "code"}
     return err
 
 
@@ -204,11 +206,11 @@ ACCEPTED: dict[str, dict[str, Any]] = {
                                                           "variables": {"city": "Oslo"}}},
     "identifiers": body(user="u1", safety_identifier="s" * 64, prompt_cache_key="k", prompt_cache_retention="24h",
                         service_tier="flex", truncation="auto", instructions="Be brief."),
-    "nullable fields null": body(**{k: None for k in (
+    "nullable fields null": body(**dict.fromkeys((
         "previous_response_id", "conversation", "include", "tool_choice", "metadata", "temperature", "top_p",
         "parallel_tool_calls", "stream", "stream_options", "background", "max_output_tokens", "max_tool_calls",
         "reasoning", "safety_identifier", "prompt_cache_key", "truncation", "instructions", "store",
-        "service_tier", "top_logprobs")}),
+        "service_tier", "top_logprobs"))),
     "unknown parameters are new features": body(brand_new={"x": 1}, text={"verbosity": "high", "future": 1},
                                                 input=[{"role": "user", "content": "hi", "future": True}]),
     "previous response outputs (checked by the engine)": body(previous_response_id="resp_1", input=[OUTPUT]),
@@ -259,7 +261,8 @@ def test_what_the_sdk_sends_is_accepted() -> None:
     assert len(sent) == len(calls)
     for value in sent:
         parse(value)
-    assert sent[0]["text"]["format"]["strict"] is True and sent[0]["tools"][0]["strict"] is True
+    assert sent[0]["text"]["format"]["strict"] is True
+    assert sent[0]["tools"][0]["strict"] is True
 
 
 # --- rejected: param and code -------------------------------------------------------------------------------------
@@ -603,7 +606,8 @@ def test_item_type_errors_list_every_item_type_sorted() -> None:
     err = rejected(body(input=[{"type": "bogus_item"}]))
     listed = err.message.removeprefix("Invalid value: 'bogus_item'. Supported values are: ").rstrip(".")
     names = [n.strip().removeprefix("and ").strip("'") for n in listed.split(", ")]
-    assert names == sorted(values.ITEM_TYPES) and "web_search_call" in names
+    assert names == sorted(values.ITEM_TYPES)
+    assert "web_search_call" in names
 
 
 def test_errors_come_in_the_real_apis_field_order() -> None:
@@ -671,3 +675,460 @@ def test_model_checks_may_be_left_for_after_the_state_lookup() -> None:
     with pytest.raises(APIError, match="'temperature' is not supported"):
         check_model_support(request)
     assert rejected(sent).param == "temperature"
+
+
+# --- enums: the official schema and the SDK -----------------------------------------------------------------------
+
+
+@functools.cache
+def _spec() -> dict[str, Any]:
+    if not SPEC_PATH.exists():
+        pytest.skip(f"the official schema is not beside the project ({SPEC_PATH})")
+    defs: dict[str, Any] = json.loads(SPEC_PATH.read_text())["$defs"]
+    return defs
+
+
+def _node(node: Any) -> Any:
+    defs = _spec()
+    while isinstance(node, dict) and "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _prop(name: str, prop: str) -> Any:
+    """A property of a schema, through ``allOf`` and ``$ref``."""
+    stack = [_node(_spec()[name])]
+    while stack:
+        node = _node(stack.pop())
+        if prop in node.get("properties", {}):
+            return node["properties"][prop]
+        stack.extend(node.get("allOf", []))
+    raise KeyError(f"{name}.{prop}")
+
+
+def spec_enum(node: Any) -> set[str]:
+    """The string values an enum schema (or a nullable one, or a union of enums) allows."""
+    node = _node(_spec()[node] if isinstance(node, str) else node)
+    found = set(node.get("enum", []))
+    for branch in node.get("anyOf", []) + node.get("oneOf", []):
+        found |= spec_enum(branch)
+    return {v for v in found if isinstance(v, str)}
+
+
+def spec_tags(node: Any) -> set[str]:
+    """The ``type`` values of the branches of a union schema (nested unions included)."""
+    node = _node(_spec()[node] if isinstance(node, str) else node)
+    tags: set[str] = set()
+    for branch in node.get("oneOf", []) + node.get("anyOf", []):
+        resolved = _node(branch)
+        props = dict(resolved.get("properties", {}))
+        for part in resolved.get("allOf", []):
+            props.update(_node(part).get("properties", {}))
+        tags |= spec_enum(props["type"]) if "type" in props else spec_tags(resolved)
+    return tags
+
+
+def sdk_literals(tp: Any) -> set[str]:
+    """The string values of the ``Literal`` s inside an SDK type (through ``Optional``, ``Required``, unions)."""
+    if typing.get_origin(tp) is typing.Literal:
+        return {v for v in typing.get_args(tp) if isinstance(v, str)}
+    return set().union(*(sdk_literals(a) for a in typing.get_args(tp))) if typing.get_args(tp) else set()
+
+
+def sdk_hint(cls: Any, name: str) -> set[str]:
+    return sdk_literals(typing.get_type_hints(cls)[name])
+
+
+def sdk_tags(union: Any) -> set[str]:
+    """The ``type`` values of the TypedDicts of an SDK union."""
+    members = typing.get_args(union) or (union,)
+    return set().union(*(sdk_hint(m, "type") for m in members if isinstance(m, type) and "type" in
+                         typing.get_type_hints(m)))
+
+
+def args(name: str) -> set[str]:
+    return set(typing.get_args(getattr(values, name)))
+
+
+Create = response_create_params.ResponseCreateParamsBase
+# Literal type in mockai.responses.values -> (what mockai accepts, the schema's values, the SDK's values)
+ENUMS: dict[str, tuple[Callable[[], set[str]], Callable[[], set[str]], Callable[[], set[str]]]] = {
+    "Include": (lambda: args("Include"), lambda: spec_enum("IncludeEnum"), lambda: sdk_literals(ResponseIncludable)),
+    "ServiceTier": (lambda: args("ServiceTier"), lambda: spec_enum("ServiceTierResponses"),
+                    lambda: sdk_literals(ServiceTier)),
+    "Truncation": (lambda: args("Truncation"), lambda: spec_enum(_prop("CreateResponse", "truncation")),
+                   lambda: sdk_hint(Create, "truncation")),
+    "PromptCacheRetention": (lambda: args("PromptCacheRetention"),
+                             lambda: spec_enum(_prop("CreateResponse", "prompt_cache_retention")),
+                             lambda: sdk_hint(Create, "prompt_cache_retention")),
+    "ReasoningEffort": (lambda: args("ReasoningEffort"), lambda: spec_enum("ReasoningEffort"),
+                        lambda: sdk_literals(shared_params.ReasoningEffort)),
+    "ReasoningSummary": (lambda: args("ReasoningSummary"),
+                         lambda: spec_enum(_prop("Reasoning", "summary")) | spec_enum(_prop("Reasoning",
+                                                                                            "generate_summary")),
+                         lambda: sdk_hint(shared_params.Reasoning, "summary")
+                         | sdk_hint(shared_params.Reasoning, "generate_summary")),
+    "ReasoningContext": (lambda: args("ReasoningContext"), lambda: spec_enum(_prop("Reasoning", "context")),
+                         lambda: sdk_hint(shared_params.Reasoning, "context")),
+    "Verbosity": (lambda: args("Verbosity"), lambda: spec_enum("Verbosity"),
+                  lambda: sdk_hint(ResponseTextConfigParam, "verbosity")),
+    "Role": (lambda: args("Role"), lambda: spec_enum(_prop("EasyInputMessage", "role")),
+             lambda: sdk_hint(EasyInputMessageParam, "role")),
+    "Phase": (lambda: args("Phase"), lambda: spec_enum("MessagePhase"), lambda: sdk_hint(EasyInputMessageParam,
+                                                                                          "phase")),
+    "ItemStatus": (lambda: args("ItemStatus"), lambda: spec_enum(_prop("FunctionToolCall", "status")),
+                   lambda: sdk_hint(ResponseFunctionToolCallParam, "status")),
+    "ImageDetail": (lambda: args("ImageDetail"), lambda: spec_enum("ImageDetail"),
+                    lambda: sdk_hint(ResponseInputImageParam, "detail")),
+    "FileDetail": (lambda: args("FileDetail"), lambda: spec_enum("FileInputDetail"),
+                   lambda: sdk_hint(ResponseInputFileParam, "detail")),
+    # The schema has no audio part yet; the SDK's (used by evals) and the real API's list of parts have one.
+    "AudioFormat": (lambda: args("AudioFormat"), set,
+                    lambda: sdk_hint(openai.types.responses.response_input_audio_param.InputAudio, "format")),
+    "GrammarSyntax": (lambda: args("GrammarSyntax"), lambda: spec_enum("GrammarSyntax1"),
+                      lambda: sdk_hint(Grammar, "syntax")),
+    "ToolChoiceOption": (lambda: args("ToolChoiceOption"), lambda: spec_enum("ToolChoiceOptions"),
+                         lambda: sdk_literals(ToolChoiceOptions)),
+    "AllowedToolsMode": (lambda: args("AllowedToolsMode"), lambda: spec_enum(_prop("ToolChoiceAllowed", "mode")),
+                         lambda: sdk_hint(ToolChoiceAllowedParam, "mode")),
+    "HostedToolChoice": (lambda: args("HostedToolChoice"), lambda: spec_enum(_prop("ToolChoiceTypes", "type")),
+                         lambda: sdk_hint(ToolChoiceTypesParam, "type")),
+    "SpecificToolChoice": (lambda: args("SpecificToolChoice"),
+                           lambda: spec_tags("ToolChoiceParam") - {"function", "custom", "mcp", "allowed_tools"}
+                           - spec_enum(_prop("ToolChoiceTypes", "type")),
+                           lambda: sdk_tags(ToolChoiceApplyPatchParam) | sdk_tags(ToolChoiceShellParam)
+                           | sdk_tags(response_create_params.ToolChoiceSpecificProgrammaticToolCallingParam)),
+    "BuiltinToolType": (lambda: set(values.TOOL_TYPES), lambda: spec_tags("Tool"),
+                        lambda: sdk_tags(tool_param.ToolParam)),
+    "ModelledItemType": (lambda: set(values.ITEM_TYPES), lambda: spec_tags("InputItem"),
+                         lambda: sdk_tags(response_input_item_param.ResponseInputItemParam)),
+    "OtherItemType": (lambda: set(values.ITEM_TYPES), lambda: spec_tags("InputItem"),
+                      lambda: sdk_tags(response_input_item_param.ResponseInputItemParam)),
+    "INPUT_PARTS": (lambda: set(values.INPUT_PARTS), lambda: spec_tags("InputContent") | {"input_audio"},
+                    lambda: sdk_tags(ResponseInputContentParam) | {"input_audio"}),
+    "OUTPUT_PARTS": (lambda: set(values.OUTPUT_PARTS), lambda: spec_tags("OutputMessageContent"),
+                     lambda: sdk_tags(OutputContentParam)),
+    "text.format": (lambda: _wire_tags(mockai.responses.wire.TextFormat),
+                    lambda: spec_tags("TextResponseFormatConfiguration"),
+                    lambda: sdk_tags(openai.types.responses.ResponseFormatTextConfigParam)),
+    "custom tool format": (lambda: _wire_tags(mockai.responses.wire.CustomTool.model_fields["format"].annotation),
+                           lambda: spec_tags(_prop("CustomToolParam", "format")),
+                           lambda: sdk_tags(shared_params.CustomToolInputFormat)),
+}
+
+
+def _wire_tags(annotation: Any) -> set[str]:
+    """The ``type`` values of the models of a (possibly annotated, possibly optional) union."""
+    found: set[str] = set()
+    for member in typing.get_args(annotation) or (annotation,):
+        if isinstance(member, type) and issubclass(member, pydantic.BaseModel):
+            found |= set(typing.get_args(member.model_fields["type"].annotation))
+        elif typing.get_args(member):
+            found |= _wire_tags(member)
+    return found
+
+
+@pytest.mark.parametrize("name", ENUMS)
+def test_enum_matches_the_sdk(name: str) -> None:
+    ours, _, sdk = ENUMS[name]
+    assert sdk(), "the SDK type was not found"
+    assert sdk() == ours() if name != "ModelledItemType" and name != "OtherItemType" else sdk() <= ours()
+
+
+@pytest.mark.parametrize("name", [n for n in ENUMS if n != "AudioFormat"])
+def test_enum_matches_the_schema(name: str) -> None:
+    """mockai accepts every value of the schema, and nothing beyond the schema and the SDK."""
+    ours, spec, sdk = ENUMS[name]
+    assert spec(), "the schema's enum was not found"
+    assert spec() <= ours()
+    assert ours() <= spec() | sdk()
+
+
+def test_every_enum_is_checked() -> None:
+    literals = {n for n in dir(values) if typing.get_origin(getattr(values, n)) is typing.Literal}
+    assert literals - set(ENUMS) == set()
+    assert set(values.ITEM_TYPES) == set(values.MODELLED_ITEM_TYPES) | set(values.OTHER_ITEM_TYPES)
+
+
+# --- never anything but a 4xx ---------------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+KEYS = st.sampled_from([*CreateResponseRequest.model_fields, "messages", "response_format"]) | st.text(max_size=8)
+# Shapes a body's fields hold, so random values reach past the first check.
+SHAPED = st.one_of(
+    JSON_VALUES,
+    st.lists(st.fixed_dictionaries({"type": st.sampled_from(values.ITEM_TYPES) | st.text(max_size=5)},
+                                   optional={"role": st.sampled_from(values.ROLES), "content": JSON_VALUES,
+                                             "call_id": st.sampled_from(["call_1", "call_2"]),
+                                             "output": JSON_VALUES, "id": st.text(max_size=5)}), max_size=4),
+    st.lists(st.fixed_dictionaries({"type": st.sampled_from(values.TOOL_TYPES)},
+                                   optional={"name": st.text(max_size=6), "parameters": JSON_VALUES,
+                                             "strict": st.booleans()}), max_size=3),
+)
+BODIES = st.dictionaries(KEYS, SHAPED, max_size=8).map(lambda d: {"model": MODEL, **d})
+
+
+def answers(raw: bytes | dict[str, Any]) -> None:
+    """What a door does with a body: parse it (an :class:`APIError` must be a 4xx in the envelope), then build
+    the prompt and the input listing of what parsed."""
+    try:
+        _, request = parse_response_request(raw)
+    except APIError as err:
+        failed: APIError | None = err
+    else:
+        failed = None
+    if failed is not None:
+        assert 400 <= failed.status < 500
+        json.dumps(failed.envelope())
+        return
+    to_prompt(request, history=[Turn("user", "before")], resolve=lambda _id: {"role": "user", "content": "x"})
+    listed = input_items(request, lambda prefix, index: f"{prefix}_{index}", resolve=lambda _id: None)
+    if isinstance(raw, bytes):  # no deeper than the JSON parser allowed, so it can be written back
+        json.dumps(listed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES)
+def test_any_json_body_parses_or_is_a_4xx(value: dict[str, Any]) -> None:
+    answers(json.dumps(value).encode())
+    answers(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_parse_or_are_a_4xx(raw: bytes) -> None:
+    answers(raw)
+
+
+def _positions(value: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key or index) in a JSON value."""
+    found: list[tuple[Any, Any]] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        keys = list(node) if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else []
+        for key in keys:
+            found.append((node, key))
+            stack.append(node[key])
+    return found
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(ACCEPTED)), st.data())
+def test_mutated_valid_bodies_parse_or_are_a_4xx(case: str, data: st.DataObject) -> None:
+    mutated = copy.deepcopy(ACCEPTED[case])
+    for _ in range(data.draw(st.integers(1, 3))):
+        container, key = data.draw(st.sampled_from(_positions(mutated)))
+        if isinstance(container, dict) and data.draw(st.booleans()):
+            del container[key]
+        else:
+            container[key] = data.draw(SHAPED)
+        if not _positions(mutated):
+            break
+    answers(json.dumps(mutated).encode())
+
+
+def test_deeply_nested_values_are_not_a_500() -> None:
+    deep: Any = "leaf"
+    for _ in range(1500):
+        deep = {"properties": {"a": deep}, "type": "object"}
+    strict = {"type": "json_schema", "name": "deep", "schema": deep, "strict": True}
+    with pytest.raises(APIError) as info:  # a Mapping body: deeper than JSON text could carry here
+        parse_response_request(body(text={"format": strict}))
+    assert (info.value.status, info.value.param) == (400, "text.format.schema")
+    answers(body(input=[{"role": "user", "content": "hi", "future": deep}], extra=deep))
+    assert rejected(b'{"model": "m", "input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}").param is None
+
+
+# --- the API-neutral view -------------------------------------------------------------------------------------------
+
+
+def test_to_prompt_turns() -> None:
+    request = parse(body(instructions="Answer in English.", tools=[WEATHER, SQL_TOOL], input=[
+        {"role": "developer", "content": "Be brief."},
+        {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "Weather in"}, {"type": "input_image", "image_url": "https://x/a.png"},
+            {"type": "input_text", "text": "Oslo and Bergen?"}]},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        CALL, {"type": "web_search_call", "id": "ws_1", "status": "completed"}, {**CALL, "call_id": "call_2",
+                                                                                 "arguments": '{"city": "Bergen"}'},
+        CUSTOM_CALL, OUTPUT, {**OUTPUT, "call_id": "call_2", "output": [{"type": "input_text", "text": "9C"},
+                                                                        {"type": "input_text", "text": "rain"}]},
+        CUSTOM_OUTPUT, ASSISTANT_ITEM, {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+        {"role": "system", "content": "Stay calm."}, USER]))
+    prompt = to_prompt(request, history=[Turn("user", "Earlier?"), Turn("assistant", "Earlier.")])
+    assert prompt.turns == (
+        Turn("developer", "Answer in English."),
+        Turn("user", "Earlier?"), Turn("assistant", "Earlier."),
+        Turn("developer", "Be brief."),
+        Turn("user", "Weather in Oslo and Bergen?"),
+        Turn("assistant", calls=(CallRef("call_1", "get_weather", '{"city": "Oslo"}'),
+                                 CallRef("call_2", "get_weather", '{"city": "Bergen"}'),
+                                 CallRef("call_c", "run_sql", "SELECT 1", custom=True))),
+        Turn("tool", '{"temp_c": 12}', answers="call_1"),
+        Turn("tool", "9C rain", answers="call_2"),
+        Turn("tool", "1", answers="call_c"),
+        Turn("assistant", "It is 12C."),
+        Turn("assistant", "No."),
+        Turn("system", "Stay calm."),
+        Turn("user", "What's the weather in Oslo?"),
+    )
+    assert prompt.api == "responses"
+    assert prompt.last_user_text == "What's the weather in Oslo?"
+
+
+def test_to_prompt_string_input_and_tool_result() -> None:
+    assert to_prompt(parse(body(input="Hi"))).turns == (Turn("user", "Hi"),)
+    prompt = to_prompt(parse(body(tools=[WEATHER], input=[USER, CALL, OUTPUT])))
+    assert prompt.tool_result == "get_weather"
+    chained = to_prompt(parse(body(previous_response_id="resp_1", input=[OUTPUT])),
+                        history=[Turn("assistant", calls=(CallRef("call_1", "get_weather"),))])
+    assert chained.tool_result == "get_weather"
+
+
+def test_to_prompt_tools_choice_format_and_limits() -> None:
+    request = parse(body(
+        model="o4-mini", tools=[WEATHER, {"type": "function", "name": "noop"}, SQL_TOOL, {"type": "web_search"}],
+        tool_choice={"type": "function", "name": "get_weather"}, parallel_tool_calls=False, max_output_tokens=64,
+        text={"format": {"type": "json_schema", "name": "city", "schema": CLOSED, "strict": True}}, stream=True,
+        reasoning={"effort": "low", "generate_summary": "concise"}, future_flag=True))
+    prompt = to_prompt(request)
+    assert prompt.tools == (
+        ToolDef("get_weather", parameters=CLOSED, strict=True, description="Current weather",
+                param="tools[0].parameters"),
+        ToolDef("noop", param="tools[1].parameters"),
+        ToolDef("run_sql", custom=True, description="Runs SQL", param="tools[2]",
+                format={"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}),
+    )
+    assert prompt.choosing == Choosing("required", only=("get_weather",))
+    assert [t.name for t in prompt.callable_tools()] == ["get_weather"]
+    assert prompt.parallel_tool_calls is False
+    assert prompt.format == OutputFormat("json_schema", name="city", schema=CLOSED, strict=True, param="text.format")
+    assert (prompt.token_limit, prompt.stream, prompt.model) == (64, True, "o4-mini")
+    assert (prompt.reasoning_effort, prompt.reasoning_summary) == ("low", "concise")
+    assert prompt.extra == {"future_flag": True}
+    assert (prompt.logprobs, prompt.top_logprobs, prompt.n, prompt.stop) == (False, 0, 1, ())
+    plain = to_prompt(parse(body(top_logprobs=3)))
+    assert (plain.format, plain.choosing, plain.logprobs, plain.top_logprobs, plain.token_limit) == (
+        None, AUTO, False, 0, None)
+    logprobs = to_prompt(parse(body(top_logprobs=3, include=["message.output_text.logprobs"])))
+    assert (logprobs.logprobs, logprobs.top_logprobs) == (True, 3)
+    json_object = to_prompt(parse(body(input="json please", text={"format": {"type": "json_object"}})))
+    assert json_object.format == OutputFormat("json_object", param="text.format")
+
+
+@pytest.mark.parametrize(("choice", "tools", "expected"), [
+    (None, [WEATHER], AUTO),
+    ("auto", [WEATHER], AUTO),
+    ("none", [WEATHER], Choosing("none")),
+    ("required", [WEATHER], Choosing("required")),
+    ({"type": "custom", "name": "run_sql"}, [SQL_TOOL], Choosing("required", only=("run_sql",))),
+    ({"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"},
+                                                         {"type": "file_search"}]},
+     [WEATHER, SQL_TOOL, {"type": "file_search"}], Choosing("auto", only=("get_weather",))),
+    ({"type": "file_search"}, [WEATHER, {"type": "file_search"}], Choosing("auto", only=())),
+    ({"type": "shell"}, [{"type": "shell"}], Choosing("auto", only=())),
+])
+def test_tool_choice_as_choosing(choice: Any, tools: list[Any], expected: Choosing) -> None:
+    assert to_prompt(parse(body(tools=tools, tool_choice=choice))).choosing == expected
+
+
+def test_item_references_are_resolved_by_the_caller() -> None:
+    stored = {"msg_7": {"id": "msg_7", "type": "message", "role": "user", "status": "completed",
+                        "content": [{"type": "input_text", "text": "Stored question"}]},
+              "bad_1": {"type": "message"}}
+    request = parse(body(previous_response_id="resp_1", input=[
+        {"type": "item_reference", "id": "msg_7"}, {"id": "bad_1"}, {"id": "gone"}, USER]))
+    assert to_prompt(request).turns == (Turn("user", USER["content"]),)
+    assert to_prompt(request, resolve=stored.get).turns == (Turn("user", "Stored question"), Turn("user",
+                                                                                               USER["content"]))
+    listed = input_items(request, lambda p, i: f"{p}_{i}", resolve=stored.get)
+    assert listed[0] == stored["msg_7"]
+    assert listed[2] == {"type": "item_reference", "id": "gone"}
+
+
+# --- the input_items listing ----------------------------------------------------------------------------------------
+
+
+def new_id(prefix: str, index: int) -> str:
+    return f"{prefix}_{index:04d}"
+
+
+def test_a_string_input_is_one_user_message() -> None:
+    """check-responses' ``input_items``: the content is exactly one ``input_text`` part."""
+    listed = input_items(parse(body(input="Write two sentences.")), new_id)
+    assert listed == [{"type": "message", "role": "user", "content": [{"type": "input_text",
+                                                                       "text": "Write two sentences."}],
+                       "id": "msg_0000", "status": "completed"}]
+
+
+def test_input_items_ids_status_and_parts() -> None:
+    request = parse(body(instructions="Not listed.", input=[
+        {"role": "developer", "content": [{"type": "input_text", "text": "Be brief."}]},
+        {"role": "user", "content": [{"type": "input_image", "image_url": "https://x/a.png"}], "id": "msg_own"},
+        CALL_ITEM, OUTPUT, CUSTOM_CALL, CUSTOM_OUTPUT,
+        {"role": "assistant", "content": "It is 12C."},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "q"}},
+        {**OUTPUT, "call_id": "call_c", "output": [{"type": "input_image", "file_id": "file-1"}]}]))
+    listed = input_items(request, new_id)
+    assert [(it["type"], it["id"]) for it in listed] == [
+        ("message", "msg_0000"), ("message", "msg_own"), ("function_call", "fc_1"),
+        ("function_call_output", "fco_0003"), ("custom_tool_call", "ctc_0004"),
+        ("custom_tool_call_output", "ctco_0005"), ("message", "msg_0006"), ("reasoning", "rs_1"),
+        ("web_search_call", "ws_0008"), ("function_call_output", "fco_0009")]
+    assert listed[0]["role"] == "developer"
+    assert listed[1]["content"] == [{"type": "input_image", "image_url": "https://x/a.png", "detail": "auto"}]
+    assert listed[3] == {"type": "function_call_output", "call_id": "call_1", "output": '{"temp_c": 12}',
+                         "id": "fco_0003", "status": "completed"}
+    assert listed[6]["content"] == [{"type": "output_text", "text": "It is 12C.", "annotations": [],
+                                     "logprobs": []}]
+    assert listed[8]["action"] == {"type": "search", "query": "q"}
+    assert listed[9]["output"][0]["detail"] == "auto"
+    assert all(it.get("status") == "completed" for it in listed if it["type"] != "reasoning")
+    assert input_items(request, new_id) == listed  # the same ids for the same request
+
+
+def test_input_items_are_what_the_sdk_and_the_schema_list() -> None:
+    request = parse(body(input=[
+        USER, {"role": "system", "content": [{"type": "input_text", "text": "x"},
+                                             {"type": "input_image", "image_url": "https://x/a.png"}]},
+        CALL, OUTPUT, CUSTOM_CALL, CUSTOM_OUTPUT, {"role": "assistant", "content": "It is 12C."}, ASSISTANT_ITEM,
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Thinking."}]}]))
+    data = input_items(request, new_id)
+    page = {"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"],
+            "has_more": False}
+    parsed = ResponseItemList.model_validate(page)
+    kinds = [type(item).__name__ for item in parsed.data]
+    assert kinds == ["ResponseInputMessageItem", "ResponseInputMessageItem", "ResponseFunctionToolCallItem",
+                     "ResponseFunctionToolCallOutputItem", "ResponseCustomToolCallItem",
+                     "ResponseCustomToolCallOutputItem", "ResponseOutputMessage", "ResponseOutputMessage",
+                     "ResponseReasoningItem"]
+    validator = jsonschema.Draft202012Validator({"$defs": _spec(), "$ref": "#/$defs/ResponseItemList"})
+    errors = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(page)]
+    assert errors == []
+
+
+def test_input_items_do_not_walk_deep_values() -> None:
+    """A regression: ``model_dump`` of an item holding deeply nested JSON raised, a 500 at the listing."""
+    deep: Any = 1
+    for _ in range(2000):
+        deep = {"a": deep}
+    _, request = parse_response_request(body(input=[{"role": "user", "content": "hi", "future": deep}]))
+    listed = input_items(request, new_id)
+    assert listed[0]["future"] is not None
+
+
+# --- the rest -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", [mockai.responses.values, mockai.responses.wire, mockai.responses.validation,
+                                    mockai.responses.items])
+def test_docstring_examples(module: Any) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0

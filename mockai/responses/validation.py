@@ -39,8 +39,11 @@ from .wire import (
     FunctionChoice,
     FunctionTool,
     HostedChoice,
+    InputText,
     McpChoice,
     Message,
+    OutputText,
+    Refusal,
     SpecificChoice,
     Tool,
     item_tag,
@@ -399,10 +402,13 @@ def _input_text(request: CreateResponseRequest) -> str:
 
 
 def message_text(message: Message) -> str:
-    """The text of a message: its string content, or its text and refusal parts joined by spaces."""
+    """The text of a message: its string content, or its text and refusal parts joined by spaces (images, files
+    and audio add nothing)."""
     if isinstance(message.content, str):
         return message.content
-    return " ".join(getattr(p, "text", None) or getattr(p, "refusal", None) or "" for p in message.content)
+    texts = (p.text if isinstance(p, (InputText, OutputText)) else p.refusal if isinstance(p, Refusal) else ""
+             for p in message.content)
+    return " ".join(t for t in texts if t)
 
 
 # --- tool outputs and calls -------------------------------------------------------------------------------------
