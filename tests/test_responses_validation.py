@@ -58,8 +58,11 @@ from mockai.responses.items import input_items, to_prompt
 from mockai.responses.validation import (
     check_call_outputs,
     check_model_support,
+    conversation_not_found,
     is_reasoning_model,
     parse_response_request,
+    previous_response_not_found,
+    prompt_not_found,
 )
 from mockai.responses.wire import CreateResponseRequest
 
@@ -644,6 +647,14 @@ def test_outputs_may_answer_the_calls_of_the_previous_response() -> None:
     with pytest.raises(APIError, match="call_id call_1"):
         check_call_outputs(request, known_call_ids=())
     check_call_outputs(request, known_call_ids=["call_1"])
+    check_call_outputs(request, known_call_ids=None)  # not known yet: outputs are not checked
+
+
+def test_calls_in_the_input_are_answered_in_the_input_even_with_a_chain() -> None:
+    for chain in ({"previous_response_id": "resp_1"}, {"conversation": "conv_1"}):
+        err = rejected(body(**chain, input=[USER, CALL]))
+        assert (err.param, err.message) == ("input", "No tool output found for function call call_1.")
+        parse(body(**chain, input=[USER, CALL, OUTPUT]))
 
 
 def test_calls_the_previous_response_left_open_must_be_answered() -> None:
@@ -653,6 +664,18 @@ def test_calls_the_previous_response_left_open_must_be_answered() -> None:
     assert (info.value.param, info.value.message) == ("input", "No tool output found for function call call_9.")
     answered = parse(body(previous_response_id="resp_1", input=[{**OUTPUT, "call_id": "call_9"}]))
     check_call_outputs(answered, known_call_ids={"call_9"}, unanswered_call_ids={"call_9"})
+
+
+def test_missing_state_errors_are_the_real_apis() -> None:
+    """What the engine answers once it has looked the chain up (observed wording, status and ``param``)."""
+    assert previous_response_not_found("resp_x").envelope() == {"error": {
+        "message": "Previous response with id 'resp_x' not found.", "type": "invalid_request_error",
+        "param": "previous_response_id", "code": "previous_response_not_found"}}
+    assert previous_response_not_found("resp_x").status == 400
+    for err, message in ((conversation_not_found("conv_x"), "Conversation with id 'conv_x' not found."),
+                         (prompt_not_found("pmpt_x"), "Prompt with id 'pmpt_x' not found.")):
+        assert (err.status, err.message, err.param, err.code, err.type) == (404, message, None, None,
+                                                                            "invalid_request_error")
 
 
 # --- what the model takes ---------------------------------------------------------------------------------------
@@ -942,6 +965,43 @@ def test_deeply_nested_values_are_not_a_500() -> None:
     assert (info.value.status, info.value.param) == (400, "text.format.schema")
     answers(body(input=[{"role": "user", "content": "hi", "future": deep}], extra=deep))
     assert rejected(b'{"model": "m", "input": ' + b"[" * 100_000 + b"]" * 100_000 + b"}").param is None
+
+
+# A regression: the strict-schema check (shared with chat) raised on these instead of answering.
+MALFORMED_STRICT = [
+    {"type": "object", "properties": {"a": {"type": "string"}}, "required": None, "additionalProperties": False},
+    {"type": "object", "properties": {"a": {"type": "string"}}, "required": "a", "additionalProperties": False},
+    {"type": "object", "properties": [{"a": 1}], "required": [], "additionalProperties": False},
+    {"anyOf": 5}, {"anyOf": {"a": 1}}, {"$defs": ["x"]}, {"definitions": 3},
+]
+
+
+@pytest.mark.parametrize("schema", MALFORMED_STRICT)
+def test_malformed_strict_schemas_are_answered(schema: dict[str, Any]) -> None:
+    from mockai.validation import parse_chat
+
+    fmt = {"type": "json_schema", "name": "x", "schema": schema, "strict": True}
+    bodies: list[tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]] = [
+        (parse_response_request, body(text={"format": fmt})),
+        (parse_response_request, body(tools=[{**WEATHER, "parameters": schema}])),
+        (parse_chat, {"model": MODEL, "messages": [USER], "response_format": {
+            "type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}}),
+        (parse_chat, {"model": MODEL, "messages": [USER], "tools": [{"type": "function", "function": {
+            "name": "f", "parameters": schema, "strict": True}}]}),
+    ]
+    for parse_body, sent in bodies:
+        err = _error_of(parse_body, sent)
+        assert err is None or (err.status, err.param is not None) == (400, True)
+    if "required" in schema and not isinstance(schema["required"], list):
+        assert rejected(body(text={"format": fmt})).message.endswith("Missing 'a'.")
+
+
+def _error_of(parse_body: Callable[[dict[str, Any]], Any], sent: dict[str, Any]) -> APIError | None:
+    try:
+        parse_body(sent)
+    except APIError as err:
+        return err
+    return None
 
 
 # --- the API-neutral view -------------------------------------------------------------------------------------------

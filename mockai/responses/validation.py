@@ -66,10 +66,14 @@ def parse_response_request(
     """The JSON body and the validated request, or the :class:`APIError` the real API would answer.
 
     ``known_call_ids`` are the calls of the previous response chain (``previous_response_id`` or
-    ``conversation``), which a tool output may answer. With a chain and without them the check of tool outputs
-    is left to the caller (:func:`check_call_outputs`), as are the parameters the model does not take when
-    ``model_checks`` is false (:func:`check_model_support`): the real API looks the chain up before it checks
-    those, so an engine that resolves the chain itself calls the two after it.
+    ``conversation``), which a tool output may answer. With a chain and without them, whether each output answers
+    a call is left to the caller (:func:`check_call_outputs` once it has the chain), as are the parameters the
+    model does not take when ``model_checks`` is false (:func:`check_model_support`): the real API looks the chain
+    up before it checks those.
+
+    >>> body, request = parse_response_request({"model": "gpt-4o-mini", "previous_response_id": "resp_1",
+    ...     "input": [{"type": "function_call_output", "call_id": "call_1", "output": "12C"}]})
+    >>> check_call_outputs(request, known_call_ids={"call_1"})
     """
     if isinstance(raw, (bytes, bytearray)):
         body = parse_json(bytes(raw))
@@ -90,8 +94,7 @@ def parse_response_request(
     except RecursionError:
         raise invalid("The request body is nested too deeply.", None) from None
     check_request(request)
-    if known_call_ids is not None or not _chained(request):
-        check_call_outputs(request, known_call_ids or ())
+    check_call_outputs(request, () if known_call_ids is None and not _chained(request) else known_call_ids)
     if model_checks:
         check_model_support(request)
     return body, request
@@ -414,16 +417,17 @@ def message_text(message: Message) -> str:
 # --- tool outputs and calls -------------------------------------------------------------------------------------
 
 
-def check_call_outputs(request: CreateResponseRequest, known_call_ids: Collection[str] = (),
+def check_call_outputs(request: CreateResponseRequest, known_call_ids: Collection[str] | None = (),
                        unanswered_call_ids: Collection[str] = ()) -> None:
     """Every function or custom tool output answers a call (in the input or among ``known_call_ids``, the calls
-    of the previous response chain), and every call is answered: those in the input by outputs in the input,
-    ``unanswered_call_ids`` (calls the chain left without outputs) by outputs in this input."""
+    of the previous response chain; ``None`` when they are not known yet, which skips this), and every call is
+    answered: those in the input by outputs in the input, ``unanswered_call_ids`` (calls the chain left without
+    outputs) by outputs in this input."""
     calls = {item.call_id: item for item in request.items if isinstance(item, (FunctionCall, CustomToolCall))}
     answered: set[str] = set()
     for item in request.items:
         if isinstance(item, (FunctionCallOutput, CustomToolCallOutput)):
-            if item.call_id not in calls and item.call_id not in known_call_ids:
+            if known_call_ids is not None and item.call_id not in calls and item.call_id not in known_call_ids:
                 what = "function call" if isinstance(item, FunctionCallOutput) else "custom tool call"
                 raise invalid(f"No tool call found for {what} output with call_id {item.call_id}.", "input", None)
             answered.add(item.call_id)
@@ -462,3 +466,22 @@ def check_model_support(request: CreateResponseRequest) -> None:
             if getattr(reasoning, name) is not None:
                 raise APIError(400, f"Unsupported parameter: 'reasoning.{name}' is not supported with this model.",
                                param=f"reasoning.{name}", code="unsupported_parameter")
+
+
+# --- what the engine answers when stored state is missing (the real API's words) ------------------------------
+
+
+def previous_response_not_found(response_id: str) -> APIError:
+    """An unknown (or unstored, or deleted) ``previous_response_id``: a 400."""
+    return APIError(400, f"Previous response with id '{response_id}' not found.", param="previous_response_id",
+                    code="previous_response_not_found")
+
+
+def conversation_not_found(conversation_id: str) -> APIError:
+    """An unknown ``conversation``: a 404 without ``param``."""
+    return APIError(404, f"Conversation with id '{conversation_id}' not found.")
+
+
+def prompt_not_found(prompt_id: str) -> APIError:
+    """An unknown reusable ``prompt``: a 404 without ``param``."""
+    return APIError(404, f"Prompt with id '{prompt_id}' not found.")
