@@ -164,7 +164,7 @@ ACCEPTED: dict[str, dict[str, Any]] = {
         {"type": "local_shell"}, {"type": "shell"}, {"type": "apply_patch"}]),
     "tool_choice options": body(tools=[WEATHER], tool_choice="required", parallel_tool_calls=False,
                                 max_tool_calls=3),
-    "tool_choice none and auto without tools": body(tool_choice="none"),
+    "tool_choice none without tools": body(tool_choice="none"),
     "tool_choice function": body(tools=[WEATHER], tool_choice={"type": "function", "name": "get_weather"}),
     "tool_choice custom": body(tools=[SQL_TOOL], tool_choice={"type": "custom", "name": "run_sql"}),
     "tool_choice hosted": body(tools=[{"type": "web_search_preview"}], tool_choice={"type": "web_search_preview"}),
@@ -855,7 +855,10 @@ def _wire_tags(annotation: Any) -> set[str]:
 def test_enum_matches_the_sdk(name: str) -> None:
     ours, _, sdk = ENUMS[name]
     assert sdk(), "the SDK type was not found"
-    assert sdk() == ours() if name != "ModelledItemType" and name != "OtherItemType" else sdk() <= ours()
+    if name in ("ModelledItemType", "OtherItemType"):  # the SDK's items and the schema's differ by one
+        assert sdk() <= ours()
+    else:
+        assert sdk() == ours()
 
 
 @pytest.mark.parametrize("name", [n for n in ENUMS if n != "AudioFormat"])
