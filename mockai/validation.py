@@ -205,8 +205,9 @@ def _check_strict_schema(schema: Mapping[str, Any], what: str, param: str, path:
     if is_object:
         if schema.get("additionalProperties") is not False:
             raise fail("'additionalProperties' is required to be supplied and to be false.")
-        props = schema.get("properties", {})
-        missing = [k for k in props if k not in schema.get("required", [])]
+        props = schema["properties"] if isinstance(schema.get("properties"), Mapping) else {}
+        required = schema["required"] if isinstance(schema.get("required"), list) else []
+        missing = [k for k in props if k not in required]
         if missing:
             raise fail(f"'required' is required to be supplied and to be an array including every key in "
                        f"properties. Missing '{missing[0]}'.")
@@ -216,8 +217,10 @@ def _check_strict_schema(schema: Mapping[str, Any], what: str, param: str, path:
         if isinstance(schema.get(key), Mapping):
             _check_strict_schema(schema[key], what, param, (*path, key))
     for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        for i, sub in enumerate(schema.get(key, []) or []):
+        subs = schema.get(key)
+        for i, sub in enumerate(subs if isinstance(subs, list) else []):
             _check_strict_schema(sub, what, param, (*path, key, str(i)))
     for key in ("$defs", "definitions"):
-        for name, sub in (schema.get(key) or {}).items():
+        defs = schema.get(key)
+        for name, sub in (defs.items() if isinstance(defs, Mapping) else ()):
             _check_strict_schema(sub, what, param, (*path, key, name))
