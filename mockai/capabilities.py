@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import invalid
-from .models import Family, family
+from .models import Family, effort, family
 from .wire import (
     AllowedToolsChoice,
     AssistantMessage,
@@ -35,6 +35,8 @@ from .wire import (
 )
 
 TOOL_TYPES = ("function", "custom")
+# Parameters a reasoning model takes again when it does not reason (``reasoning_effort: "none"``).
+_SAMPLING = ("temperature", "top_p", "logprobs", "top_logprobs")
 
 
 def check(request: ChatCompletionRequest) -> None:
@@ -67,16 +69,17 @@ def allowed_tool(entry: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def _check_family(request: ChatCompletionRequest, fam: Family) -> None:
+    resting = fam.reasoning and effort(request.model, request.reasoning_effort) == "none"
     for name in fam.rejects:
         value = getattr(request, name, None)
-        if value is None or value is False:
+        if value is None or value is False or (resting and name in _SAMPLING):
             continue
         hint = " Use 'max_completion_tokens' instead." if name == "max_tokens" else ""
         raise invalid(f"Unsupported parameter: '{name}' is not supported with this model.{hint}", name,
                       "unsupported_parameter")
     for name in fam.default_only:
         value = getattr(request, name, None)
-        if value is not None and value != 1:
+        if value is not None and value != 1 and not (resting and name in _SAMPLING):
             raise invalid(f"Unsupported value: '{name}' does not support {_number(value)} with this model. Only "
                           "the default (1) value is supported.", name, "unsupported_value")
 

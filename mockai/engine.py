@@ -13,6 +13,7 @@ machinery and makes every door answer alike.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -516,11 +517,12 @@ class Engine:
         created = self.config.now()
         spoken = capabilities.wants_audio(request) and not isinstance(reply, SplitReply)
         for ci, choice in enumerate(reply.choices):
-            for ti, tool_call in enumerate(choice.tool_calls):
-                if tool_call.id is None:
-                    salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), transport,
-                                                      occurrence, epoch, ci, ti)
-                    tool_call.id = "call_" + _b62(hashlib.sha256(salt).digest(), 24)
+            if any(t.id is None for t in choice.tool_calls):
+                # New objects, not the given ones: a scripted reply hands the same ToolCall to every call.
+                choice.tool_calls = [
+                    t if t.id is not None else dataclasses.replace(t, id=self._tool_call_id(transport, occurrence,
+                                                                                          epoch, ci, ti))
+                    for ti, t in enumerate(choice.tool_calls)]
             if spoken and request.audio is not None:
                 self._speak(choice, request, hashlib.sha256(digest + b"|audio|%d" % ci).hexdigest()[:32],
                             created)
@@ -551,6 +553,11 @@ class Engine:
         headers["content-type"] = "application/json"
         body = streaming.encode_body(reply, meta, self._body_part(reply, ex))
         return HTTPResponse(200, headers, body=body)
+
+    def _tool_call_id(self, transport: bytes, occurrence: int, epoch: int, ci: int, ti: int) -> str:
+        salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), transport, occurrence,
+                                          epoch, ci, ti)
+        return "call_" + _b62(hashlib.sha256(salt).digest(), 24)
 
     def _speak(self, choice: Choice, request: ChatCompletionRequest, audio_id: str, created: int) -> None:
         """Turn a text choice into a spoken one: its content becomes the transcript of a clip in the asked

@@ -38,7 +38,9 @@ class Family:
     for these models whatever their value (``logprobs: false`` and ``null`` excepted: they ask for nothing);
     ``default_only`` are parameters it accepts only at their default, 1. ``audio``: the family speaks
     (``modalities`` may include ``"audio"``); ``audio_required``: it only answers when audio goes in or out.
-    ``encoding`` is the tiktoken encoding of its tokenizer.
+    ``encoding`` is the tiktoken encoding of its tokenizer. ``default_effort`` is the ``reasoning_effort`` of a
+    request that gives none; at ``"none"`` a reasoning model does not reason, and takes the sampling parameters
+    (``temperature``, ``top_p``, ``logprobs``) again, as GPT-5.1 and later do.
     """
 
     name: str
@@ -49,15 +51,17 @@ class Family:
     audio: bool = False
     audio_required: bool = False
     encoding: str = "o200k_base"
+    default_effort: str | None = None
 
     @property
     def models(self) -> tuple[str, ...]:
         return tuple(self.snapshots)
 
 
-def _reasoning(name: str, snapshots: dict[str, str], *, stop: bool = False) -> Family:
+def _reasoning(name: str, snapshots: dict[str, str], *, stop: bool = False, effort: str = "medium") -> Family:
     rejects = _REASONING_REJECTS + (("stop",) if stop else ())
-    return Family(name, snapshots, reasoning=True, rejects=rejects, default_only=_DEFAULT_ONLY)
+    return Family(name, snapshots, reasoning=True, rejects=rejects, default_only=_DEFAULT_ONLY,
+                  default_effort=effort)
 
 
 def _chat(name: str, snapshots: dict[str, str], *, encoding: str = "o200k_base", audio: bool = False) -> Family:
@@ -74,13 +78,14 @@ FAMILIES: tuple[Family, ...] = (
     _chat("gpt-3.5", {"gpt-3.5-turbo": "gpt-3.5-turbo-0125"}, encoding="cl100k_base"),
     _chat("gpt-4o-audio", {"gpt-4o-audio-preview": "gpt-4o-audio-preview-2025-06-03",
                            "gpt-4o-mini-audio-preview": "gpt-4o-mini-audio-preview-2024-12-17",
-                           "gpt-audio": "gpt-audio-2025-08-28", "gpt-audio-mini": "gpt-audio-mini-2025-10-06"},
+                           "gpt-audio": "gpt-audio-2025-08-28", "gpt-audio-mini": "gpt-audio-mini-2025-12-15"},
           audio=True),
     _reasoning("o1", {"o1": "o1-2024-12-17"}),
     _reasoning("o3-mini", {"o3-mini": "o3-mini-2025-01-31"}),
     _reasoning("o3", {"o3": "o3-2025-04-16", "o4-mini": "o4-mini-2025-04-16"}, stop=True),
     _reasoning("gpt-5", {"gpt-5": "gpt-5-2025-08-07", "gpt-5-mini": "gpt-5-mini-2025-08-07",
-                         "gpt-5-nano": "gpt-5-nano-2025-08-07", "gpt-5.1": "gpt-5.1-2025-11-13"}),
+                         "gpt-5-nano": "gpt-5-nano-2025-08-07"}),
+    _reasoning("gpt-5.1", {"gpt-5.1": "gpt-5.1-2025-11-13", "gpt-5.2": "gpt-5.2-2025-12-11"}, effort="none"),
 )
 
 DEFAULT_MODELS: tuple[str, ...] = (
@@ -93,6 +98,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "gpt-5-mini",
     "gpt-5-nano",
     "gpt-5.1",
+    "gpt-5.2",
     "o1",
     "o3",
     "o3-mini",
@@ -109,11 +115,12 @@ SNAPSHOTS: dict[str, str] = {alias: snap for f in FAMILIES for alias, snap in f.
 _BY_MODEL: dict[str, Family] = {m: f for f in FAMILIES for m in (*f.snapshots, *f.snapshots.values())}
 _DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
 
-# Reasoning tokens a reply spends before it answers, by effort: a base drawn per request, then scaled.
-_EFFORT_SCALE: dict[str | None, float] = {
-    "none": 0.0, "minimal": 0.25, "low": 0.5, None: 1.0, "medium": 1.0, "high": 2.0, "xhigh": 3.0, "max": 4.0,
+# Reasoning tokens a reply spends before it answers, by effort: bands that do not overlap, so more effort
+# always reasons longer; where in its band a request falls is drawn from the request and the seed.
+_EFFORT_TOKENS: dict[str, tuple[int, int]] = {
+    "minimal": (4, 15), "low": (16, 31), "medium": (32, 127), "high": (128, 383), "xhigh": (384, 767),
+    "max": (768, 1535),
 }
-_REASONING_BASE = (64, 192)
 
 _CREATED = 1_700_000_000
 
@@ -133,22 +140,30 @@ def family(model: str) -> Family | None:
     return _BY_MODEL.get(base) if base != model else None
 
 
-def reasoning_tokens(model: str, effort: str | None, key: bytes, seed: int, index: int) -> int:
-    """The reasoning tokens choice ``index`` spends: 0 for a model that does not reason; otherwise drawn from the
-    request (``key``) and the seed, so the same request always reasons as long, and scaled by ``effort``.
-
-    >>> reasoning_tokens("o3", "high", b"k", 0, 0) == 2 * reasoning_tokens("o3", "medium", b"k", 0, 0)
-    True
-    >>> reasoning_tokens("gpt-4o", None, b"k", 0, 0)
-    0
-    """
+def effort(model: str, requested: str | None) -> str | None:
+    """The reasoning effort a request to ``model`` runs at (``None``: the model does not reason)."""
     fam = family(model)
     if fam is None or not fam.reasoning:
+        return None
+    return requested or fam.default_effort
+
+
+def reasoning_tokens(model: str, requested: str | None, key: bytes, seed: int, index: int) -> int:
+    """The reasoning tokens choice ``index`` spends: 0 for a model that does not reason (or at effort
+    ``"none"``); otherwise drawn from the request (``key``) and the seed within the band of its effort, so the
+    same request always reasons as long, and more effort always longer.
+
+    >>> reasoning_tokens("o3", "high", b"k", 0, 0) > reasoning_tokens("o3", "low", b"k2", 0, 0)
+    True
+    >>> reasoning_tokens("gpt-4o", None, b"k", 0, 0), reasoning_tokens("gpt-5.1", None, b"k", 0, 0)
+    (0, 0)
+    """
+    band = _EFFORT_TOKENS.get(effort(model, requested) or "none")
+    if band is None:
         return 0
     digest = hashlib.sha256(b"reasoning|%d|%s|%d" % (seed, key, index)).digest()
-    lo, hi = _REASONING_BASE
-    base = lo + int.from_bytes(digest[:4], "big") % (hi - lo + 1)
-    return int(base * _EFFORT_SCALE.get(effort, 1.0))
+    lo, hi = band
+    return lo + int.from_bytes(digest[:4], "big") % (hi - lo + 1)
 
 
 def model_object(model: str) -> dict[str, Any]:
