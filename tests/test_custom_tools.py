@@ -347,3 +347,25 @@ def test_a_custom_call_answered_by_a_tool_message_continues(engine: Engine) -> N
                {"role": "tool", "tool_call_id": call["id"], "content": "3 rows"}]
     body = strict_reply(post(engine, {"model": MODEL, "messages": history, "tools": [SQL_TOOL]}))
     assert body["choices"][0]["finish_reason"] == "stop"
+
+
+def test_scripted_custom_calls_keep_their_type() -> None:
+    """A scripted ``ToolCall(type="custom")``, or an SDK completion holding a custom call, replies as one."""
+    from openai.types.chat import ChatCompletion as SDKCompletion
+
+    from mockai import ToolCall
+
+    with MockAI() as mock:
+        mock.on(last_user="first").respond(ToolCall("run_sql", "SELECT 1", type="custom"))
+        sdk = SDKCompletion.model_validate({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL, "choices": [{
+                "index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None,
+                "tool_calls": [{"id": "call_1", "type": "custom", "custom": {"name": "shell", "input": "ls"}}]}}]})
+        mock.on(last_user="second").respond(sdk)
+        client = mock.client()
+        for text, name, given in (("first", "run_sql", "SELECT 1"), ("second", "shell", "ls")):
+            completion = client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": text}], tools=CUSTOM_TOOLS)
+            [call] = completion.choices[0].message.tool_calls or []
+            assert call.type == "custom"
+            assert (call.custom.name, call.custom.input) == (name, given)
