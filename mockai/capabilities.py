@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import invalid
+from .errors import APIError, invalid
 from .models import Family, effort, family
 from .wire import (
     AllowedToolsChoice,
@@ -35,6 +35,7 @@ from .wire import (
 )
 
 TOOL_TYPES = ("function", "custom")
+GRAMMAR_SYNTAXES = ("lark", "regex")
 # Parameters a reasoning model takes again when it does not reason (``reasoning_effort: "none"``).
 _SAMPLING = ("temperature", "top_p", "logprobs", "top_logprobs")
 
@@ -46,6 +47,7 @@ def check(request: ChatCompletionRequest) -> None:
     if fam is not None:
         _check_family(request, fam)
     _check_audio(request, fam)
+    _check_custom_formats(request)
     _check_tool_choice(request)
 
 
@@ -106,6 +108,40 @@ def _has_audio_input(request: ChatCompletionRequest) -> bool:
     return False
 
 
+def _check_custom_formats(request: ChatCompletionRequest) -> None:
+    """A custom tool's ``format`` is ``{"type": "text"}`` or a ``lark``/``regex`` grammar with its definition."""
+    for i, tool in enumerate(request.tools or []):
+        if not isinstance(tool, CustomTool) or tool.custom.format is None:
+            continue
+        fmt, where = tool.custom.format, f"tools[{i}].custom.format"
+        kind = fmt.get("type")
+        if kind not in ("text", "grammar"):
+            if kind is None:
+                raise _missing(f"{where}.type")
+            raise invalid(f"Invalid value: {_quoted(kind)}. Supported values are: 'text' and 'grammar'.",
+                          f"{where}.type")
+        if kind == "text":
+            continue
+        grammar = fmt.get("grammar")
+        if not isinstance(grammar, Mapping):
+            raise _missing(f"{where}.grammar") if grammar is None else invalid(
+                f"Invalid type for '{where}.grammar': expected an object.", f"{where}.grammar", "invalid_type")
+        if grammar.get("syntax") not in GRAMMAR_SYNTAXES:
+            if grammar.get("syntax") is None:
+                raise _missing(f"{where}.grammar.syntax")
+            raise invalid(f"Invalid value: {_quoted(grammar['syntax'])}. Supported values are: 'lark' and "
+                          "'regex'.", f"{where}.grammar.syntax")
+        if not isinstance(grammar.get("definition"), str):
+            if grammar.get("definition") is None:
+                raise _missing(f"{where}.grammar.definition")
+            raise invalid(f"Invalid type for '{where}.grammar.definition': expected a string.",
+                          f"{where}.grammar.definition", "invalid_type")
+
+
+def _missing(param: str) -> APIError:
+    return invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
     choice = request.tool_choice
     offered = {
@@ -129,9 +165,7 @@ def _check_tool_choice(request: ChatCompletionRequest) -> None:
                           "'custom'.", f"{param}.type")
         ref = allowed_tool(entry)
         if ref is None:
-            kind = entry["type"]
-            raise invalid(f"Missing required parameter: '{param}.{kind}.name'.", f"{param}.{kind}.name",
-                          "missing_required_parameter")
+            raise _missing(f"{param}.{entry['type']}.name")
         kind, name = ref
         if name not in offered[kind]:
             what = "function" if kind == "function" else "custom tool"

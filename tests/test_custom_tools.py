@@ -369,3 +369,20 @@ def test_scripted_custom_calls_keep_their_type() -> None:
             [call] = completion.choices[0].message.tool_calls or []
             assert call.type == "custom"
             assert (call.custom.name, call.custom.input) == (name, given)
+
+
+@pytest.mark.parametrize(("fmt", "param", "code"), [
+    ({"type": "json"}, "tools[1].custom.format.type", "invalid_value"),
+    ({}, "tools[1].custom.format.type", "missing_required_parameter"),
+    ({"type": "grammar"}, "tools[1].custom.format.grammar", "missing_required_parameter"),
+    ({"type": "grammar", "grammar": "start: x"}, "tools[1].custom.format.grammar", "invalid_type"),
+    ({"type": "grammar", "grammar": {"syntax": "ebnf", "definition": "x"}}, "tools[1].custom.format.grammar.syntax",
+     "invalid_value"),
+    ({"type": "grammar", "grammar": {"syntax": "regex"}}, "tools[1].custom.format.grammar.definition",
+     "missing_required_parameter"),
+    ({"type": "grammar", "grammar": {"syntax": "lark", "definition": 5}},
+     "tools[1].custom.format.grammar.definition", "invalid_type"),
+])
+def test_bad_custom_formats_are_400s(engine: Engine, fmt: dict[str, Any], param: str, code: str) -> None:
+    tool = {"type": "custom", "custom": {"name": "odd", "format": fmt}}
+    assert_envelope(post(engine, chat_body("Hi", tools=[WEATHER_TOOL, tool])), 400, param=param, code=code)
