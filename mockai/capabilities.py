@@ -47,8 +47,9 @@ def check(request: ChatCompletionRequest) -> None:
     if fam is not None:
         _check_family(request, fam)
     _check_audio(request, fam)
-    _check_custom_formats(request)
-    _check_tool_choice(request)
+    if request.tools:
+        _check_custom_formats(request)
+        _check_tool_choice(request)
 
 
 def wants_audio(request: ChatCompletionRequest) -> bool:
@@ -144,6 +145,8 @@ def _missing(param: str) -> APIError:
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
     choice = request.tool_choice
+    if not isinstance(choice, (NamedCustomChoice, AllowedToolsChoice)):
+        return
     offered = {
         "function": {t.function.name for t in request.tools or [] if isinstance(t, FunctionTool)},
         "custom": {t.custom.name for t in request.tools or [] if isinstance(t, CustomTool)},
