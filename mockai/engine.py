@@ -13,6 +13,7 @@ machinery and makes every door answer alike.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -22,12 +23,12 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import streaming, tokens
+from . import audio, capabilities, streaming, tokens
 from .errors import APIError
 from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
 from .journal import CallList
-from .models import DEFAULT_MODELS, model_object, snapshot
-from .reply import Reply
+from .models import DEFAULT_MODELS, model_object, reasoning_tokens, snapshot
+from .reply import Audio, Choice, Reply
 from .rules import Script
 from .shapes import SplitReply
 from .validation import parse_chat, parse_json
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 MiB = 1024 * 1024
 
+# Fields that only say how a reply travels: a request's stream and non-stream forms share tool call ids.
+TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
 # Fields that change how a reply travels, or how it is cut, but not what the model "says".
 UNSEEDED_FIELDS = frozenset({
     "stream", "stream_options", "user", "metadata", "store", "service_tier", "n", "logprobs", "top_logprobs",
@@ -296,6 +299,7 @@ class Engine:
         self.on_reset: list[Callable[[], None]] = []
         self.calls = CallList()
         self._seen: dict[bytes, int] = {}
+        self._transport: dict[bytes, bytes] = {}  # exact key -> key without the transport fields (see render)
         self._lock = threading.Lock()
         if self.config.cassette is not None:
             from .cassettes import Cassette
@@ -496,20 +500,32 @@ class Engine:
         return cached.copy()
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
-        """Give a reply its ids, clock and usage, and write it as JSON or a stream."""
+        """Give a reply its ids, clock, spoken audio and usage, and write it as JSON or a stream.
+
+        Ids come from the request and how often it was seen (invariant 2). Occurrences are counted per request
+        without its transport fields (``stream``, ``stream_options``) and per wire (stream or not): the first
+        stream of a request carries the same tool calls, ids included, as its first non-stream reply, while a
+        repeat, or a request that differs in anything else (``user``, ``metadata``, an explicit
+        ``stream: false``), gets new ones.
+        """
         request = ex.request
         exact = ex.exact or canonical_key(ex.body, frozenset())
-        occurrence, epoch = self._occurrence(exact)
+        transport = self._transport_key(ex.body, exact)
+        occurrence, epoch = self._occurrence(transport + (b"|stream" if request.stream else b"|json"))
         digest = hashlib.sha256(b"%d|%s|%s|%d|%d" % (
             self.config.seed, self.config.instance.encode(), exact, occurrence, epoch)).digest()
+        created = self.config.now()
+        spoken = capabilities.wants_audio(request) and not isinstance(reply, SplitReply)
         for ci, choice in enumerate(reply.choices):
-            for ti, tool_call in enumerate(choice.tool_calls):
-                if tool_call.id is None:
-                    # From the content key and the occurrence: the first stream carries the same tool calls as
-                    # the first non-stream reply to the same request, and a repeated request gets new ids.
-                    salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), ex.key,
-                                                      occurrence, epoch, ci, ti)
-                    tool_call.id = "call_" + _b62(hashlib.sha256(salt).digest(), 24)
+            if any(t.id is None for t in choice.tool_calls):
+                # New objects, not the given ones: a scripted reply hands the same ToolCall to every call.
+                choice.tool_calls = [
+                    t if t.id is not None else dataclasses.replace(t, id=self._tool_call_id(transport, occurrence,
+                                                                                          epoch, ci, ti))
+                    for ti, t in enumerate(choice.tool_calls)]
+            if spoken and request.audio is not None:
+                self._speak(choice, request, hashlib.sha256(digest + b"|audio|%d" % ci).hexdigest()[:32],
+                            created)
             if request.logprobs and choice.logprobs is None and choice.content and not isinstance(reply, SplitReply):
                 rng = rng_for(ex.key, self.config.seed, "logprobs", ci)
                 choice.logprobs = logprobs_for(choice.content_tokens(), request.top_logprobs or 0, rng,
@@ -517,7 +533,7 @@ class Engine:
         model = reply.model or snapshot(request.model)
         meta = streaming.Meta(
             id="chatcmpl-" + _b62(digest, 29),
-            created=self.config.now(),
+            created=created,
             model=model,
             system_fingerprint=fingerprint(self.config.seed, model),
             service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
@@ -538,6 +554,38 @@ class Engine:
         body = streaming.encode_body(reply, meta, self._body_part(reply, ex))
         return HTTPResponse(200, headers, body=body)
 
+    def _tool_call_id(self, transport: bytes, occurrence: int, epoch: int, ci: int, ti: int) -> str:
+        salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), transport, occurrence,
+                                          epoch, ci, ti)
+        return "call_" + _b62(hashlib.sha256(salt).digest(), 24)
+
+    def _speak(self, choice: Choice, request: ChatCompletionRequest, audio_id: str, created: int) -> None:
+        """Turn a text choice into a spoken one: its content becomes the transcript of a clip in the asked
+        format (:mod:`mockai.audio`); tool calls and refusals are not spoken."""
+        if choice.audio is not None or choice.content is None or choice.tool_calls or choice.refusal:
+            return
+        assert request.audio is not None
+        transcript = choice.content
+        ms = audio.duration_ms(len(choice.content_tokens()))
+        fmt = request.audio.format
+        choice.audio = Audio(transcript=transcript, data=audio.encode(fmt, ms), format=fmt,
+                             tokens=audio.audio_tokens(ms), id="audio_" + audio_id,
+                             expires_at=created + audio.EXPIRES_AFTER)
+        choice.content, choice.tokens, choice.logprobs = None, None, None
+
+    def _transport_key(self, body: Mapping[str, Any], exact: bytes) -> bytes:
+        """The digest of the body without ``stream`` and ``stream_options``: the same for a request's stream and
+        non-stream forms. Bodies without either field are their own transport key."""
+        if "stream" not in body and "stream_options" not in body:
+            return exact
+        key = self._transport.get(exact)
+        if key is None:
+            key = canonical_key(body, TRANSPORT_FIELDS)
+            if len(self._transport) >= _CACHE_SIZE:
+                self._transport.clear()
+            self._transport[exact] = key
+        return key
+
     def _stream_parts(self, reply: Reply, ex: Exchange) -> list[bytes] | None:
         """The chunks' choices of a generated reply, serialized once per request body (they never change)."""
         parts = self._memo(ex, lambda: streaming.choice_parts(reply))
@@ -551,8 +599,8 @@ class Engine:
     def _memo(self, ex: Exchange, make: Callable[[], list[bytes] | bytes]) -> list[bytes] | bytes | None:
         if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
             return None  # only the generator's replies are a pure function of the request
-        if ex.call.reply is not None and any(c.tool_calls for c in ex.call.reply.choices):
-            return None  # tool call ids change with each occurrence
+        if ex.call.reply is not None and any(c.tool_calls or c.audio for c in ex.call.reply.choices):
+            return None  # tool call and audio ids change with each occurrence
         value = self._encoded.get(ex.exact)
         if value is None:
             value = make()
@@ -574,17 +622,31 @@ class Engine:
                     self._prompt_tokens.clear()
                 self._prompt_tokens[key] = prompt
         limit = request.token_limit
-        completion = sum(
-            min(c.completion_tokens(), limit) if limit is not None and c.finish_reason == "length"
-            else c.completion_tokens() for c in reply.choices
-        )
+        completion = thinking = spoken = 0
+        for index, choice in enumerate(reply.choices):
+            visible = choice.completion_tokens()
+            if limit is not None and choice.finish_reason == "length":
+                visible = min(visible, limit)
+            # Reasoning comes first and counts against the limit; a scripted reply longer than what is left of
+            # the limit reasoned less.
+            reasoned = reasoning_tokens(request.model, request.reasoning_effort, key or b"", self.config.seed,
+                                        index)
+            if limit is not None:
+                reasoned = min(reasoned, max(limit - visible, 0))
+            voice = choice.audio.tokens if choice.audio is not None else 0
+            completion += visible + reasoned + voice
+            thinking += reasoned
+            spoken += voice
+        details: dict[str, int] = {"reasoning_tokens": thinking, "audio_tokens": spoken,
+                                   "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        if spoken:
+            details["text_tokens"] = completion - thinking - spoken
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "completion_tokens_details": details,
         }
 
     def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:

@@ -6,11 +6,17 @@ for a "long essay" gets more, "one word" or "briefly" less). Then the request's 
 the model's decoding would: a ``stop`` sequence cuts the text before it (``finish_reason: stop``), a token limit
 cuts it at that many tokens (``finish_reason: length``).
 
-Tools: ``tool_choice`` ``none`` answers in text; ``required`` or a named function calls; ``auto`` answers in text
-right after a tool result, calls a tool whose name appears in the last user message, and otherwise calls one
-for about half of all requests (decided by the seed). Arguments are JSON valid against the function's
-``parameters``. ``response_format`` ``json_object`` gives a JSON object; ``json_schema`` gives JSON valid against
-the schema.
+Tools, function and custom alike: ``tool_choice`` ``none`` answers in text; ``required`` calls one or two tools, a
+named function or custom tool is called once; ``auto`` answers in text right after a tool result, calls a tool
+whose name appears in the last user message, and otherwise calls one for about half of all requests (decided by
+the seed). ``allowed_tools`` narrows the tools to its list, then works as its mode, ``auto`` or ``required``.
+Function arguments are JSON valid against the function's ``parameters``; a custom tool's input follows its
+``format`` (see :func:`custom_input`). ``response_format`` ``json_object`` gives a JSON object; ``json_schema``
+gives JSON valid against the schema.
+
+Reasoning models (:mod:`mockai.models`) spend reasoning tokens before they answer, and those count against the
+token limit: a small ``max_completion_tokens`` leaves a short answer, or an empty one (``content: ""``,
+``finish_reason: length``), as it does with the real API.
 
 >>> from mockai.wire import ChatCompletionRequest
 >>> req = ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
@@ -27,21 +33,29 @@ import json
 import random
 from typing import Any
 
-from . import tokens
+from . import grammar, tokens
+from .capabilities import allowed_tool
 from .errors import APIError
+from .models import reasoning_tokens
 from .reply import Choice, Reply, TokenLogprob, ToolCall
 from .schema import RandomSource, SchemaError, value_for
 from .wire import (
+    AllowedToolsChoice,
     ChatCompletionRequest,
+    CustomDefinition,
     FunctionDefinition,
     FunctionMessage,
+    FunctionTool,
     JsonObjectFormat,
     JsonSchemaFormat,
+    NamedCustomChoice,
     NamedFunction,
     NamedToolChoice,
     ToolMessage,
     UserMessage,
 )
+
+AnyTool = FunctionDefinition | CustomDefinition
 
 _LONG_HINTS = ("long", "essay", "detailed", "in detail", "explain", "story", "article")
 _SHORT_HINTS = ("one word", "one-word", "briefly", "short", "yes or no", "in a word")
@@ -73,12 +87,14 @@ class Generator:
 
     def choice(self, request: ChatCompletionRequest, *, key: bytes, seed: int, index: int) -> Choice:
         rng = rng_for(key, seed, index)
+        thinking = reasoning_tokens(request.model, request.reasoning_effort, key, seed, index)
         calls = self._tool_calls(request, rng)
         if calls:
-            return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), request)
+            return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), request, thinking)
         legacy = self._function_call(request, rng)
         if legacy is not None:
-            return limit(Choice(content=None, function_call=legacy, finish_reason="function_call"), request)
+            return limit(Choice(content=None, function_call=legacy, finish_reason="function_call"), request,
+                         thinking)
         fmt = request.response_format
         if isinstance(fmt, JsonSchemaFormat):
             spec = fmt.json_schema
@@ -89,7 +105,7 @@ class Generator:
             content = compact(self._json_object(rng))
         else:
             content = self._text(request, rng)
-        return limit(cut_at_stop(Choice(content=content), request.stop_sequences), request)
+        return limit(cut_at_stop(Choice(content=content), request.stop_sequences), request, thinking)
 
     def _source(self, rng: random.Random) -> RandomSource:
         return RandomSource(rng, self._words())
@@ -128,21 +144,17 @@ class Generator:
         }
 
     def _tool_calls(self, request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
-        tools = request.function_tools
-        if not tools:
+        candidates, mode = tool_options(request)
+        if not candidates:
             return []
-        choice = request.tool_choice
-        if choice == "none":
-            return []
-        if isinstance(choice, NamedToolChoice):
-            named = [t for t in tools if t.name == choice.function.name]
-            return [self._call(request, named[0], rng)] if named else []
-        candidates = tools
-        if choice is None or choice == "auto":
+        if mode == "named":
+            return [self._call(request, candidates[0], rng)]
+        if mode == "auto":
             if isinstance(request.messages[-1], ToolMessage):
                 return []
             last = last_user_text(request).lower()
-            mentioned = [t for t in tools if t.name.lower() in last or t.name.lower().replace("_", " ") in last]
+            mentioned = [t for t in candidates
+                         if t.name.lower() in last or t.name.lower().replace("_", " ") in last]
             if mentioned:
                 candidates = mentioned
             elif rng.random() < 0.5:
@@ -176,12 +188,65 @@ class Generator:
                                   f"functions[{functions.index(function)}].parameters", "invalid_function_parameters")
         return ToolCall(name=function.name, arguments=compact(value))
 
-    def _call(self, request: ChatCompletionRequest, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
+    def _call(self, request: ChatCompletionRequest, tool: AnyTool, rng: random.Random) -> ToolCall:
+        if isinstance(tool, CustomDefinition):
+            return ToolCall(name=tool.name, arguments=custom_input(tool, self._source(rng)), type="custom")
         params = tool.parameters or {"type": "object", "properties": {}}
         index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
         value = self._from_schema(params, rng, bool(tool.strict), f"function '{tool.name}'",
                                   f"tools[{index}].function.parameters", "invalid_function_parameters")
         return ToolCall(name=tool.name, arguments=compact(value))
+
+
+def tool_options(request: ChatCompletionRequest) -> tuple[list[AnyTool], str]:
+    """The tools ``tool_choice`` lets the model call, in the order offered, and how: ``"auto"`` (it may answer in
+    text instead), ``"required"`` (it calls one or more), ``"named"`` (it calls the one tool given, once), or
+    ``"none"``."""
+    tools: list[AnyTool] = [t.function if isinstance(t, FunctionTool) else t.custom for t in request.tools or []]
+    choice = request.tool_choice
+    if not tools or choice == "none":
+        return [], "none"
+    if isinstance(choice, NamedToolChoice):
+        return [t for t in tools if isinstance(t, FunctionDefinition) and t.name == choice.function.name], "named"
+    if isinstance(choice, NamedCustomChoice):
+        return [t for t in tools if isinstance(t, CustomDefinition) and t.name == choice.custom.name], "named"
+    if isinstance(choice, AllowedToolsChoice):
+        allowed = {allowed_tool(entry) for entry in choice.allowed_tools.tools}
+        return [t for t in tools if (_tool_type(t), t.name) in allowed], choice.allowed_tools.mode
+    return tools, "required" if choice == "required" else "auto"
+
+
+def _tool_type(tool: AnyTool) -> str:
+    return "custom" if isinstance(tool, CustomDefinition) else "function"
+
+
+def custom_input(tool: CustomDefinition, src: RandomSource) -> str:
+    """An input for a custom tool that fits its ``format``.
+
+    - no format, or ``{"type": "text"}``: a sentence of plain text;
+    - a ``regex`` grammar: a string the whole expression matches, drawn from the pattern itself (as
+      :mod:`mockai.schema` draws ``pattern`` strings); a pattern Python's ``re`` cannot read gives plain text;
+    - a ``lark`` grammar: a sentence of the grammar when :mod:`mockai.grammar` can read it (rules, literals,
+      regular expressions, groups, ``?``/``*``/``+``/``[…]``, common imports), otherwise plain text.
+    """
+    fmt = tool.format or {}
+    spec = fmt.get("grammar") if fmt.get("type") == "grammar" else None
+    if isinstance(spec, dict) and isinstance(spec.get("definition"), str):
+        definition = spec["definition"]
+        if spec.get("syntax") == "regex":
+            try:
+                drawn = value_for({"type": "string", "pattern": f"^(?:{definition})$"}, src)
+            except (SchemaError, RecursionError, ValueError):
+                drawn = None
+            if isinstance(drawn, str):
+                return drawn
+        elif spec.get("syntax") == "lark":
+            sample = grammar.sample(definition, src)
+            if sample is not None:
+                return sample
+    words = [src.word() for _ in range(src.integer(4, 12))]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] + "."
 
 
 @functools.lru_cache(maxsize=8)
@@ -222,9 +287,18 @@ def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
     return choice
 
 
-def limit(choice: Choice, request: ChatCompletionRequest) -> Choice:
-    """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``."""
-    return cut_to_tokens(choice, request.token_limit)
+def limit(choice: Choice, request: ChatCompletionRequest, reasoning: int = 0) -> Choice:
+    """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``.
+
+    ``reasoning`` tokens were spent first and count against the limit; a choice left with nothing to say says
+    ``""``, as a reasoning model does when its reasoning used the whole limit."""
+    budget = request.token_limit
+    if budget is not None and reasoning:
+        budget = max(budget - reasoning, 0)
+    cut_to_tokens(choice, budget)
+    if choice.content is None and not choice.tool_calls and choice.function_call is None:
+        choice.content = ""
+    return choice
 
 
 def cut_to_tokens(choice: Choice, budget: int | None) -> Choice:

@@ -22,11 +22,33 @@ FINISH_REASONS: tuple[FinishReason, ...] = ("stop", "length", "tool_calls", "con
 
 @dataclass
 class ToolCall:
-    """A function call the model makes; ``id`` is filled in by the engine when left ``None``."""
+    """A tool call the model makes; ``id`` is filled in by the engine when left ``None``.
+
+    A ``type="custom"`` call is to a custom tool: ``arguments`` then holds its free-form ``input``.
+
+    >>> ToolCall("run_sql", "SELECT 1", type="custom").type
+    'custom'
+    """
 
     name: str
     arguments: str
     id: str | None = None
+    type: Literal["function", "custom"] = "function"
+
+
+@dataclass
+class Audio:
+    """A spoken answer (``modalities: ["text", "audio"]``): the transcript and the encoded file.
+
+    The engine gives it its ``id`` and ``expires_at``; ``tokens`` is what usage counts as ``audio_tokens``.
+    """
+
+    transcript: str
+    data: bytes
+    format: str
+    tokens: int = 0
+    id: str | None = None
+    expires_at: int | None = None
 
 
 @dataclass
@@ -55,6 +77,7 @@ class Choice:
     tokens: list[str] | None = None
     logprobs: list[TokenLogprob] | None = None
     function_call: ToolCall | None = None  # the deprecated `functions` API: one call, no id
+    audio: Audio | None = None  # a spoken answer: then ``content`` is None and the text is its transcript
 
     @property
     def calls(self) -> list[ToolCall]:
@@ -68,6 +91,8 @@ class Choice:
 
     def completion_tokens(self) -> int:
         n = len(self.content_tokens())
+        if self.audio is not None:
+            n += len(tokens.split(self.audio.transcript))
         if self.refusal:
             n += len(tokens.split(self.refusal))
         for call in self.calls:
@@ -92,7 +117,8 @@ class Reply:
             self,
             choices=[
                 dataclasses.replace(c, tool_calls=[dataclasses.replace(t) for t in c.tool_calls],
-                                    function_call=dataclasses.replace(c.function_call) if c.function_call else None)
+                                    function_call=dataclasses.replace(c.function_call) if c.function_call else None,
+                                    audio=dataclasses.replace(c.audio) if c.audio else None)
                 for c in self.choices
             ],
         )

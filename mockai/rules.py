@@ -91,7 +91,7 @@ def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
     elif isinstance(spec, Reply):
         reply = spec.copy()
     elif isinstance(spec, ToolCall):
-        reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id)],
+        reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id, spec.type)],
                               finish_reason="tool_calls")])
     elif hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
         reply = from_completion(spec.model_dump(mode="json"))
@@ -141,7 +141,9 @@ def from_completion(data: Mapping[str, Any]) -> Reply:
     choices = []
     for ch in sorted(data["choices"], key=lambda c: c.get("index", 0)):
         msg = ch.get("message") or {}
-        calls = [ToolCall(t["function"]["name"], t["function"]["arguments"], t.get("id"))
+        calls = [ToolCall(t["custom"]["name"], t["custom"]["input"], t.get("id"), "custom")
+                 if t.get("type") == "custom" else ToolCall(t["function"]["name"], t["function"]["arguments"],
+                                                            t.get("id"))
                  for t in msg.get("tool_calls") or []]
         legacy = msg.get("function_call")
         lps = (ch.get("logprobs") or {}).get("content")

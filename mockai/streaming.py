@@ -6,6 +6,14 @@ tool-call arguments arrive in token-sized deltas; a tool call's first delta has 
 ``n > 1`` the choices interleave; with ``include_usage`` every chunk has ``usage: null`` and a last chunk with
 ``choices: []`` carries the usage. The stream ends with ``data: [DONE]``.
 
+A custom tool's call streams like a function's, with ``type: "custom"`` and ``custom`` in place of ``function``:
+its first delta has ``index``, ``id``, ``type`` and ``custom: {"name", "input": ""}``, later ones only ``index``
+and ``custom.input`` fragments. (The official schema and the SDKs' chunk types have no such delta yet; this is
+the shape the API is reported to send, and the SDK's stream helper accumulates it.) A spoken reply streams
+``delta.audio``: its first delta carries the ``id`` and the first piece of ``transcript``, then transcript and
+base64 ``data`` pieces alternate (the data pieces join to the whole file), and after the choice's finish chunk one
+last delta carries only ``expires_at``, as the SDK's types describe.
+
 >>> from mockai.reply import Reply
 >>> meta = Meta(id="chatcmpl-1", created=0, model="gpt-4o-mini")
 >>> [c["choices"][0]["delta"] for c in chunks(Reply.text("Hi there"), meta)]
@@ -14,12 +22,14 @@ tool-call arguments arrive in token-sized deltas; a tool call's first delta has 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .reply import Choice, Reply
+from . import audio
+from .reply import Audio, Choice, Reply, ToolCall
 from .tokens import split
 
 DONE = b"data: [DONE]\n\n"
@@ -50,13 +60,20 @@ def _logprobs(choice: Choice) -> dict[str, Any] | None:
     return {"content": [lp.to_wire() for lp in choice.logprobs], "refusal": None}
 
 
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    if call.type == "custom":
+        return {"id": call.id, "type": "custom", "custom": {"name": call.name, "input": call.arguments}}
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
 def message(choice: Choice) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": choice.refusal}
     if choice.tool_calls:
-        msg["tool_calls"] = [
-            {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
-            for t in choice.tool_calls
-        ]
+        msg["tool_calls"] = [_tool_call(t) for t in choice.tool_calls]
+    if choice.audio is not None:
+        spoken = choice.audio
+        msg["audio"] = {"id": spoken.id, "data": base64.b64encode(spoken.data).decode("ascii"),
+                        "expires_at": spoken.expires_at, "transcript": spoken.transcript}
     if choice.function_call is not None:
         msg["function_call"] = {"name": choice.function_call.name, "arguments": choice.function_call.arguments}
     msg["annotations"] = []
@@ -113,11 +130,19 @@ def _events(choice: Choice) -> list[_Event]:
             out.append(({"content": tok}, lp, None))
     if choice.refusal:
         out.extend(({"refusal": tok}, None, None) for tok in split(choice.refusal))
+    if choice.audio is not None:
+        out.extend(_audio_events(choice.audio))
     for index, call in enumerate(choice.tool_calls):
-        head = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        if call.type == "custom":
+            head = {"index": index, "id": call.id, "type": "custom", "custom": {"name": call.name, "input": ""}}
+            body_key, field = "custom", "input"
+        else:
+            head = {"index": index, "id": call.id, "type": "function",
+                    "function": {"name": call.name, "arguments": ""}}
+            body_key, field = "function", "arguments"
         out.append(({"tool_calls": [head]}, None, None))
         out.extend(
-            ({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}, None, None)
+            ({"tool_calls": [{"index": index, body_key: {field: frag}}]}, None, None)
             for frag in split(call.arguments)
         )
     if choice.function_call is not None:
@@ -125,7 +150,25 @@ def _events(choice: Choice) -> list[_Event]:
         out.append(({"function_call": {"name": legacy.name, "arguments": ""}}, None, None))
         out.extend(({"function_call": {"arguments": frag}}, None, None) for frag in split(legacy.arguments))
     out.append(({}, None, choice.finish_reason))
+    if choice.audio is not None:
+        out.append(({"audio": {"expires_at": choice.audio.expires_at}}, None, None))
     return out
+
+
+def _audio_events(spoken: Audio) -> list[_Event]:
+    """Transcript and data pieces, alternating; the first also carries the audio's ``id``."""
+    words = split(spoken.transcript)
+    data = audio.pieces(spoken.data)
+    deltas: list[dict[str, Any]] = []
+    for i in range(max(len(words), len(data))):
+        if i < len(words):
+            deltas.append({"transcript": words[i]})
+        if i < len(data):
+            deltas.append({"data": data[i]})
+    if not deltas:
+        deltas.append({"transcript": ""})
+    deltas[0] = {"id": spoken.id, **deltas[0]}
+    return [({"audio": d}, None, None) for d in deltas]
 
 
 def _base(meta: Meta) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import capabilities
 from .errors import APIError, from_validation, invalid, param_path, unparsable_json
 from .generate import message_text
 from .wire import (
@@ -132,6 +133,7 @@ def check_chat(request: ChatCompletionRequest) -> None:
     if isinstance(fmt, JsonSchemaFormat) and fmt.json_schema.strict:
         _check_strict_schema(fmt.json_schema.schema_ or {}, f"response_format '{fmt.json_schema.name}'",
                              "response_format")
+    capabilities.check(request)  # the model family's rules, audio output, tools named by tool_choice
 
 
 def _check_tool_results(request: ChatCompletionRequest) -> None:

@@ -233,6 +233,17 @@ class StreamOptions(_Wire):
     include_obfuscation: bool | None = None
 
 
+class VoiceRef(_Wire):
+    id: str
+
+
+class AudioParam(_Wire):
+    """``audio``: how a spoken reply sounds and is encoded (any voice name: the list grows)."""
+
+    voice: str | VoiceRef
+    format: Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
+
+
 class Prediction(_Wire):
     type: Literal["content"]
     content: str | list[TextPart]
@@ -271,7 +282,7 @@ class ChatCompletionRequest(_Wire):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
     modalities: list[Literal["text", "audio"]] | None = None
     prediction: Prediction | None = None
-    audio: dict[str, Any] | None = None
+    audio: AudioParam | None = None
     functions: list[FunctionDefinition] | None = None
     function_call: Literal["none", "auto"] | NamedFunction | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
@@ -327,12 +338,31 @@ class ReplyToolCall(_Reply):
     function: ReplyFunction
 
 
+class ReplyCustom(_Reply):
+    name: str
+    input: str
+
+
+class ReplyCustomToolCall(_Reply):
+    id: str
+    type: Literal["custom"] = "custom"
+    custom: ReplyCustom
+
+
+class ReplyAudio(_Reply):
+    id: str
+    data: str
+    expires_at: int
+    transcript: str
+
+
 class ReplyMessage(_Reply):
     role: Literal["assistant"] = "assistant"
     content: str | None
     refusal: str | None = None
-    tool_calls: list[ReplyToolCall] | None = None
+    tool_calls: list[Annotated[ReplyToolCall | ReplyCustomToolCall, Field(discriminator="type")]] | None = None
     annotations: list[dict[str, Any]] | None = None
+    audio: ReplyAudio | None = None
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
@@ -381,11 +411,26 @@ class DeltaFunction(_Reply):
     arguments: str | None = None
 
 
+class DeltaCustom(_Reply):
+    name: str | None = None
+    input: str | None = None
+
+
 class DeltaToolCall(_Reply):
+    """A tool call's fragment; a custom tool's call streams ``custom`` (``name``, then ``input`` fragments)."""
+
     index: int
     id: str | None = None
-    type: Literal["function"] | None = None
+    type: Literal["function", "custom"] | None = None
     function: DeltaFunction | None = None
+    custom: DeltaCustom | None = None
+
+
+class DeltaAudio(_Reply):
+    id: str | None = None
+    data: str | None = None
+    transcript: str | None = None
+    expires_at: int | None = None
 
 
 class Delta(_Reply):
@@ -393,6 +438,7 @@ class Delta(_Reply):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[DeltaToolCall] | None = None
+    audio: DeltaAudio | None = None
 
 
 class ChunkChoice(_Reply):

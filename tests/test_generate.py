@@ -12,10 +12,23 @@ from typing import Any
 import jsonschema
 import pydantic
 import pytest
-from conftest import MODEL, TIME_TOOL, WEATHER_TOOL, assert_envelope, chat_body, post, reply, request, strict_body
+from conftest import (
+    MODEL,
+    TIME_TOOL,
+    WEATHER_TOOL,
+    assert_envelope,
+    chat_body,
+    post,
+    reassemble,
+    reply,
+    request,
+    stream,
+    strict_body,
+)
 from openai.types.chat import ChatCompletion
 
-from mockai import Config, Engine, tokens
+from mockai import Config, Engine, MockAI, tokens
+from mockai import call as tool_call
 from mockai.generate import Generator
 from mockai.models import DEFAULT_MODELS
 from mockai.wire import ChatCompletionRequest
@@ -377,6 +390,59 @@ def test_ids_unique_across_many_calls(engine: Engine) -> None:
     ids += [reply(engine, chat_body(f"Hello {i}"))["id"] for i in range(50)]
     assert len(set(ids)) == 100
     assert all(i.startswith("chatcmpl-") for i in ids)
+
+
+@pytest.mark.parametrize("variant", [
+    {"user": "someone-else"}, {"metadata": {"run": "2"}}, {"stream": False}, {"store": True},
+    {"service_tier": "default"}, {"parallel_tool_calls": True},
+], ids=lambda v: next(iter(v)))
+def test_calls_differing_in_unseeded_fields_get_their_own_tool_call_ids(engine: Engine,
+                                                                         variant: dict[str, Any]) -> None:
+    """The same content, but every call its own ``call_…`` ids (and its own completion id)."""
+    body = chat_body("Hello", tools=TOOLS, tool_choice="required", n=2)
+    first = reply(engine, body)
+    other = reply(engine, {**body, **variant})
+    assert without_call_ids(first["choices"]) == without_call_ids(other["choices"])
+    assert call_ids(first)
+    assert call_ids(first).isdisjoint(call_ids(other))
+    assert first["id"] != other["id"]
+
+
+def test_scripted_tool_calls_get_fresh_ids_per_call() -> None:
+    with MockAI(seed=1) as mock:
+        mock.on().reply(tool_calls=[tool_call("get_time", zone="UTC")])
+        client = mock.client()
+        ids = {client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}],
+                                              tools=TOOLS, user=user).choices[0].message.tool_calls[0].id
+               for user in ("a", "b", "c")}
+        assert len(ids) == 3
+
+
+def test_first_stream_and_first_reply_share_tool_call_ids(engine: Engine) -> None:
+    """What check-wire holds a server to: the stream of a request carries the tool calls, ids included, of the
+    non-stream reply to it; a second stream of it gets new ones, and other calls never share them."""
+    body = chat_body("Hello", tools=TOOLS, tool_choice="required")
+    whole = reply(engine, body)
+    first = reassemble(stream(engine, body))[0]["tool_calls"]
+    assert first == whole["choices"][0]["message"]["tool_calls"]
+    second = reassemble(stream(engine, body))[0]["tool_calls"]
+    assert {c["id"] for c in second}.isdisjoint(call_ids(whole))
+    for_other_user = reassemble(stream(engine, {**body, "user": "u2"}))[0]["tool_calls"]
+    assert {c["id"] for c in for_other_user}.isdisjoint(call_ids(whole) | {c["id"] for c in second})
+    assert call_ids(reply(engine, body)).isdisjoint(call_ids(whole))
+
+
+def test_stream_and_reply_share_ids_through_the_sdk_over_a_socket(client: Any) -> None:
+    kwargs: dict[str, Any] = {"model": MODEL, "messages": [{"role": "user", "content": "Weather?"}],
+                              "tools": TOOLS, "tool_choice": "required"}
+    whole = client.chat.completions.create(**kwargs)
+    with client.chat.completions.stream(**kwargs) as events:
+        streamed = events.get_final_completion()
+    assert [t.id for t in streamed.choices[0].message.tool_calls] == [
+        t.id for t in whole.choices[0].message.tool_calls]
+    again = client.chat.completions.create(**kwargs, user="another")
+    assert {t.id for t in again.choices[0].message.tool_calls}.isdisjoint(
+        {t.id for t in whole.choices[0].message.tool_calls})
 
 
 def test_reset_replays_ids(engine: Engine) -> None:

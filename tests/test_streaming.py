@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -21,8 +22,8 @@ from conftest import (
 )
 from openai.types.chat import ChatCompletionChunk
 
-from mockai import Engine, tokens
-from mockai.reply import Choice, Reply, ToolCall
+from mockai import Engine, streaming, tokens, wire
+from mockai.reply import Audio, Choice, Reply, ToolCall
 from mockai.streaming import DONE, Meta, chunks, sse
 
 TOOLS = [WEATHER_TOOL, TIME_TOOL]
@@ -189,6 +190,39 @@ def test_chunks_of_given_tool_calls() -> None:
     rebuilt = reassemble(out)[0]["tool_calls"]
     assert rebuilt == [{"id": "call_A", "type": "function", "function": {"name": "a", "arguments": '{"x":1}'}},
                        {"id": "call_B", "type": "function", "function": {"name": "b", "arguments": "{}"}}]
+
+
+def test_chunks_of_a_custom_tool_call() -> None:
+    calls = [ToolCall("run_sql", "SELECT name FROM users", id="call_C", type="custom")]
+    out = chunks(Reply([Choice(content=None, tool_calls=calls, finish_reason="tool_calls")]), META)
+    deltas = [c["choices"][0]["delta"] for c in out]
+    assert deltas[1] == {"tool_calls": [{"index": 0, "id": "call_C", "type": "custom",
+                                         "custom": {"name": "run_sql", "input": ""}}]}
+    fragments = [d["tool_calls"][0] for d in deltas[2:-1]]
+    assert all(set(f) == {"index", "custom"} for f in fragments)
+    assert "".join(f["custom"]["input"] for f in fragments) == "SELECT name FROM users"
+    assert len(fragments) > 1
+    assert out[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    for chunk in out:
+        wire.ChatCompletionChunk.model_validate(chunk, strict=True)
+
+
+def test_chunks_of_a_spoken_reply() -> None:
+    data = bytes(range(256)) * 50
+    spoken = Audio(transcript="Hello there", data=data, format="pcm16", tokens=4, id="audio_1", expires_at=99)
+    out = strict_chunks(chunks(Reply([Choice(content=None, audio=spoken)]), META))
+    deltas = [c["choices"][0]["delta"] for c in out]
+    assert deltas[0] == {"role": "assistant", "content": None, "refusal": None}
+    assert deltas[1]["audio"] == {"id": "audio_1", "transcript": "Hello"}
+    parts = [d["audio"] for d in deltas[1:-2]]
+    assert "".join(p.get("transcript", "") for p in parts) == "Hello there"
+    assert base64.b64decode("".join(p.get("data", "") for p in parts)) == data
+    assert [c["choices"][0]["finish_reason"] for c in out[-2:]] == ["stop", None]
+    assert deltas[-2] == {}
+    assert deltas[-1] == {"audio": {"expires_at": 99}}
+    body = streaming.body(Reply([Choice(content=None, audio=spoken)]), META)
+    assert body["choices"][0]["message"]["audio"] == {
+        "id": "audio_1", "data": base64.b64encode(data).decode(), "expires_at": 99, "transcript": "Hello there"}
 
 
 def test_chunks_usage_chunk() -> None:

@@ -195,7 +195,10 @@ GOOD_REQUESTS = {
         presence_penalty=0.1, frequency_penalty=-0.1, logit_bias={"50256": -100}, logprobs=True, top_logprobs=3,
         seed=7, user="u1", tools=[TIME_TOOL], tool_choice="auto", parallel_tool_calls=False,
         response_format={"type": "text"}, service_tier="auto", metadata={"k": "v"}, store=False,
-        reasoning_effort="low", modalities=["text"], prediction={"type": "content", "content": "x"}),
+        modalities=["text"], prediction={"type": "content", "content": "x"}),
+    # gpt-4o-mini refuses reasoning_effort, o3 refuses sampling parameters (tests/test_reasoning_models.py)
+    "a reasoning model's parameters": {**chat_body(reasoning_effort="low", max_completion_tokens=4000, n=2,
+                                                   temperature=1, top_p=1), "model": "o3"},
     "strict schema closed": chat_body(response_format={"type": "json_schema", "json_schema": {
         "name": "x", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "string"}},
                                                 "required": ["a"], "additionalProperties": False}}}),
