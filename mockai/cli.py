@@ -164,6 +164,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     except OSError as exc:
         click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+    if cassette is not None:  # uvicorn ends worker processes by their signal, before their exit hooks run
+        from .cassettes.writer import fold
+
+        fold(cassette)
 
 
 def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:

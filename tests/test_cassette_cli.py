@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from mockai import MockAI
 from mockai.cassettes import load, save
+from mockai.cassettes.store import journal_path
 from mockai.cli import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cassettes"
@@ -168,6 +169,7 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
     finally:
         stop(proc)
     assert live.choices[0].message.content == "Hello from the upstream."
+    assert not journal_path(path).exists()  # folded into the file when the server stopped
     assert KEY not in path.read_text()
     proc, url = serve("--cassette", str(path), "--replay-speed", "0", "--workers", "2")
     try:
@@ -214,6 +216,9 @@ def test_serve_with_workers_in_all_mode_keeps_every_interaction_of_the_run(upstr
         stop(proc)
     texts = sorted(i["request"]["body"]["messages"][0]["content"] for i in load(path))
     assert texts == sorted(f"Hello {i}" for i in range(30))
+    assert not journal_path(path).exists()  # each worker process folded its journal in when it stopped
+    assert sorted(i["request"]["body"]["messages"][0]["content"] for i in
+                  json.loads(path.read_text())["interactions"]) == texts
     assert KEY not in path.read_text()
 
 

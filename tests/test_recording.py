@@ -18,6 +18,7 @@ import pytest
 
 from mockai import MockAI, call
 from mockai.cassettes import load
+from mockai.cassettes.store import compact, journal_path
 from mockai.engine import Delivery, Exchange, HTTPResponse
 
 REAL_KEY = "sk-proj-Q3vX8kLm2NpR7sT1uW4yZ6aB9cD0eF5gH-live-key"
@@ -96,11 +97,19 @@ def sync_client(mock: MockAI) -> openai.OpenAI:
     return mock.client(api_key=REAL_KEY, max_retries=0)
 
 
+def on_disk(path: Path) -> str:
+    """Everything mockai wrote beside the cassette: the file, its journal, any temporary file."""
+    return "".join(f.read_text() for f in sorted(path.parent.iterdir()) if f.name.startswith((path.name, ".")))
+
+
 def assert_no_secret(path: Path) -> None:
-    text = path.read_text()
-    assert REAL_KEY not in text
-    assert REAL_KEY[10:30] not in text
-    json.loads(text)
+    for _ in ("journal", "file"):  # as recorded (the journal), then folded into the cassette file
+        text = on_disk(path)
+        assert REAL_KEY not in text
+        assert REAL_KEY[10:30] not in text
+        compact(path)
+    assert not journal_path(path).exists()
+    json.loads(path.read_text())
 
 
 def test_record_in_process_then_replay(upstream: str, tmp_path: Path) -> None:
@@ -171,7 +180,7 @@ def test_streams_are_passed_through_as_they_arrive_and_replayed_with_their_timin
     assert n >= 6
     # forwarded event by event: the first event arrived long before the last (not one buffered blob)
     assert live[-1] - live[0] >= (n - 2) * GAP * 0.8
-    events = json.loads(path.read_text())["interactions"][0]["response"]["events"]
+    events = load(path)[0]["response"]["events"]
     offsets = [e["at"] for e in events]
     assert offsets[0] >= GAP * 0.8
     assert all(b - a >= GAP * 0.6 for a, b in itertools.pairwise(offsets[1:]))
@@ -196,7 +205,7 @@ def test_new_episodes_replays_hits_and_records_misses(upstream: str, tmp_path: P
     assert run(client, ask("Hi there")) == first
     second = run(client, ask("Something new"))
     assert [c.responder for c in mock.calls] == ["cassette", "cassette"]
-    assert len(json.loads(path.read_text())["interactions"]) == 2
+    assert len(load(path)) == 2
     replay = sync_client(MockAI(cassette=path))
     assert [run(replay, ask("Hi there")), run(replay, ask("Something new"))] == [first, second]
 
@@ -221,7 +230,7 @@ def test_all_mode_records_everything_again(upstream: str, tmp_path: Path) -> Non
     mock = MockAI(cassette=path, record_mode="all", upstream=upstream)
     run(sync_client(mock), ask("New one"))
     run(sync_client(mock), ask("New two"))
-    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    users = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
     assert users == ["New one", "New two"]
 
 
@@ -301,7 +310,7 @@ def mockai_cassette_dir():
     pytester.makepyfile(test_suite=SUITE.format(upstream=upstream, key=REAL_KEY))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--mockai-record-mode=all")
     result.assert_outcomes(passed=3)
-    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    users = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
     assert users == ["Question 1", "Question 2", "Question 3"]  # "Old" replaced, none of this run's lost
     assert_no_secret(path)
 
@@ -326,10 +335,12 @@ def test_query_parameters_and_more_secret_headers_never_reach_the_file(upstream:
                                             "x-goog-api-key": goog_key})
 
     live = run(make(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Hi there"))
-    text = path.read_text()
-    for secret in (query_key, signature, header_key, proxy_token, session, azure_key, goog_key):
-        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-            assert form not in text, form
+    for _ in ("journal", "file"):
+        text = on_disk(path)
+        for secret in (query_key, signature, header_key, proxy_token, session, azure_key, goog_key):
+            for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+                assert form not in text, form
+        compact(path)
     assert_no_secret(path)
     request = load(path)[0]["request"]
     assert "page=2" in request["query"]
