@@ -184,6 +184,26 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
         stop(proc)
 
 
+def test_serve_allow_playback_repeats_and_replay_elapsed(tmp_path: Path) -> None:
+    path = tmp_path / "timed.json"
+    inter = load(FIXTURES / "tool_use.json")[0]
+    inter["response"]["elapsed"] = 0.5
+    save(path, [inter])
+    proc, url = serve("--cassette", str(path), "--allow-playback-repeats", "--replay-elapsed")
+    try:
+        client = openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0)
+        body = inter["request"]["body"]
+        times, ids = [], []
+        for _ in range(3):  # more requests than recordings: the last recording again, each time
+            started = time.perf_counter()
+            ids.append(client.chat.completions.create(**body).id)
+            times.append(time.perf_counter() - started)
+    finally:
+        stop(proc)
+    assert ids == [inter["response"]["body"]["id"]] * 3
+    assert min(times) >= 0.5  # the recorded elapsed time, waited
+
+
 def test_serve_rejects_a_bad_cassette_at_startup(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text("[]")
