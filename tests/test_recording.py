@@ -399,7 +399,7 @@ class Lenient:
         lenient = self
 
         class Handler(BaseHTTPRequestHandler):
-
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 lenient.received.append(raw)
                 status, body = lenient.answer(raw, len(lenient.received))
