@@ -134,7 +134,7 @@ def test_replacing_the_content_drops_the_journal(tmp_path: Path) -> None:
 
 
 EXIT_SCRIPT = """
-import json, sys
+import json, os, sys
 from mockai.cassettes import Cassette
 cassette = Cassette(sys.argv[1], record_mode="new_episodes")
 for interaction in json.loads(sys.argv[3]):
@@ -142,12 +142,13 @@ for interaction in json.loads(sys.argv[3]):
 print("recorded", flush=True)
 if sys.argv[2] == "wait":
     sys.stdin.read()
+os.chdir("/")  # a relative cassette path still means the directory it was recorded in
 """
 
 
 def _recorder(path: Path, how: str) -> subprocess.Popen[str]:
     interactions = json.dumps([inter(t) for t in ("one", "two", "three")])
-    return subprocess.Popen([sys.executable, "-c", EXIT_SCRIPT, str(path), how, interactions],
+    return subprocess.Popen([sys.executable, "-c", EXIT_SCRIPT, path.name, how, interactions], cwd=path.parent,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
@@ -211,3 +212,40 @@ def test_processes_appending_while_others_fold_in_lose_and_repeat_nothing(tmp_pa
         mine = [t for t in in_file(path) if t.startswith(f"worker {w} ")]
         assert mine == [f"worker {w} request {i}" for i in range(20)]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_folding_in_extends_the_files_text_and_emits_only_the_new_interactions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "long.json"
+    save(path, [inter(f"old {i}") for i in range(300)])
+    append(path, inter("new 1"))
+    append(path, inter("new 2"))
+    emitted: list[Any] = []
+    real = store._emit
+
+    def counting(out: list[str], value: Any, indent: int, key: str = "") -> None:
+        if indent == 4:  # an interaction
+            emitted.append(value)
+        real(out, value, indent, key)
+
+    monkeypatch.setattr(store, "_emit", counting)
+    compact(path)
+    assert texts(emitted) == ["new 1", "new 2"]
+    monkeypatch.undo()
+    assert path.read_text() == store.dumps(load(path))  # the same layout as a whole rewrite
+
+
+@pytest.mark.parametrize("layout", ["hand-formatted", "new run"])
+def test_folding_in_writes_the_file_anew_when_it_cannot_extend_it(tmp_path: Path, layout: str) -> None:
+    path = tmp_path / "anew.json"
+    if layout == "hand-formatted":
+        path.write_text(json.dumps({"mockai_cassette": 1, "interactions": [inter("old")]}, indent=4))
+        append(path, inter("new"))
+        expected, run = ["old", "new"], None
+    else:  # record mode all: a new run replaces what the file held
+        save(path, [inter("old")], run="run-1")
+        append(path, inter("new"), run="run-2")
+        expected, run = ["new"], "run-2"
+    compact(path)
+    assert in_file(path) == expected
+    assert path.read_text() == store.dumps(load(path), run)

@@ -67,6 +67,7 @@ class Cassette:
         if replay_speed is not None and replay_speed < 0:
             raise ValueError(f"replay_speed must be positive (or 0 for instant), not {replay_speed!r}")
         self.path = Path(path)
+        self._file = self.path.absolute()  # folded in later (at exit, maybe): not relative to a later cwd
         self.record_mode = record_mode
         self.upstream = upstream or DEFAULT_UPSTREAM
         self.matcher = Matcher.of(match_on)
@@ -141,7 +142,7 @@ class Cassette:
     def _answer(self, http: HTTPRequest, body: Any, usage: UsageFor | None
                 ) -> tuple[CassetteRequest, str, HTTPResponse | None]:
         """The request as matched, its key, and the recorded (or, recording, the upstream's) answer."""
-        writer.WRITER.postpone(self.path)
+        writer.WRITER.postpone(self._file)
         secrets = self.scrubber.secrets(http.headers, http.query)
         req = CassetteRequest(http.method, http.path, self.scrubber.query(http.query, secrets), http.headers,
                               self.scrubber.body(body, secrets))
@@ -185,8 +186,8 @@ class Cassette:
             hits.append(index)
             self._played[key] = len(hits)
             self.recorded.append(clean)
-        append(self.path, clean, run=self.run if self.record_mode == "all" else None)
-        writer.WRITER.pending(self.path)
+        append(self._file, clean, run=self.run if self.record_mode == "all" else None)
+        writer.WRITER.pending(self._file)
 
     def flush(self) -> None:
         """Write everything recorded so far into the cassette file now (one atomic rewrite). Recording does it
@@ -195,7 +196,7 @@ class Cassette:
         >>> import tempfile, pathlib
         >>> Cassette(pathlib.Path(tempfile.mkdtemp()) / "new.json", record_mode="once").flush()
         """
-        writer.WRITER.flush(self.path)
+        writer.WRITER.flush(self._file)
 
     def rewind(self) -> None:
         """Start playback over: each recording answers its request again, in recorded order; forget the misses.

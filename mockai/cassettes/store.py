@@ -76,6 +76,7 @@ from typing import Any, TextIO
 VERSION = 1
 EXTENSION = ".json"
 JOURNAL = ".journal"
+_TAIL = "\n  ]\n}\n"  # how dumps ends a cassette with interactions
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
 
 
@@ -85,6 +86,12 @@ class CassetteError(ValueError):
 
 def parse(text: str, name: str = "cassette") -> list[dict[str, Any]]:
     """The interactions of a cassette's text."""
+    interactions: list[dict[str, Any]] = _document(text, name)["interactions"]
+    return interactions
+
+
+def _document(text: str, name: str) -> dict[str, Any]:
+    """A cassette's text parsed and checked: ``mockai_cassette``, ``interactions`` (and maybe ``run``)."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -102,7 +109,7 @@ def parse(text: str, name: str = "cassette") -> list[dict[str, Any]]:
     for index, inter in enumerate(interactions):
         if not isinstance(inter.get("request"), dict) or not isinstance(inter.get("response"), dict):
             raise CassetteError(f"{name}: interactions[{index}] needs a 'request' and a 'response' object")
-    return interactions
+    return doc
 
 
 def load(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -129,13 +136,16 @@ def journal_path(path: str | os.PathLike[str]) -> Path:
 
 def _read(p: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The interactions of the cassette at ``p`` and the id of the ``all`` run that last replaced it."""
+    doc = _document(_text(p), str(p))
+    run = doc.get("run")
+    return doc["interactions"], run if isinstance(run, str) else None
+
+
+def _text(p: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except OSError as exc:
         raise CassetteError(f"{p}: cannot read the cassette: {exc.strerror or exc}") from None
-    interactions = parse(text, str(p))
-    run = json.loads(text).get("run")
-    return interactions, run if isinstance(run, str) else None
 
 
 def dumps(interactions: list[dict[str, Any]], run: str | None = None) -> str:
@@ -247,12 +257,8 @@ def save(path: str | os.PathLike[str], new: list[dict[str, Any]], *, replace: bo
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with locked(p.parent):
-        current: list[dict[str, Any]] = []
-        stamp: str | None = None
-        if (run is not None or not replace) and exists(p):
-            current, stamp = _current(p)
-        current, stamp = _apply(current, stamp, [(inter, run) for inter in new])
-        _replace(p, dumps(current, stamp))
+        added = [(inter, run) for inter in new]
+        _replace(p, dumps(*_apply([], None, added)) if replace and run is None else _folded(p, added))
 
 
 def append(path: str | os.PathLike[str], interaction: dict[str, Any], *, run: str | None = None) -> None:
@@ -276,7 +282,7 @@ def compact(path: str | os.PathLike[str]) -> bool:
     with locked(p.parent):
         if not journal_path(p).exists():  # another writer folded it in meanwhile
             return False
-        _replace(p, dumps(*_current(p)))
+        _replace(p, _folded(p))
     return True
 
 
@@ -284,6 +290,32 @@ def _current(p: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The cassette's interactions and ``run`` with its journal applied; call under the directory lock."""
     current, stamp = _read(p) if p.exists() else ([], None)
     return _apply(current, stamp, _journal(journal_path(p), p))
+
+
+def _folded(p: Path, added: list[tuple[dict[str, Any], str | None]] | None = None) -> str:
+    """The text of the cassette at ``p`` with its journal and ``added`` applied; call under the directory lock.
+
+    When they only add to the file (the usual case: no new ``all`` run) the file's own text is extended, which
+    costs the new interactions, not the file (parsing it, in C, checks it is whole); else it is written anew.
+    """
+    text, doc = "", None
+    if p.exists():
+        text = _text(p)
+        doc = _document(text, str(p))
+    current: list[dict[str, Any]] = doc["interactions"] if doc else []
+    run = doc.get("run") if doc else None
+    stamp = run if isinstance(run, str) else None
+    entries = _journal(journal_path(p), p) + (added or [])
+    out, new_stamp = _apply(current, stamp, entries)
+    if doc and current and len(out) == len(current) + len(entries) and next(reversed(doc)) == "interactions" \
+            and text.endswith(_TAIL):  # the last "]" closes the interactions: append before it
+        parts = [text[: -len(_TAIL)]]
+        for inter in out[len(current):]:
+            parts.append(",\n    ")
+            _emit(parts, inter, 4)
+        parts.append(_TAIL)
+        return "".join(parts)
+    return dumps(out, new_stamp)
 
 
 def _apply(current: list[dict[str, Any]], stamp: str | None,
