@@ -372,9 +372,10 @@ def _append_line(jp: Path, entry: dict[str, Any]) -> None:
     data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     fd = os.open(jp, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data  # the last writer died mid-line: start on a line of our own
+        if os.fstat(fd).st_size:
+            os.lseek(fd, -1, os.SEEK_END)
+            if os.read(fd, 1) != b"\n":
+                data = b"\n" + data  # the last writer died mid-line: start on a line of our own
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

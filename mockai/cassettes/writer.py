@@ -8,7 +8,7 @@ processes, which skip ``atexit``); :meth:`Cassette.flush <mockai.cassettes.Casse
 process killed before then leaves the journal, which every reader reads and the next writer folds in.
 
 >>> import tempfile, pathlib
->>> from mockai.cassettes.store import append, exists
+>>> from mockai.cassettes.store import append
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "later.json"
 >>> append(path, {"request": {"method": "POST", "path": "/v1/chat/completions"}, "response": {"status": 200}})
 >>> WRITER.pending(path)            # folded in after IDLE quiet seconds, or now:
@@ -109,4 +109,5 @@ WRITER = Writer()
 
 # A forked child has no writer thread (and maybe a lock held by a parent thread), and its parent's journals are not
 # its own: start over. Exit hooks are registered again (a second close finds nothing left to fold in).
-os.register_at_fork(after_in_child=WRITER.reset)
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=WRITER.reset)
