@@ -38,14 +38,16 @@ recording into one cassette never lose each other's interactions.
 Recording does not rewrite the file per interaction (that costs the whole file: about 1 s at 3,000 interactions,
 5 MB). :func:`append` adds each new interaction as one JSON line to the **journal** beside the cassette
 (``NAME.journal``: opened in append mode under the directory lock, written in one call and fsynced, so an
-interaction that was answered is on disk), and :func:`compact` folds the journal into the cassette with one
-atomic rewrite, then removes it (:mod:`.writer` runs it off the request path: when recording pauses, and at exit).
-Every reader here (:func:`load`, hence replay and the ``mockai cassette`` commands) reads the cassette and its
-journal together, under a shared lock, so an interaction is visible from the moment it was appended; a journal left
-by a killed process is folded in by the next writer. A line torn by a crash mid-append is skipped (the appender
-after it starts on a new line). Before it replaces the cassette, :func:`compact` appends the digest of the new
-content to the journal: if it dies after the rename but before removing the journal, the next reader sees that the
-cassette already holds the lines before that mark, so nothing is applied twice.
+interaction is on disk as soon as its answer is complete), and :func:`compact` folds the journal into the
+cassette with one atomic rewrite, then removes it (:mod:`.writer` runs it off the request path: when the cassette
+is quiet, and at exit). Folding in extends the file's own text when the journal only adds to it, so it costs the
+new interactions plus one parse of the file (in C, to check it is whole), not a re-emission of it. Every reader
+here (:func:`load`, hence replay and the ``mockai cassette`` commands) reads the cassette and its journal together,
+under a shared lock, so an interaction is visible from the moment it was appended; a journal left by a killed
+process is folded in by the next writer. A line torn by a crash mid-append is skipped (the appender after it
+starts on a new line). Before it replaces the cassette, :func:`compact` appends the digest of the new content to
+the journal: if it dies after the rename but before removing the journal, the next reader sees that the cassette
+already holds the lines before that mark, so nothing is applied twice.
 
 Record mode ``all`` saves with a ``run`` id, written to the file's ``"run"`` field: the first save of a run
 (the file's ``run`` differs) drops what was on disk, later saves of the same run (any process: worker processes
