@@ -100,7 +100,14 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
               help="Base URL recording proxies to, with the caller's credentials (default https://api.openai.com/v1; "
                    "any OpenAI-compatible API).")
 @click.option("--replay-speed", default=1.0, show_default=True, type=click.FloatRange(0), metavar="X",
-              help="Replay recorded timing X times faster; 0 sends replies at once.")
+              help="Replay recorded timing X times faster; 0 sends replies at once. Streams keep their recorded "
+                   "timing; other replies answer at once unless --replay-elapsed.")
+@click.option("--replay-elapsed", is_flag=True,
+              help="Non-stream replies also wait the time the upstream took to answer them (divided by "
+                   "--replay-speed).")
+@click.option("--allow-playback-repeats", is_flag=True,
+              help="When identical requests outnumber their recordings, replay the last one again instead of a "
+                   "miss (POST /_mockai/reset starts playback over).")
 @click.option("--match-on", default=None, metavar="A,B,...",
               help="Request parts a recording must match (default method,path,body; also query, model, messages, "
                    "last_user, tools).")
@@ -127,7 +134,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
           scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None,
           faults: str | None = None, latency: str | None = None, rpm: int | None = None, tpm: int | None = None,
           fault_header: bool = False, cassette: str | None = None, record_mode: str = "none",
-          upstream: str | None = None, replay_speed: float = 1.0, match_on: str | None = None,
+          upstream: str | None = None, replay_speed: float = 1.0, replay_elapsed: bool = False,
+          allow_playback_repeats: bool = False, match_on: str | None = None,
           match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
           scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
           fuzz_fragments: float = 0.25, journal_size: int = 1000) -> None:
@@ -157,6 +165,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     if cassette is not None:
         options.update(_cassette_options(cassette, record_mode, upstream, replay_speed, match_on, match_ignore,
                                          match_normalize, scrub_header, scrub_path, scrub_pattern))
+        options.update({"replay_elapsed": replay_elapsed, "allow_playback_repeats": allow_playback_repeats})
     options.update({"responder": responder, "fuzz_fragments": fuzz_fragments, "journal_size": journal_size})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
@@ -164,6 +173,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     except OSError as exc:
         click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+    if cassette is not None:  # uvicorn ends worker processes by their signal, before their exit hooks run
+        from .cassettes.writer import fold
+
+        fold(cassette)
 
 
 def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:

@@ -94,6 +94,7 @@ class Config:
     match_on: Any = None
     scrub: Any = None
     replay_speed: float | None = 1.0  # recorded timing divided by this (socket door); 0 or None: instant
+    replay_elapsed: bool = False  # non-stream replays also wait their recorded elapsed time (socket door)
     allow_playback_repeats: bool = False
     cassette_run: str | None = None  # record mode all: one id for every worker of a run (see Cassette.run)
 
@@ -232,6 +233,8 @@ Interceptor = Callable[["Exchange"], "HTTPResponse | None"]
 Finisher = Callable[["Exchange", "HTTPResponse"], "HTTPResponse"]
 # Rewrites a reply before it is rendered (content faults): returns the reply to render.
 Transform = Callable[["Exchange", Reply], Reply]
+# May answer a chat request the engine's own checks rejected (a recording cassette: the upstream judges it).
+Rejection = Callable[["HTTPRequest", "Call", APIError], "HTTPResponse | None"]
 
 
 @dataclass
@@ -297,6 +300,7 @@ class Engine:
         self.finishers: list[Finisher] = []
         self.transforms: list[Transform] = []
         self.on_reset: list[Callable[[], None]] = []
+        self.on_reject: list[Rejection] = []
         self.calls = CallList()
         self._seen: dict[bytes, int] = {}
         self._transport: dict[bytes, bytes] = {}  # exact key -> key without the transport fields (see render)
@@ -304,7 +308,7 @@ class Engine:
         if self.config.cassette is not None:
             from .cassettes import Cassette
 
-            self.responders.insert(0, Cassette.from_config(self.config))
+            Cassette.from_config(self.config).install(self)  # a responder, on_reject and on_reset
         from .faults import install
 
         install(self)  # faults, latency and rate limits, as the config asks (so every door and worker has them)
@@ -381,11 +385,18 @@ class Engine:
             return self.json_response(200, model_object(arg))
         if len(http.body) > self.config.max_body:
             raise too_large(self.config.max_body)
-        body, request = self._parse(http, deployment=arg)
-        call.body, call.request = body, request
-        if self.config.strict_models and request.model not in self.config.models:
-            raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
-                           code="model_not_found")
+        try:
+            body, request = self._parse(http, deployment=arg)
+            call.body, call.request = body, request
+            if self.config.strict_models and request.model not in self.config.models:
+                raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
+                               code="model_not_found")
+        except APIError as err:
+            for rejected in self.on_reject:
+                answer = rejected(http, call, err)
+                if answer is not None:
+                    return answer
+            raise
         return self.chat(body, request, http, call)
 
     # --- pieces a door or a responder may reuse --------------------------------------------------------------

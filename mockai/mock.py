@@ -58,7 +58,9 @@ class MockAI:
     ``record_mode`` is ``none`` (replay only, the default), ``once``, ``new_episodes`` or ``all``; ``upstream``
     the base URL recording proxies to (default ``https://api.openai.com/v1``); ``match_on`` a
     :class:`~mockai.cassettes.Matcher` or its spec; ``scrub`` a :class:`~mockai.cassettes.Scrubber` or its spec;
-    ``replay_speed`` divides recorded timing on the socket door (0: instant).
+    ``replay_speed`` divides recorded timing on the socket door (0: instant): streams keep their recorded timing,
+    other replies answer at once unless ``replay_elapsed=True`` (they then wait their recorded elapsed time);
+    ``allow_playback_repeats=True`` replays the last of identical recordings again; :meth:`reset` rewinds playback.
 
     ``responder="fuzz"`` answers unscripted requests with replies and streams drawn for each request from the
     shapes the Hypothesis strategies cover (see :mod:`mockai.fuzz`); ``fuzz_fragments`` is the share of them whose
@@ -93,6 +95,7 @@ class MockAI:
         match_on: Any = None,
         scrub: Any = None,
         replay_speed: float | None = 1.0,
+        replay_elapsed: bool = False,
         allow_playback_repeats: bool = False,
         responder: Literal["default", "fuzz"] = "default",
         fuzz_fragments: float = 0.25,
@@ -102,7 +105,8 @@ class MockAI:
                         control_token=control_token, latency=latency, faults=faults, fault_header=fault_header,
                         rpm=rpm, tpm=tpm, cassette=None if cassette is None else str(cassette),
                         record_mode=record_mode, upstream=upstream, match_on=match_on, scrub=scrub,
-                        replay_speed=replay_speed, allow_playback_repeats=allow_playback_repeats)
+                        replay_speed=replay_speed, replay_elapsed=replay_elapsed,
+                        allow_playback_repeats=allow_playback_repeats)
         if max_body is not None:
             config.max_body = max_body
         config.responder, config.fuzz_fragments = responder, fuzz_fragments  # mockai.fuzz

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from mockai import MockAI
 from mockai.cassettes import load, save
+from mockai.cassettes.store import journal_path
 from mockai.cli import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cassettes"
@@ -168,6 +169,7 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
     finally:
         stop(proc)
     assert live.choices[0].message.content == "Hello from the upstream."
+    assert not journal_path(path).exists()  # folded into the file when the server stopped
     assert KEY not in path.read_text()
     proc, url = serve("--cassette", str(path), "--replay-speed", "0", "--workers", "2")
     try:
@@ -180,6 +182,26 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Other"}])
     finally:
         stop(proc)
+
+
+def test_serve_allow_playback_repeats_and_replay_elapsed(tmp_path: Path) -> None:
+    path = tmp_path / "timed.json"
+    inter = load(FIXTURES / "tool_use.json")[0]
+    inter["response"]["elapsed"] = 0.5
+    save(path, [inter])
+    proc, url = serve("--cassette", str(path), "--allow-playback-repeats", "--replay-elapsed")
+    try:
+        client = openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0)
+        body = inter["request"]["body"]
+        times, ids = [], []
+        for _ in range(3):  # more requests than recordings: the last recording again, each time
+            started = time.perf_counter()
+            ids.append(client.chat.completions.create(**body).id)
+            times.append(time.perf_counter() - started)
+    finally:
+        stop(proc)
+    assert ids == [inter["response"]["body"]["id"]] * 3
+    assert min(times) >= 0.5  # the recorded elapsed time, waited
 
 
 def test_serve_rejects_a_bad_cassette_at_startup(tmp_path: Path) -> None:
@@ -214,6 +236,9 @@ def test_serve_with_workers_in_all_mode_keeps_every_interaction_of_the_run(upstr
         stop(proc)
     texts = sorted(i["request"]["body"]["messages"][0]["content"] for i in load(path))
     assert texts == sorted(f"Hello {i}" for i in range(30))
+    assert not journal_path(path).exists()  # each worker process folded its journal in when it stopped
+    assert sorted(i["request"]["body"]["messages"][0]["content"] for i in
+                  json.loads(path.read_text())["interactions"]) == texts
     assert KEY not in path.read_text()
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -361,6 +362,80 @@ def test_replayed_streams_keep_their_timing_only_on_the_socket_door() -> None:
     assert time.perf_counter() - started < 0.5  # in-process replay is instant
 
 
+def test_non_stream_replays_answer_at_once_unless_replay_elapsed() -> None:
+    recorded_json = load(FIXTURES / "tool_use.json")[0]
+    recorded_stream = load(FIXTURES / "stream.json")[0]
+    elapsed = float(recorded_stream["response"]["elapsed"])
+    assert respond(recorded_json, stream=False, speed=1.0).delivery is None  # the default: at once
+    assert respond(recorded_stream, stream=False, speed=1.0).delivery is None  # a stream reassembled too
+    assert respond(recorded_json, stream=True, speed=1.0).delivery is None  # a JSON body chunked too
+    waited = respond(recorded_stream, stream=False, speed=2.0, elapsed=True).delivery
+    assert waited is not None
+    assert waited.delay == pytest.approx(elapsed / 2)
+    assert respond(recorded_stream, stream=False, speed=0, elapsed=True).delivery is None
+    streamed = respond(recorded_stream, stream=True, speed=1.0).delivery  # streams keep their timing either way
+    assert streamed is not None
+    assert streamed.delay > 0
+
+
+def test_replay_elapsed_over_the_socket(tmp_path: Path) -> None:
+    slow = interaction("Slow one")
+    slow["response"]["elapsed"] = 0.6
+    path = cassette_file(tmp_path, slow)
+
+    def timed(**options: Any) -> float:
+        with MockAI(cassette=path, allow_playback_repeats=True, **options).serve() as server:
+            sdk = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+            sdk.chat.completions.create(**ask("Slow one"))  # warm the connection
+            started = time.perf_counter()
+            assert sdk.chat.completions.create(**ask("Slow one")).id == "chatcmpl-rec1"
+            return time.perf_counter() - started
+
+    assert timed() < 0.4
+    assert timed(replay_elapsed=True) >= 0.6
+    assert 0.3 <= timed(replay_elapsed=True, replay_speed=2) < 0.6
+
+
+def test_reset_rewinds_playback_in_process_and_through_the_control_api(tmp_path: Path) -> None:
+    path = cassette_file(tmp_path, interaction("Again", "First."), interaction("Again", "Second.", rid="chatcmpl-2"))
+    mock = MockAI(cassette=path)
+    sdk = mock.client(max_retries=0)
+
+    def play() -> list[str]:
+        out = []
+        for _ in range(3):
+            try:
+                out.append(sdk.chat.completions.create(**ask("Again")).choices[0].message.content or "")
+            except openai.BadRequestError as exc:
+                out.append(exc.body["code"])  # type: ignore[index]
+        return out
+
+    assert play() == ["First.", "Second.", "cassette_miss"]
+    assert mock.cassette is not None
+    assert len(mock.cassette.misses) == 1
+    mock.reset()
+    assert mock.cassette.misses == []  # like the journal, the misses start over
+    assert play() == ["First.", "Second.", "cassette_miss"]
+    with mock.serve() as server:
+        sdk = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        assert play() == ["cassette_miss"] * 3
+        assert httpx.post(server.url + "/_mockai/reset").json() == {"reset": True}
+        assert play() == ["First.", "Second.", "cassette_miss"]
+
+
+def test_an_exhausted_recording_names_every_way_to_replay_it_again(tmp_path: Path) -> None:
+    mock = MockAI(cassette=cassette_file(tmp_path, interaction("Once")))
+    sdk = mock.client(max_retries=0)
+    sdk.chat.completions.create(**ask("Once"))
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(**ask("Once"))
+    message = info.value.body["message"]  # type: ignore[index]
+    assert "already replayed" in message
+    for way in ("allow_playback_repeats=True", "@pytest.mark.mockai(allow_playback_repeats=True)",
+                "--allow-playback-repeats", "mock.reset()", "POST /_mockai/reset"):
+        assert way in message
+
+
 def test_scripted_rules_come_before_the_cassette() -> None:
     mock = MockAI(cassette=FIXTURES / "stream.json")
     mock.on(last_user="Count").reply("Scripted wins.")
@@ -467,6 +542,7 @@ def test_all_mode_replaces_the_file_once_per_run_across_cassettes_and_processes(
 
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 PLUGIN_TEST = """
+import httpx
 import openai
 import pytest
 

@@ -18,6 +18,7 @@ import pytest
 
 from mockai import MockAI, call
 from mockai.cassettes import load
+from mockai.cassettes.store import compact, journal_path
 from mockai.engine import Delivery, Exchange, HTTPResponse
 
 REAL_KEY = "sk-proj-Q3vX8kLm2NpR7sT1uW4yZ6aB9cD0eF5gH-live-key"
@@ -96,11 +97,19 @@ def sync_client(mock: MockAI) -> openai.OpenAI:
     return mock.client(api_key=REAL_KEY, max_retries=0)
 
 
+def on_disk(path: Path) -> str:
+    """Everything mockai wrote beside the cassette: the file, its journal, any temporary file."""
+    return "".join(f.read_text() for f in sorted(path.parent.iterdir()) if f.name.startswith((path.name, ".")))
+
+
 def assert_no_secret(path: Path) -> None:
-    text = path.read_text()
-    assert REAL_KEY not in text
-    assert REAL_KEY[10:30] not in text
-    json.loads(text)
+    for _ in ("journal", "file"):  # as recorded (the journal), then folded into the cassette file
+        text = on_disk(path)
+        assert REAL_KEY not in text
+        assert REAL_KEY[10:30] not in text
+        compact(path)
+    assert not journal_path(path).exists()
+    json.loads(path.read_text())
 
 
 def test_record_in_process_then_replay(upstream: str, tmp_path: Path) -> None:
@@ -171,7 +180,7 @@ def test_streams_are_passed_through_as_they_arrive_and_replayed_with_their_timin
     assert n >= 6
     # forwarded event by event: the first event arrived long before the last (not one buffered blob)
     assert live[-1] - live[0] >= (n - 2) * GAP * 0.8
-    events = json.loads(path.read_text())["interactions"][0]["response"]["events"]
+    events = load(path)[0]["response"]["events"]
     offsets = [e["at"] for e in events]
     assert offsets[0] >= GAP * 0.8
     assert all(b - a >= GAP * 0.6 for a, b in itertools.pairwise(offsets[1:]))
@@ -196,7 +205,7 @@ def test_new_episodes_replays_hits_and_records_misses(upstream: str, tmp_path: P
     assert run(client, ask("Hi there")) == first
     second = run(client, ask("Something new"))
     assert [c.responder for c in mock.calls] == ["cassette", "cassette"]
-    assert len(json.loads(path.read_text())["interactions"]) == 2
+    assert len(load(path)) == 2
     replay = sync_client(MockAI(cassette=path))
     assert [run(replay, ask("Hi there")), run(replay, ask("Something new"))] == [first, second]
 
@@ -221,7 +230,7 @@ def test_all_mode_records_everything_again(upstream: str, tmp_path: Path) -> Non
     mock = MockAI(cassette=path, record_mode="all", upstream=upstream)
     run(sync_client(mock), ask("New one"))
     run(sync_client(mock), ask("New two"))
-    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    users = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
     assert users == ["New one", "New two"]
 
 
@@ -301,7 +310,7 @@ def mockai_cassette_dir():
     pytester.makepyfile(test_suite=SUITE.format(upstream=upstream, key=REAL_KEY))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--mockai-record-mode=all")
     result.assert_outcomes(passed=3)
-    users = [i["request"]["body"]["messages"][0]["content"] for i in json.loads(path.read_text())["interactions"]]
+    users = [i["request"]["body"]["messages"][0]["content"] for i in load(path)]
     assert users == ["Question 1", "Question 2", "Question 3"]  # "Old" replaced, none of this run's lost
     assert_no_secret(path)
 
@@ -326,10 +335,12 @@ def test_query_parameters_and_more_secret_headers_never_reach_the_file(upstream:
                                             "x-goog-api-key": goog_key})
 
     live = run(make(MockAI(cassette=path, record_mode="once", upstream=upstream)), ask("Hi there"))
-    text = path.read_text()
-    for secret in (query_key, signature, header_key, proxy_token, session, azure_key, goog_key):
-        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-            assert form not in text, form
+    for _ in ("journal", "file"):
+        text = on_disk(path)
+        for secret in (query_key, signature, header_key, proxy_token, session, azure_key, goog_key):
+            for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+                assert form not in text, form
+        compact(path)
     assert_no_secret(path)
     request = load(path)[0]["request"]
     assert "page=2" in request["query"]
@@ -371,3 +382,240 @@ def test_include_usage_on_replay_follows_the_request_not_the_recording(upstream:
         replay = MockAI(cassette=path, allow_playback_repeats=True)
         assert _chunks(sync_client(replay), without) == live_without, name
         assert _chunks(sync_client(replay), with_usage) == live_with, name
+
+
+# --- while recording, the upstream judges requests (issue 9, point 11) -------------------------------------
+
+
+class Lenient:
+    """An upstream that judges requests differently from mockai (an OpenAI-compatible API, or a newer OpenAI): it
+    accepts a role mockai does not know, answers its own 400 for ``temperature`` above 2 and for bodies that are
+    not JSON, and keeps the bytes of every request it received."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[bytes] = []
+        lenient = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                lenient.received.append(raw)
+                status, body = lenient.answer(raw, len(lenient.received))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.send_header("x-request-id", f"req_upstream_{len(lenient.received)}")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @staticmethod
+    def answer(raw: bytes, n: int) -> tuple[int, dict[str, Any]]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, {"error": {"message": "We could not parse the JSON body of your request (upstream).",
+                                   "type": "invalid_request_error", "param": None, "code": None}}
+        if body.get("temperature", 1) > 2:
+            return 400, {"error": {"message": "Invalid 'temperature': decimal above maximum value. Expected a value "
+                                              f"<= 2, but got {body['temperature']} instead (upstream).",
+                                   "type": "invalid_request_error", "param": "temperature",
+                                   "code": "decimal_above_max_value"}}
+        return 200, {"id": f"chatcmpl-upstream{n}", "object": "chat.completion", "created": 1_700_000_000,
+                     "model": body.get("model", ""), "choices": [{
+                         "index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "refusal": None,
+                                     "content": f"The upstream read {len(body['messages'])} message(s)."}}],
+                     "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}
+
+
+@pytest.fixture
+def lenient() -> Iterator[Lenient]:
+    import threading
+
+    upstream = Lenient()
+    thread = threading.Thread(target=upstream.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        upstream.server.shutdown()
+        upstream.server.server_close()
+        thread.join(5)
+
+
+HOT = ask("Hot take, please", temperature=5)  # mockai and the upstream both reject it, each with its own error
+CRITIC = {"model": MODEL, "messages": [{"role": "critic", "content": "Judge me"}]}  # only mockai rejects it
+NOT_JSON = b'{"model": "gpt-4o-mini", "messages": ['
+
+
+def post_raw(mock: MockAI, content: bytes) -> httpx.Response:
+    return mock.http_client().post("/chat/completions", content=content,
+                                   headers={"authorization": f"Bearer {REAL_KEY}", "content-type": "application/json"})
+
+
+def test_while_recording_requests_mockai_rejects_go_to_the_upstream_and_replay_its_answer(
+        lenient: Lenient, tmp_path: Path) -> None:
+    path = tmp_path / "judged.json"
+    alone = sync_client(MockAI())
+    assert run(alone, HOT)[2]["code"] == "integer_above_max_value"  # mockai's own judgement, without a cassette
+    assert run(alone, CRITIC)[2]["param"] == "messages[0].role"
+
+    recorder = MockAI(cassette=path, record_mode="once", upstream=lenient.url)
+    client = sync_client(recorder)
+    recorded = [run(client, HOT), run(client, CRITIC)]
+    raw = post_raw(recorder, NOT_JSON)
+    assert recorded[0][:2] == ("BadRequestError", 400)
+    assert recorded[0][2]["code"] == "decimal_above_max_value"  # the upstream's error, not mockai's
+    assert recorded[1]["choices"][0]["message"]["content"] == "The upstream read 1 message(s)."
+    assert (raw.status_code, raw.json()["error"]["message"]) == (
+        400, "We could not parse the JSON body of your request (upstream).")
+    assert [json.loads(b) for b in lenient.received[:2]] == [HOT, CRITIC]  # forwarded as the client sent them
+    assert lenient.received[2] == NOT_JSON
+    assert [c.responder for c in recorder.calls] == ["cassette"] * 3
+    assert recorder.calls[1].body == CRITIC
+    assert_no_secret(path)
+    assert load(path)[2]["request"]["body"] == NOT_JSON.decode()
+
+    replayer = MockAI(cassette=path)  # record mode none, no upstream: the recorded answers, errors included
+    replay = sync_client(replayer)
+    assert [run(replay, HOT), run(replay, CRITIC)] == recorded
+    again = post_raw(replayer, NOT_JSON)
+    assert (again.status_code, again.json()) == (400, raw.json())
+    assert again.headers["x-request-id"] == raw.headers["x-request-id"] == "req_upstream_3"
+    replayer.reset()  # playback starts over
+    with replayer.serve() as server:
+        socket_client = openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0)
+        assert [run(socket_client, HOT), run(socket_client, CRITIC)] == recorded
+    # a rejected request the cassette lacks is judged by mockai, as without a cassette: not a cassette miss
+    other = run(replay, ask("Hot take, please", temperature=7))
+    assert other[:2] == ("BadRequestError", 400)
+    assert other[2]["code"] == "integer_above_max_value"
+    assert replayer.cassette is not None
+    assert replayer.cassette.misses == []
+    assert len(lenient.received) == 3
+
+
+def test_new_episodes_and_all_forward_what_the_cassette_lacks_and_strict_models_defers_too(
+        lenient: Lenient, tmp_path: Path) -> None:
+    path = tmp_path / "episodes.json"
+    newer = ask("Hello, new model", model="gpt-9-preview")  # unknown to this mock's strict model list
+    strict = {"strict_models": True, "models": [MODEL]}
+    assert run(sync_client(MockAI(**strict)), newer)[:2] == ("NotFoundError", 404)  # type: ignore[arg-type]
+
+    first = run(sync_client(MockAI(cassette=path, record_mode="once", upstream=lenient.url, **strict)), newer)
+    assert first["model"] == "gpt-9-preview"
+    episodes = MockAI(cassette=path, record_mode="new_episodes", upstream=lenient.url, **strict)
+    client = sync_client(episodes)
+    assert run(client, newer) == first  # a hit: replayed, the upstream not asked
+    assert len(lenient.received) == 1
+    hot = run(client, HOT)  # a miss: forwarded, unjudged
+    assert hot[2]["code"] == "decimal_above_max_value"
+    assert len(lenient.received) == 2
+    assert len(load(path)) == 2
+
+    rerecord = MockAI(cassette=path, record_mode="all", upstream=lenient.url, **strict)
+    with rerecord.serve() as server:  # all: asked again, never replayed; the socket door forwards alike
+        socket_client = openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0)
+        assert run(socket_client, newer)["id"] == "chatcmpl-upstream3"
+    assert len(lenient.received) == 3
+    assert [i["request"]["body"] for i in load(path)] == [newer]
+    replay = sync_client(MockAI(cassette=path, **strict))
+    assert run(replay, newer)["id"] == "chatcmpl-upstream3"
+
+
+def test_recording_still_needs_a_key(lenient: Lenient, tmp_path: Path) -> None:
+    """mockai's own door check stays: without a key the request is refused before any upstream sees it (pass
+    auth=False to forward requests that carry none)."""
+    recorder = MockAI(cassette=tmp_path / "keyless.json", record_mode="once", upstream=lenient.url)
+    res = recorder.http_client().post("/chat/completions", json=CRITIC)
+    assert res.status_code == 401
+    assert res.json()["error"]["code"] == "invalid_api_key"
+    assert lenient.received == []
+    open_door = MockAI(cassette=tmp_path / "keyless.json", record_mode="once", upstream=lenient.url, auth=False)
+    assert open_door.http_client().post("/chat/completions", json=CRITIC).status_code == 200
+    assert len(lenient.received) == 1
+
+
+# --- recording beside a large cassette (issue 9, point 12) -------------------------------------------------
+
+
+def filler(i: int) -> dict[str, Any]:
+    """A recorded interaction of about 1.7 KB, as bench/cassettes.py builds them."""
+    answer = "The keeper trimmed the wick and watched the beam sweep the dark water. " * 12
+    return {"request": {"method": "POST", "path": "/v1/chat/completions", "query": "",
+                        "headers": {"authorization": "REDACTED"}, "body": ask(f"Filler question {i}")},
+            "response": {"status": 200, "headers": {"content-type": "application/json"}, "elapsed": 0.4,
+                         "body": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1, "model": MODEL,
+                                  "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {
+                                      "role": "assistant", "content": answer, "refusal": None}}]}}}
+
+
+def test_new_episodes_beside_a_large_cassette_append_and_never_rewrite_it_on_the_request_path(
+        upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from mockai.cassettes import save, store, writer
+
+    path = tmp_path / "large.json"
+    save(path, [filler(i) for i in range(600)])
+    before = path.read_bytes()
+    assert len(before) > 1_000_000
+    rewrites: list[tuple[str, int]] = []
+    real = store.write_atomic
+
+    def counted(p: Path, text: str) -> None:
+        rewrites.append((threading.current_thread().name, len(text)))
+        real(p, text)
+
+    monkeypatch.setattr(store, "write_atomic", counted)
+    monkeypatch.setattr(writer, "IDLE", 600.0)  # nothing written behind while this test looks
+    mock = MockAI(cassette=path, record_mode="new_episodes", upstream=upstream)
+    client = sync_client(mock)
+    grew = []
+    for i in range(5):
+        size = journal_path(path).stat().st_size if journal_path(path).exists() else 0
+        assert run(client, ask(f"New question {i}"))["choices"]
+        grew.append(journal_path(path).stat().st_size - size)
+        assert run(client, ask(f"Filler question {i}"))["id"] == f"chatcmpl-{i}"  # replayed
+    assert rewrites == []  # no whole-file write while answering
+    assert path.read_bytes() == before
+    assert all(0 < g < 4_000 for g in grew)  # one line per interaction: its own size, not the file's
+    assert [c.responder for c in mock.calls] == ["cassette"] * 10
+    assert len(load(path)) == 605  # readers see the journal at once
+
+    assert mock.cassette is not None
+    mock.cassette.flush()  # one rewrite for all five, on the caller's thread here (the writer's, unasked)
+    assert [name for name, _ in rewrites] == [threading.current_thread().name]
+    assert not journal_path(path).exists()
+    assert len(json.loads(path.read_text())["interactions"]) == 605
+
+
+def test_the_file_is_written_once_the_cassette_is_quiet_and_replays_postpone_it(
+        upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockai.cassettes import writer
+
+    monkeypatch.setattr(writer, "IDLE", 0.5)
+    path = tmp_path / "quiet.json"
+    recorder = MockAI(cassette=path, record_mode="new_episodes", upstream=upstream, allow_playback_repeats=True)
+    client = sync_client(recorder)
+    recorded = run(client, ask("Write me down"))
+    busy_until = time.monotonic() + 1.5
+    while time.monotonic() < busy_until:  # a replay-heavy run: the rewrite waits for it to pause
+        assert run(client, ask("Write me down")) == recorded
+        time.sleep(0.02)
+    assert not path.exists()
+    assert journal_path(path).exists()
+    deadline = time.monotonic() + 10
+    while journal_path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not journal_path(path).exists()
+    assert json.loads(path.read_text())["interactions"][0]["request"]["body"] == ask("Write me down")

@@ -3,8 +3,9 @@
 A cassette is a JSON file of interactions (request, then response: a JSON body, or a stream's events with their
 timing). Recording proxies each request to an upstream (``https://api.openai.com/v1`` by default, or any
 OpenAI-compatible base URL) with the caller's credentials, passes the answer through as it arrives, scrubs
-secrets and writes the file atomically. Replay is one more responder in the engine's chain, so the in-process
-door and the socket door replay alike.
+secrets and appends it to the cassette's journal, folded into the file atomically off the request path. While
+recording, the upstream judges requests: what mockai would reject is forwarded and its answer recorded. Replay is
+one more responder in the engine's chain, so the in-process door and the socket door replay alike.
 
 >>> from mockai import MockAI
 >>> mock = MockAI(cassette=example("stream"))       # record_mode="none": replay only
@@ -14,9 +15,10 @@ door and the socket door replay alike.
 >>> reply.choices[0].message.content
 'One, two, three, four, five.'
 
-Modules: :mod:`.store` (the file format, atomic writes), :mod:`.matching` (matchers and keys), :mod:`.scrub`
-(secrets), :mod:`.proxy` (recording), :mod:`.replay` (responses, stream <-> JSON), :mod:`.cassette` (the
-responder and record modes), :mod:`.tools` (transcript, VCR.py import).
+Modules: :mod:`.store` (the file format, the journal, atomic writes), :mod:`.writer` (when the journal is folded
+in), :mod:`.matching` (matchers and keys), :mod:`.scrub` (secrets), :mod:`.proxy` (recording), :mod:`.replay`
+(responses, stream <-> JSON, timing), :mod:`.cassette` (the responder and record modes), :mod:`.tools`
+(transcript, VCR.py import).
 """
 
 from __future__ import annotations

@@ -5,13 +5,21 @@ otherwise replays only; ``new_episodes`` replays what matches and records the re
 again and makes this run's interactions the file's content (a run: one process, or every process sharing a ``run``
 id: the workers of one ``mockai serve``, the xdist workers of one pytest run). Identical requests replay in
 recorded order; once each recording was used, the request is a miss (unless ``allow_playback_repeats``, which
-replays the last one again). A miss that may not be recorded is answered with a 400 ``invalid_request_error`` (code
-``cassette_miss``; the SDKs do not retry a 400) naming the cassette, the request, the nearest recorded requests and
-which matcher failed for each; :attr:`Cassette.misses` keeps the same text for the pytest fixture.
+replays the last one again); :meth:`Cassette.rewind` (run by the engine's reset: ``mock.reset()``, ``POST
+/_mockai/reset``) starts playback over. A miss that may not be recorded is answered with a 400
+``invalid_request_error`` (code ``cassette_miss``; the SDKs do not retry a 400) naming the cassette, the request,
+the nearest recorded requests and which matcher failed for each; :attr:`Cassette.misses` keeps the same text for
+the pytest fixture.
+
+While recording, the upstream judges requests, not mockai: a request mockai's own checks reject (validation, an
+unknown model with ``strict_models``) is forwarded as it came when the cassette lacks it, and its answer (the real
+API's error, or a success mockai would have refused) is recorded; replaying it gives that answer back, in every
+record mode. Other requests take the engine's usual path (scripted rules first). See :meth:`Cassette.rejected`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -20,14 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import HTTPResponse
 from ..errors import APIError
+from . import writer
 from .matching import CassetteRequest, Matcher
 from .proxy import DEFAULT_UPSTREAM, Recording
-from .replay import respond
+from .replay import UsageFor, respond
 from .scrub import Scrubber
-from .store import CassetteError, load, save
+from .store import CassetteError, append, exists, load
 
 if TYPE_CHECKING:
-    from ..engine import Config, Exchange
+    from ..engine import Call, Config, Engine, Exchange, HTTPRequest
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 _PROCESS_RUN = f"{os.getpid()}-{uuid.uuid4().hex}"
@@ -52,20 +61,22 @@ class Cassette:
 
     def __init__(self, path: str | os.PathLike[str], *, record_mode: str = "none", upstream: str | None = None,
                  match_on: Any = None, scrub: Any = None, replay_speed: float | None = 1.0,
-                 allow_playback_repeats: bool = False, run: str | None = None) -> None:
+                 replay_elapsed: bool = False, allow_playback_repeats: bool = False, run: str | None = None) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}, not {record_mode!r}")
         if replay_speed is not None and replay_speed < 0:
             raise ValueError(f"replay_speed must be positive (or 0 for instant), not {replay_speed!r}")
         self.path = Path(path)
+        self._file = self.path.absolute()  # folded in later (at exit, maybe): not relative to a later cwd
         self.record_mode = record_mode
         self.upstream = upstream or DEFAULT_UPSTREAM
         self.matcher = Matcher.of(match_on)
         self.scrubber = Scrubber.of(scrub)
         self.replay_speed = replay_speed
+        self.replay_elapsed = replay_elapsed
         self.allow_playback_repeats = allow_playback_repeats
         self.run = run or current_run()  # record mode all: the first save of this run replaces the file
-        self.existed = self.path.exists()
+        self.existed = exists(self.path)
         self.interactions: list[dict[str, Any]] = load(self.path) if self.existed else []
         # once: record everything when there was no file, else replay only; all: record everything.
         self.replaying = record_mode in ("none", "new_episodes") or (record_mode == "once" and self.existed)
@@ -83,7 +94,16 @@ class Cassette:
         assert config.cassette is not None
         return cls(config.cassette, record_mode=config.record_mode, upstream=config.upstream,
                    match_on=config.match_on, scrub=config.scrub, replay_speed=config.replay_speed,
-                   allow_playback_repeats=config.allow_playback_repeats, run=config.cassette_run)
+                   replay_elapsed=config.replay_elapsed, allow_playback_repeats=config.allow_playback_repeats,
+                   run=config.cassette_run)
+
+    def install(self, engine: Engine) -> Cassette:
+        """Answer ``engine``'s requests: first of its responders after the scripted rules, the judge of requests
+        its checks reject (:meth:`rejected`), and rewound by its reset (:meth:`rewind`)."""
+        engine.responders.insert(0, self)
+        engine.on_reject.append(self.rejected)
+        engine.on_reset.append(self.rewind)
+        return self
 
     def __len__(self) -> int:
         return len(self.interactions)
@@ -94,29 +114,53 @@ class Cassette:
     # --- the responder -------------------------------------------------------------------------------------
 
     def __call__(self, ex: Exchange) -> HTTPResponse | APIError | None:
-        http = ex.http
-        secrets = self.scrubber.secrets(http.headers, http.query)
-        req = CassetteRequest(http.method, http.path, self.scrubber.query(http.query, secrets), http.headers,
-                              self.scrubber.body(ex.body, secrets))
-        key = self.matcher.key(req)
-        stream = bool(ex.body.get("stream"))
-        options = ex.body.get("stream_options")
-        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
-        if self.replaying:
-            with self._lock:
-                found = self._next(key)
-            if found is not None:
-                return respond(self.interactions[found], stream=stream, include_usage=include_usage,
-                               speed=self.replay_speed, usage=lambda body: _usage(ex, body))
-        if self.recording:
-            response = HTTPResponse(0, {})
-            response.live = Recording(http, ex.body, self.upstream, lambda inter: self.add(inter, secrets),
-                                      response)
-            return response
+        req, key, answer = self._answer(ex.http, ex.body, lambda body: _usage(ex, body))
+        if answer is not None:
+            return answer
         text = self.miss_message(req, key)
         with self._lock:
             self.misses.append(text)
         return APIError(400, text, code="cassette_miss")
+
+    def rejected(self, http: HTTPRequest, call: Call, error: APIError) -> HTTPResponse | None:
+        """Answer a request the engine's own checks rejected with ``error``: its recorded answer when the cassette
+        has one (a recorded error comes back as it was recorded), else, while recording, the upstream's answer
+        to it, forwarded as it came; ``None`` leaves the engine's error standing (not recording, and a miss)."""
+        try:
+            body: Any = json.loads(http.body) if http.body else None
+        except (ValueError, RecursionError):  # not JSON (or bad UTF-8, or nested too deep): matched as text
+            body = http.body.decode("utf-8", "replace")
+        try:
+            answer = self._answer(http, body, None)[2]
+        except RecursionError:  # nested too deep to scrub: it cannot be recorded safely, the engine's error stands
+            return None
+        if answer is not None:
+            call.body = body if isinstance(body, dict) else None
+            call.responder = self.name
+        return answer
+
+    def _answer(self, http: HTTPRequest, body: Any, usage: UsageFor | None
+                ) -> tuple[CassetteRequest, str, HTTPResponse | None]:
+        """The request as matched, its key, and the recorded (or, recording, the upstream's) answer."""
+        writer.WRITER.postpone(self._file)
+        secrets = self.scrubber.secrets(http.headers, http.query)
+        req = CassetteRequest(http.method, http.path, self.scrubber.query(http.query, secrets), http.headers,
+                              self.scrubber.body(body, secrets))
+        key = self.matcher.key(req)
+        if self.replaying:
+            with self._lock:
+                found = self._next(key)
+            if found is not None:
+                stream = isinstance(body, dict) and bool(body.get("stream"))
+                options = body.get("stream_options") if isinstance(body, dict) else None
+                include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+                return req, key, respond(self.interactions[found], stream=stream, include_usage=include_usage,
+                                         speed=self.replay_speed, elapsed=self.replay_elapsed, usage=usage)
+        if self.recording:
+            response = HTTPResponse(0, {})
+            response.live = Recording(http, body, self.upstream, lambda inter: self.add(inter, secrets), response)
+            return req, key, response
+        return req, key, None
 
     def _next(self, key: str) -> int | None:
         hits = self._index.get(key)
@@ -131,7 +175,8 @@ class Cassette:
     # --- recording -----------------------------------------------------------------------------------------
 
     def add(self, interaction: dict[str, Any], secrets: list[str] | tuple[str, ...] = ()) -> None:
-        """Scrub ``interaction``, keep it (already played: it answered its request) and save the file."""
+        """Scrub ``interaction`` and keep it (already played: it answered its request): in memory, and on disk as
+        one line of the cassette's journal, folded into the file off the request path (:mod:`.writer`)."""
         clean = self.scrubber.interaction(interaction, secrets)
         with self._lock:
             index = len(self.interactions)
@@ -141,7 +186,24 @@ class Cassette:
             hits.append(index)
             self._played[key] = len(hits)
             self.recorded.append(clean)
-            save(self.path, [clean], run=self.run if self.record_mode == "all" else None)
+        append(self._file, clean, run=self.run if self.record_mode == "all" else None)
+        writer.WRITER.pending(self._file)
+
+    def flush(self) -> None:
+        """Write everything recorded so far into the cassette file now (one atomic rewrite). Recording does it
+        by itself once the cassette has been quiet for a second, and at exit; call this to read the file sooner.
+
+        >>> import tempfile, pathlib
+        >>> Cassette(pathlib.Path(tempfile.mkdtemp()) / "new.json", record_mode="once").flush()
+        """
+        writer.WRITER.flush(self._file)
+
+    def rewind(self) -> None:
+        """Start playback over: each recording answers its request again, in recorded order; forget the misses.
+        The engine's reset runs it (``mock.reset()``, ``POST /_mockai/reset``)."""
+        with self._lock:
+            self._played.clear()
+            self.misses.clear()
 
     # --- misses --------------------------------------------------------------------------------------------
 
@@ -151,8 +213,10 @@ class Cassette:
                  f"{req.describe()}"]
         if used:
             lines.append(f"It matched {used} recorded interaction{'s' if used > 1 else ''}, already replayed: "
-                         "identical requests replay in recorded order, each recording once (pass "
-                         "allow_playback_repeats=True to replay the last one again).")
+                         "identical requests replay in recorded order, each recording once. To replay the last "
+                         "one again, pass allow_playback_repeats=True (pytest: @pytest.mark.mockai("
+                         "allow_playback_repeats=True); mockai serve: --allow-playback-repeats); to start "
+                         "playback over, reset the mock (mock.reset(); a server: POST /_mockai/reset).")
         elif not self.existed and not self.interactions:
             lines.append("The cassette file does not exist.")
         else:

@@ -10,7 +10,9 @@ transport that patch mode lets through, so recording works while ``api.openai.co
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -36,6 +38,13 @@ class _Direct(httpx.HTTPTransport):
 
 class _AsyncDirect(httpx.AsyncHTTPTransport):
     mockai_passthrough = True
+
+
+@functools.lru_cache(maxsize=1)
+def _verify() -> ssl.SSLContext | bool:
+    """One TLS context for every recording: loading the CA bundle costs 20-100 ms, too much per request."""
+    make = getattr(httpx, "create_ssl_context", None)
+    return make() if make is not None else True
 
 
 def upstream_url(upstream: str, http: HTTPRequest) -> str:
@@ -148,7 +157,7 @@ class Recording:
         return headers, res.headers.get("content-type", "").startswith("text/event-stream")
 
     def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]:
-        client = httpx.Client(transport=_Direct(), timeout=TIMEOUT)
+        client = httpx.Client(transport=_Direct(verify=_verify()), timeout=TIMEOUT)
         t0 = time.perf_counter()
         try:
             res = client.send(client.build_request(self.http.method, self.url, headers=self.headers,
@@ -189,7 +198,7 @@ class Recording:
         return res.status_code, dict(headers), pieces()
 
     async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
-        client = httpx.AsyncClient(transport=_AsyncDirect(), timeout=TIMEOUT)
+        client = httpx.AsyncClient(transport=_AsyncDirect(verify=_verify()), timeout=TIMEOUT)
         t0 = time.perf_counter()
         try:
             res = await client.send(client.build_request(self.http.method, self.url, headers=self.headers,

@@ -9,8 +9,9 @@ fields are left out; with it they are added when the recording lacks them, from 
 stream was recorded without any, from ``usage`` (the cassette counts as the engine does); when neither gives one
 the stream is sent as recorded (no usage is made up). A stream the upstream dropped is never replayed as a
 success: to a stream request its recorded events are sent and the connection drops; to a plain request the
-connection drops. Timing: the recorded ``at`` offsets become a
-:class:`~mockai.engine.Delivery` (time to first byte, then the gaps between events), divided by ``speed``;
+connection drops. Timing: a recorded stream's ``at`` offsets become a
+:class:`~mockai.engine.Delivery` (time to first byte, then the gaps between events), divided by ``speed``; an answer
+sent as a JSON body (or a JSON body chunked) waits its recorded ``elapsed`` time only when ``elapsed`` is asked for;
 ``speed`` 0 or ``None`` sends everything at once.
 
 >>> inter = {"request": {}, "response": {"status": 200, "headers": {"content-type": "application/json"},
@@ -184,15 +185,21 @@ def _timing(at: Sequence[float], speed: float | None) -> Delivery | None:
 
 
 def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
-            speed: float | None = None, usage: UsageFor | None = None) -> HTTPResponse:
+            speed: float | None = None, elapsed: bool = False, usage: UsageFor | None = None) -> HTTPResponse:
     """The response to send for a recorded interaction, to a request that asked for ``stream`` or not;
-    ``usage`` counts a reply's usage when the request asks for it and the recording has none."""
+    ``usage`` counts a reply's usage when the request asks for it and the recording has none.
+
+    Timing (the socket door honours it): a recorded stream sent as a stream keeps its events' times, divided by
+    ``speed``; any other answer (a JSON body, a stream reassembled into one, a body chunked into a stream) has
+    only the recorded ``elapsed`` time, waited (divided by ``speed``) only with ``elapsed``. ``speed`` 0 or
+    ``None``: nothing waits.
+    """
     res = inter["response"]
     if "status" not in res:  # the upstream dropped the connection before answering
         return HTTPResponse(502, {}, delivery=Delivery(reset=True))
     status, headers = int(res["status"]), dict(res.get("headers") or {})
     events = res.get("events")
-    elapsed = [float(res.get("elapsed") or 0.0)]
+    waited = [float(res.get("elapsed") or 0.0)] if elapsed else []
     if events is not None:
         ok = 200 <= status < 300
         if stream or not ok:
@@ -206,7 +213,7 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
                 out.append(b"")  # so cut_after applies: the connection drops after the recorded events
             return HTTPResponse(status, _headers(headers), events=out, delivery=delivery)
         if res.get("dropped"):  # a partial reply is not a reply: the connection drops, no finish_reason made up
-            delivery = _timing(elapsed, speed) or Delivery()
+            delivery = _timing(waited, speed) or Delivery()
             delivery.cut_after = 0
             return HTTPResponse(status, _headers(headers, JSON_TYPE), body=b"", delivery=delivery)
         chunks = recorded_chunks(res)
@@ -214,18 +221,18 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
         if errors:
             err = errors[0]
             return HTTPResponse(500, _headers(headers, JSON_TYPE), body=streaming.dumps({"error": err}),
-                                delivery=_timing(elapsed, speed))
+                                delivery=_timing(waited, speed))
         body = streaming.dumps(reassemble(chunks))
-        return HTTPResponse(status, _headers(headers, JSON_TYPE), body=body, delivery=_timing(elapsed, speed))
+        return HTTPResponse(status, _headers(headers, JSON_TYPE), body=body, delivery=_timing(waited, speed))
     if "body" in res:
         body_value = res["body"]
         if stream and 200 <= status < 300 and isinstance(body_value, dict) and "choices" in body_value:
             out = chunk(body_value, include_usage, usage)
-            return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(elapsed, speed))
+            return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(waited, speed))
         raw = streaming.dumps(body_value)
     else:
         raw = str(res.get("text", "")).encode()
-    delivery = _timing(elapsed, speed)
+    delivery = _timing(waited, speed)
     if res.get("dropped"):
         delivery = delivery or Delivery()
         delivery.cut_after = 0
