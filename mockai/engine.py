@@ -31,7 +31,7 @@ from .reply import Reply
 from .rules import Script
 from .shapes import SplitReply
 from .validation import parse_chat, parse_json
-from .wire import ChatCompletionRequest
+from .wire import ChatCompletionRequest, FunctionTool
 
 if TYPE_CHECKING:
     from .faults import FaultPlan
@@ -659,11 +659,13 @@ def _redact(key: str) -> str:
 
 
 def prompt_tokens(request: ChatCompletionRequest) -> int:
-    """Prompt tokens as OpenAI counts them: 3 per message, its text and name, 3 to prime the reply, plus tools."""
+    """Prompt tokens as OpenAI counts them, following its cookbook ("How to count tokens with tiktoken"): per
+    message 3 plus the tokens of its role, text and name (a name 1 more), 3 to prime the reply, plus the tools.
+    Exact for the cookbook's published examples when the counter is exact (:mod:`mockai.tokens`)."""
     model = request.model
     total = 3
     for msg in request.messages:
-        total += 3 + tokens.count(message_text(getattr(msg, "content", None)), model)
+        total += 3 + tokens.count(msg.role, model) + tokens.count(message_text(getattr(msg, "content", None)), model)
         name = getattr(msg, "name", None)
         if name:
             total += 1 + tokens.count(name, model)
@@ -671,7 +673,40 @@ def prompt_tokens(request: ChatCompletionRequest) -> int:
             function = getattr(tool_call, "function", None)
             if function is not None:
                 total += 3 + tokens.count(function.name, model) + tokens.count(function.arguments, model)
-    if request.tools:
-        total += 8 + tokens.count(json.dumps([t.model_dump(exclude_none=True) for t in request.tools]), model)
+    functions: list[tuple[str, str | None, Any]] = [
+        (t.function.name, t.function.description, t.function.parameters) if isinstance(t, FunctionTool)
+        else (t.custom.name, t.custom.description, None) for t in request.tools or []]
+    functions += [(f.name, f.description, f.parameters) for f in request.functions or []]
+    if functions:
+        # The cookbook's num_tokens_for_tools: 7 per function (10 for cl100k models), "name:description", the
+        # properties (nested ones too, which the cookbook leaves out), and 12 to close the list.
+        opening = 10 if tokens.encoding_name(model) == "cl100k_base" else 7
+        for name, description, parameters in functions:
+            total += opening + tokens.count(f"{name}:{_undotted(description)}", model)
+            total += _properties_tokens(parameters, model)
+        total += 12
     return total
 
+
+def _undotted(text: object) -> str:
+    if not isinstance(text, str):
+        return ""
+    return text[:-1] if text.endswith(".") else text
+
+
+def _properties_tokens(schema: Any, model: str) -> int:
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(props, Mapping) or not props:
+        return 0
+    total = 3
+    for key, prop in props.items():
+        prop = prop if isinstance(prop, Mapping) else {}
+        total += 3
+        enum = prop.get("enum")
+        if isinstance(enum, list):
+            total += -3 + sum(3 + tokens.count(v if isinstance(v, str) else json.dumps(v), model) for v in enum)
+        kind = prop.get("type")
+        kind = "|".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
+        total += tokens.count(f"{key}:{kind}:{_undotted(prop.get('description'))}", model)
+        total += _properties_tokens(prop, model) + _properties_tokens(prop.get("items"), model)
+    return total
