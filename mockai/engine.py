@@ -573,7 +573,7 @@ class Engine:
                 if len(self._prompt_tokens) >= _CACHE_SIZE:
                     self._prompt_tokens.clear()
                 self._prompt_tokens[key] = prompt
-        limit = request.token_limit
+        limit = tokens.output_limit(request.model, request.token_limit, request.n or 1)
         completion = sum(
             min(c.completion_tokens(), limit) if limit is not None and c.finish_reason == "length"
             else c.completion_tokens() for c in reply.choices

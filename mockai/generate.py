@@ -30,7 +30,7 @@ from typing import Any
 from . import tokens
 from .errors import APIError
 from .reply import Choice, Reply, TokenLogprob, ToolCall
-from .schema import RandomSource, SchemaError, value_for
+from .schema import DEFAULT_BUDGET, BudgetExceeded, RandomSource, SchemaError, value_for
 from .wire import (
     ChatCompletionRequest,
     FunctionDefinition,
@@ -83,7 +83,8 @@ class Generator:
         if isinstance(fmt, JsonSchemaFormat):
             spec = fmt.json_schema
             value = self._from_schema(spec.schema_ or {"type": "object"}, rng, bool(spec.strict),
-                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema")
+                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema",
+                                      budget=schema_budget(request))
             content = compact(value)
         elif isinstance(fmt, JsonObjectFormat):
             content = compact(self._json_object(rng))
@@ -95,10 +96,13 @@ class Generator:
         return RandomSource(rng, self._words())
 
     def _from_schema(self, schema: Any, rng: random.Random, strict: bool, what: str, param: str,
-                     code: str) -> Any:
-        """A value for a schema the user sent; a schema no value can be made for is a 400, never a 500."""
+                     code: str, budget: int = DEFAULT_BUDGET) -> Any:
+        """A value for a schema the user sent; a schema no value can be made for is a 400, never a 500. A value
+        larger than ``budget`` characters is the :class:`Partial` JSON written so far (:func:`limit` cuts it)."""
         try:
-            return value_for(schema, self._source(rng), strict=strict)
+            return value_for(schema, self._source(rng), strict=strict, budget=budget)
+        except BudgetExceeded as exc:
+            return Partial(exc.text)
         except (SchemaError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)
             raise APIError(400, f"Invalid schema for {what}: {reason}.", param=param, code=code) from None
@@ -173,14 +177,16 @@ class Generator:
         function = candidates[rng.randrange(len(candidates))]
         params = function.parameters or {"type": "object", "properties": {}}
         value = self._from_schema(params, rng, bool(function.strict), f"function '{function.name}'",
-                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters")
+                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters",
+                                  budget=schema_budget(request))
         return ToolCall(name=function.name, arguments=compact(value))
 
     def _call(self, request: ChatCompletionRequest, tool: FunctionDefinition, rng: random.Random) -> ToolCall:
         params = tool.parameters or {"type": "object", "properties": {}}
         index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
         value = self._from_schema(params, rng, bool(tool.strict), f"function '{tool.name}'",
-                                  f"tools[{index}].function.parameters", "invalid_function_parameters")
+                                  f"tools[{index}].function.parameters", "invalid_function_parameters",
+                                  budget=schema_budget(request))
         return ToolCall(name=tool.name, arguments=compact(value))
 
 
@@ -199,7 +205,17 @@ def english_words(locale: str = "en_US") -> list[str]:
 
 
 def compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value if isinstance(value, Partial) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Partial(str):
+    """JSON for a schema, cut where the generation budget ran out: the reply ends with ``length``."""
+
+
+def schema_budget(request: ChatCompletionRequest) -> int:
+    """Characters of JSON one schema value may take: 6 per token the choice may hold, more than JSON takes (about
+    4 for words, 2 for numbers), so the cut at the token limit nearly always comes first."""
+    return 6 * tokens.output_limit(request.model, request.token_limit, request.n or 1)
 
 
 def last_user_text(request: ChatCompletionRequest) -> str:
@@ -223,8 +239,14 @@ def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
 
 
 def limit(choice: Choice, request: ChatCompletionRequest) -> Choice:
-    """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``."""
-    return cut_to_tokens(choice, request.token_limit)
+    """Cut a choice where decoding stops (``finish_reason: length``): at the request's token limit, the model's
+    output limit, or its share of mockai's limit per reply (:func:`mockai.tokens.output_limit`)."""
+    texts = [choice.content, *(c.arguments for c in choice.tool_calls),
+             choice.function_call.arguments if choice.function_call is not None else None]
+    choice = cut_to_tokens(choice, tokens.output_limit(request.model, request.token_limit, request.n or 1))
+    if any(isinstance(t, Partial) for t in texts):
+        choice.finish_reason = "length"
+    return choice
 
 
 def cut_to_tokens(choice: Choice, budget: int | None) -> Choice:
