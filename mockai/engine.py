@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import streaming, tokens
 from .errors import APIError
 from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
-from .journal import CallList
+from .journal import CallList, call_bytes, parsed_bytes, reply_bytes, trim
+from .memo import Memo
 from .models import DEFAULT_MODELS, model_object, snapshot
 from .reply import Reply
 from .rules import Script
@@ -68,6 +69,9 @@ class Config:
     # Calls the journal keeps (the newest); None keeps all. `mockai serve` keeps 1,000 so a long load test does
     # not grow without bound.
     journal_size: int | None = None
+    # Bytes the journal may hold (an estimate: request bodies, parsed requests, replies); the newest call is always
+    # kept. None: no bound. `mockai serve` keeps 16 MiB: a count alone lets a thousand 1 MB prompts hold 2 GB.
+    journal_bytes: int | None = None
     # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
     strict: bool = False
     # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
@@ -282,12 +286,14 @@ class Engine:
         self.generator = Generator(self.config.locale)
         self.script = Script()
         self.responders: list[Responder] = list(responders)
-        # Memos of what is a pure function of the request (see _parse, _generate, _memo); each bounded.
-        self._parsed: dict[tuple[str, bytes], tuple[dict[str, Any], ChatCompletionRequest]] = {}
-        self._keys: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}  # (path, body) -> (content key, exact key)
-        self._generated: dict[bytes, Reply] = {}
-        self._prompt_tokens: dict[bytes, int] = {}
-        self._encoded: dict[bytes, list[bytes] | bytes] = {}
+        # Memos of what is a pure function of the request (see _parse, _generate, _memo), under digests of the
+        # bodies, each bounded by bytes (mockai.memo).
+        self._parsed = Memo[tuple[dict[str, Any], ChatCompletionRequest]](_PARSED_BYTES)
+        self._keys = Memo[tuple[bytes, bytes]](_KEYS_BYTES)  # body digest -> (content key, exact key)
+        self._generated = Memo[Reply](_GENERATED_BYTES, _MEMO_BYTES)
+        self._prompt_tokens: dict[bytes, int] = {}  # content key -> count: small entries, bounded by count
+        self._encoded = Memo[list[bytes] | bytes](_ENCODED_BYTES, _MEMO_BYTES)
+        self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
         self._epoch = 0  # see _occurrence
         self._answers = 0  # answers without a reply id, for their x-request-id
         self.interceptors: list[Interceptor] = []
@@ -331,11 +337,17 @@ class Engine:
             call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
                                        f": {exc}).", code="server_error")
             call.response = self.error_response(call.error)
+        budget = self.config.journal_bytes
+        size = call_bytes(call) if budget is not None else 0
         with self._lock:
             self.calls.append(call)
             limit = self.config.journal_size
             if limit is not None and len(self.calls) >= 2 * limit + 1:
                 del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
+            if budget is not None:
+                self._journal_bytes += size
+                if self._journal_bytes > budget:
+                    self._journal_bytes = trim(self.calls, budget)
         return call.response
 
     def route(self, http: HTTPRequest) -> tuple[str, str]:
@@ -410,14 +422,12 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        memo = (http.path, http.body)
-        keys = self._keys.get(memo)
+        memo = _body_key(http)
+        keys = self._keys.get(memo) if memo is not None else None
         if keys is None:
             keys = (canonical_key(body), canonical_key(body, frozenset()))
-            if len(http.body) <= _CACHEABLE_BODY:
-                if len(self._keys) >= _CACHE_SIZE:
-                    self._keys.clear()
-                self._keys[memo] = keys
+            if memo is not None:
+                self._keys.put(memo, keys, _KEY_ENTRY)
         key, exact = keys
         exchange = Exchange(request, body, http, key, self.config.seed, self, call, exact)
         try:
@@ -464,8 +474,8 @@ class Engine:
         The body and request are then shared by the calls that sent them; nothing in mockai changes either. On
         an Azure deployment path a body without ``model`` is for the deployment's model, as Azure has it.
         """
-        memo = (http.path, http.body)
-        hit = self._parsed.get(memo)
+        memo = _body_key(http)
+        hit = self._parsed.get(memo) if memo is not None else None
         if hit is not None:
             return hit
         raw: bytes | dict[str, Any] = http.body
@@ -475,10 +485,8 @@ class Engine:
                 data["model"] = deployment
             raw = data if isinstance(data, dict) else http.body
         parsed = parse_chat(raw)
-        if len(http.body) <= _CACHEABLE_BODY:
-            if len(self._parsed) >= _CACHE_SIZE:
-                self._parsed.clear()
-            self._parsed[memo] = parsed
+        if memo is not None:
+            self._parsed.put(memo, parsed, parsed_bytes(http.body))
         return parsed
 
     def _generate(self, ex: Exchange) -> Reply:
@@ -486,12 +494,9 @@ class Engine:
         cached = self._generated.get(ex.exact)
         if cached is None:
             cached = self.generator.generate(ex.request, key=ex.key, seed=self.config.seed)
-            size = sum(len(c.content or "") + sum(len(t.arguments) for t in c.tool_calls) for c in cached.choices)
-            if size * (8 if ex.request.logprobs else 1) > _MEMO_BYTES:
-                return cached
-            if len(self._generated) >= _CACHE_SIZE:
-                self._generated.clear()
-            self._generated[ex.exact] = cached.copy()
+            size = reply_bytes(cached) * (8 if ex.request.logprobs else 1)
+            if size <= self._generated.largest:
+                self._generated.put(ex.exact, cached.copy(), size)
             return cached
         return cached.copy()
 
@@ -556,12 +561,8 @@ class Engine:
         value = self._encoded.get(ex.exact)
         if value is None:
             value = make()
-            size = sum(map(len, value)) if isinstance(value, list) else len(value)
-            if size > _MEMO_BYTES:
-                return value
-            if len(self._encoded) >= _CACHE_SIZE:
-                self._encoded.clear()
-            self._encoded[ex.exact] = value
+            size = sum(len(v) + _OBJECT for v in value) if isinstance(value, list) else len(value) + _OBJECT
+            self._encoded.put(ex.exact, value, size)
         return value
 
     def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
@@ -632,9 +633,16 @@ class Engine:
 
 _EMPTY = HTTPResponse(0, {})
 _SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
+# Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
+_PARSED_BYTES = 8 * MiB
+_KEYS_BYTES = 1 * MiB
+_GENERATED_BYTES = 4 * MiB
+_ENCODED_BYTES = 4 * MiB
 _MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
-_CACHE_SIZE = 4096  # entries kept by each memo (parsed bodies, generated replies); emptied when full
-_CACHEABLE_BODY = 64 * 1024
+_CACHE_SIZE = 4096  # prompt token counts kept (small entries, so a count bounds them)
+_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
+_KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict
+_OBJECT = 40  # overhead of one bytes object or str
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 
@@ -652,6 +660,17 @@ def _clip(text: str, size: int = 60) -> str:
 
 def too_large(limit: int) -> APIError:
     return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
+
+
+def _body_key(http: HTTPRequest) -> bytes | None:
+    """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
+    for bodies too big to memoize."""
+    if len(http.body) > _CACHEABLE_BODY:
+        return None
+    digest = hashlib.sha256(http.path.encode())
+    digest.update(b"\0")
+    digest.update(http.body)
+    return digest.digest()
 
 
 def _redact(key: str) -> str:
