@@ -357,13 +357,15 @@ class _Builder:
         out: dict[str, Any] = {}
         self.spend(2)
 
+        def written() -> str:
+            return "{" + "".join(f"{dumps(k)}:{dumps(v)}," for k, v in out.items())
+
         def put(name: str, sub: Any) -> None:
             try:
                 self.spend(len(name) + 4)
                 out[name] = self.value(sub, depth + 1)
             except _Exhausted as exc:
-                done = "".join(f"{dumps(k)}:{dumps(v)}," for k, v in out.items())
-                raise exc.within("{" + done + dumps(name) + ":") from None
+                raise exc.within(written() + dumps(name) + ":") from None
 
         for name, sub in props.items():
             keep = (
@@ -380,6 +382,10 @@ class _Builder:
         for attempt in range(want * 20 + 20):
             if len(out) >= want or extra is False:
                 break
+            try:
+                self.spend(1)  # a drawn key may be taken already: each try is work all the same
+            except _Exhausted as exc:
+                raise exc.within(written()) from None
             key = self.src.word() if attempt < want * 10 else f"{self.src.word()}_{attempt}"
             if key not in out:
                 put(key, extra if isinstance(extra, Mapping) else {})

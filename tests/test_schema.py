@@ -280,3 +280,18 @@ def test_a_cut_value_is_a_prefix_of_the_whole_value(name: str, seed: int, budget
         cut, exceeded = exc.text, True
     assert whole.startswith(cut), (cut, whole)
     assert exceeded or cut == whole
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "minProperties": 10**6},
+    {"type": "object", "minProperties": 10**6, "additionalProperties": {"type": "object"}},
+    {"type": "string", "minLength": 10**9},
+    {"type": "array", "minItems": 10**9, "items": {"type": "array"}},
+], ids=["minProperties", "minProperties of objects", "minLength", "minItems of arrays"])
+def test_every_huge_minimum_is_bounded_by_the_budget(schema: dict[str, Any]) -> None:
+    """Drawing a key already taken, or a string never built: work that writes nothing is counted too."""
+    src = CountingSource(random.Random(2))
+    with pytest.raises(BudgetExceeded) as caught:
+        value_for(schema, src, budget=5_000)
+    assert src.draws <= 5_000
+    assert len(caught.value.text) <= 5_100
