@@ -30,6 +30,10 @@ from .engine import ConnectionDropped, Delivery, Engine, HTTPRequest, HTTPRespon
 from .errors import APIError
 
 _INLINE_BODY = 256 * 1024  # bodies larger than this are answered in a worker thread
+# Words in a body that make its answer cost real CPU, even from a few hundred bytes: a schema to fill (structured
+# outputs, tools, functions: up to the model's output limit, see mockai.schema), many choices, logprobs. An
+# escaped key ("sch\u0065ma") is JSON too, so any escape counts.
+_HEAVY = (b'"schema"', b'"parameters"', b'"n"', b'"logprobs"', b"\\u")
 TRANSPORT_KEY = "mockai.transport"
 
 
@@ -78,7 +82,7 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1) -> Sta
             return Response(status_code=400)
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
                            headers=headers, body=bytes(body))
-        if len(body) > _INLINE_BODY:  # big prompts cost real CPU: keep the event loop (and other clients) free
+        if heavy(http.body):  # keep the event loop, and every other client, free while it is made
             return _send(await run_in_threadpool(engine.handle, http))
         return _send(engine.handle(http))
 
@@ -99,6 +103,15 @@ class _Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.handler(Request(scope, receive))
         await response(scope, receive, send)
+
+
+def heavy(body: bytes) -> bool:
+    """The answer to this body may take long to make: it is answered in a worker thread, not on the event loop.
+
+    >>> heavy(b'{"model": "m", "messages": [{"role": "user", "content": "Hi"}]}'), heavy(b'{"n": 128}')
+    (False, True)
+    """
+    return len(body) > _INLINE_BODY or any(word in body for word in _HEAVY)
 
 
 def is_loopback(host: str) -> bool:

@@ -129,6 +129,9 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
                    "(events and multi-byte characters split between writes).")
 @click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1), metavar="N",
               help="Calls the journal (GET /_mockai/calls) keeps, newest first out; bounds memory under load.")
+@click.option("--journal-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1),
+              metavar="BYTES", help="Bytes the journal keeps at most (bodies, parsed requests, replies), oldest "
+                                    "calls out first; the newest call always stays.")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key: str | None, no_auth: bool,
           models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
           scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None,
@@ -138,7 +141,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
           allow_playback_repeats: bool = False, match_on: str | None = None,
           match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
           scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
-          fuzz_fragments: float = 0.25, journal_size: int = 1000) -> None:
+          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 16 * 1024 * 1024) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
@@ -166,7 +169,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
         options.update(_cassette_options(cassette, record_mode, upstream, replay_speed, match_on, match_ignore,
                                          match_normalize, scrub_header, scrub_path, scrub_pattern))
         options.update({"replay_elapsed": replay_elapsed, "allow_playback_repeats": allow_playback_repeats})
-    options.update({"responder": responder, "fuzz_fragments": fuzz_fragments, "journal_size": journal_size})
+    options.update({"responder": responder, "fuzz_fragments": fuzz_fragments, "journal_size": journal_size,
+                    "journal_bytes": journal_bytes})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))

@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import audio, capabilities, streaming, tokens
 from .errors import APIError
 from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
-from .journal import CallList
+from .journal import CallList, call_bytes, parsed_bytes, reply_bytes, trim
+from .memo import Memo
 from .models import DEFAULT_MODELS, model_object, reasoning_tokens, snapshot
 from .reply import Audio, Choice, Reply
 from .rules import Script
 from .shapes import SplitReply
 from .validation import parse_chat, parse_json
-from .wire import ChatCompletionRequest
+from .wire import ChatCompletionRequest, FunctionTool
 
 if TYPE_CHECKING:
     from .faults import FaultPlan
@@ -71,6 +72,9 @@ class Config:
     # Calls the journal keeps (the newest); None keeps all. `mockai serve` keeps 1,000 so a long load test does
     # not grow without bound.
     journal_size: int | None = None
+    # Bytes the journal may hold (an estimate: request bodies, parsed requests, replies); the newest call is always
+    # kept. None: no bound. `mockai serve` keeps 16 MiB: a count alone lets a thousand 1 MB prompts hold 2 GB.
+    journal_bytes: int | None = None
     # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
     strict: bool = False
     # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
@@ -288,12 +292,14 @@ class Engine:
         self.generator = Generator(self.config.locale)
         self.script = Script()
         self.responders: list[Responder] = list(responders)
-        # Memos of what is a pure function of the request (see _parse, _generate, _memo); each bounded.
-        self._parsed: dict[tuple[str, bytes], tuple[dict[str, Any], ChatCompletionRequest]] = {}
-        self._keys: dict[tuple[str, bytes], tuple[bytes, bytes]] = {}  # (path, body) -> (content key, exact key)
-        self._generated: dict[bytes, Reply] = {}
-        self._prompt_tokens: dict[bytes, int] = {}
-        self._encoded: dict[bytes, list[bytes] | bytes] = {}
+        # Memos of what is a pure function of the request (see _parse, _generate, _memo), under digests of the
+        # bodies, each bounded by bytes (mockai.memo).
+        self._parsed = Memo[tuple[dict[str, Any], ChatCompletionRequest]](_PARSED_BYTES)
+        self._keys = Memo[tuple[bytes, bytes]](_KEYS_BYTES)  # body digest -> (content key, exact key)
+        self._generated = Memo[Reply](_GENERATED_BYTES, _MEMO_BYTES)
+        self._prompt_tokens: dict[bytes, int] = {}  # content key -> count: small entries, bounded by count
+        self._encoded = Memo[list[bytes] | bytes](_ENCODED_BYTES, _MEMO_BYTES)
+        self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
         self._epoch = 0  # see _occurrence
         self._answers = 0  # answers without a reply id, for their x-request-id
         self.interceptors: list[Interceptor] = []
@@ -339,11 +345,17 @@ class Engine:
             call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
                                        f": {exc}).", code="server_error")
             call.response = self.error_response(call.error)
+        budget = self.config.journal_bytes
+        size = call_bytes(call) if budget is not None else 0
         with self._lock:
             self.calls.append(call)
             limit = self.config.journal_size
             if limit is not None and len(self.calls) >= 2 * limit + 1:
                 del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
+            if budget is not None:
+                self._journal_bytes += size
+                if self._journal_bytes > budget:
+                    self._journal_bytes = trim(self.calls, budget)
         return call.response
 
     def route(self, http: HTTPRequest) -> tuple[str, str]:
@@ -425,14 +437,12 @@ class Engine:
     def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
              call: Call) -> HTTPResponse:
         """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        memo = (http.path, http.body)
-        keys = self._keys.get(memo)
+        memo = _body_key(http)
+        keys = self._keys.get(memo) if memo is not None else None
         if keys is None:
             keys = (canonical_key(body), canonical_key(body, frozenset()))
-            if len(http.body) <= _CACHEABLE_BODY:
-                if len(self._keys) >= _CACHE_SIZE:
-                    self._keys.clear()
-                self._keys[memo] = keys
+            if memo is not None:
+                self._keys.put(memo, keys, _KEY_ENTRY)
         key, exact = keys
         exchange = Exchange(request, body, http, key, self.config.seed, self, call, exact)
         try:
@@ -479,8 +489,8 @@ class Engine:
         The body and request are then shared by the calls that sent them; nothing in mockai changes either. On
         an Azure deployment path a body without ``model`` is for the deployment's model, as Azure has it.
         """
-        memo = (http.path, http.body)
-        hit = self._parsed.get(memo)
+        memo = _body_key(http)
+        hit = self._parsed.get(memo) if memo is not None else None
         if hit is not None:
             return hit
         raw: bytes | dict[str, Any] = http.body
@@ -490,10 +500,8 @@ class Engine:
                 data["model"] = deployment
             raw = data if isinstance(data, dict) else http.body
         parsed = parse_chat(raw)
-        if len(http.body) <= _CACHEABLE_BODY:
-            if len(self._parsed) >= _CACHE_SIZE:
-                self._parsed.clear()
-            self._parsed[memo] = parsed
+        if memo is not None:
+            self._parsed.put(memo, parsed, parsed_bytes(http.body))
         return parsed
 
     def _generate(self, ex: Exchange) -> Reply:
@@ -501,12 +509,9 @@ class Engine:
         cached = self._generated.get(ex.exact)
         if cached is None:
             cached = self.generator.generate(ex.request, key=ex.key, seed=self.config.seed)
-            size = sum(len(c.content or "") + sum(len(t.arguments) for t in c.tool_calls) for c in cached.choices)
-            if size * (8 if ex.request.logprobs else 1) > _MEMO_BYTES:
-                return cached
-            if len(self._generated) >= _CACHE_SIZE:
-                self._generated.clear()
-            self._generated[ex.exact] = cached.copy()
+            size = reply_bytes(cached) * (8 if ex.request.logprobs else 1)
+            if size <= self._generated.largest:
+                self._generated.put(ex.exact, cached.copy(), size)
             return cached
         return cached.copy()
 
@@ -615,12 +620,8 @@ class Engine:
         value = self._encoded.get(ex.exact)
         if value is None:
             value = make()
-            size = sum(map(len, value)) if isinstance(value, list) else len(value)
-            if size > _MEMO_BYTES:
-                return value
-            if len(self._encoded) >= _CACHE_SIZE:
-                self._encoded.clear()
-            self._encoded[ex.exact] = value
+            size = sum(len(v) + _OBJECT for v in value) if isinstance(value, list) else len(value) + _OBJECT
+            self._encoded.put(ex.exact, value, size)
         return value
 
     def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
@@ -632,7 +633,7 @@ class Engine:
                 if len(self._prompt_tokens) >= _CACHE_SIZE:
                     self._prompt_tokens.clear()
                 self._prompt_tokens[key] = prompt
-        limit = request.token_limit
+        limit = tokens.output_limit(request.model, request.token_limit, request.n or 1)
         completion = thinking = spoken = 0
         for index, choice in enumerate(reply.choices):
             visible = choice.completion_tokens()
@@ -705,9 +706,16 @@ class Engine:
 
 _EMPTY = HTTPResponse(0, {})
 _SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
+# Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
+_PARSED_BYTES = 8 * MiB
+_KEYS_BYTES = 1 * MiB
+_GENERATED_BYTES = 4 * MiB
+_ENCODED_BYTES = 4 * MiB
 _MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
-_CACHE_SIZE = 4096  # entries kept by each memo (parsed bodies, generated replies); emptied when full
-_CACHEABLE_BODY = 64 * 1024
+_CACHE_SIZE = 4096  # prompt token counts kept (small entries, so a count bounds them)
+_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
+_KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict
+_OBJECT = 40  # overhead of one bytes object or str
 _METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
 
 
@@ -727,16 +735,29 @@ def too_large(limit: int) -> APIError:
     return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
 
 
+def _body_key(http: HTTPRequest) -> bytes | None:
+    """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
+    for bodies too big to memoize."""
+    if len(http.body) > _CACHEABLE_BODY:
+        return None
+    digest = hashlib.sha256(http.path.encode())
+    digest.update(b"\0")
+    digest.update(http.body)
+    return digest.digest()
+
+
 def _redact(key: str) -> str:
     return key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
 
 
 def prompt_tokens(request: ChatCompletionRequest) -> int:
-    """Prompt tokens as OpenAI counts them: 3 per message, its text and name, 3 to prime the reply, plus tools."""
+    """Prompt tokens as OpenAI counts them, following its cookbook ("How to count tokens with tiktoken"): per
+    message 3 plus the tokens of its role, text and name (a name 1 more), 3 to prime the reply, plus the tools.
+    Exact for the cookbook's published examples when the counter is exact (:mod:`mockai.tokens`)."""
     model = request.model
     total = 3
     for msg in request.messages:
-        total += 3 + tokens.count(message_text(getattr(msg, "content", None)), model)
+        total += 3 + tokens.count(msg.role, model) + tokens.count(message_text(getattr(msg, "content", None)), model)
         name = getattr(msg, "name", None)
         if name:
             total += 1 + tokens.count(name, model)
@@ -744,7 +765,40 @@ def prompt_tokens(request: ChatCompletionRequest) -> int:
             function = getattr(tool_call, "function", None)
             if function is not None:
                 total += 3 + tokens.count(function.name, model) + tokens.count(function.arguments, model)
-    if request.tools:
-        total += 8 + tokens.count(json.dumps([t.model_dump(exclude_none=True) for t in request.tools]), model)
+    functions: list[tuple[str, str | None, Any]] = [
+        (t.function.name, t.function.description, t.function.parameters) if isinstance(t, FunctionTool)
+        else (t.custom.name, t.custom.description, None) for t in request.tools or []]
+    functions += [(f.name, f.description, f.parameters) for f in request.functions or []]
+    if functions:
+        # The cookbook's num_tokens_for_tools: 7 per function (10 for cl100k models), "name:description", the
+        # properties (nested ones too, which the cookbook leaves out), and 12 to close the list.
+        opening = 10 if tokens.encoding_name(model) == "cl100k_base" else 7
+        for name, description, parameters in functions:
+            total += opening + tokens.count(f"{name}:{_undotted(description)}", model)
+            total += _properties_tokens(parameters, model)
+        total += 12
     return total
 
+
+def _undotted(text: object) -> str:
+    if not isinstance(text, str):
+        return ""
+    return text[:-1] if text.endswith(".") else text
+
+
+def _properties_tokens(schema: Any, model: str) -> int:
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(props, Mapping) or not props:
+        return 0
+    total = 3
+    for key, prop in props.items():
+        prop = prop if isinstance(prop, Mapping) else {}
+        total += 3
+        enum = prop.get("enum")
+        if isinstance(enum, list):
+            total += -3 + sum(3 + tokens.count(v if isinstance(v, str) else json.dumps(v), model) for v in enum)
+        kind = prop.get("type")
+        kind = "|".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
+        total += tokens.count(f"{key}:{kind}:{_undotted(prop.get('description'))}", model)
+        total += _properties_tokens(prop, model) + _properties_tokens(prop.get("items"), model)
+    return total

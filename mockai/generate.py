@@ -38,7 +38,7 @@ from .capabilities import allowed_tool
 from .errors import APIError
 from .models import reasoning_tokens
 from .reply import Choice, Reply, TokenLogprob, ToolCall
-from .schema import RandomSource, SchemaError, value_for
+from .schema import DEFAULT_BUDGET, BudgetExceeded, RandomSource, SchemaError, value_for
 from .wire import (
     AllowedToolsChoice,
     ChatCompletionRequest,
@@ -99,7 +99,8 @@ class Generator:
         if isinstance(fmt, JsonSchemaFormat):
             spec = fmt.json_schema
             value = self._from_schema(spec.schema_ or {"type": "object"}, rng, bool(spec.strict),
-                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema")
+                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema",
+                                      budget=schema_budget(request))
             content = compact(value)
         elif isinstance(fmt, JsonObjectFormat):
             content = compact(self._json_object(rng))
@@ -111,10 +112,13 @@ class Generator:
         return RandomSource(rng, self._words())
 
     def _from_schema(self, schema: Any, rng: random.Random, strict: bool, what: str, param: str,
-                     code: str) -> Any:
-        """A value for a schema the user sent; a schema no value can be made for is a 400, never a 500."""
+                     code: str, budget: int = DEFAULT_BUDGET) -> Any:
+        """A value for a schema the user sent; a schema no value can be made for is a 400, never a 500. A value
+        larger than ``budget`` characters is the :class:`Partial` JSON written so far (:func:`limit` cuts it)."""
         try:
-            return value_for(schema, self._source(rng), strict=strict)
+            return value_for(schema, self._source(rng), strict=strict, budget=budget)
+        except BudgetExceeded as exc:
+            return Partial(exc.text)
         except (SchemaError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)
             raise APIError(400, f"Invalid schema for {what}: {reason}.", param=param, code=code) from None
@@ -185,7 +189,8 @@ class Generator:
         function = candidates[rng.randrange(len(candidates))]
         params = function.parameters or {"type": "object", "properties": {}}
         value = self._from_schema(params, rng, bool(function.strict), f"function '{function.name}'",
-                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters")
+                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters",
+                                  budget=schema_budget(request))
         return ToolCall(name=function.name, arguments=compact(value))
 
     def _call(self, request: ChatCompletionRequest, tool: AnyTool, rng: random.Random) -> ToolCall:
@@ -194,7 +199,8 @@ class Generator:
         params = tool.parameters or {"type": "object", "properties": {}}
         index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
         value = self._from_schema(params, rng, bool(tool.strict), f"function '{tool.name}'",
-                                  f"tools[{index}].function.parameters", "invalid_function_parameters")
+                                  f"tools[{index}].function.parameters", "invalid_function_parameters",
+                                  budget=schema_budget(request))
         return ToolCall(name=tool.name, arguments=compact(value))
 
 
@@ -264,7 +270,17 @@ def english_words(locale: str = "en_US") -> list[str]:
 
 
 def compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value if isinstance(value, Partial) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Partial(str):
+    """JSON for a schema, cut where the generation budget ran out: the reply ends with ``length``."""
+
+
+def schema_budget(request: ChatCompletionRequest) -> int:
+    """Characters of JSON one schema value may take: 6 per token the choice may hold, more than JSON takes (about
+    4 for words, 2 for numbers), so the cut at the token limit nearly always comes first."""
+    return 6 * tokens.output_limit(request.model, request.token_limit, request.n or 1)
 
 
 def last_user_text(request: ChatCompletionRequest) -> str:
@@ -288,14 +304,19 @@ def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
 
 
 def limit(choice: Choice, request: ChatCompletionRequest, reasoning: int = 0) -> Choice:
-    """Cut a choice at the request's token limit, as decoding stops there: ``finish_reason: length``.
+    """Cut a choice where decoding stops (``finish_reason: length``): at the request's token limit, the model's
+    output limit, or its share of mockai's limit per reply (:func:`mockai.tokens.output_limit`).
 
     ``reasoning`` tokens were spent first and count against the limit; a choice left with nothing to say says
     ``""``, as a reasoning model does when its reasoning used the whole limit."""
-    budget = request.token_limit
-    if budget is not None and reasoning:
+    texts = [choice.content, *(c.arguments for c in choice.tool_calls),
+             choice.function_call.arguments if choice.function_call is not None else None]
+    budget = tokens.output_limit(request.model, request.token_limit, request.n or 1)
+    if reasoning:
         budget = max(budget - reasoning, 0)
-    cut_to_tokens(choice, budget)
+    choice = cut_to_tokens(choice, budget)
+    if any(isinstance(t, Partial) for t in texts):
+        choice.finish_reason = "length"
     if choice.content is None and not choice.tool_calls and choice.function_call is None:
         choice.content = ""
     return choice

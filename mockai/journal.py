@@ -1,5 +1,10 @@
 """The journal: every call the engine answered, with assertion helpers in ``unittest.mock``'s vocabulary.
 
+The journal keeps every call unless the engine's configuration bounds it: by count (``journal_size``) and by
+bytes (``journal_bytes``, 16 MiB under ``mockai serve``), dropping the oldest calls first and always keeping the
+newest. The bytes are estimates (:func:`call_bytes`) of what a call keeps alive: its body, the parsed request,
+the response and the reply; a test measures them against the real footprint.
+
 >>> calls = CallList()
 >>> calls.called, calls.call_count
 (False, 0)
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 if TYPE_CHECKING:
     from .engine import Call
+    from .reply import Reply
 
 
 class CallList(list["Call"]):
@@ -108,3 +114,59 @@ def summarize(body: Any, size: int = 160) -> str:
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= size else text[: size - 1] + "…"
 
+
+
+# --- sizes, for bounding the journal and the engine's memos by bytes -------------------------------------------
+
+_CALL = 3 * 1024  # a call's own objects: Call, HTTPRequest, HTTPResponse, their header dicts
+_CONTAINER = 900  # one JSON object or array of a request once parsed: a dict or list, and mostly a pydantic model
+
+
+def parsed_bytes(body: bytes) -> int:
+    """About the memory a request body takes once parsed (its dict and its pydantic request): its text twice
+    over, and a dict and a model per JSON object or array.
+
+    >>> parsed_bytes(b'{"model": "m", "messages": [{"role": "user", "content": "Hi"}]}')
+    4874
+    """
+    return 2 * len(body) + _CONTAINER * (body.count(b"{") + body.count(b"[")) + 2048
+
+
+def reply_bytes(reply: Reply) -> int:
+    """About the memory a :class:`~mockai.reply.Reply` takes: its text, its tokens and logprobs when made."""
+    total = 512
+    for c in reply.choices:
+        total += 600 + 2 * (len(c.content or "") + len(c.refusal or ""))
+        total += sum(300 + 2 * (len(t.name) + len(t.arguments)) for t in c.calls)
+        total += 72 * len(c.tokens or ())  # the content split into tokens, for streams, usage and logprobs
+        total += sum(200 + 2 * len(lp.token) + 150 * len(lp.top) for lp in c.logprobs or ())
+    return total
+
+
+def call_bytes(call: Call) -> int:
+    """About the memory one journal entry keeps alive: request, parsed request, response and reply."""
+    http, res = call.http, call.response
+    size = _CALL + len(http.body) + 100 * len(http.headers) + 100 * len(res.headers) + len(res.body)
+    if http.body:  # parsed, or kept by the validation error that refused it (an APIError's __context__)
+        size += parsed_bytes(http.body)
+    if res.events is not None:
+        size += sum(len(e) + 40 for e in res.events)
+    if call.reply is not None:
+        size += reply_bytes(call.reply)
+    return size
+
+
+def trim(calls: list[Call], budget: int) -> int:
+    """Drop the oldest calls until the others hold at most three quarters of ``budget`` bytes (so trimming, which
+    measures every call, comes once per quarter budget of new calls); the newest call always stays. Returns the
+    bytes the journal then holds.
+    """
+    sizes = [call_bytes(c) for c in calls]  # measured afresh: a reset may have emptied the journal meanwhile
+    total = sum(sizes)
+    target = budget * 3 // 4
+    drop = 0
+    while total > target and drop < len(calls) - 1:
+        total -= sizes[drop]
+        drop += 1
+    del calls[:drop]
+    return total

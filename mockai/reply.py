@@ -78,6 +78,8 @@ class Choice:
     logprobs: list[TokenLogprob] | None = None
     function_call: ToolCall | None = None  # the deprecated `functions` API: one call, no id
     audio: Audio | None = None  # a spoken answer: then ``content`` is None and the text is its transcript
+    reasoning: str | None = None  # a reasoning summary (the Responses API shows it as a reasoning item)
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # url_citation and the like, on the text
 
     @property
     def calls(self) -> list[ToolCall]:

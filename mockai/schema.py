@@ -10,6 +10,14 @@ Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, `
 the regular expression itself), numbers (``minimum``, ``maximum``, exclusive bounds, ``multipleOf``), booleans
 and ``null``. With ``strict`` every property is present, as OpenAI's structured outputs require.
 
+Numbers honour ``multipleOf`` as validators check it: ``v / multipleOf`` is a whole number in floating point
+(jsonschema, Ajv), so ``multipleOf: 0.1`` gives ``0.2`` or ``0.5``, never ``0.30000000000000004`` nor ``0.3``.
+
+Work is bounded by a budget of characters across all nesting levels (``budget``): a schema whose smallest value
+is larger (``minItems: 1000`` arrays nested three deep) raises :class:`BudgetExceeded`, which carries the
+value's JSON text as far as it was written. The default generator sends that text cut at the model's output
+limit with ``finish_reason: "length"``, as the real model stops there.
+
 >>> import random
 >>> value_for({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 3}},
 ...            "required": ["n"]}, RandomSource(random.Random(0)))
@@ -19,6 +27,7 @@ and ``null``. With ``strict`` every property is present, as OpenAI's structured 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import random
 import re
@@ -26,7 +35,8 @@ import string
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from fractions import Fraction
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 T = TypeVar("T")
 
@@ -37,8 +47,10 @@ WORDS = (
 ).split()
 
 _MAX_DEPTH = 5
-# Far beyond any real tool call or structured output; a larger minimum would only make the server hang.
+# The longest string a ``pattern`` is drawn to (a repeat beyond it is not drawn).
 _MAX_SIZE = 10_000
+# Characters of JSON (counting every value tried) that one call of value_for writes at most by default.
+DEFAULT_BUDGET = 1 << 20
 
 
 class Source(Protocol):
@@ -82,17 +94,69 @@ class SchemaError(ValueError):
     """The schema asks for something no value can satisfy, or uses a feature this generator lacks."""
 
 
-def value_for(schema: Mapping[str, Any] | bool, source: Source, *, strict: bool = False) -> Any:
-    """A JSON value valid against ``schema``."""
+class BudgetExceeded(SchemaError):
+    """The value would be larger than the budget. ``text`` is its compact JSON as far as it was written: a prefix
+    of the JSON of a value valid against the schema (as a model's reply cut by its token limit is)."""
+
+    def __init__(self, budget: int, text: str) -> None:
+        super().__init__(f"a value for this schema is larger than {budget} characters")
+        self.text = text
+
+
+def value_for(schema: Mapping[str, Any] | bool, source: Source, *, strict: bool = False,
+              budget: int = DEFAULT_BUDGET) -> Any:
+    """A JSON value valid against ``schema``, writing at most about ``budget`` characters of JSON."""
     root = schema if isinstance(schema, Mapping) else {}
-    return _Builder(root, source, strict).value(schema, 0)
+    try:
+        return _Builder(root, source, strict, budget).value(schema, 0)
+    except _Exhausted as exc:
+        raise BudgetExceeded(budget, exc.text) from None
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as a model writes it (and as :class:`BudgetExceeded` texts are written)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Exhausted(Exception):
+    """Raised where the budget ran out; each container it passes through puts its own start in front of ``text``."""
+
+    def __init__(self, text: str = "") -> None:
+        self.text = text
+
+    def within(self, start: str) -> _Exhausted:
+        self.text = start + self.text
+        return self
+
+
+def _cost(value: Any) -> int:
+    """About how many characters a leaf takes in JSON (exactly, for strings without escapes)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, (int, float)):
+        return len(repr(value))
+    return len(dumps(value))
 
 
 class _Builder:
-    def __init__(self, root: Mapping[str, Any], source: Source, strict: bool) -> None:
+    def __init__(self, root: Mapping[str, Any], source: Source, strict: bool, budget: int) -> None:
         self.root = root
         self.src = source
         self.strict = strict
+        self.left = budget
+
+    def spend(self, size: int, text: str = "") -> None:
+        self.left -= size
+        if self.left < 0:
+            raise _Exhausted(text)
+
+    def leaf(self, value: T) -> T:
+        self.left -= _cost(value)
+        if self.left < 0:
+            raise _Exhausted(dumps(value))
+        return value
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         seen = 0
@@ -123,16 +187,16 @@ class _Builder:
 
     def value(self, schema: Mapping[str, Any] | bool, depth: int) -> Any:
         if schema is True or schema == {}:
-            return self.src.word()
+            return self.leaf(self.src.word())
         if schema is False:
             raise SchemaError("schema `false` admits no value")
         if not isinstance(schema, Mapping):
             raise SchemaError(f"a schema must be an object or a boolean, got {type(schema).__name__}")
         schema = self.resolve(schema)
         if "const" in schema:
-            return schema["const"]
+            return self.leaf(schema["const"])
         if "enum" in schema:
-            return self.src.choice(list(schema["enum"]))
+            return self.leaf(self.src.choice(list(schema["enum"])))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 options = list(schema[key])
@@ -148,7 +212,9 @@ class _Builder:
         make = getattr(self, f"_{kind}", None)
         if make is None:
             raise SchemaError(f"unknown type {kind!r}")
-        return make(schema, depth)
+        if kind in ("array", "object"):
+            return make(schema, depth)
+        return self.leaf(make(schema, depth))
 
     def _is_leaf(self, schema: Any) -> bool:
         if not isinstance(schema, Mapping):
@@ -165,30 +231,47 @@ class _Builder:
     def _integer(self, schema: Mapping[str, Any], depth: int) -> int:
         lo, hi = _bounds(schema, integer=True)
         step = schema.get("multipleOf")
-        if isinstance(step, int) and step > 0:
-            first, last = math.ceil(lo / step), math.floor(hi / step)
-            if first > last:
-                raise SchemaError(f"no multiple of {step} in [{lo}, {hi}]")
-            return self.src.integer(first, last) * step
+        if _is_step(step):
+            return int(self._multiple(lo, hi, step, integer=True))
         return self.src.integer(int(lo), int(hi))
 
     def _number(self, schema: Mapping[str, Any], depth: int) -> float | int:
         lo, hi = _bounds(schema, integer=False)
         step = schema.get("multipleOf")
-        if isinstance(step, (int, float)) and step > 0:
-            first, last = math.ceil(lo / step), math.floor(hi / step)
-            if first > last:
-                raise SchemaError(f"no multiple of {step} in [{lo}, {hi}]")
-            value = self.src.integer(first, last) * step
-            return int(value) if float(value).is_integer() else value
+        if _is_step(step):
+            return self._multiple(lo, hi, step, integer=False)
         value = self.src.number(lo, hi)
         return min(max(value, lo), hi)
+
+    def _multiple(self, lo: float, hi: float, step: float, *, integer: bool) -> float | int:
+        """A multiple of ``step`` in ``[lo, hi]`` that passes a validator's floating-point check.
+
+        The multiples are exact (fractions); a drawn one whose nearest float fails the check (``0.3`` for 0.1:
+        ``0.3 / 0.1`` is ``2.9999999999999996``) gives way to the nearest that passes.
+        """
+        exact = Fraction(repr(step)) if isinstance(step, float) else Fraction(step)
+        unit = Fraction(exact.numerator) if integer else exact  # k·p/q is whole exactly when k·p/q = m·p
+        first, last = math.ceil(Fraction(lo) / unit), math.floor(Fraction(hi) / unit)
+        if first > last:
+            raise SchemaError(f"no multiple of {step} in [{lo}, {hi}]")
+        drawn = self.src.integer(first, last)
+        for offset in range(64):
+            for k in (drawn + offset, drawn - offset):
+                if first <= k <= last:
+                    value = unit * k
+                    candidate = int(value) if value.denominator == 1 else float(value)
+                    if is_multiple(candidate, step):
+                        return candidate
+        raise SchemaError(f"no multiple of {step} in [{lo}, {hi}] passes a floating-point check")
 
     def _string(self, schema: Mapping[str, Any], depth: int) -> str:
         lo = _size(schema, "minLength")
         hi = int(schema.get("maxLength", max(lo, 40)))
         if lo > hi:
             raise SchemaError(f"minLength {lo} is above maxLength {hi}")
+        if lo > self.left:  # never build it: write as much of it as the budget holds
+            start = self._words(0, 40)
+            self.spend(lo, '"' + (start + "x" * max(0, self.left - len(start)))[: max(0, self.left)])
         fmt = schema.get("format")
         pattern = schema.get("pattern")
         text = self._formatted(fmt) if fmt else self._words(lo, hi)
@@ -244,18 +327,25 @@ class _Builder:
         size = self.src.integer(max(lo, min(len(prefix), hi)), max(lo, hi)) if hi >= lo else lo
         items = schema.get("items", {})
         out: list[Any] = []
+        self.spend(2)
         for i in range(size):
             sub = prefix[i] if i < len(prefix) else items
             if sub is False:
                 break
-            value = self.value(sub, depth + 1)
-            if schema.get("uniqueItems"):
-                for _ in range(100):
-                    if value not in out:
+            try:
+                self.spend(1)
+                value = self.value(sub, depth + 1)
+                if schema.get("uniqueItems"):
+                    for _ in range(100):
+                        if value not in out:
+                            break
+                        value = self.value(sub, depth + 1)
+                    else:
                         break
-                    value = self.value(sub, depth + 1)
-                else:
-                    break
+            except _Exhausted as exc:
+                if schema.get("uniqueItems"):
+                    exc.text = ""  # the item being made might have been a duplicate, dropped and made again
+                raise exc.within("[" + "".join(dumps(v) + "," for v in out)) from None
             out.append(value)
         if len(out) < lo:
             raise SchemaError(f"cannot make {lo} items for {schema!r}")
@@ -265,6 +355,18 @@ class _Builder:
         props: Mapping[str, Any] = schema.get("properties", {})
         required = set(schema.get("required", []))
         out: dict[str, Any] = {}
+        self.spend(2)
+
+        def written() -> str:
+            return "{" + "".join(f"{dumps(k)}:{dumps(v)}," for k, v in out.items())
+
+        def put(name: str, sub: Any) -> None:
+            try:
+                self.spend(len(name) + 4)
+                out[name] = self.value(sub, depth + 1)
+            except _Exhausted as exc:
+                raise exc.within(written() + dumps(name) + ":") from None
+
         for name, sub in props.items():
             keep = (
                 name in required
@@ -272,17 +374,21 @@ class _Builder:
                 or (depth < _MAX_DEPTH and self.src.boolean(0.6))
             )
             if keep:
-                out[name] = self.value(sub, depth + 1)
+                put(name, sub)
         for name in sorted(required - set(out)):
-            out[name] = self.value(schema.get("additionalProperties") or {}, depth + 1)
+            put(name, schema.get("additionalProperties") or {})
         extra = schema.get("additionalProperties", not self.strict and not props)
         want = _size(schema, "minProperties")
         for attempt in range(want * 20 + 20):
             if len(out) >= want or extra is False:
                 break
+            try:
+                self.spend(1)  # a drawn key may be taken already: each try is work all the same
+            except _Exhausted as exc:
+                raise exc.within(written()) from None
             key = self.src.word() if attempt < want * 10 else f"{self.src.word()}_{attempt}"
             if key not in out:
-                out[key] = self.value(extra if isinstance(extra, Mapping) else {}, depth + 1)
+                put(key, extra if isinstance(extra, Mapping) else {})
         return out
 
 
@@ -484,9 +590,27 @@ def _size(schema: Mapping[str, Any], key: str) -> int:
     value = schema.get(key, 0)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise SchemaError(f"{key} must be a non-negative integer, got {value!r}")
-    if value > _MAX_SIZE:
-        raise SchemaError(f"{key} {value} is larger than this generator supports ({_MAX_SIZE})")
     return value
+
+
+def _is_step(step: Any) -> TypeGuard[float]:
+    return isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step) and step > 0
+
+
+def is_multiple(value: float, step: float) -> bool:
+    """``value`` is a multiple of ``step`` as JSON schema validators compute it (jsonschema's ``multipleOf``):
+    for a float step, ``value / step`` is a whole number; for an integer step, ``value % step == 0``.
+
+    >>> is_multiple(0.2, 0.1), is_multiple(0.3, 0.1), is_multiple(15, 2.5)
+    (True, False, True)
+    """
+    if isinstance(step, float):
+        try:
+            quotient = value / step
+        except OverflowError:
+            return False
+        return math.isfinite(quotient) and quotient.is_integer()
+    return value % step == 0
 
 
 def _bounds(schema: Mapping[str, Any], *, integer: bool) -> tuple[float, float]:

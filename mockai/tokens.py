@@ -6,11 +6,20 @@ longer than ten letters are cut into pieces of at most six). It is deterministic
 cuts and logprobs are the same bytes on every machine. For English prose it lands within about 15% of
 ``o200k_base``.
 
-Prompt tokens are counted with tiktoken when it is installed *and* its encoding file is already in the local
-cache (``TIKTOKEN_CACHE_DIR``, ``DATA_GYM_CACHE_DIR`` or ``$TMPDIR/data-gym-cache``) with the sha256 tiktoken
-expects; tiktoken is never allowed to download (an empty ``TIKTOKEN_CACHE_DIR``, tiktoken's "no cache", means no
-tiktoken). Otherwise :func:`split` counts them too. ``MOCKAI_TOKENIZER=approx`` forces the approximation, so that
-``usage.prompt_tokens`` is the same on machines with and without tiktoken.
+Prompt tokens are counted by the first of these that works on this machine, never touching the network:
+
+1. ``bpe-openai`` (``pip install 'mockai[tokens]'``): ships ``o200k_base`` and ``cl100k_base`` in its wheel, so
+   counts are exact offline (the same counts as tiktoken's). An encoding is loaded on its first count, never at
+   import: about 0.2 s and 70 MB of memory (half of it the wheel's file, mapped read-only) once per process, by
+   one thread while any other waits.
+2. tiktoken, when it is installed *and* its encoding file is already in the local cache (``TIKTOKEN_CACHE_DIR``,
+   ``DATA_GYM_CACHE_DIR`` or ``$TMPDIR/data-gym-cache``) with the sha256 tiktoken expects; tiktoken is never
+   allowed to download (an empty ``TIKTOKEN_CACHE_DIR``, tiktoken's "no cache", means no tiktoken).
+3. :func:`split`, the approximation.
+
+``MOCKAI_TOKENIZER`` picks one: ``auto`` (the default: that order), ``bpe-openai``, ``tiktoken`` or ``approx``.
+``approx`` makes ``usage.prompt_tokens`` the same on every machine; a named counter that cannot be loaded falls
+back to the approximation with a :class:`RuntimeWarning`.
 
 >>> split("Hello, lighthouse keepers!")  # ' lighthouse' is 11 characters with its space
 ['Hello', ',', ' light', 'house', ' keepers', '!']
@@ -18,13 +27,17 @@ tiktoken). Otherwise :func:`split` counts them too. ``MOCKAI_TOKENIZER=approx`` 
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import re
 import tempfile
+import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # "_" is a word character to ``re`` but neither a letter nor a digit: it goes with the punctuation.
 _PIECES = re.compile(r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d{1,3}| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
@@ -87,10 +100,7 @@ def _cached_file_ok(name: str) -> bool:
     return hashlib.sha256(data).hexdigest() == expected
 
 
-@functools.lru_cache(maxsize=4)
-def _tiktoken_counter(name: str) -> Callable[[str], int] | None:
-    if os.environ.get("MOCKAI_TOKENIZER", "auto") == "approx":
-        return None
+def _tiktoken(name: str) -> Callable[[str], int] | None:
     if not _cached_file_ok(name):
         return None
     try:
@@ -104,13 +114,122 @@ def _tiktoken_counter(name: str) -> Callable[[str], int] | None:
     return lambda text: len(enc.encode(text, disallowed_special=()))
 
 
+def _bpe_openai(name: str) -> Callable[[str], int] | None:
+    try:
+        bindings = _bpe_bindings()
+        count = bindings.tokenizer_for_encoding(name).count if bindings is not None else None
+    except Exception:  # a version without this API, a broken install: the next counter
+        return None
+    if count is None:
+        return None
+
+    def counter(text: str) -> int:
+        try:
+            return int(count(text))
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): replaced, as tiktoken does
+            return int(count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
+
+    return counter
+
+
+def _bpe_bindings() -> Any:
+    """bpe-openai's Rust core (``bpe_openai._bindings``), or ``None`` when bpe-openai is not installed.
+
+    Loaded from its file without running the package's ``__init__``, which decodes three vocabularies into Python
+    dicts (0.7 s and 70 MB) that counting never uses: the core carries its own. The core counts without building
+    a list of ids and without the wrapper's 200,000-token limit per call (a 16 MB prompt is 4 million tokens).
+    """
+    spec = importlib.util.find_spec("bpe_openai")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_bindings" + suffix)
+            if os.path.exists(path):
+                loader = importlib.machinery.ExtensionFileLoader("bpe_openai._bindings", path)
+                module = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(loader.name, loader,
+                                                                                        origin=path))
+                loader.exec_module(module)
+                return module
+    return None
+
+
+_LOADERS: dict[str, Callable[[str], Callable[[str], int] | None]] = {"bpe-openai": _bpe_openai, "tiktoken": _tiktoken}
+_CHOICES = ("auto", *_LOADERS, "approx")
+_counters: dict[str, tuple[str, Callable[[str], int] | None]] = {}
+_loading = threading.Lock()
+
+
+def _counter(name: str) -> tuple[str, Callable[[str], int] | None]:
+    """``(backend, count)`` for an encoding, loaded once per process (``count`` is ``None`` for the approximation)."""
+    found = _counters.get(name)
+    if found is None:
+        with _loading:  # one thread loads (seconds, a hundred MB); the others wait for it rather than load too
+            found = _counters.get(name)
+            if found is None:
+                found = _counters[name] = _load(name)
+    return found
+
+
+def _load(name: str) -> tuple[str, Callable[[str], int] | None]:
+    choice = os.environ.get("MOCKAI_TOKENIZER", "auto").strip().lower() or "auto"
+    if choice == "approx":
+        return "approx", None
+    if choice not in _CHOICES:
+        warnings.warn(f"MOCKAI_TOKENIZER={choice!r} is not one of {', '.join(_CHOICES)}: counting tokens "
+                      "approximately", RuntimeWarning, stacklevel=3)
+        return "approx", None
+    for backend in _LOADERS if choice == "auto" else (choice,):
+        count = _LOADERS[backend](name)
+        if count is not None:
+            return f"{backend}:{name}", count
+    if choice != "auto":
+        how = ("pip install 'mockai[tokens]'" if choice == "bpe-openai"
+               else "install tiktoken and put its encoding files in its cache")
+        warnings.warn(f"MOCKAI_TOKENIZER={choice}: {choice} cannot count {name} on this machine ({how}); counting "
+                      "tokens approximately", RuntimeWarning, stacklevel=3)
+    return "approx", None
+
+
+def forget() -> None:
+    """Load the counters again on the next count (after ``MOCKAI_TOKENIZER`` or an install changed)."""
+    with _loading:
+        _counters.clear()
+
+
 def backend(model: str) -> str:
-    """``"tiktoken:<encoding>"`` or ``"approx"``: what :func:`count` uses for this model on this machine."""
-    name = encoding_name(model)
-    return f"tiktoken:{name}" if _tiktoken_counter(name) else "approx"
+    """What :func:`count` uses for this model on this machine: ``"bpe-openai:<encoding>"``,
+    ``"tiktoken:<encoding>"`` or ``"approx"``."""
+    return _counter(encoding_name(model))[0]
 
 
 def count(text: str, model: str = "gpt-4o-mini") -> int:
     """How many tokens ``text`` is for ``model``."""
-    counter = _tiktoken_counter(encoding_name(model))
+    counter = _counter(encoding_name(model))[1]
     return counter(text) if counter else len(split(text))
+
+
+# The most tokens a model writes in one choice (OpenAI's model pages); a longer reply ends with ``length``.
+# Longer prefixes first; a model not listed (an Azure deployment name, a new model) gets the last entry's value.
+_MAX_OUTPUT = (
+    ("gpt-5", 128_000), ("gpt-4.1", 32_768), ("gpt-4o", 16_384), ("o1-mini", 65_536), ("o1", 100_000),
+    ("o3", 100_000), ("o4", 100_000), ("gpt-4-turbo", 4_096), ("gpt-4", 8_192), ("gpt-3.5", 4_096), ("", 16_384),
+)
+# What mockai writes for all the choices of one reply together, at most: a request for 128 choices of a 100,000-
+# token reply would cost minutes and gigabytes, so each choice then gets its share (1,024 tokens for n=128).
+MAX_REPLY_TOKENS = 131_072
+
+
+def max_output(model: str) -> int:
+    """The most tokens ``model`` writes in one choice: ``max_output("gpt-4o-mini") == 16384``."""
+    m = model.lower()
+    return next(limit for prefix, limit in _MAX_OUTPUT if m.startswith(prefix))
+
+
+def output_limit(model: str, max_tokens: int | None = None, n: int = 1) -> int:
+    """The tokens one choice of a generated reply may hold: the request's ``max_tokens``, the model's output limit
+    and the choice's share of :data:`MAX_REPLY_TOKENS`, whichever is least.
+
+    >>> output_limit("gpt-4o-mini"), output_limit("gpt-5", 50), output_limit("gpt-5", n=128)
+    (16384, 50, 1024)
+    """
+    limit = min(max_output(model), MAX_REPLY_TOKENS // max(n, 1))
+    return limit if max_tokens is None else min(limit, max_tokens)

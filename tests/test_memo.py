@@ -143,3 +143,13 @@ def test_bad_control_bodies_get_envelopes_not_exceptions() -> None:
         res = engine.handle(HTTPRequest("POST", "/_mockai/rules", body=body))
         assert res.status == 400
         assert res.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("module", ["mockai.memo", "mockai.journal", "mockai.schema", "mockai.tokens", "mockai.app"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 from conftest import chat_body, post
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockai import Engine
-from mockai.schema import RandomSource, SchemaError, value_for
+from mockai.schema import BudgetExceeded, RandomSource, SchemaError, dumps, is_multiple, value_for
 from mockai.strategies import json_for_schema
 
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -75,7 +76,7 @@ def test_same_seed_same_value() -> None:
 @pytest.mark.parametrize("schema", [
     {"type": "wat"}, False, {"type": "integer", "minimum": 3, "maximum": 1}, {"$ref": "https://x/y"},
     {"type": "integer", "minimum": 1, "maximum": 5, "multipleOf": 10},
-    {"type": "array", "minItems": 10**7}, {"type": "string", "minLength": -1},
+    {"type": "string", "minLength": -1},
     {"type": "object", "properties": {"a": 3}, "required": ["a"]},
 ])
 def test_impossible_schemas_raise_schema_error(schema: Any) -> None:
@@ -191,3 +192,106 @@ def test_tool_parameters_with_a_pattern_are_answered(engine: Engine) -> None:
     for choice in res.json()["choices"]:
         for call in choice["message"]["tool_calls"]:
             jsonschema.validate(json.loads(call["function"]["arguments"]), params)
+
+
+# --- multipleOf, as validators check it ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [0.1, 0.01, 0.3, 0.7, 0.05, 1e-3, 2.5, 0.25, 7, 3])
+@pytest.mark.parametrize("kind", ["number", "integer"])
+def test_multiples_pass_a_validators_floating_point_check(step: float, kind: str) -> None:
+    """``multipleOf: 0.1`` once gave 0.30000000000000004 (and 0.3 would fail too: 0.3 / 0.1 != 3 in floats)."""
+    for schema in ({"type": kind, "multipleOf": step},
+                   {"type": kind, "multipleOf": step, "minimum": 1, "maximum": 40},
+                   {"type": kind, "multipleOf": step, "exclusiveMinimum": -5, "maximum": 0}):
+        for seed in range(60):
+            value = value_for(schema, RandomSource(random.Random(seed)))
+            jsonschema.validate(value, schema)
+            assert is_multiple(value, step)
+            if kind == "integer":
+                assert isinstance(value, int)
+
+
+@given(json_for_schema({"type": "object", "required": ["price", "qty"], "additionalProperties": False,
+                        "properties": {"price": {"type": "number", "multipleOf": 0.01, "minimum": 0},
+                                       "qty": {"type": "integer", "multipleOf": 0.5, "maximum": 9}}}))
+def test_drawn_multiples_validate(value: dict[str, Any]) -> None:
+    jsonschema.validate(value, {"properties": {"price": {"multipleOf": 0.01}, "qty": {"multipleOf": 0.5}}})
+
+
+def test_a_multiple_no_float_can_hold_is_a_schema_error() -> None:
+    with pytest.raises(SchemaError, match="no multiple of 10"):
+        value_for({"type": "number", "multipleOf": 10, "minimum": 1, "maximum": 5}, RandomSource(random.Random(0)))
+
+
+# --- the budget: bounded work at every nesting level -----------------------------------------------------------
+
+class CountingSource(RandomSource):
+    """Counts the draws: the work done, without timing anything."""
+
+    draws = 0
+
+    def integer(self, lo: int, hi: int) -> int:
+        self.draws += 1
+        return super().integer(lo, hi)
+
+    def word(self) -> str:
+        self.draws += 1
+        return super().word()
+
+
+def nested(levels: int, leaf: dict[str, Any], size: int = 1000) -> dict[str, Any]:
+    schema = leaf
+    for _ in range(levels):
+        schema = {"type": "array", "minItems": size, "items": schema}
+    return schema
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("leaf", [{"type": "integer"}, {"type": "string"}, {"type": "object"},
+                                  {"type": "object", "required": ["k"], "properties": {"k": {"type": "null"}}}],
+                         ids=["integers", "strings", "empty objects", "small objects"])
+def test_the_budget_bounds_the_work_across_all_levels(levels: int, leaf: dict[str, Any]) -> None:
+    budget = 2_000  # less than 1,000 of the smallest values ("7," or "{},") take
+    schema = nested(levels, leaf)
+    src = CountingSource(random.Random(1))
+    with pytest.raises(BudgetExceeded) as caught:
+        value_for(schema, src, budget=budget)
+    assert src.draws <= budget
+    assert budget // 2 <= len(caught.value.text) <= budget + 100
+    assert caught.value.text.startswith("[" * levels)
+
+
+SIMPLE = {k: v for k, v in SCHEMAS.items() if k not in ("formats", "pattern")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(SIMPLE)), st.integers(0, 2**32), st.integers(0, 200))
+def test_a_cut_value_is_a_prefix_of_the_whole_value(name: str, seed: int, budget: int) -> None:
+    """What the budget leaves is the start of the very value a larger budget makes (same seed, same draws), so a
+    reply cut there is what the model would have written up to its limit."""
+    inner = SIMPLE[name]
+    schema = {"type": "array", "minItems": 30, "maxItems": 30, "items": inner,
+              **{k: inner[k] for k in ("$defs", "definitions") if k in inner}}  # $ref resolves from the root
+    whole = dumps(value_for(schema, RandomSource(random.Random(seed)), budget=10**6))
+    exceeded = False
+    try:
+        cut = dumps(value_for(schema, RandomSource(random.Random(seed)), budget=budget))
+    except BudgetExceeded as exc:
+        cut, exceeded = exc.text, True
+    assert whole.startswith(cut), (cut, whole)
+    assert exceeded or cut == whole
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "minProperties": 10**6},
+    {"type": "object", "minProperties": 10**6, "additionalProperties": {"type": "object"}},
+    {"type": "string", "minLength": 10**9},
+    {"type": "array", "minItems": 10**9, "items": {"type": "array"}},
+], ids=["minProperties", "minProperties of objects", "minLength", "minItems of arrays"])
+def test_every_huge_minimum_is_bounded_by_the_budget(schema: dict[str, Any]) -> None:
+    """Drawing a key already taken, or a string never built: work that writes nothing is counted too."""
+    src = CountingSource(random.Random(2))
+    with pytest.raises(BudgetExceeded) as caught:
+        value_for(schema, src, budget=5_000)
+    assert src.draws <= 5_000
+    assert len(caught.value.text) <= 5_100

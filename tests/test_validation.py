@@ -133,6 +133,8 @@ def test_non_finite_numbers(engine: Engine, raw: bytes) -> None:
     assert_envelope(engine.handle(request(raw=raw)), 400, param="temperature")
 
 
+# Huge minimums (minItems 10**8, minLength 10**9) are not here: the real API accepts them and stops writing at
+# the output limit, and so does mockai (tests/test_limits.py).
 BAD_SCHEMAS = {
     "unknown type": {"type": "object", "properties": {"a": {"type": "strin"}}, "required": ["a"]},
     "false": {"type": "object", "properties": {"a": False}, "required": ["a"]},
@@ -145,12 +147,8 @@ BAD_SCHEMAS = {
     "empty range": {"type": "object", "properties": {"a": {"type": "integer", "minimum": 5, "maximum": 1}},
                     "required": ["a"]},
     "empty enum": {"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]},
-    "huge minItems": {"type": "object", "properties": {"a": {"type": "array", "minItems": 10**8}}, "required": ["a"]},
-    "huge minLength": {"type": "object", "properties": {"a": {"type": "string", "minLength": 10**9}},
-                       "required": ["a"]},
     "minLength above maxLength": {"type": "object", "properties": {"a": {"type": "string", "minLength": 9,
                                                                           "maxLength": 2}}, "required": ["a"]},
-    "huge minProperties": {"type": "object", "minProperties": 10**6},
     "properties a list": {"type": "object", "properties": [1]},
 }
 
