@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -154,6 +155,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     if freeze_time is not None:
         options["clock"] = freeze_time
     options.update({"faults": faults, "latency": latency, "rpm": rpm, "tpm": tpm, "fault_header": fault_header})
+    if cassette is not None and record_mode == "none" and not os.path.exists(cassette):
+        raise click.BadParameter(f"{cassette} does not exist, and --record-mode none (the default) only replays. "
+                                 "Record it first with --record-mode once (add --upstream URL to record from another "
+                                 "API than api.openai.com), or check the path.", param_hint="'--cassette'")
     if cassette is not None:
         options.update(_cassette_options(cassette, record_mode, upstream, replay_speed, match_on, match_ignore,
                                          match_normalize, scrub_header, scrub_path, scrub_pattern))
@@ -162,7 +167,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))
     except OSError as exc:
-        click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        from .server import busy_port_hint
+
+        click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}. {busy_port_hint(exc, '--port 0')}",
+                   err=True)
         sys.exit(1)
 
 

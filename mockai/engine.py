@@ -28,7 +28,7 @@ from .generate import Generator, last_user_text, logprobs_for, message_text, rng
 from .journal import CallList
 from .models import DEFAULT_MODELS, model_object, snapshot
 from .reply import Reply
-from .rules import Script
+from .rules import CallbackError, Script
 from .shapes import SplitReply
 from .validation import parse_chat, parse_json
 from .wire import ChatCompletionRequest
@@ -322,11 +322,16 @@ class Engine:
                 return self.error_response(APIError(500, f"The control API failed ({type(exc).__name__}: {exc}).",
                                                     code="server_error"))
         call = Call(http=http, route=route, response=_EMPTY)
+        raised: BaseException | None = None
         try:
             call.response = self._dispatch(route, arg, http, call)
         except APIError as err:
             call.error = err
             call.response = self.error_response(err)
+        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
+            call.error = err.api_error()
+            call.response = self.error_response(call.error)
+            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
         except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
             call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
                                        f": {exc}).", code="server_error")
@@ -336,6 +341,8 @@ class Engine:
             limit = self.config.journal_size
             if limit is not None and len(self.calls) >= 2 * limit + 1:
                 del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
+        if raised is not None:
+            raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
         return call.response
 
     def route(self, http: HTTPRequest) -> tuple[str, str]:

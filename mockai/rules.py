@@ -11,25 +11,31 @@ reply is a ``return_value`` or a ``side_effect`` (a list used in order, a callab
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import APIError
 from .faults import Fault, Faulted, scripted
 from .generate import compact, last_user_text, message_text
 from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
 from .shapes import DrawnStream, SplitReply, as_reply
+from .suggest import checked_keywords, did_you_mean
 from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
 from .wire import ToolCall as WireToolCall
 
 if TYPE_CHECKING:
-    from .engine import Exchange, HTTPResponse
+    from .engine import Call, Exchange, HTTPResponse
 
 Text = str | re.Pattern[str]
+P = ParamSpec("P")
+R = TypeVar("R")
 Predicate = Callable[[ChatCompletionRequest], bool]
 # What a test may give as a reply: text, a Reply, a tool call, an error, a full chat.completion (dict or an
 # openai SDK object), a short-form dict ({"content"|"tool_calls"|"json"|"refusal"|"error": ...}), or a
@@ -50,6 +56,7 @@ def call(name: str, arguments: Mapping[str, Any] | str | None = None, /, **kwarg
     return ToolCall(name=name, arguments=compact({**(arguments or {}), **kwargs}))
 
 
+@checked_keywords
 def error(status: int, message: str | None = None, *, code: str | None = None, type: str | None = None,
           param: str | None = None, headers: Mapping[str, str] | None = None) -> APIError:
     """An error reply in OpenAI's envelope: ``error(429, code="rate_limit_exceeded")``.
@@ -113,27 +120,50 @@ SHORT_FORM_FIELDS = ("content", "tool_calls", "json", "refusal", "finish_reason"
 
 
 def short_form_fields(spec: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` naming the fields of a short-form reply that are not known."""
-    unknown = set(spec) - set(SHORT_FORM_FIELDS)
+    """Raise ``ValueError`` naming the fields of a short-form reply that are not known (and the nearest known
+    one), and the combinations that cannot be sent together."""
+    unknown = sorted(set(spec) - set(SHORT_FORM_FIELDS), key=str)
     if unknown:
-        raise ValueError(f"unknown reply field(s) {sorted(unknown)}; expected some of {sorted(SHORT_FORM_FIELDS)}")
+        hint = did_you_mean(str(unknown[0]), SHORT_FORM_FIELDS).removesuffix(".")
+        raise ValueError(f"unknown reply field(s) {unknown}{hint}; expected some of {sorted(SHORT_FORM_FIELDS)}")
+    given = [k for k, present in (("content", spec.get("content") is not None), ("json", "json" in spec),
+                                  ("tool_calls", bool(spec.get("tool_calls")))) if present]
+    if "content" in given and "json" in given:
+        raise ValueError("a reply takes content or json, not both: json is sent as the content (compact JSON)")
+    if spec.get("refusal") is not None and given:
+        raise ValueError(f"a refusal is sent instead of an answer (its content is null), so it cannot come with "
+                         f"{' or '.join(given)}")
 
 
 def short_form(spec: Mapping[str, Any]) -> Choice:
-    """``{"content": ..., "tool_calls": [...], "json": ..., "refusal": ..., "finish_reason": ...}``."""
+    """``{"content": ..., "tool_calls": [...], "json": ..., "refusal": ..., "finish_reason": ...}``.
+
+    ``json`` is sent as the content, so it excludes ``content``; a ``refusal`` excludes both and ``tool_calls``.
+    """
     short_form_fields(spec)
     content = spec.get("content")
+    if content is not None and not isinstance(content, str):
+        raise TypeError(f"a reply's content must be a string, not {type(content).__name__} (use json= for data)")
     if "json" in spec:
         content = compact(spec["json"])
-    calls = [c if isinstance(c, ToolCall) else call(c["name"], c.get("arguments") or {})
-             for c in spec.get("tool_calls") or []]
+    calls = [_tool_call(c) for c in spec.get("tool_calls") or []]
     refusal = spec.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise TypeError(f"a refusal must be a string, not {type(refusal).__name__}")
     finish = spec.get("finish_reason") or ("tool_calls" if calls else "stop")
     if finish not in FINISH_REASONS:
         raise ValueError(f"finish_reason {finish!r} is not one of {', '.join(FINISH_REASONS)}")
     if content is None and not calls and refusal is None:
         content = ""
     return Choice(content=content, tool_calls=calls, refusal=refusal, finish_reason=finish)
+
+
+def _tool_call(item: Any) -> ToolCall:
+    if isinstance(item, ToolCall):
+        return item
+    if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+        return call(item["name"], item.get("arguments") or {})
+    raise TypeError(f"a tool call is call(name, **arguments) or {{'name': ..., 'arguments': {{...}}}}, not {item!r}")
 
 
 def from_completion(data: Mapping[str, Any]) -> Reply:
@@ -155,6 +185,88 @@ def from_completion(data: Mapping[str, Any]) -> Reply:
     return Reply(choices, model=data.get("model"), usage=data.get("usage"))
 
 
+def reply_spec(content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None, json: Any = _MISSING,
+               refusal: str | None = None, finish_reason: str | None = None) -> dict[str, Any]:
+    """The short-form spec of :meth:`Rule.reply` and :meth:`mockai.MockAI.reply`, checked now."""
+    spec: dict[str, Any] = {k: v for k, v in {"content": content, "refusal": refusal,
+                                              "finish_reason": finish_reason}.items() if v is not None}
+    if tool_calls is not None:
+        spec["tool_calls"] = list(tool_calls)
+    if json is not _MISSING:
+        spec["json"] = json
+    if not spec:
+        raise ValueError("reply() needs content, tool_calls, json or refusal")
+    short_form(spec)
+    return spec
+
+
+def check_spec(spec: ReplySpec) -> None:
+    """Raise now for a reply spec that could never be sent (what a callable returns is checked when it runs)."""
+    if callable(spec) or isinstance(spec, (BaseException, str, Reply, ToolCall, DrawnStream, SplitReply, Faulted)):
+        return
+    if hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
+        return
+    if isinstance(spec, Mapping):
+        if "error" not in spec and "choices" not in spec:
+            short_form(spec)
+        return
+    raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}; a reply is text, call(...), error(...), a "
+                    "short-form dict ({'content': ...}), a chat.completion, a Reply, an exception to raise, or a "
+                    "callable of the request returning one of these")
+
+
+def check_times(times: Any) -> None:
+    if times is None:
+        return
+    if not isinstance(times, int) or isinstance(times, bool):
+        raise TypeError(f"times must be a positive int, not {type(times).__name__} {times!r}")
+    if times < 1:
+        raise ValueError(f"times must be at least 1, not {times} (leave it out for no limit)")
+
+
+_TEXT_TAKES = "a string (a case-insensitive substring) or a compiled regex (re.compile(...))"
+# What each argument of on() takes: (a check of the value, how to say it).
+_ON_ARGUMENTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model": (lambda v: isinstance(v, (str, re.Pattern)), "a model name or a compiled regex (full match)"),
+    "last_user": (lambda v: isinstance(v, (str, re.Pattern)), _TEXT_TAKES),
+    "any_message": (lambda v: isinstance(v, (str, re.Pattern)), _TEXT_TAKES),
+    "has_tools": (lambda v: isinstance(v, bool), "True or False"),
+    "tool_result": (lambda v: isinstance(v, (str, bool)), "a function name, True (any tool result) or False"),
+    "stream": (lambda v: isinstance(v, bool), "True or False"),
+    "where": (callable, "a callable of the validated request returning a bool"),
+    "name": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def check_on(arguments: Mapping[str, Any]) -> None:
+    """``TypeError``/``ValueError`` naming the argument of ``on()`` whose value it cannot take, and what it takes."""
+    for key, value in arguments.items():
+        if value is None:
+            continue
+        if key == "times":
+            check_times(value)
+            continue
+        ok, takes = _ON_ARGUMENTS[key]
+        if not ok(value):
+            raise TypeError(f"on({key}=...) takes {takes}, not {type(value).__name__} {value!r}")
+        if isinstance(value, re.Pattern) and not isinstance(value.pattern, str):
+            raise TypeError(f"on({key}=...) takes a regex of str, not of bytes")
+
+
+def _scripting(method: Callable[Concatenate[Rule, P], R]) -> Callable[Concatenate[Rule, P], R]:
+    """A mistake in the first reply given to a rule removes the rule, so it does not fail teardown too."""
+    @functools.wraps(method)
+    def wrapper(rule: Rule, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(rule, *args, **kwargs)
+        except BaseException:
+            if rule._script is not None and not rule.scripted:
+                rule._script.discard(rule)
+            raise
+
+    return wrapper
+
+
 @dataclass
 class Rule:
     """A scripted reply for the requests it matches; see :meth:`Script.on`."""
@@ -168,40 +280,40 @@ class Rule:
     calls: list[Any] = field(default_factory=list)
     _effects: Iterator[Any] | None = field(default=None, repr=False)
     _fault: Fault | None = field(default=None, repr=False)
+    _script: Script | None = field(default=None, repr=False, compare=False)
 
     # --- scripting ------------------------------------------------------------------------------------------
 
+    @_scripting
+    @checked_keywords
     def reply(self, content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None,
               json: Any = _MISSING, refusal: str | None = None, finish_reason: str | None = None,
               times: int | None = None) -> Rule:
-        """Answer with text, tool calls, a JSON value (structured outputs) or a refusal."""
-        spec: dict[str, Any] = {}
-        if content is not None:
-            spec["content"] = content
-        if tool_calls is not None:
-            spec["tool_calls"] = list(tool_calls)
-        if json is not _MISSING:
-            spec["json"] = json
-        if refusal is not None:
-            spec["refusal"] = refusal
-        if finish_reason is not None:
-            spec["finish_reason"] = finish_reason
-        if not spec:
-            raise ValueError("reply() needs content, tool_calls, json or refusal")
-        return self.respond(spec, times=times)
+        """Answer with text, tool calls, a JSON value (structured outputs) or a refusal.
 
+        ``json`` is sent as the content, so it excludes ``content``; a ``refusal`` excludes both and
+        ``tool_calls``. A mistake raises here, and leaves no half-made rule behind.
+        """
+        return self.respond(reply_spec(content, tool_calls=tool_calls, json=json, refusal=refusal,
+                                       finish_reason=finish_reason), times=times)
+
+    @_scripting
     def respond(self, spec: ReplySpec, *, times: int | None = None) -> Rule:
         """Answer with any reply spec: a :class:`Reply`, a full completion, a callable of the request…"""
+        check_spec(spec)
+        check_times(times)
         self.return_value, self.side_effect, self._effects = spec, None, None
         if times is not None:
             self.times = times
         return self
 
-    def error(self, status: int, message: str | None = None, *, code: str | None = None,
+    @_scripting
+    def error(self, /, status: int, message: str | None = None, *, code: str | None = None,
               times: int | None = None, **kwargs: Any) -> Rule:
         """Answer with an error in OpenAI's envelope."""
         return self.respond(error(status, message, code=code, **kwargs), times=times)
 
+    @_scripting
     def fault(self, spec: str | Fault, arg: float | None = None, *, times: int | None = None) -> Rule:
         """Apply a fault (see :mod:`mockai.faults`) to this rule's answers: an error, a reset, a cut stream….
 
@@ -210,17 +322,28 @@ class Rule:
         >>> Script().on(stream=True).fault("cut=3").describe()
         'on(stream=True, fault=cut=3)'
         """
+        check_times(times)
         self._fault = Fault.parse(spec, arg)
         if times is not None:
             self.times = times
         return self
 
+    @_scripting
     def sequence(self, *specs: ReplySpec) -> Rule:
         """Answer the first match with ``specs[0]``, the next with ``specs[1]``…; matches no more afterwards."""
+        if not specs:
+            raise ValueError("sequence() needs at least one reply")
+        for spec in specs:
+            check_spec(spec)
         self.side_effect, self.return_value = list(specs), None
         self._effects = None
         self.times = len(specs) if self.times is None else min(self.times, len(specs))
         return self
+
+    @property
+    def scripted(self) -> bool:
+        """Whether a reply, a sequence or a fault was given (a rule without any cannot answer)."""
+        return self.return_value is not None or self.side_effect is not None or self._fault is not None
 
     # --- the journal of this rule ---------------------------------------------------------------------------
 
@@ -257,8 +380,15 @@ class Rule:
             reason = _MATCHERS[key](request, want)
             if reason:
                 return reason
-        if self.where is not None and not self.where(request):
-            return f"where={getattr(self.where, '__name__', 'callable')} returned False"
+        if self.where is not None:
+            try:
+                ok = self.where(request)
+            except _PASSED_ON:
+                raise
+            except BaseException as exc:
+                raise CallbackError(exc, f"the where= predicate of rule {self.describe()}") from exc
+            if not ok:
+                return f"where={getattr(self.where, '__name__', 'callable')} returned False"
         return None
 
     def produce(self, request: ChatCompletionRequest) -> ReplySpec:
@@ -271,7 +401,7 @@ class Rule:
         if self.return_value is None:
             if self._fault is not None:
                 return None  # the generator answers; the fault applies to that
-            raise LookupError(f"rule {self.describe()} has no reply: call .reply(), .respond() or .error()")
+            raise LookupError("the rule has no reply: call .reply(), .respond(), .error() or .fault() on it")
         return self.return_value
 
 
@@ -342,6 +472,44 @@ _MATCHERS: dict[str, Callable[[ChatCompletionRequest, Any], str | None]] = {
 MATCHER_NAMES = tuple(_MATCHERS)
 
 
+# Set while the socket door (mockai.server) answers: there an exception in scripted code cannot reach the test.
+SOCKET_DOOR: ContextVar[bool] = ContextVar("mockai_socket_door", default=False)
+# Not the test's business: everything else scripted code raises is (pytest.fail and pytest.skip are BaseExceptions).
+_PASSED_ON = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_log = logging.getLogger("mockai")
+
+
+class CallbackError(Exception):
+    """Scripted code raised while answering a request: a reply callable, a ``where=`` predicate, an exception
+    given as the reply, a reply that cannot be sent, or a rule without a reply.
+
+    Through the in-process door (a client from :meth:`mockai.MockAI.client`, patch mode, respx) the engine
+    raises ``exception`` itself in the test, with its traceback, as respx and pytest-httpx do. Over a socket it
+    cannot: the client gets a 500 naming the exception and the rule (with ``x-should-retry: false``, so the SDK
+    does not call the callback again), the traceback goes to the ``mockai`` logger, and
+    :meth:`mockai.MockAI.verify` (the pytest fixtures' teardown) raises it.
+    """
+
+    def __init__(self, exception: BaseException, source: str) -> None:
+        super().__init__(f"{source} raised {type(exception).__name__}: {exception}")
+        self.exception, self.source = exception, source
+        self.call: Call | None = None
+        self.raised = False  # the exception reached the test through the in-process door
+
+    def api_error(self) -> APIError:
+        return APIError(500, f"mockai: {self}. The test fails with this exception at teardown; its traceback is "
+                             "logged (logger 'mockai').", code="mockai_callback_error",
+                        headers={"x-should-retry": "false"})
+
+    def deliver(self) -> BaseException | None:
+        """The exception to raise in the test now; over a socket (``None``) it is logged and kept for verify."""
+        if SOCKET_DOOR.get():
+            _log.error("mockai: %s", self, exc_info=self.exception)
+            return None
+        self.raised = True
+        return self.exception
+
+
 class Script:
     """The scripted responder: rules first (in the order added), then the queue; thread-safe."""
 
@@ -350,10 +518,12 @@ class Script:
     def __init__(self) -> None:
         self.rules: list[Rule] = []
         self.queued: list[ReplySpec] = []
+        self.errors: list[CallbackError] = []  # what scripted code raised, in order (see CallbackError)
         self._queue_used = 0
         self._lock = threading.RLock()
         self._ids = itertools.count()
 
+    @checked_keywords
     def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
            has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
            where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
@@ -361,16 +531,26 @@ class Script:
 
         Text conditions are a case-insensitive substring or a compiled regular expression (searched).
         ``tool_result`` matches when the last message is the result of that function (``True``: any function,
-        ``False``: not a tool result). ``where`` is any predicate of the validated request.
+        ``False``: not a tool result). ``where`` is any predicate of the validated request. A value of the wrong
+        kind raises ``TypeError`` here, naming the argument.
         """
         given = {"model": model, "last_user": last_user, "any_message": any_message, "has_tools": has_tools,
                  "tool_result": tool_result, "stream": stream}
-        rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times)
+        check_on({**given, "where": where, "name": name, "times": times})
+        rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times,
+                    _script=self)
         with self._lock:
             self.rules.append(rule)
         return rule
 
+    def discard(self, rule: Rule) -> None:
+        """Remove ``rule`` (the very object) from the rules."""
+        with self._lock:
+            self.rules[:] = [r for r in self.rules if r is not rule]
+
     def queue(self, *specs: ReplySpec) -> None:
+        for spec in specs:
+            check_spec(spec)
         with self._lock:
             self.queued.extend(specs)
 
@@ -383,7 +563,9 @@ class Script:
         """What was scripted but never used: rules never matched, rules with ``times`` left, queued replies."""
         out = []
         for rule in self.rules:
-            if not rule.called:
+            if not rule.called and not rule.scripted:
+                out.append(f"rule {rule.describe()} has no reply: call .reply(), .respond(), .error() or .fault()")
+            elif not rule.called:
                 out.append(f"rule {rule.describe()} was never matched")
             elif rule.times is not None and rule.call_count < rule.times:
                 out.append(f"rule {rule.describe()} was matched {rule.call_count} of {rule.times} times")
@@ -395,11 +577,18 @@ class Script:
         with self._lock:
             self.rules.clear()
             self.queued.clear()
+            self.errors.clear()
             self._queue_used = 0
 
     def misses(self, request: ChatCompletionRequest) -> list[str]:
         """Why each rule (and the queue) did not answer ``request``."""
-        lines = [f"#{i + 1} {rule.describe()}: {rule.miss(request) or 'matches'}" for i, rule in enumerate(self.rules)]
+        lines = []
+        for i, rule in enumerate(self.rules):
+            try:
+                reason = rule.miss(request) or "matches"
+            except CallbackError as exc:
+                reason = str(exc)
+            lines.append(f"#{i + 1} {rule.describe()}: {reason}")
         lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
         return lines
 
@@ -407,19 +596,37 @@ class Script:
         request = ex.request
         with self._lock:
             for rule in self.rules:
-                if rule.miss(request) is None:
-                    spec = rule.produce(request)
+                try:
+                    missed = rule.miss(request)
+                except CallbackError as err:
+                    rule.calls.append(ex.call)  # a rule whose code raised counts as matched
+                    raise self._failed(err, ex) from err.exception
+                if missed is None:
                     rule.calls.append(ex.call)
-                    if isinstance(spec, Faulted):
-                        return scripted(spec.fault, spec.reply, ex)
-                    if rule._fault is not None:
-                        return scripted(rule._fault, spec, ex)
-                    return build(spec, request)
+                    return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
             if self.pending:
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
-                if isinstance(spec, Faulted):
-                    return scripted(spec.fault, spec.reply, ex)
-                return build(spec, request)
+                return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)
         return None
+
+    def _answer(self, produce: Callable[[ChatCompletionRequest], ReplySpec], fault: Fault | None, source: str,
+                ex: Exchange) -> Reply | APIError | HTTPResponse:
+        """Run the scripted code of one answer; what it raises (an APIError aside) becomes a CallbackError."""
+        try:
+            spec = produce(ex.request)
+            if isinstance(spec, Faulted):
+                return scripted(spec.fault, spec.reply, ex)
+            if fault is not None:
+                return scripted(fault, spec, ex)
+            return build(spec, ex.request)
+        except (APIError, *_PASSED_ON):
+            raise
+        except BaseException as exc:
+            raise self._failed(CallbackError(exc, source), ex) from exc
+
+    def _failed(self, err: CallbackError, ex: Exchange) -> CallbackError:
+        err.call = ex.call
+        self.errors.append(err)
+        return err
 

@@ -242,9 +242,11 @@ def test_reply_finish_reason(mock: MockAI, client: openai.OpenAI, reason: str) -
 
 
 def test_reply_rejects_an_unknown_finish_reason(mock: MockAI, client: openai.OpenAI) -> None:
-    mock.on().reply("x", finish_reason="bogus")
-    # the reply spec is checked when used; a bad spec becomes a 500 rather than a traceback
-    with pytest.raises(openai.InternalServerError, match="bogus"):
+    with pytest.raises(ValueError, match="finish_reason 'bogus' is not one of stop, length"):
+        mock.on().reply("x", finish_reason="bogus")  # checked when scripted, not at the first request
+    assert mock.rules == []  # and no half-made rule is left to fail teardown
+    mock.on().respond(lambda request: {"content": "x", "finish_reason": "bogus"})
+    with pytest.raises(ValueError, match="finish_reason 'bogus'"):  # a callable's reply: raised in the test
         ask(client, "x")
 
 
@@ -585,8 +587,10 @@ def test_same_seed_same_generated_reply_different_seed_differs() -> None:
 def test_auth_and_api_key() -> None:
     mock = MockAI(api_key="sk-right")
     with pytest.raises(openai.AuthenticationError):
-        text_of(mock.client(max_retries=0), "x")
-    assert text_of(mock.client(api_key="sk-right", max_retries=0), "x")
+        text_of(mock.client(api_key="sk-wrong", max_retries=0), "x")
+    assert text_of(mock.client(max_retries=0), "x")  # the mock's own clients carry its key
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-right"
+    assert mock.async_client().api_key == "sk-right"
 
 
 def test_load_from_dict(mock: MockAI, client: openai.OpenAI) -> None:
