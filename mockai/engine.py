@@ -368,8 +368,10 @@ class Engine:
         return "unknown", ""
 
     def _dispatch(self, route: str, arg: str, http: HTTPRequest, call: Call) -> HTTPResponse:
-        if route == "unknown":
-            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]})")
+        if route == "unknown":  # the real API's message, then what mockai serves instead
+            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]}). mockai serves POST "
+                                "/v1/chat/completions, GET /v1/models and GET /v1/models/{model} (also without /v1, "
+                                "and Azure OpenAI's POST /openai/deployments/{deployment}/chat/completions).")
         allowed = _METHODS[route]
         if http.method != allowed:
             raise APIError(405, f"Method not allowed: {http.method} {http.path.split('?', 1)[0]} accepts {allowed}.",

@@ -26,7 +26,7 @@ from .faults import Fault, Faulted, scripted
 from .generate import compact, last_user_text, message_text
 from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
 from .shapes import DrawnStream, SplitReply, as_reply
-from .suggest import checked_keywords, did_you_mean
+from .suggest import checked_keywords, closest
 from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
 from .wire import ToolCall as WireToolCall
 
@@ -124,7 +124,8 @@ def short_form_fields(spec: Mapping[str, Any]) -> None:
     one), and the combinations that cannot be sent together."""
     unknown = sorted(set(spec) - set(SHORT_FORM_FIELDS), key=str)
     if unknown:
-        hint = did_you_mean(str(unknown[0]), SHORT_FORM_FIELDS).removesuffix(".")
+        best = closest(str(unknown[0]), SHORT_FORM_FIELDS)
+        hint = f" (did you mean {best!r}?)" if best else ""
         raise ValueError(f"unknown reply field(s) {unknown}{hint}; expected some of {sorted(SHORT_FORM_FIELDS)}")
     given = [k for k, present in (("content", spec.get("content") is not None), ("json", "json" in spec),
                                   ("tool_calls", bool(spec.get("tool_calls")))) if present]

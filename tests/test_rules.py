@@ -460,7 +460,8 @@ def test_respond_and_queue_reject_what_could_never_be_sent() -> None:
         script.on().respond(42)
     with pytest.raises(TypeError, match="cannot reply with NoneType"):
         script.queue(None)
-    with pytest.raises(ValueError, match=r"unknown reply field\(s\) \['contnet'\]; did you mean 'content'\?"):
+    with pytest.raises(ValueError, match=r"unknown reply field\(s\) \['contnet'\] \(did you mean 'content'\?\); "
+                                         r"expected some of"):
         script.queue({"contnet": "x"})
     with pytest.raises(TypeError, match="a reply's content must be a string, not dict"):
         script.on().reply({"k": 1})  # type: ignore[arg-type]
@@ -468,7 +469,8 @@ def test_respond_and_queue_reject_what_could_never_be_sent() -> None:
         script.on().reply(tool_calls=["get_weather"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="sequence"):
         script.on().sequence()
-    assert script.rules == [] and script.pending == []
+    assert script.rules == []
+    assert script.pending == []
 
 
 def test_misses_reports_a_raising_predicate_instead_of_raising() -> None:
