@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .engine import Config, Engine
+from .engine import Call, Config, Engine
 from .journal import CallList
 from .models import DEFAULT_MODELS
 from .reply import ToolCall
@@ -229,8 +229,7 @@ class MockAI:
         if lost:
             problems.append(f"{len(lost)} exception(s) raised by scripted code could not reach the test (the client "
                             "got a 500 over the socket); the first one's traceback is shown as the cause:\n"
-                            + "\n".join(f"  {e} (answering {e.call.describe(status=False) if e.call else '?'})"
-                                        for e in lost))
+                            + "\n".join(f"  {e} (answering {_request_line(e.call)})" for e in lost))
         if self.unexpected:
             problems.append(f"{len(self.unexpected)} unexpected request(s) with no scripted reply (strict mode):\n"
                             + _strict_details(self.unexpected)
@@ -345,6 +344,7 @@ class MockAI:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        __tracebackhide__ = True
         self.stop()
         if et is None:
             self.verify()
@@ -374,6 +374,15 @@ def _require_openai(method: str) -> None:
     if importlib.util.find_spec("openai") is None:
         raise ImportError(f"MockAI.{method}() builds an openai SDK client, and the openai package is not installed: "
                           "pip install openai (or use mock.http_client() / mock.transport() with httpx)")
+
+
+def _request_line(call: Call | None) -> str:
+    if call is None:
+        return "a request"
+    line = f"{call.http.method} {call.http.path}"
+    if call.request is not None:
+        line += f" model={call.request.model!r} last_user={call.last_user_text[:60]!r}"
+    return line
 
 
 def _strict_details(calls: CallList, shown: int = 3) -> str:

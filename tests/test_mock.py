@@ -621,3 +621,73 @@ def test_http_clients_sync_and_async(mock: MockAI) -> None:
             return content
 
     assert anyio.run(go) == "via async httpx"
+
+
+# --- patch mode provides a key; absent optional packages -----------------------------------------------------
+
+
+def test_patch_mode_provides_a_key_to_clients_built_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a CI without a key
+    with MockAI() as mock:
+        assert text_of(openai.OpenAI(max_retries=0), "x")  # the code under test builds its own client
+    assert "OPENAI_API_KEY" not in os.environ  # not leaked after the block
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-mockai-test-key"
+
+    mock = MockAI(api_key="sk-configured").start()
+    try:
+        assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+        assert text_of(openai.OpenAI(max_retries=0), "x")
+        with MockAI().patch():  # nested: the first one's key stays until the last one stops
+            assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+        assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+    finally:
+        mock.stop()
+    assert "OPENAI_API_KEY" not in os.environ
+
+
+def test_patch_mode_keeps_a_key_that_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-mine")
+    with MockAI() as mock:
+        assert os.environ["OPENAI_API_KEY"] == "sk-mine"
+        text_of(openai.OpenAI(max_retries=0), "x")
+    assert os.environ["OPENAI_API_KEY"] == "sk-mine"
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-mine"
+
+
+def test_patch_mode_does_not_remove_a_key_changed_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with MockAI():
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-set-by-the-test")
+    assert os.environ["OPENAI_API_KEY"] == "sk-set-by-the-test"
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import mockai; mockai.MockAI().client()",
+     "MockAI.client() builds an openai SDK client, and the openai package is not installed: pip install openai"),
+    ("import mockai.strategies",
+     "mockai.strategies needs Hypothesis, which is not installed: pip install hypothesis"),
+])
+def test_an_absent_optional_package_names_the_fix(code: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    hide = "import sys; sys.modules['openai'] = sys.modules['hypothesis'] = None\n"
+    out = subprocess.run([sys.executable, "-c", hide + code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert f"ImportError: {message}" in out.stderr
+
+
+def test_misspelled_constructor_arguments_suggest_the_name() -> None:
+    with pytest.raises(TypeError, match=r"^MockAI\(\) got an unexpected keyword argument 'strcit'; did you mean "
+                                        r"'strict'\? It takes seed, strict, assert_all_called"):
+        MockAI(strcit=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"MockAI\.reply\(\) got an unexpected keyword argument 'refusl'"):
+        MockAI().reply(refusl="no")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="a reply takes content or json, not both"):
+        MockAI().reply("a", json={"k": 1})

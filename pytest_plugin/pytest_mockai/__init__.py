@@ -87,7 +87,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # Teardown stays quiet after a failure, but what mockai saw may explain it (an app that swallowed
             # the strict mode's 400 fails on `assert None`): show it with the failure.
             problems = mock.problems(unused=False) + [
-                f"scripted code raised: {e} (raised in the test)" for e in mock.callback_errors if e.raised]
+                f"scripted code raised (the exception reached the code under test): {e}"
+                for e in mock.callback_errors if e.raised]
             if problems:
                 report.sections.append(("mockai", "\n\n".join(problems)))
     return report
@@ -211,6 +212,7 @@ def _mockai_instance(request: pytest.FixtureRequest, mockai_config: dict[str, An
     """The test's one :class:`mockai.MockAI`: ``mockai`` and ``mockai_server`` are two doors onto it."""
     from mockai import MockAI
 
+    __tracebackhide__ = True
     mock = MockAI(**settings(request, mockai_config))
     request.node.stash[_mock] = mock
     yield mock
