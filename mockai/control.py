@@ -109,10 +109,12 @@ def _document(http: HTTPRequest) -> tuple[Any, dict[tuple[Any, ...], int] | None
             if kind == "application/json" or http.body.lstrip()[:1] in (b"{", b"["):
                 raise APIError(400, f"The control API expects a scenario document as JSON or YAML; this body is not "
                                     f"valid JSON ({exc}).", code="invalid_json") from None
-    return _yaml(http.body)
+    return _yaml(http.body, "invalid_yaml" if kind in _YAML_TYPES else "invalid_json")
 
 
-def _yaml(body: bytes) -> tuple[Any, dict[tuple[Any, ...], int]]:
+def _yaml(body: bytes, code: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """YAML ``body``; errors carry ``code``: ``invalid_yaml`` when the body said it was YAML, else ``invalid_json``
+    (JSON is what an undeclared body is first taken for)."""
     import yaml
 
     from .scenario import yaml_with_lines
@@ -122,14 +124,13 @@ def _yaml(body: bytes) -> tuple[Any, dict[tuple[Any, ...], int]]:
         # Aliases can expand a small body exponentially: scenario files may use them, a request may not.
         if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
             raise APIError(400, "The control API does not accept YAML aliases (*name): write the document out.",
-                           code="invalid_yaml")
+                           code=code)
         return yaml_with_lines(text, "request body")
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
         raise APIError(400, "The control API expects a scenario document as JSON or YAML; this body is neither.",
-                       code="invalid_yaml") from None
+                       code=code) from None
     except ScenarioError as exc:
-        raise APIError(400, f"The control API expects a scenario document as JSON or YAML: {exc}",
-                       code="invalid_yaml") from None
+        raise APIError(400, f"The control API expects a scenario document as JSON or YAML: {exc}", code=code) from None
 
 
 def process_stats(engine: Engine) -> dict[str, Any]:
