@@ -158,10 +158,6 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
     if cassette is not None:
         options.update(_cassette_options(cassette, record_mode, upstream, replay_speed, match_on, match_ignore,
                                          match_normalize, scrub_header, scrub_path, scrub_pattern))
-    if cassette is not None and record_mode == "none" and not os.path.exists(cassette):
-        raise click.BadParameter(f"{cassette} does not exist, and --record-mode none (the default) only replays. "
-                                 "Record it first with --record-mode once (add --upstream URL to record from another "
-                                 "API than api.openai.com), or check the path.", param_hint="'--cassette'")
     options.update({"responder": responder, "fuzz_fragments": fuzz_fragments, "journal_size": journal_size})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
@@ -211,6 +207,10 @@ def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_
                  replay_speed=replay_speed)
     except (CassetteError, ValueError, re.error) as exc:
         raise click.UsageError(str(exc)) from None
+    if record_mode == "none" and not os.path.exists(path):
+        raise click.BadParameter(f"{path} does not exist, and --record-mode none (the default) only replays. Record "
+                                 "it first with --record-mode once (add --upstream URL to record from another API than "
+                                 "api.openai.com), or check the path.", param_hint="'--cassette'")
     return options
 
 

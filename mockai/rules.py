@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from .errors import APIError
 from .faults import Fault, Faulted, scripted
 from .generate import last_user_text, message_text
-from .reply import Reply, ToolCall
+from .reply import Choice, Reply, TokenLogprob, ToolCall
+from .shapes import DrawnStream, SplitReply, as_reply
 from .specs import (
     _MISSING,
     SHORT_FORM_FIELDS,
     ReplySpec,
-    build,
     call,
     check_spec,
     error,
-    from_completion,
     reply_spec,
     short_form,
     short_form_fields,
@@ -49,10 +48,62 @@ Text = str | re.Pattern[str]
 P = ParamSpec("P")
 R = TypeVar("R")
 Predicate = Callable[[ChatCompletionRequest], bool]
-# Reply specs live in mockai.specs; these names are kept here, where scripting code has always found them.
+# Most reply specs live in mockai.specs; these names are kept here, where scripting code has always found them.
 __all__ = ["MATCHER_NAMES", "SHORT_FORM_FIELDS", "SOCKET_DOOR", "_MISSING", "CallbackError", "Predicate", "ReplySpec",
            "Rule", "Script", "Text", "build", "call", "check_on", "check_spec", "check_times", "error",
            "from_completion", "reply_spec", "short_form", "short_form_fields", "tool_result_name"]
+def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
+    """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``."""
+    if callable(spec) and not isinstance(spec, (Reply, ToolCall, APIError)):
+        return build(spec(request), request)
+    if isinstance(spec, BaseException) and not isinstance(spec, APIError):
+        raise spec
+    if isinstance(spec, APIError):
+        return spec
+    if isinstance(spec, (DrawnStream, SplitReply)):
+        return as_reply(spec)  # drawn by mockai.strategies: sent exactly as drawn, whatever the request's n
+    if isinstance(spec, str):
+        reply = Reply.text(spec)
+    elif isinstance(spec, Reply):
+        reply = spec.copy()
+    elif isinstance(spec, ToolCall):
+        reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id)],
+                              finish_reason="tool_calls")])
+    elif hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
+        reply = from_completion(spec.model_dump(mode="json"))
+    elif isinstance(spec, Mapping):
+        if "error" in spec:
+            err = spec["error"]
+            return error(int(err.get("status", 400)), err.get("message"), code=err.get("code"),
+                         type=err.get("type"), param=err.get("param"), headers=err.get("headers"))
+        reply = from_completion(spec) if "choices" in spec else Reply([short_form(spec)])
+    else:
+        raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}")
+    n = request.n or 1
+    if len(reply.choices) == 1 and n > 1:
+        reply.choices = [reply.copy().choices[0] for _ in range(n)]
+    return reply
+
+
+def from_completion(data: Mapping[str, Any]) -> Reply:
+    """A full ``chat.completion`` (as a dict) back into a :class:`Reply`."""
+    choices = []
+    for ch in sorted(data["choices"], key=lambda c: c.get("index", 0)):
+        msg = ch.get("message") or {}
+        calls = [ToolCall(t["function"]["name"], t["function"]["arguments"], t.get("id"))
+                 for t in msg.get("tool_calls") or []]
+        legacy = msg.get("function_call")
+        lps = (ch.get("logprobs") or {}).get("content")
+        choices.append(Choice(
+            content=msg.get("content"), tool_calls=calls, refusal=msg.get("refusal"),
+            finish_reason=ch.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            function_call=ToolCall(legacy["name"], legacy.get("arguments") or "") if legacy else None,
+            logprobs=[TokenLogprob(t["token"], t["logprob"], [(a["token"], a["logprob"]) for a in t["top_logprobs"]])
+                      for t in lps] if lps else None,
+        ))
+    return Reply(choices, model=data.get("model"), usage=data.get("usage"))
+
+
 def check_times(times: Any) -> None:
     if times is None:
         return

@@ -1,4 +1,5 @@
-"""Reply specs: what a test may script as an answer, and how each becomes a :class:`~mockai.reply.Reply`.
+"""Reply specs: what a test may script as an answer, checked when it is scripted (``mockai.rules.build`` turns
+one into a :class:`~mockai.reply.Reply` when it is used).
 
 Text, ``call(...)`` tool calls, ``error(...)``, a short-form dict (``{"content"|"tool_calls"|"json"|"refusal"|
 "finish_reason": ...}``), a full ``chat.completion`` (dict or ``openai`` object), a :class:`~mockai.reply.Reply`,
@@ -20,10 +21,9 @@ from typing import Any
 from .errors import APIError
 from .faults import Faulted
 from .generate import compact
-from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
-from .shapes import DrawnStream, SplitReply, as_reply
+from .reply import FINISH_REASONS, Choice, Reply, ToolCall
+from .shapes import DrawnStream, SplitReply
 from .suggest import checked_keywords, closest
-from .wire import ChatCompletionRequest
 
 # What a test may give as a reply: text, a Reply, a tool call, an error, a full chat.completion (dict or an
 # openai SDK object), a short-form dict ({"content"|"tool_calls"|"json"|"refusal"|"error": ...}), or a
@@ -69,39 +69,6 @@ _DEFAULT_MESSAGES = {
     503: "The engine is currently overloaded, please try again later.",
     504: "Gateway timeout.",
 }
-
-
-def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
-    """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``."""
-    if callable(spec) and not isinstance(spec, (Reply, ToolCall, APIError)):
-        return build(spec(request), request)
-    if isinstance(spec, BaseException) and not isinstance(spec, APIError):
-        raise spec
-    if isinstance(spec, APIError):
-        return spec
-    if isinstance(spec, (DrawnStream, SplitReply)):
-        return as_reply(spec)  # drawn by mockai.strategies: sent exactly as drawn, whatever the request's n
-    if isinstance(spec, str):
-        reply = Reply.text(spec)
-    elif isinstance(spec, Reply):
-        reply = spec.copy()
-    elif isinstance(spec, ToolCall):
-        reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id)],
-                              finish_reason="tool_calls")])
-    elif hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
-        reply = from_completion(spec.model_dump(mode="json"))
-    elif isinstance(spec, Mapping):
-        if "error" in spec:
-            err = spec["error"]
-            return error(int(err.get("status", 400)), err.get("message"), code=err.get("code"),
-                         type=err.get("type"), param=err.get("param"), headers=err.get("headers"))
-        reply = from_completion(spec) if "choices" in spec else Reply([short_form(spec)])
-    else:
-        raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}")
-    n = request.n or 1
-    if len(reply.choices) == 1 and n > 1:
-        reply.choices = [reply.copy().choices[0] for _ in range(n)]
-    return reply
 
 
 SHORT_FORM_FIELDS = ("content", "tool_calls", "json", "refusal", "finish_reason")
@@ -153,25 +120,6 @@ def _tool_call(item: Any) -> ToolCall:
     if isinstance(item, Mapping) and isinstance(item.get("name"), str):
         return call(item["name"], item.get("arguments") or {})
     raise TypeError(f"a tool call is call(name, **arguments) or {{'name': ..., 'arguments': {{...}}}}, not {item!r}")
-
-
-def from_completion(data: Mapping[str, Any]) -> Reply:
-    """A full ``chat.completion`` (as a dict) back into a :class:`Reply`."""
-    choices = []
-    for ch in sorted(data["choices"], key=lambda c: c.get("index", 0)):
-        msg = ch.get("message") or {}
-        calls = [ToolCall(t["function"]["name"], t["function"]["arguments"], t.get("id"))
-                 for t in msg.get("tool_calls") or []]
-        legacy = msg.get("function_call")
-        lps = (ch.get("logprobs") or {}).get("content")
-        choices.append(Choice(
-            content=msg.get("content"), tool_calls=calls, refusal=msg.get("refusal"),
-            finish_reason=ch.get("finish_reason") or ("tool_calls" if calls else "stop"),
-            function_call=ToolCall(legacy["name"], legacy.get("arguments") or "") if legacy else None,
-            logprobs=[TokenLogprob(t["token"], t["logprob"], [(a["token"], a["logprob"]) for a in t["top_logprobs"]])
-                      for t in lps] if lps else None,
-        ))
-    return Reply(choices, model=data.get("model"), usage=data.get("usage"))
 
 
 def reply_spec(content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None, json: Any = _MISSING,
