@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -175,7 +176,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False))
     except OSError as exc:
-        click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        from .server import busy_port_hint
+
+        click.echo(f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}. {busy_port_hint(exc, '--port 0')}",
+                   err=True)
         sys.exit(1)
     if cassette is not None:  # uvicorn ends worker processes by their signal, before their exit hooks run
         from .cassettes.writer import fold
@@ -220,6 +224,10 @@ def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_
                  replay_speed=replay_speed)
     except (CassetteError, ValueError, re.error) as exc:
         raise click.UsageError(str(exc)) from None
+    if record_mode == "none" and not os.path.exists(path):
+        raise click.BadParameter(f"{path} does not exist, and --record-mode none (the default) only replays. Record "
+                                 "it first with --record-mode once (add --upstream URL to record from another API than "
+                                 "api.openai.com), or check the path.", param_hint="'--cassette'")
     return options
 
 

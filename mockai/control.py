@@ -5,7 +5,7 @@
 ``GET    /_mockai/calls``   the journal: method, path, status, request body, reply, flags
 ``DELETE /_mockai/calls``   forget the journal
 ``GET    /_mockai/rules``   the rules, how often each matched, and the unused queue
-``POST   /_mockai/rules``   add rules/queue: a scenario document (``{"rules": [...], "queue": [...]}``)
+``POST   /_mockai/rules``   add rules/queue: a scenario document (``{"rules": [...], "queue": [...]}``), JSON or YAML
 ``DELETE /_mockai/rules``   remove every rule and queued reply
 ``POST   /_mockai/reset``   both of the above, and ids start over
 ``GET    /_mockai/stats``   the serving process: asyncio tasks, open file descriptors, RSS, threads, calls
@@ -70,11 +70,8 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
         })
     if (action, method) == ("rules", "POST"):
         try:
-            data = json.loads(http.body or b"{}")
-        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nesting too deep
-            raise APIError(400, "The control API expects a JSON scenario document.", code="invalid_json") from None
-        try:
-            scenario = parse_scenario(data, "request body")
+            data, lines = _document(http)
+            scenario = parse_scenario(data, "request body", lines)
         except ScenarioError as exc:
             raise APIError(400, str(exc), code="invalid_scenario") from None
         apply(scenario, script)
@@ -90,7 +87,50 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
         return engine.json_response(200, {"reset": True})
     if action in ("health", "calls", "rules", "reset", "stats"):
         raise APIError(405, f"Method not allowed: {method} /_mockai/{action}.")
-    raise APIError(404, f"Invalid URL ({method} /_mockai/{action})")
+    raise APIError(404, f"Invalid URL ({method} /_mockai/{action}). The control API serves GET /_mockai/health, "
+                        "GET and DELETE /_mockai/calls, GET, POST and DELETE /_mockai/rules, POST /_mockai/reset and "
+                        "GET /_mockai/stats.")
+
+
+_YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+
+
+def _document(http: HTTPRequest) -> tuple[Any, dict[tuple[Any, ...], int] | None]:
+    """The scenario document a ``POST /_mockai/rules`` body holds, and its line numbers when it is YAML.
+
+    JSON, or YAML as scenario files are written: by ``Content-Type`` (``application/yaml``…), or by sniffing a body
+    that is not JSON (``curl --data-binary @scenario.yaml`` sends a form content type).
+    """
+    kind = http.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in _YAML_TYPES:
+        try:
+            return json.loads(http.body or b"{}"), None
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, or nesting too deep
+            if kind == "application/json" or http.body.lstrip()[:1] in (b"{", b"["):
+                raise APIError(400, f"The control API expects a scenario document as JSON or YAML; this body is not "
+                                    f"valid JSON ({exc}).", code="invalid_json") from None
+    return _yaml(http.body, "invalid_yaml" if kind in _YAML_TYPES else "invalid_json")
+
+
+def _yaml(body: bytes, code: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """YAML ``body``; errors carry ``code``: ``invalid_yaml`` when the body said it was YAML, else ``invalid_json``
+    (JSON is what an undeclared body is first taken for)."""
+    import yaml
+
+    from .scenario import yaml_with_lines
+
+    try:
+        text = body.decode("utf-8")
+        # Aliases can expand a small body exponentially: scenario files may use them, a request may not.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise APIError(400, "The control API does not accept YAML aliases (*name): write the document out.",
+                           code=code)
+        return yaml_with_lines(text, "request body")
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        raise APIError(400, "The control API expects a scenario document as JSON or YAML; this body is neither.",
+                       code=code) from None
+    except ScenarioError as exc:
+        raise APIError(400, f"The control API expects a scenario document as JSON or YAML: {exc}", code=code) from None
 
 
 def process_stats(engine: Engine) -> dict[str, Any]:

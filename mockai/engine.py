@@ -30,7 +30,7 @@ from .journal import CallList, call_bytes, parsed_bytes, reply_bytes, trim
 from .memo import Memo
 from .models import DEFAULT_MODELS, model_object, reasoning_tokens, snapshot
 from .reply import Audio, Choice, Reply
-from .rules import Script
+from .rules import CallbackError, Script
 from .shapes import SplitReply
 from .validation import parse_chat, parse_json
 from .wire import ChatCompletionRequest, FunctionTool
@@ -336,11 +336,16 @@ class Engine:
                 return self.error_response(APIError(500, f"The control API failed ({type(exc).__name__}: {exc}).",
                                                     code="server_error"))
         call = Call(http=http, route=route, response=_EMPTY)
+        raised: BaseException | None = None
         try:
             call.response = self._dispatch(route, arg, http, call)
         except APIError as err:
             call.error = err
             call.response = self.error_response(err)
+        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
+            call.error = err.api_error()
+            call.response = self.error_response(call.error)
+            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
         except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
             call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
                                        f": {exc}).", code="server_error")
@@ -356,6 +361,8 @@ class Engine:
                 self._journal_bytes += size
                 if self._journal_bytes > budget:
                     self._journal_bytes = trim(self.calls, budget)
+        if raised is not None:
+            raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
         return call.response
 
     def route(self, http: HTTPRequest) -> tuple[str, str]:
@@ -381,8 +388,10 @@ class Engine:
         return "unknown", ""
 
     def _dispatch(self, route: str, arg: str, http: HTTPRequest, call: Call) -> HTTPResponse:
-        if route == "unknown":
-            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]})")
+        if route == "unknown":  # the real API's message, then what mockai serves instead
+            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]}). mockai serves POST "
+                                "/v1/chat/completions, GET /v1/models and GET /v1/models/{model} (also without /v1, "
+                                "and Azure OpenAI's POST /openai/deployments/{deployment}/chat/completions).")
         allowed = _METHODS[route]
         if http.method != allowed:
             raise APIError(405, f"Method not allowed: {http.method} {http.path.split('?', 1)[0]} accepts {allowed}.",

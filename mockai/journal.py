@@ -27,6 +27,7 @@ class CallList(list["Call"]):
 
     @property
     def last(self) -> Call:
+        __tracebackhide__ = True
         if not self:
             raise AssertionError("no call was made")
         return self[-1]
@@ -67,18 +68,22 @@ class CallList(list["Call"]):
     # --- assertions -----------------------------------------------------------------------------------------
 
     def assert_called(self) -> None:
+        __tracebackhide__ = True
         if not self:
             raise AssertionError("expected a call to the mock; none was made")
 
     def assert_not_called(self) -> None:
+        __tracebackhide__ = True
         if self:
             raise AssertionError(f"expected no call; {len(self)} were made:\n{self.describe()}")
 
     def assert_called_once(self) -> None:
+        __tracebackhide__ = True
         if len(self) != 1:
             raise AssertionError(f"expected 1 call; {len(self)} were made:\n{self.describe()}")
 
     def assert_call_count(self, count: int) -> None:
+        __tracebackhide__ = True
         if len(self) != count:
             raise AssertionError(f"expected {count} calls; {len(self)} were made:\n{self.describe()}")
 
@@ -86,6 +91,7 @@ class CallList(list["Call"]):
                         **params: Any) -> None:
         """Some call had this model, a last user message containing (or matching) ``last_user``, and these
         request parameters (compared with the JSON body: ``temperature=0``, ``tool_choice="required"``)."""
+        __tracebackhide__ = True
         if any(_matches(c, model, last_user, params) for c in self):
             return
         want = ", ".join(f"{k}={v!r}" for k, v in {"model": model, "last_user": last_user, **params}.items()

@@ -22,12 +22,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .engine import Config, Engine
+from .engine import Call, Config, Engine
 from .journal import CallList
 from .models import DEFAULT_MODELS
 from .reply import ToolCall
-from .rules import _MISSING, Predicate, ReplySpec, Rule, Text, error
+from .rules import _MISSING, CallbackError, Predicate, ReplySpec, Rule, Text, error, reply_spec
 from .scenario import Scenario, apply, load_scenario, parse_scenario
+from .suggest import checked_keywords
 
 if TYPE_CHECKING:
     import httpx
@@ -67,6 +68,7 @@ class MockAI:
     bytes are also fragmented on the socket.
     """
 
+    @checked_keywords
     def __init__(
         self,
         *,
@@ -121,6 +123,7 @@ class MockAI:
 
     # --- scripting -----------------------------------------------------------------------------------------
 
+    @checked_keywords
     def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
            has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
            where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
@@ -142,16 +145,12 @@ class MockAI:
         """
         self.engine.script.queue(*replies)
 
+    @checked_keywords
     def reply(self, content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None,
               json: Any = _MISSING, refusal: str | None = None, finish_reason: str | None = None) -> None:
-        """Queue one reply: text, tool calls, a JSON value (structured outputs) or a refusal."""
-        spec: dict[str, Any] = {k: v for k, v in {"content": content, "tool_calls": tool_calls, "refusal": refusal,
-                                                  "finish_reason": finish_reason}.items() if v is not None}
-        if json is not _MISSING:
-            spec["json"] = json
-        if not spec:
-            raise ValueError("reply() needs content, tool_calls, json or refusal")
-        self.queue(spec)
+        """Queue one reply: text, tool calls, a JSON value (structured outputs) or a refusal (see
+        :meth:`Rule.reply` for which go together)."""
+        self.queue(reply_spec(content, tool_calls=tool_calls, json=json, refusal=refusal, finish_reason=finish_reason))
 
     def fail(self, status: int, message: str | None = None, *, code: str | None = None, times: int = 1,
              **kwargs: Any) -> None:
@@ -219,24 +218,45 @@ class MockAI:
         """Scripted replies and faults never used, one readable line each."""
         return self.engine.script.unused() + self.engine.fault_plan.unused()
 
-    def verify(self) -> None:
-        """Fail on unexpected requests, and (unless ``assert_all_called=False``) on unused scripted replies."""
+    @property
+    def callback_errors(self) -> list[CallbackError]:
+        """What scripted code (reply callables, ``where=`` predicates…) raised, in order; see
+        :class:`~mockai.rules.CallbackError`. ``error.exception`` is the exception, ``error.call`` the call."""
+        return list(self.engine.script.errors)
+
+    def problems(self, *, unused: bool | None = None) -> list[str]:
+        """What :meth:`verify` fails on, one paragraph each: exceptions of scripted code that could not reach the
+        test (socket door), unexpected requests (strict mode), cassette misses, and (``unused``, by default
+        ``assert_all_called``) scripted replies never used."""
         problems = []
+        lost = [e for e in self.engine.script.errors if not e.raised]
+        if lost:
+            problems.append(f"{len(lost)} exception(s) raised by scripted code could not reach the test (the client "
+                            "got a 500 over the socket); the first one's traceback is shown as the cause:\n"
+                            + "\n".join(f"  {e} (answering {_request_line(e.call)})" for e in lost))
         if self.unexpected:
             problems.append(f"{len(self.unexpected)} unexpected request(s) with no scripted reply (strict mode):\n"
-                            + self.unexpected.describe()
+                            + _strict_details(self.unexpected)
                             + "\n  To let the default generator answer them, use strict=False.")
         if self.cassette is not None and self.cassette.misses:
             problems.append(f"{len(self.cassette.misses)} request(s) had no recorded answer in the cassette:\n"
                             + "\n".join(self.cassette.misses))
-        unused = self.unused() if self.assert_all_called else []
-        if unused:
-            problems.append(f"{len(unused)} scripted repl{'y was' if len(unused) == 1 else 'ies were'} never used:\n"
-                            + "\n".join("  " + u for u in unused)
+        left = self.unused() if (self.assert_all_called if unused is None else unused) else []
+        if left:
+            problems.append(f"{len(left)} scripted repl{'y was' if len(left) == 1 else 'ies were'} never used:\n"
+                            + "\n".join("  " + u for u in left)
                             + "\n  To allow this, pass assert_all_called=False (in pytest: "
                               "@pytest.mark.mockai(assert_all_called=False)).")
+        return problems
+
+    def verify(self) -> None:
+        """Fail on exceptions scripted code raised over the socket, unexpected requests and cassette misses, and
+        (unless ``assert_all_called=False``) on unused scripted replies; see :meth:`problems`."""
+        __tracebackhide__ = True
+        problems = self.problems()
         if problems:
-            raise AssertionError("mockai: " + "\nmockai: ".join(problems))
+            cause = next((e.exception for e in self.engine.script.errors if not e.raised), None)
+            raise AssertionError("mockai: " + "\nmockai: ".join(problems)) from cause
 
     def reset(self) -> None:
         """Forget rules, queue, scripted faults and journal; ids start over."""
@@ -267,29 +287,39 @@ class MockAI:
     def client(self, **kwargs: Any) -> openai.OpenAI:
         """An ``openai.OpenAI`` client wired to this mock (keyword arguments go to the client)."""
         import httpx
+
+        _require_openai("client")
         import openai
 
-        kwargs.setdefault("api_key", TEST_KEY)
+        kwargs.setdefault("api_key", self.engine.config.api_key or TEST_KEY)
         kwargs.setdefault("http_client", httpx.Client(transport=self.transport()))
         return openai.OpenAI(**kwargs)
 
     def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` client wired to this mock."""
         import httpx
+
+        _require_openai("async_client")
         import openai
 
-        kwargs.setdefault("api_key", TEST_KEY)
+        kwargs.setdefault("api_key", self.engine.config.api_key or TEST_KEY)
         kwargs.setdefault("http_client", httpx.AsyncClient(transport=self.transport()))
         return openai.AsyncOpenAI(**kwargs)
 
     def start(self) -> MockAI:
         """Intercept requests to api.openai.com, Azure OpenAI hosts and ``base_urls`` sent by any ``httpx`` or
         ``httpx2`` client (the ``openai`` SDK's included), until :meth:`stop`. Requests to other hosts fail
-        (``other_hosts="fail"``) or go out to the network (``"pass"``)."""
+        (``other_hosts="fail"``) or go out to the network (``"pass"``); requests to mockai's own servers
+        (:meth:`serve`) go through.
+
+        While it intercepts, an ``OPENAI_API_KEY`` is set when none is (the mock's ``api_key``, else a test
+        key), so code that builds its own ``openai.OpenAI()`` works in a CI without a key; :meth:`stop` removes it.
+        """
         from .patch import Patcher
 
         if self._patcher is None:
-            self._patcher = Patcher(self.engine, base_urls=self.base_urls, other_hosts=self.other_hosts)
+            self._patcher = Patcher(self.engine, base_urls=self.base_urls, other_hosts=self.other_hosts,
+                                    api_key=self.engine.config.api_key or TEST_KEY)
             self._patcher.start()
         return self
 
@@ -318,6 +348,7 @@ class MockAI:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        __tracebackhide__ = True
         self.stop()
         if et is None:
             self.verify()
@@ -339,3 +370,31 @@ class MockAI:
         if not running:
             raise RuntimeError("the mock is not being served; use `with mock.serve() as server:`")
         return running[-1].base_url
+
+
+def _require_openai(method: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("openai") is None:
+        raise ImportError(f"MockAI.{method}() builds an openai SDK client, and the openai package is not installed: "
+                          "pip install openai (or use mock.http_client() / mock.transport() with httpx)")
+
+
+def _request_line(call: Call | None) -> str:
+    if call is None:
+        return "a request"
+    line = f"{call.http.method} {call.http.path}"
+    if call.request is not None:
+        line += f" model={call.request.model!r} last_user={call.last_user_text[:60]!r}"
+    return line
+
+
+def _strict_details(calls: CallList, shown: int = 3) -> str:
+    """Each unexpected call with why every rule missed it (the first ``shown`` in full, the rest in a line)."""
+    lines = []
+    for i, call in enumerate(calls):
+        if i < shown and call.error is not None:
+            lines.append(f"  [{i}] " + call.error.message.replace("\n", "\n      "))
+        else:
+            lines.append(f"  [{i}] {call.describe()}")
+    return "\n".join(lines)

@@ -4,7 +4,8 @@ The ``openai`` SDK sends through ``httpx`` or, from version 3, its fork ``httpx2
 behind ``HTTPTransport.handle_request`` / ``AsyncHTTPTransport.handle_async_request``. While a :class:`Patcher`
 is active those methods answer requests for the intercepted hosts from the engine. Other hosts fail with a
 clear error (``other_hosts="fail"``, the default, so nothing leaks to the network) or go out as usual
-(``"pass"``). For respx users, :meth:`mockai.MockAI.respx_side_effect` plugs into a respx route instead.
+(``"pass"``); requests to mockai's own servers (:meth:`mockai.MockAI.serve`, the ``mockai_server`` fixture) always
+go through to them. For respx users, :meth:`mockai.MockAI.respx_side_effect` plugs into a respx route instead.
 
 >>> from mockai.engine import Engine
 >>> patcher = Patcher(Engine(), hosts=["api.openai.com"])
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -21,10 +23,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .engine import Engine, HTTPRequest
+from .server import serves
 from .transport import to_engine, to_response, to_response_async
 
 AZURE_HOSTS = re.compile(r"(.+\.)?openai\.azure\.com")
 DEFAULT_HOSTS = ("api.openai.com",)
+KEY_VARIABLE = "OPENAI_API_KEY"
 
 
 class NotMockedError(AssertionError):
@@ -32,16 +36,22 @@ class NotMockedError(AssertionError):
 
 
 class Patcher:
-    """Answers requests to ``hosts`` (names or compiled patterns) and URLs under ``base_urls`` from ``engine``."""
+    """Answers requests to ``hosts`` (names or compiled patterns) and URLs under ``base_urls`` from ``engine``.
+
+    With ``api_key``, ``OPENAI_API_KEY`` is set to it while patching when it is not set already, so SDK clients
+    built without a key work; it is removed when the last patcher stops (unless something changed it meanwhile).
+    """
 
     def __init__(self, engine: Engine, *, hosts: Sequence[str | re.Pattern[str]] = (*DEFAULT_HOSTS, AZURE_HOSTS),
-                 base_urls: Sequence[str] = (), other_hosts: Literal["fail", "pass"] = "fail") -> None:
+                 base_urls: Sequence[str] = (), other_hosts: Literal["fail", "pass"] = "fail",
+                 api_key: str | None = None) -> None:
         if other_hosts not in ("fail", "pass"):
             raise ValueError(f"other_hosts must be 'fail' or 'pass', not {other_hosts!r}")
         self.engine = engine
         self.hosts = list(hosts)
         self.base_urls = [b.rstrip("/") for b in base_urls]
         self.other_hosts = other_hosts
+        self.api_key = api_key
 
     def intercepts(self, url: str) -> bool:
         return self.prefix(url) is not None
@@ -81,14 +91,21 @@ class Patcher:
                     _install(module)
             if self not in _ACTIVE:
                 _ACTIVE.append(self)
+            global _KEY_SET
+            if self.api_key and _KEY_SET is None and not os.environ.get(KEY_VARIABLE):
+                os.environ[KEY_VARIABLE] = _KEY_SET = self.api_key
 
     def stop(self) -> None:
+        global _KEY_SET
         with _LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
             if not _ACTIVE:
                 for name in list(_REAL):
                     _uninstall(name)
+                if _KEY_SET is not None and os.environ.get(KEY_VARIABLE) == _KEY_SET:
+                    del os.environ[KEY_VARIABLE]
+                _KEY_SET = None
 
 
 # One set of patched methods per module, shared by every active Patcher (newest first answers), so mocks may be
@@ -96,6 +113,7 @@ class Patcher:
 _LOCK = threading.RLock()
 _ACTIVE: list[Patcher] = []
 _REAL: dict[str, tuple[Any, Any, Any]] = {}  # module name -> (module, real sync method, real async method)
+_KEY_SET: str | None = None  # the OPENAI_API_KEY patch mode set, removed when the last patcher stops
 
 
 def _route(url: str, transport: Any) -> tuple[Patcher, str] | Patcher | None:
@@ -107,7 +125,7 @@ def _route(url: str, transport: Any) -> tuple[Patcher, str] | Patcher | None:
         prefix = patcher.prefix(url)
         if prefix is not None:
             return patcher, prefix
-    if active and active[-1].other_hosts == "fail":
+    if active and active[-1].other_hosts == "fail" and not serves(url):
         return active[-1]
     return None
 

@@ -11,71 +11,45 @@ reply is a ``return_value`` or a ``side_effect`` (a list used in order, a callab
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import APIError
 from .faults import Fault, Faulted, scripted
-from .generate import compact, last_user_text, message_text
-from .reply import FINISH_REASONS, Choice, Reply, TokenLogprob, ToolCall
+from .matchers import MATCHER_NAMES, MATCHERS, Text, check_on, check_times, clip, tool_result_name
+from .reply import Choice, Reply, TokenLogprob, ToolCall
 from .shapes import DrawnStream, SplitReply, as_reply
-from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
-from .wire import ToolCall as WireToolCall
+from .specs import (
+    _MISSING,
+    SHORT_FORM_FIELDS,
+    ReplySpec,
+    call,
+    check_spec,
+    error,
+    reply_spec,
+    short_form,
+    short_form_fields,
+)
+from .suggest import checked_keywords
+from .wire import ChatCompletionRequest
 
 if TYPE_CHECKING:
-    from .engine import Exchange, HTTPResponse
+    from .engine import Call, Exchange, HTTPResponse
 
-Text = str | re.Pattern[str]
+P = ParamSpec("P")
+R = TypeVar("R")
 Predicate = Callable[[ChatCompletionRequest], bool]
-# What a test may give as a reply: text, a Reply, a tool call, an error, a full chat.completion (dict or an
-# openai SDK object), a short-form dict ({"content"|"tool_calls"|"json"|"refusal"|"error": ...}), or a
-# callable of the request returning any of these.
-ReplySpec = Any
-
-_MISSING: Any = object()
-
-
-def call(name: str, arguments: Mapping[str, Any] | str | None = None, /, **kwargs: Any) -> ToolCall:
-    """A tool call for a scripted reply: ``call("get_weather", city="Oslo")``.
-
-    >>> call("get_weather", city="Oslo").arguments
-    '{"city":"Oslo"}'
-    """
-    if isinstance(arguments, str):
-        return ToolCall(name=name, arguments=arguments)
-    return ToolCall(name=name, arguments=compact({**(arguments or {}), **kwargs}))
-
-
-def error(status: int, message: str | None = None, *, code: str | None = None, type: str | None = None,
-          param: str | None = None, headers: Mapping[str, str] | None = None) -> APIError:
-    """An error reply in OpenAI's envelope: ``error(429, code="rate_limit_exceeded")``.
-
-    >>> error(500).type
-    'server_error'
-    """
-    return APIError(status, message or _DEFAULT_MESSAGES.get(status, f"Error {status}."), code=code, type=type,
-                    param=param, headers=headers)
-
-
-_DEFAULT_MESSAGES = {
-    400: "Invalid request.",
-    401: "Incorrect API key provided.",
-    403: "You are not allowed to sample from this model.",
-    404: "The model does not exist or you do not have access to it.",
-    409: "The request conflicted with another request.",
-    422: "The request could not be processed.",
-    429: "Rate limit reached. Please try again later.",
-    500: "The server had an error while processing your request. Sorry about that!",
-    502: "Bad gateway.",
-    503: "The engine is currently overloaded, please try again later.",
-    504: "Gateway timeout.",
-}
-
-
+# Most reply specs live in mockai.specs; these names are kept here, where scripting code has always found them.
+__all__ = ["MATCHER_NAMES", "SHORT_FORM_FIELDS", "SOCKET_DOOR", "_MISSING", "CallbackError", "Predicate", "ReplySpec",
+           "Rule", "Script", "Text", "build", "call", "check_on", "check_spec", "check_times", "error",
+           "from_completion", "reply_spec", "short_form", "short_form_fields", "tool_result_name"]
 def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
     """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``."""
     if callable(spec) and not isinstance(spec, (Reply, ToolCall, APIError)):
@@ -109,33 +83,6 @@ def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
     return reply
 
 
-SHORT_FORM_FIELDS = ("content", "tool_calls", "json", "refusal", "finish_reason")
-
-
-def short_form_fields(spec: Mapping[str, Any]) -> None:
-    """Raise ``ValueError`` naming the fields of a short-form reply that are not known."""
-    unknown = set(spec) - set(SHORT_FORM_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown reply field(s) {sorted(unknown)}; expected some of {sorted(SHORT_FORM_FIELDS)}")
-
-
-def short_form(spec: Mapping[str, Any]) -> Choice:
-    """``{"content": ..., "tool_calls": [...], "json": ..., "refusal": ..., "finish_reason": ...}``."""
-    short_form_fields(spec)
-    content = spec.get("content")
-    if "json" in spec:
-        content = compact(spec["json"])
-    calls = [c if isinstance(c, ToolCall) else call(c["name"], c.get("arguments") or {})
-             for c in spec.get("tool_calls") or []]
-    refusal = spec.get("refusal")
-    finish = spec.get("finish_reason") or ("tool_calls" if calls else "stop")
-    if finish not in FINISH_REASONS:
-        raise ValueError(f"finish_reason {finish!r} is not one of {', '.join(FINISH_REASONS)}")
-    if content is None and not calls and refusal is None:
-        content = ""
-    return Choice(content=content, tool_calls=calls, refusal=refusal, finish_reason=finish)
-
-
 def from_completion(data: Mapping[str, Any]) -> Reply:
     """A full ``chat.completion`` (as a dict) back into a :class:`Reply`."""
     choices = []
@@ -157,6 +104,20 @@ def from_completion(data: Mapping[str, Any]) -> Reply:
     return Reply(choices, model=data.get("model"), usage=data.get("usage"))
 
 
+def _scripting(method: Callable[Concatenate[Rule, P], R]) -> Callable[Concatenate[Rule, P], R]:
+    """A mistake in the first reply given to a rule removes the rule, so it does not fail teardown too."""
+    @functools.wraps(method)
+    def wrapper(rule: Rule, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(rule, *args, **kwargs)
+        except BaseException:
+            if rule._script is not None and not rule.scripted:
+                rule._script.discard(rule)
+            raise
+
+    return wrapper
+
+
 @dataclass
 class Rule:
     """A scripted reply for the requests it matches; see :meth:`Script.on`."""
@@ -170,40 +131,40 @@ class Rule:
     calls: list[Any] = field(default_factory=list)
     _effects: Iterator[Any] | None = field(default=None, repr=False)
     _fault: Fault | None = field(default=None, repr=False)
+    _script: Script | None = field(default=None, repr=False, compare=False)
 
     # --- scripting ------------------------------------------------------------------------------------------
 
+    @_scripting
+    @checked_keywords
     def reply(self, content: str | None = None, *, tool_calls: Sequence[ToolCall] | None = None,
               json: Any = _MISSING, refusal: str | None = None, finish_reason: str | None = None,
               times: int | None = None) -> Rule:
-        """Answer with text, tool calls, a JSON value (structured outputs) or a refusal."""
-        spec: dict[str, Any] = {}
-        if content is not None:
-            spec["content"] = content
-        if tool_calls is not None:
-            spec["tool_calls"] = list(tool_calls)
-        if json is not _MISSING:
-            spec["json"] = json
-        if refusal is not None:
-            spec["refusal"] = refusal
-        if finish_reason is not None:
-            spec["finish_reason"] = finish_reason
-        if not spec:
-            raise ValueError("reply() needs content, tool_calls, json or refusal")
-        return self.respond(spec, times=times)
+        """Answer with text, tool calls, a JSON value (structured outputs) or a refusal.
 
+        ``json`` is sent as the content, so it excludes ``content``; a ``refusal`` excludes both and
+        ``tool_calls``. A mistake raises here, and leaves no half-made rule behind.
+        """
+        return self.respond(reply_spec(content, tool_calls=tool_calls, json=json, refusal=refusal,
+                                       finish_reason=finish_reason), times=times)
+
+    @_scripting
     def respond(self, spec: ReplySpec, *, times: int | None = None) -> Rule:
         """Answer with any reply spec: a :class:`Reply`, a full completion, a callable of the request…"""
+        check_spec(spec)
+        check_times(times)
         self.return_value, self.side_effect, self._effects = spec, None, None
         if times is not None:
             self.times = times
         return self
 
-    def error(self, status: int, message: str | None = None, *, code: str | None = None,
+    @_scripting
+    def error(self, /, status: int, message: str | None = None, *, code: str | None = None,
               times: int | None = None, **kwargs: Any) -> Rule:
         """Answer with an error in OpenAI's envelope."""
         return self.respond(error(status, message, code=code, **kwargs), times=times)
 
+    @_scripting
     def fault(self, spec: str | Fault, arg: float | None = None, *, times: int | None = None) -> Rule:
         """Apply a fault (see :mod:`mockai.faults`) to this rule's answers: an error, a reset, a cut stream….
 
@@ -212,17 +173,28 @@ class Rule:
         >>> Script().on(stream=True).fault("cut=3").describe()
         'on(stream=True, fault=cut=3)'
         """
+        check_times(times)
         self._fault = Fault.parse(spec, arg)
         if times is not None:
             self.times = times
         return self
 
+    @_scripting
     def sequence(self, *specs: ReplySpec) -> Rule:
         """Answer the first match with ``specs[0]``, the next with ``specs[1]``…; matches no more afterwards."""
+        if not specs:
+            raise ValueError("sequence() needs at least one reply")
+        for spec in specs:
+            check_spec(spec)
         self.side_effect, self.return_value = list(specs), None
         self._effects = None
         self.times = len(specs) if self.times is None else min(self.times, len(specs))
         return self
+
+    @property
+    def scripted(self) -> bool:
+        """Whether a reply, a sequence or a fault was given (a rule without any cannot answer)."""
+        return self.return_value is not None or self.side_effect is not None or self._fault is not None
 
     # --- the journal of this rule ---------------------------------------------------------------------------
 
@@ -256,11 +228,18 @@ class Rule:
         if self.exhausted:
             return f"used up ({self.call_count} of times={self.times})"
         for key, want in self.matchers.items():
-            reason = _MATCHERS[key](request, want)
+            reason = MATCHERS[key](request, want)
             if reason:
                 return reason
-        if self.where is not None and not self.where(request):
-            return f"where={getattr(self.where, '__name__', 'callable')} returned False"
+        if self.where is not None:
+            try:
+                ok = self.where(request)
+            except _PASSED_ON:
+                raise
+            except BaseException as exc:
+                raise CallbackError(exc, f"the where= predicate of rule {self.describe()}") from exc
+            if not ok:
+                return f"where={getattr(self.where, '__name__', 'callable')} returned False"
         return None
 
     def produce(self, request: ChatCompletionRequest) -> ReplySpec:
@@ -273,75 +252,46 @@ class Rule:
         if self.return_value is None:
             if self._fault is not None:
                 return None  # the generator answers; the fault applies to that
-            raise LookupError(f"rule {self.describe()} has no reply: call .reply(), .respond() or .error()")
+            raise LookupError("the rule has no reply: call .reply(), .respond(), .error() or .fault() on it")
         return self.return_value
 
 
-def _text_miss(what: str, text: str, want: Text) -> str | None:
-    if isinstance(want, re.Pattern):
-        return None if want.search(text) else f"{what} {_clip(text)!r} does not match /{want.pattern}/"
-    return None if want.lower() in text.lower() else f"{what} {_clip(text)!r} does not contain {want!r}"
+# Set while the socket door (mockai.server) answers: there an exception in scripted code cannot reach the test.
+SOCKET_DOOR: ContextVar[bool] = ContextVar("mockai_socket_door", default=False)
+# Not the test's business: everything else scripted code raises is (pytest.fail and pytest.skip are BaseExceptions).
+_PASSED_ON = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_log = logging.getLogger("mockai")
 
 
-def _clip(text: str, size: int = 60) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
+class CallbackError(Exception):
+    """Scripted code raised while answering a request: a reply callable, a ``where=`` predicate, an exception
+    given as the reply, a reply that cannot be sent, or a rule without a reply.
 
+    Through the in-process door (a client from :meth:`mockai.MockAI.client`, patch mode, respx) the engine
+    raises ``exception`` itself in the test, with its traceback, as respx and pytest-httpx do. Over a socket it
+    cannot: the client gets a 500 naming the exception and the rule (with ``x-should-retry: false``, so the SDK
+    does not call the callback again), the traceback goes to the ``mockai`` logger, and
+    :meth:`mockai.MockAI.verify` (the pytest fixtures' teardown) raises it.
+    """
 
-def _model_miss(request: ChatCompletionRequest, want: Text) -> str | None:
-    if isinstance(want, re.Pattern):
-        return None if want.fullmatch(request.model) else f"model {request.model!r} does not match /{want.pattern}/"
-    return None if request.model == want else f"model is {request.model!r}, not {want!r}"
+    def __init__(self, exception: BaseException, source: str) -> None:
+        super().__init__(f"{source} raised {type(exception).__name__}: {exception}")
+        self.exception, self.source = exception, source
+        self.call: Call | None = None
+        self.raised = False  # the exception reached the test through the in-process door
 
+    def api_error(self) -> APIError:
+        return APIError(500, f"mockai: {self}. The test fails with this exception at teardown; its traceback is "
+                             "logged (logger 'mockai').", code="mockai_callback_error",
+                        headers={"x-should-retry": "false"})
 
-def _any_message_miss(request: ChatCompletionRequest, want: Text) -> str | None:
-    texts = [message_text(getattr(m, "content", None)) for m in request.messages]
-    if any(_text_miss("", t, want) is None for t in texts):
-        return None
-    return f"no message contains {want.pattern if isinstance(want, re.Pattern) else want!r}"
-
-
-def _has_tools_miss(request: ChatCompletionRequest, want: bool) -> str | None:
-    has = bool(request.tools)
-    return None if has == want else ("no tools offered" if want else "tools offered")
-
-
-def tool_result_name(request: ChatCompletionRequest) -> str | None:
-    """The function whose result is the last message, when the last message is a tool result."""
-    last = request.messages[-1]
-    if not isinstance(last, ToolMessage):
-        return None
-    for msg in reversed(request.messages):
-        if isinstance(msg, AssistantMessage):
-            for tc in msg.tool_calls or []:
-                if tc.id == last.tool_call_id:
-                    return tc.function.name if isinstance(tc, WireToolCall) else tc.custom.name
-    return ""
-
-
-def _tool_result_miss(request: ChatCompletionRequest, want: str | bool) -> str | None:
-    name = tool_result_name(request)
-    if want is False:
-        return None if name is None else f"the last message is a result of {name!r}"
-    if name is None:
-        return "the last message is not a tool result"
-    if want is True or name == want:
-        return None
-    return f"the last message is a result of {name!r}, not {want!r}"
-
-
-def _stream_miss(request: ChatCompletionRequest, want: bool) -> str | None:
-    return None if bool(request.stream) == want else f"stream is {bool(request.stream)}"
-
-
-_MATCHERS: dict[str, Callable[[ChatCompletionRequest, Any], str | None]] = {
-    "model": _model_miss,
-    "last_user": lambda r, w: _text_miss("the last user message", last_user_text(r), w),
-    "any_message": _any_message_miss,
-    "has_tools": _has_tools_miss,
-    "tool_result": _tool_result_miss,
-    "stream": _stream_miss,
-}
-MATCHER_NAMES = tuple(_MATCHERS)
+    def deliver(self) -> BaseException | None:
+        """The exception to raise in the test now; over a socket (``None``) it is logged and kept for verify."""
+        if SOCKET_DOOR.get():
+            _log.error("mockai: %s", self, exc_info=self.exception)
+            return None
+        self.raised = True
+        return self.exception
 
 
 class Script:
@@ -352,10 +302,12 @@ class Script:
     def __init__(self) -> None:
         self.rules: list[Rule] = []
         self.queued: list[ReplySpec] = []
+        self.errors: list[CallbackError] = []  # what scripted code raised, in order (see CallbackError)
         self._queue_used = 0
         self._lock = threading.RLock()
         self._ids = itertools.count()
 
+    @checked_keywords
     def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
            has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
            where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
@@ -363,16 +315,26 @@ class Script:
 
         Text conditions are a case-insensitive substring or a compiled regular expression (searched).
         ``tool_result`` matches when the last message is the result of that function (``True``: any function,
-        ``False``: not a tool result). ``where`` is any predicate of the validated request.
+        ``False``: not a tool result). ``where`` is any predicate of the validated request. A value of the wrong
+        kind raises ``TypeError`` here, naming the argument.
         """
         given = {"model": model, "last_user": last_user, "any_message": any_message, "has_tools": has_tools,
                  "tool_result": tool_result, "stream": stream}
-        rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times)
+        check_on({**given, "where": where, "name": name, "times": times})
+        rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times,
+                    _script=self)
         with self._lock:
             self.rules.append(rule)
         return rule
 
+    def discard(self, rule: Rule) -> None:
+        """Remove ``rule`` (the very object) from the rules."""
+        with self._lock:
+            self.rules[:] = [r for r in self.rules if r is not rule]
+
     def queue(self, *specs: ReplySpec) -> None:
+        for spec in specs:
+            check_spec(spec)
         with self._lock:
             self.queued.extend(specs)
 
@@ -385,11 +347,13 @@ class Script:
         """What was scripted but never used: rules never matched, rules with ``times`` left, queued replies."""
         out = []
         for rule in self.rules:
-            if not rule.called:
+            if not rule.called and not rule.scripted:
+                out.append(f"rule {rule.describe()} has no reply: call .reply(), .respond(), .error() or .fault()")
+            elif not rule.called:
                 out.append(f"rule {rule.describe()} was never matched")
             elif rule.times is not None and rule.call_count < rule.times:
                 out.append(f"rule {rule.describe()} was matched {rule.call_count} of {rule.times} times")
-        out.extend(f"queued reply #{self._queue_used + i + 1} was never used: {_clip(repr(s))}"
+        out.extend(f"queued reply #{self._queue_used + i + 1} was never used: {clip(repr(s))}"
                    for i, s in enumerate(self.pending))
         return out
 
@@ -397,11 +361,18 @@ class Script:
         with self._lock:
             self.rules.clear()
             self.queued.clear()
+            self.errors.clear()
             self._queue_used = 0
 
     def misses(self, request: ChatCompletionRequest) -> list[str]:
         """Why each rule (and the queue) did not answer ``request``."""
-        lines = [f"#{i + 1} {rule.describe()}: {rule.miss(request) or 'matches'}" for i, rule in enumerate(self.rules)]
+        lines = []
+        for i, rule in enumerate(self.rules):
+            try:
+                reason = rule.miss(request) or "matches"
+            except CallbackError as exc:
+                reason = str(exc)
+            lines.append(f"#{i + 1} {rule.describe()}: {reason}")
         lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
         return lines
 
@@ -409,19 +380,37 @@ class Script:
         request = ex.request
         with self._lock:
             for rule in self.rules:
-                if rule.miss(request) is None:
-                    spec = rule.produce(request)
+                try:
+                    missed = rule.miss(request)
+                except CallbackError as err:
+                    rule.calls.append(ex.call)  # a rule whose code raised counts as matched
+                    raise self._failed(err, ex) from err.exception
+                if missed is None:
                     rule.calls.append(ex.call)
-                    if isinstance(spec, Faulted):
-                        return scripted(spec.fault, spec.reply, ex)
-                    if rule._fault is not None:
-                        return scripted(rule._fault, spec, ex)
-                    return build(spec, request)
+                    return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
             if self.pending:
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
-                if isinstance(spec, Faulted):
-                    return scripted(spec.fault, spec.reply, ex)
-                return build(spec, request)
+                return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)
         return None
+
+    def _answer(self, produce: Callable[[ChatCompletionRequest], ReplySpec], fault: Fault | None, source: str,
+                ex: Exchange) -> Reply | APIError | HTTPResponse:
+        """Run the scripted code of one answer; what it raises (an APIError aside) becomes a CallbackError."""
+        try:
+            spec = produce(ex.request)
+            if isinstance(spec, Faulted):
+                return scripted(spec.fault, spec.reply, ex)
+            if fault is not None:
+                return scripted(fault, spec, ex)
+            return build(spec, ex.request)
+        except (APIError, *_PASSED_ON):
+            raise
+        except BaseException as exc:
+            raise self._failed(CallbackError(exc, source), ex) from exc
+
+    def _failed(self, err: CallbackError, ex: Exchange) -> CallbackError:
+        err.call = ex.call
+        self.errors.append(err)
+        return err
 

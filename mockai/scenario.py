@@ -35,12 +35,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import param_path
 from .rules import Script, error, short_form, short_form_fields
+from .suggest import closest
 
 
 class ScenarioError(ValueError):
@@ -180,6 +181,11 @@ class Scenario(_Strict):
     queue: list[ReplyItem] = Field(default_factory=list)
 
 
+# The model each tag of a tagged union names (they appear in pydantic's error locations).
+_TAGGED: dict[str, type[_Strict]] = {"Regex": Regex, "ReplyFields": ReplyFields, "ErrorReply": ErrorReply,
+                                     "FaultReply": FaultReply}
+
+
 def _text(value: TextMatch | None) -> str | re.Pattern[str] | None:
     return re.compile(value.regex) if isinstance(value, Regex) else value
 
@@ -219,13 +225,42 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
                         raise _located(("rules", i, key, *([j] if key == "replies" else [])), str(exc)) from None
         return scenario
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
+        errors = exc.errors(include_url=False)
+        # A misspelled key also makes a required one missing: name the misspelling, it says more.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in (
             "str", "int", "bool", "function-after"))))
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = _unknown_field(err["loc"])
         raise ScenarioError(_where(source, lines, loc) + f"{param_path(loc) or '(document)'}: {msg}") from None
     except _Located as exc:
         raise ScenarioError(_where(source, lines, exc.loc) + f"{param_path(exc.loc)}: {exc.reason}") from None
+
+
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    """The message for an unknown key at ``loc`` (pydantic's, tags included): the nearest valid key, and all."""
+    model: type[_Strict] = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in _TAGGED:
+            model = _TAGGED[part]
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        inner = _models_in(field.annotation) if field is not None else []
+        if len(inner) == 1:
+            model = inner[0]
+    valid = [f.alias or n for n, f in model.model_fields.items()]
+    key = str(loc[-1])
+    best = closest(key, valid)
+    return f"unknown field {key!r}{f' (did you mean {best!r}?)' if best else ''}; expected one of {', '.join(valid)}"
+
+
+def _models_in(annotation: Any) -> list[type[_Strict]]:
+    if isinstance(annotation, type) and issubclass(annotation, _Strict):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 class _Located(Exception):
@@ -259,11 +294,11 @@ def load_scenario(path: str | Path) -> Scenario:
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
         return parse_scenario(data, str(path))
-    data, lines = _yaml_with_lines(text, str(path))
+    data, lines = yaml_with_lines(text, str(path))
     return parse_scenario(data, str(path), lines)
 
 
-def _yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+def yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     import yaml
 
     try:

@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from .engine import Config, Engine
+from .rules import SOCKET_DOOR
 
 CONFIG_ENV = "MOCKAI_SERVE_CONFIG"
 SCENARIO_ENV = "MOCKAI_SERVE_SCENARIOS"
@@ -36,11 +38,13 @@ class ServerThread:
         from .app import create_app
 
         self.engine = engine
-        self._config = uvicorn.Config(create_app(engine, host), host=host, port=port, log_level=log_level,
-                                      access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        self._config = uvicorn.Config(SocketDoor(create_app(engine, host)), host=host, port=port,
+                                      log_level=log_level, access_log=False, lifespan="off",
+                                      timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(self._config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._bound: tuple[str, int] | None = None  # (host, port) while running
 
     @property
     def running(self) -> bool:
@@ -63,7 +67,12 @@ class ServerThread:
         return self.url + "/v1"
 
     def start(self) -> ServerThread:
-        self._socket = listen(self._config.host, self._config.port, self._config.backlog)
+        host, port = self._config.host, self._config.port
+        try:
+            self._socket = listen(host, port, self._config.backlog)
+        except OSError as exc:
+            raise OSError(exc.errno, f"mockai: cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                                     f"{busy_port_hint(exc, 'port=0')}") from None
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name=f"mockai-server-{self.port}", daemon=True)
         self._thread.start()
@@ -73,6 +82,8 @@ class ServerThread:
                 self.stop()
                 raise RuntimeError("the mockai server thread failed to start")
             time.sleep(0.002)
+        self._bound = (self._config.host, self.port)
+        _SERVING.add(self._bound)
         return self
 
     def stop(self) -> None:
@@ -80,6 +91,9 @@ class ServerThread:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self._bound is not None:
+            _SERVING.discard(self._bound)
+            self._bound = None
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -89,6 +103,54 @@ class ServerThread:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+class SocketDoor:
+    """Marks the requests an app answers as the socket door's (see :data:`mockai.rules.SOCKET_DOOR`): there an
+    exception raised by the test's scripted code becomes a 500 naming it, kept for ``verify()``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        token = SOCKET_DOOR.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            SOCKET_DOOR.reset(token)
+
+
+# (host, port) of the servers running in this process: patch mode lets requests to them through.
+_SERVING: set[tuple[str, int]] = set()
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"})
+
+
+def serves(url: str) -> bool:
+    """Whether ``url`` is on a :class:`ServerThread` running in this process."""
+    if not _SERVING:
+        return False
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return any(p == port and (h == host or (h in _LOOPBACK and host in _LOOPBACK)) for h, p in _SERVING)
+
+
+def busy_port_hint(exc: OSError, fix: str) -> str:
+    """What to do about a port that cannot be bound."""
+    import errno
+
+    if isinstance(exc, socket.gaierror):
+        return "The host name does not resolve: use 127.0.0.1, localhost, or an address of this machine."
+    if exc.errno == errno.EADDRINUSE:
+        return f"Another process holds the port: stop it, choose another port, or pass {fix} to pick a free one."
+    if exc.errno == errno.EACCES:
+        return f"Ports below 1024 need privileges: choose a port above 1023, or pass {fix} to pick a free one."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "The host is not an address of this machine: use 127.0.0.1 (or 0.0.0.0 for every interface)."
+    return f"Pass {fix} to pick a free port."
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

@@ -31,9 +31,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
-from hypothesis.strategies import SearchStrategy
+try:
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
+    from hypothesis.strategies import SearchStrategy
+except ImportError as exc:  # an optional dependency: say how to get it
+    raise ImportError("mockai.strategies needs Hypothesis, which is not installed: pip install hypothesis (or "
+                      "pip install 'mockai[hypothesis]')") from exc
 
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers

@@ -232,4 +232,15 @@ def test_port_in_use() -> None:
         out = subprocess.run([*mockai_command(), "serve", "--port", str(port)], capture_output=True, text=True,
                              timeout=30)
     assert out.returncode == 1
-    assert "cannot listen" in out.stderr
+    assert f"mockai: cannot listen on 127.0.0.1:{port}: Address already in use. Another process holds the port: " \
+           "stop it, choose another port, or pass --port 0 to pick a free one." in out.stderr
+
+
+def test_a_missing_cassette_that_can_only_replay_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "suite.json"
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--cassette", str(missing)])
+    assert result.exit_code == 2
+    assert "Invalid value for '--cassette'" in result.output
+    assert "does not exist, and --record-mode none (the default) only replays. Record it first with --record-mode " \
+           "once" in " ".join(result.output.split())
+

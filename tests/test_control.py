@@ -9,6 +9,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -263,3 +264,86 @@ async def test_every_method_gets_an_envelope() -> None:
         res = await client.request("TRACE", "/v1/chat/completions", headers={"authorization": "Bearer k"})
     assert res.status_code == 405
     assert res.json()["error"]["type"] == "invalid_request_error"
+
+
+# --- YAML bodies, as the scenario files are written ----------------------------------------------------------
+
+
+def post_raw(url: str, body: bytes, content_type: str | None) -> tuple[int, Any]:
+    headers = {} if content_type is None else {"content-type": content_type}
+    req = urllib.request.Request(url + "/_mockai/rules", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, json.loads(res.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+YAML_SCENARIO = b"""\
+rules:
+  - match: {last_user: weather}
+    reply: {tool_calls: [{name: get_weather, arguments: {city: Oslo}}]}
+queue:
+  - "from YAML"
+"""
+
+
+@pytest.mark.parametrize("content_type", ["application/yaml", "application/x-yaml", "text/yaml; charset=utf-8",
+                                          "application/x-www-form-urlencoded", None])
+def test_yaml_scenario_bodies_by_content_type_or_sniffed(served: tuple[MockAI, ServerThread],
+                                                         content_type: str | None) -> None:
+    mock, server = served
+    assert post_raw(server.url, YAML_SCENARIO, content_type) == (201, {"rules": 1, "queued": 1})
+    assert chat(server.url, "anything")[1]["choices"][0]["message"]["content"] == "from YAML"
+    assert mock.rules[0].describe() == "on(last_user='weather')"
+
+
+def test_every_shipped_scenario_file_can_be_posted(served: tuple[MockAI, ServerThread]) -> None:
+    mock, server = served
+    files = sorted(Path(__file__).parent.parent.joinpath("fixtures", "scenarios").glob("*.y*ml"))
+    assert files
+    for file in files:
+        status, body = post_raw(server.url, file.read_bytes(), None)  # as curl --data-binary @file sends it
+        assert status == 201, (file, body)
+    assert len(mock.rules) == body["rules"] > len(files)
+
+
+def test_yaml_errors_name_the_line(served: tuple[MockAI, ServerThread]) -> None:
+    _, server = served
+    status, body = post_raw(server.url, b"rules:\n  - match: {last_usr: x}\n    reply: y\n", "application/yaml")
+    assert status == 400
+    assert body["error"]["code"] == "invalid_scenario"
+    assert body["error"]["message"].startswith("request body:2: rules[0].match.last_usr: unknown field 'last_usr' "
+                                               "(did you mean 'last_user'?)")
+    status, body = post_raw(server.url, b"rules: [unclosed\n", "text/yaml")
+    assert (status, body["error"]["code"]) == (400, "invalid_yaml")
+    status, body = post_raw(server.url, b"{nope", "application/x-www-form-urlencoded")  # looks like JSON
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+    assert "not valid JSON" in body["error"]["message"]
+
+
+def test_yaml_aliases_are_refused(served: tuple[MockAI, ServerThread]) -> None:
+    _, server = served
+    bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"
+    status, body = post_raw(server.url, bomb, "application/yaml")
+    assert (status, body["error"]["code"]) == (400, "invalid_yaml")
+    assert "aliases" in body["error"]["message"]
+
+
+def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, ServerThread]) -> None:
+    _, server = served
+    status, body = http("GET", server.url + "/_mockai/rule")
+    assert status == 404
+    assert body["error"]["message"].startswith("Invalid URL (GET /_mockai/rule). The control API serves GET "
+                                               "/_mockai/health, GET and DELETE /_mockai/calls, GET, POST and "
+                                               "DELETE /_mockai/rules")
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as info:
+        client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hi")  # the legacy completions route
+    error = info.value.body
+    assert isinstance(error, dict)
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"] == ("Invalid URL (POST /v1/completions). mockai serves POST /v1/chat/completions, GET "
+                                "/v1/models and GET /v1/models/{model} (also without /v1, and Azure OpenAI's POST "
+                                "/openai/deployments/{deployment}/chat/completions).")
+    assert error["type"] == "invalid_request_error"

@@ -242,9 +242,11 @@ def test_reply_finish_reason(mock: MockAI, client: openai.OpenAI, reason: str) -
 
 
 def test_reply_rejects_an_unknown_finish_reason(mock: MockAI, client: openai.OpenAI) -> None:
-    mock.on().reply("x", finish_reason="bogus")
-    # the reply spec is checked when used; a bad spec becomes a 500 rather than a traceback
-    with pytest.raises(openai.InternalServerError, match="bogus"):
+    with pytest.raises(ValueError, match="finish_reason 'bogus' is not one of stop, length"):
+        mock.on().reply("x", finish_reason="bogus")  # checked when scripted, not at the first request
+    assert mock.rules == []  # and no half-made rule is left to fail teardown
+    mock.on().respond(lambda request: {"content": "x", "finish_reason": "bogus"})
+    with pytest.raises(ValueError, match="finish_reason 'bogus'"):  # a callable's reply: raised in the test
         ask(client, "x")
 
 
@@ -585,8 +587,10 @@ def test_same_seed_same_generated_reply_different_seed_differs() -> None:
 def test_auth_and_api_key() -> None:
     mock = MockAI(api_key="sk-right")
     with pytest.raises(openai.AuthenticationError):
-        text_of(mock.client(max_retries=0), "x")
-    assert text_of(mock.client(api_key="sk-right", max_retries=0), "x")
+        text_of(mock.client(api_key="sk-wrong", max_retries=0), "x")
+    assert text_of(mock.client(max_retries=0), "x")  # the mock's own clients carry its key
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-right"
+    assert mock.async_client().api_key == "sk-right"
 
 
 def test_load_from_dict(mock: MockAI, client: openai.OpenAI) -> None:
@@ -617,3 +621,73 @@ def test_http_clients_sync_and_async(mock: MockAI) -> None:
             return content
 
     assert anyio.run(go) == "via async httpx"
+
+
+# --- patch mode provides a key; absent optional packages -----------------------------------------------------
+
+
+def test_patch_mode_provides_a_key_to_clients_built_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a CI without a key
+    with MockAI() as mock:
+        assert text_of(openai.OpenAI(max_retries=0), "x")  # the code under test builds its own client
+    assert "OPENAI_API_KEY" not in os.environ  # not leaked after the block
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-mockai-test-key"
+
+    mock = MockAI(api_key="sk-configured").start()
+    try:
+        assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+        assert text_of(openai.OpenAI(max_retries=0), "x")
+        with MockAI().patch():  # nested: the first one's key stays until the last one stops
+            assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+        assert os.environ["OPENAI_API_KEY"] == "sk-configured"
+    finally:
+        mock.stop()
+    assert "OPENAI_API_KEY" not in os.environ
+
+
+def test_patch_mode_keeps_a_key_that_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-mine")
+    with MockAI() as mock:
+        assert os.environ["OPENAI_API_KEY"] == "sk-mine"
+        text_of(openai.OpenAI(max_retries=0), "x")
+    assert os.environ["OPENAI_API_KEY"] == "sk-mine"
+    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-mine"
+
+
+def test_patch_mode_does_not_remove_a_key_changed_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with MockAI():
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-set-by-the-test")
+    assert os.environ["OPENAI_API_KEY"] == "sk-set-by-the-test"
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import mockai; mockai.MockAI().client()",
+     "MockAI.client() builds an openai SDK client, and the openai package is not installed: pip install openai"),
+    ("import mockai.strategies",
+     "mockai.strategies needs Hypothesis, which is not installed: pip install hypothesis"),
+])
+def test_an_absent_optional_package_names_the_fix(code: str, message: str) -> None:
+    import subprocess
+    import sys
+
+    hide = "import sys; sys.modules['openai'] = sys.modules['hypothesis'] = None\n"
+    out = subprocess.run([sys.executable, "-c", hide + code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert f"ImportError: {message}" in out.stderr
+
+
+def test_misspelled_constructor_arguments_suggest_the_name() -> None:
+    with pytest.raises(TypeError, match=r"^MockAI\(\) got an unexpected keyword argument 'strcit'; did you mean "
+                                        r"'strict'\? It takes seed, strict, assert_all_called"):
+        MockAI(strcit=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"MockAI\.reply\(\) got an unexpected keyword argument 'refusl'"):
+        MockAI().reply(refusl="no")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="a reply takes content or json, not both"):
+        MockAI().reply("a", json={"k": 1})

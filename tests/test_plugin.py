@@ -506,3 +506,245 @@ def test_plugin_module_is_light() -> None:
     source = Path(__import__("pytest_mockai").__file__).read_text()
     top_level_imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert all(("mockai" not in line or "__future__" in line) for line in top_level_imports), top_level_imports
+
+
+# --- issue 9: the test author's experience -------------------------------------------------------------------
+
+
+def test_the_api_key_marker_is_what_both_fixtures_export(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        import os, subprocess, sys
+        import openai, pytest
+
+        ASK = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+
+        @pytest.mark.mockai(api_key="sk-right")
+        def test_in_process(mockai):
+            assert os.environ["OPENAI_API_KEY"] == "sk-right"
+            assert openai.OpenAI(max_retries=0).chat.completions.create(**ASK).choices[0].message.content
+            with pytest.raises(openai.AuthenticationError):
+                openai.OpenAI(api_key="sk-wrong", max_retries=0).chat.completions.create(**ASK)
+
+        @pytest.mark.mockai(api_key="sk-right")
+        def test_socket(mockai_server):
+            assert os.environ["OPENAI_API_KEY"] == "sk-right"
+            with openai.OpenAI(max_retries=0) as client:
+                assert client.chat.completions.create(**ASK).choices[0].message.content
+            code = "import openai; print(openai.OpenAI(max_retries=0).chat.completions.create(model='gpt-4o-mini', " \\
+                   "messages=[{'role': 'user', 'content': 'y'}]).object)"
+            assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  check=True).stdout.strip() == "chat.completion"
+    """)
+    tester.runpytest().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("order", ["mockai, mockai_server", "mockai_server, mockai"])
+def test_both_fixtures_are_one_mock_with_two_doors_in_either_order(tester: pytest.Pytester, order: str) -> None:
+    tester.makepyfile(f"""
+        import os
+        import openai, httpx
+
+        ASK = dict(model="gpt-4o-mini", messages=[{{"role": "user", "content": "x"}}])
+
+        def test_two_doors({order}):
+            assert mockai is mockai_server
+            assert os.environ["OPENAI_BASE_URL"] == mockai_server.base_url  # whatever the order
+            mockai.queue("in-process", "over the socket")
+            inproc = openai.OpenAI(base_url="https://api.openai.com/v1", max_retries=0)
+            assert inproc.chat.completions.create(**ASK).choices[0].message.content == "in-process"
+            # patch mode lets the test's own server through (other_hosts="fail" would refuse any other host)
+            with openai.OpenAI(max_retries=0) as client:
+                assert client.chat.completions.create(**ASK).choices[0].message.content == "over the socket"
+            assert mockai.call_count == 2  # one journal
+            assert [c.http.headers.get("host") for c in mockai.calls] == [
+                "api.openai.com", mockai_server.base_url.split("/")[2]]
+    """)
+    tester.runpytest().assert_outcomes(passed=1)
+
+
+def test_an_autouse_mockai_does_not_block_the_socket_fixture(tester: pytest.Pytester) -> None:
+    tester.makeconftest("""
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _offline(mockai):
+            yield
+    """)
+    tester.makepyfile("""
+        import httpx, openai, pytest
+        from mockai.patch import NotMockedError
+
+        def test_socket(mockai_server):
+            mockai_server.on(last_user="ping").reply("pong")
+            with openai.OpenAI(max_retries=0) as client:
+                reply = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}])
+            assert reply.choices[0].message.content == "pong"
+            with pytest.raises(NotMockedError):  # other hosts are still refused
+                httpx.get("http://127.0.0.1:9/elsewhere")
+    """)
+    tester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_callback_exception_fails_the_test_with_its_traceback(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        import openai
+
+        def answer(request):
+            return {"content": request.metadata["city"]}  # metadata is None
+
+        def test_in_process(mockai):
+            mockai.on(last_user="weather").respond(answer)
+            openai.OpenAI().chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}])
+
+        def test_over_the_socket(mockai_server):
+            mockai_server.on(last_user="weather", name="weather").respond(answer)
+            with openai.OpenAI() as client:
+                try:
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}])
+                except openai.APIError:
+                    pass  # a retry wrapper, or an app that swallows errors: the teardown still raises it
+    """)
+    result = tester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=1, errors=1)
+    out = result.stdout.str()
+    errors, failures = out.split("= FAILURES =")
+    # over the socket: a teardown error whose cause is the callback's exception, at the callback's line
+    assert "ERROR at teardown of test_over_the_socket" in errors
+    assert '>       return {"content": request.metadata["city"]}  # metadata is None' in errors
+    assert "The above exception was the direct cause of the following exception" in errors
+    assert ("mockai: 1 exception(s) raised by scripted code could not reach the test (the client got a 500 over the "
+            "socket)") in errors
+    assert ("rule 'weather' on(last_user='weather') raised TypeError: 'NoneType' object is not subscriptable "
+            "(answering POST /v1/chat/completions model='gpt-4o-mini' last_user='weather?')") in errors
+    assert "mockai:rules.py" in errors  # the log of the server side, with the traceback
+    # in-process: the test fails with the exception itself, pointing at the callback
+    assert '>       return {"content": request.metadata["city"]}  # metadata is None' in failures
+    assert "E       TypeError: 'NoneType' object is not subscriptable" in failures
+    assert "never matched" not in out
+    assert "Retrying request" not in out
+
+
+def test_bad_on_arguments_fail_where_they_are_written(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        def test_bad_value(mockai):
+            mockai.on(last_user=5).reply("x")
+
+        def test_typo(mockai):
+            mockai.on(last_usr="hi").reply("x")
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*mockai.on(last_user=5).reply(\"x\")*",
+        "E*TypeError: on(last_user=...) takes a string (a case-insensitive substring) or a compiled regex*",
+        "*mockai.on(last_usr=\"hi\").reply(\"x\")*",
+        "E*TypeError: MockAI.on() got an unexpected keyword argument 'last_usr'; did you mean 'last_user'?*",
+    ])
+    assert "never matched" not in result.stdout.str()
+
+
+def test_strict_mode_shows_its_diagnosis_when_the_test_fails_first(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        import openai, pytest
+
+        def summarize(text):  # the app swallows API errors
+            try:
+                return openai.OpenAI(max_retries=0).chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": text}]).choices[0].message.content
+            except openai.APIError:
+                return None
+
+        @pytest.mark.mockai(strict=True)
+        def test_summary(mockai):
+            mockai.on(last_user="summarise", name="summary").reply("Short.")
+            assert summarize("Summarize this") == "Short."
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*assert None == 'Short.'*",
+        "*- mockai -*",
+        "*1 unexpected request(s) with no scripted reply (strict mode):*",
+        "*mockai (strict): no scripted reply for POST /v1/chat/completions model='gpt-4o-mini' "
+        "last_user='Summarize this'*",
+        "*#1 'summary' on(last_user='summarise'): the last user message 'Summarize this' does not contain "
+        "'summarise'*",
+    ])
+    assert "never used" not in result.stdout.str()  # the unused rule is noise next to the real failure
+
+
+def test_marker_and_config_typos_suggest_the_name(tester: pytest.Pytester) -> None:
+    tester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def mockai_config(request):
+            return {"sead": 1} if "config" in request.node.name else {}
+    """)
+    tester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockai(strcit=True)
+        def test_marker(mockai):
+            pass
+
+        def test_config(mockai_server):
+            pass
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*@pytest.mark.mockai got an unknown argument 'strcit'; did you mean 'strict'? It takes MockAI's keyword "
+        "arguments: seed, strict, *",
+        "*the mockai_config fixture returned an unknown argument 'sead'; did you mean 'seed'?*",
+    ])
+    assert "pytest_mockai/__init__.py" not in result.stdout.str()  # no traceback from inside the plugin
+
+
+def test_a_bad_ini_seed_is_one_usage_error(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        def test_a(mockai):
+            pass
+
+        def test_b(mockai):
+            pass
+    """)
+    result = tester.runpytest("-o", "mockai_seed=abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.str().count("mockai_seed must be an integer, not 'abc' (mockai_seed = 42 in "
+                                     "[tool.pytest.ini_options], or -o mockai_seed=42, or --mockai-seed 42)") == 1
+
+
+def test_assertion_helpers_hide_their_own_frames(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        def test_helper(mockai):
+            mockai.calls.assert_called_once()
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*mockai.calls.assert_called_once()*", "E*AssertionError: expected 1 call; 0 were*"])
+    assert "journal.py" not in result.stdout.str()
+
+
+def test_upstream_option_and_ini_set_where_cassettes_record_from(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockai(cassette=True)
+        def test_from_the_option(mockai):
+            assert mockai.engine.config.upstream == "http://127.0.0.1:9/v1"
+
+        @pytest.mark.mockai(cassette=True, upstream="http://marker/v1")
+        def test_marker_wins(mockai):
+            assert mockai.engine.config.upstream == "http://marker/v1"
+
+        def test_no_cassette_no_upstream(mockai):
+            assert mockai.engine.config.upstream is None
+    """)
+    tester.runpytest("--mockai-upstream", "http://127.0.0.1:9/v1").assert_outcomes(passed=3)
+    tester.runpytest("-o", "mockai_upstream=http://127.0.0.1:9/v1").assert_outcomes(passed=3)
+    result = tester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--mockai-upstream=URL*", "*mockai_upstream*"])

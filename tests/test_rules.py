@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mockai import APIError, Choice, Reply, ToolCall, call, error
-from mockai.rules import Rule, Script, build, from_completion, short_form, tool_result_name
+from mockai.rules import CallbackError, Rule, Script, build, from_completion, short_form, tool_result_name
 from mockai.validation import parse_chat
 from mockai.wire import ChatCompletionRequest
 
@@ -211,9 +211,15 @@ def test_respond_after_sequence_replaces_it() -> None:
 
 def test_rule_without_a_reply_says_so() -> None:
     script = Script()
-    script.on(model="gpt-4o-mini")
-    with pytest.raises(LookupError, match=r"has no reply: call \.reply\(\)"):
+    rule = script.on(model="gpt-4o-mini")
+    assert script.unused() == ["rule on(model='gpt-4o-mini') has no reply: call .reply(), .respond(), .error() or "
+                               ".fault()"]
+    with pytest.raises(CallbackError, match=r"rule on\(model='gpt-4o-mini'\) raised LookupError: the rule has no "
+                                            r"reply: call \.reply\(\)") as caught:
         answer(script, req())
+    assert isinstance(caught.value.exception, LookupError)
+    assert rule.call_count == 1
+    assert script.errors == [caught.value]
 
 
 def test_reply_needs_something() -> None:
@@ -373,3 +379,111 @@ def test_from_completion_keeps_logprobs_model_usage_and_order() -> None:
     assert reply.choices[0].logprobs[0].token == "first"
     assert reply.model == "m"
     assert reply.usage == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+
+
+# --- mistakes fail where they are made, and say what was meant ----------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "kind", "message"), [
+    ({"last_user": 5}, TypeError, r"on\(last_user=\.\.\.\) takes a string \(a case-insensitive substring\) or a "
+                                  r"compiled regex \(re\.compile\(\.\.\.\)\), not int 5"),
+    ({"any_message": ["a"]}, TypeError, r"on\(any_message=\.\.\.\) takes a string"),
+    ({"model": 4}, TypeError, r"on\(model=\.\.\.\) takes a model name or a compiled regex"),
+    ({"model": re.compile(b"x")}, TypeError, r"on\(model=\.\.\.\) takes a regex of str, not of bytes"),
+    ({"has_tools": "yes"}, TypeError, r"on\(has_tools=\.\.\.\) takes True or False, not str 'yes'"),
+    ({"stream": 1}, TypeError, r"on\(stream=\.\.\.\) takes True or False, not int 1"),
+    ({"tool_result": 3}, TypeError, r"on\(tool_result=\.\.\.\) takes a function name, True"),
+    ({"where": "x"}, TypeError, r"on\(where=\.\.\.\) takes a callable of the validated request"),
+    ({"name": 1}, TypeError, r"on\(name=\.\.\.\) takes a string"),
+    ({"times": 0}, ValueError, r"times must be at least 1, not 0"),
+    ({"times": "2"}, TypeError, r"times must be a positive int, not str '2'"),
+    ({"times": True}, TypeError, r"times must be a positive int, not bool"),
+])
+def test_on_rejects_bad_matcher_arguments_when_called(kwargs: dict[str, Any], kind: type[Exception],
+                                                      message: str) -> None:
+    script = Script()
+    with pytest.raises(kind, match=message):
+        script.on(**kwargs)
+    assert script.rules == []
+
+
+def test_a_misspelled_argument_suggests_the_nearest_one() -> None:
+    with pytest.raises(TypeError, match=r"^Script\.on\(\) got an unexpected keyword argument 'last_usr'; did you "
+                                        r"mean 'last_user'\? It takes model, last_user, any_message, has_tools, "
+                                        r"tool_result, stream, where, name, times\.$"):
+        Script().on(last_usr="hi")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'zzz'\. It takes model"):
+        Script().on(zzz=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"Rule\.reply\(\) got an unexpected keyword argument 'jsno'; did you mean "
+                                        r"'json'\?"):
+        Script().on().reply(jsno={})  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"error\(\) got an unexpected keyword argument 'cod'; did you mean 'code'"):
+        Script().on().error(429, cod="rate_limit_exceeded")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"content": "a", "json": {"k": 1}}, "a reply takes content or json, not both: json is sent as the content"),
+    ({"content": "text", "refusal": "no"}, "a refusal is sent instead of an answer .* cannot come with content"),
+    ({"json": None, "refusal": "no"}, "cannot come with json"),
+    ({"tool_calls": [call("f")], "refusal": "no"}, "cannot come with tool_calls"),
+])
+def test_reply_rejects_combinations_that_cannot_be_sent(kwargs: dict[str, Any], message: str) -> None:
+    script = Script()
+    with pytest.raises(ValueError, match=message):
+        script.on(last_user="x").reply(**kwargs)
+    assert script.rules == []  # no empty rule is left to fail teardown
+    with pytest.raises(ValueError, match=message):
+        short_form(kwargs)  # scenario files and short-form dicts too
+
+
+def test_reply_accepts_the_combinations_the_api_sends() -> None:
+    script = Script()
+    script.on(last_user="a").reply("Let me check.", tool_calls=[call("f")])
+    script.on(last_user="b").reply(json={"k": 1}, tool_calls=[call("f")])
+    script.on(last_user="c").reply(refusal="no", finish_reason="stop")
+    both = content(answer(script, req("a")))
+    assert both == "Let me check."
+    assert content(answer(script, req("b"))) == '{"k":1}'
+
+
+def test_a_failed_reply_keeps_a_rule_that_already_has_one() -> None:
+    script = Script()
+    rule = script.on().reply("fine")
+    with pytest.raises(ValueError, match="unknown fault 'bogus'"):
+        rule.fault("bogus")
+    assert script.rules == [rule]
+
+
+def test_respond_and_queue_reject_what_could_never_be_sent() -> None:
+    script = Script()
+    with pytest.raises(TypeError, match="cannot reply with int: 42; a reply is text"):
+        script.on().respond(42)
+    with pytest.raises(TypeError, match="cannot reply with NoneType"):
+        script.queue(None)
+    with pytest.raises(ValueError, match=r"unknown reply field\(s\) \['contnet'\] \(did you mean 'content'\?\); "
+                                         r"expected some of"):
+        script.queue({"contnet": "x"})
+    with pytest.raises(TypeError, match="a reply's content must be a string, not dict"):
+        script.on().reply({"k": 1})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"a tool call is call\(name, \*\*arguments\)"):
+        script.on().reply(tool_calls=["get_weather"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="sequence"):
+        script.on().sequence()
+    assert script.rules == []
+    assert script.pending == []
+
+
+def test_misses_reports_a_raising_predicate_instead_of_raising() -> None:
+    script = Script()
+    script.on(where=lambda r: r.messages[3] is None).reply("x")
+    assert script.misses(req())[0].startswith("#1 on(where=<lambda>): the where= predicate of rule "
+                                              "on(where=<lambda>) raised IndexError")
+
+
+def test_a_misspelled_reply_argument_leaves_no_rule_behind() -> None:
+    script = Script()
+    with pytest.raises(TypeError, match="did you mean 'refusal'"):
+        script.on().reply(refusl="no")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="did you mean 'code'"):
+        script.on().error(429, cod="x")
+    assert script.rules == []

@@ -198,7 +198,22 @@ BAD_YAML = [
     ("rules:\n  - match: {last_user: hi}\n    reply: {text: hello}\n", 3, "rules[0].reply",
      "unknown reply field(s) ['text']"),
     ("rules:\n  - match: {last_user: hi}\n", 2, "rules[0]", "needs exactly one of reply, replies or error"),
-    ("rules:\n  - match: {user: hi}\n    reply: x\n", 2, "rules[0].match.user", "Extra inputs are not permitted"),
+    ("rules:\n  - match: {user: hi}\n    reply: x\n", 2, "rules[0].match.user",
+     "unknown field 'user' (did you mean 'last_user'?); expected one of model, last_user, any_message, has_tools, "
+     "tool_result, stream"),
+    ("rules:\n  - match: {last_user: {regexp: x}}\n    reply: x\n", 2, "rules[0].match.last_user.regexp",
+     "unknown field 'regexp' (did you mean 'regex'?); expected one of regex"),
+    ("rules:\n  - match: {}\n    reply: {error: {status: 500, cod: x}}\n", 3, "rules[0].reply.error.cod",
+     "unknown field 'cod' (did you mean 'code'?); expected one of status, message, code, type, param, headers"),
+    ("rules:\n  - mtch: {}\n    reply: x\n", 2, "rules[0].mtch",
+     "unknown field 'mtch' (did you mean 'match'?); expected one of name, match, reply, replies, error, fault, times"),
+    ("rules:\n  - reply: {tool_calls: [{name: f, args: {}}]}\n", 2, "rules[0].reply.tool_calls[0].args",
+     "unknown field 'args' (did you mean 'arguments'?); expected one of name, arguments"),
+    ("queue:\n  - {fault: '429', replay: x}\n", 2, "queue[0].replay",
+     "unknown field 'replay' (did you mean 'reply'?); expected one of fault, reply"),
+    ("rules:\n  - match: {}\n    reply: {content: a, json: {k: 1}}\n", 3, "rules[0].reply",
+     "a reply takes content or json, not both"),
+    ("queue:\n  - {content: a, refusal: nope}\n", 2, "queue[0]", "a refusal is sent instead of an answer"),
     ("version: 1\nrules:\n  - match: {}\n    reply: x\n    times: 0\n", 5, "rules[0].times",
      "greater than or equal to 1"),
     ("rules:\n  - match: {last_user: {regex: '(unclosed'}}\n    reply: x\n", 2, "rules[0].match.last_user.regex",
@@ -275,5 +290,6 @@ def test_parse_scenario_without_lines_names_the_source() -> None:
         parse_scenario({"rules": [{"reply": {"txt": 1}}]}, "inline")
     with pytest.raises(ScenarioError, match=r"^inline: \(document\): "):
         parse_scenario(["not", "a", "mapping"], "inline")
-    with pytest.raises(ScenarioError, match=r"^inline: bogus: Extra inputs"):
+    with pytest.raises(ScenarioError, match=r"^inline: bogus: unknown field 'bogus'; expected one of version, "
+                                            r"rules, queue$"):
         parse_scenario({"bogus": 1}, "inline")

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import openai
 import pytest
 
 from mockai import MockAI, call, error
+from mockai.patch import NotMockedError
 from mockai.server import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,3 +354,37 @@ def test_cli_rejects_a_bad_scenario_with_file_and_line(tmp_path: Path) -> None:
                           timeout=30)
     assert proc.returncode == 2
     assert f"{bad}:3: rules[0].reply: unknown reply field(s) ['text']" in proc.stderr
+
+
+def test_a_busy_port_says_what_to_do() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(OSError, match=rf"mockai: cannot listen on 127.0.0.1:{port}: Address already in use\. "
+                                          r"Another process holds the port: stop it, choose another port, or pass "
+                                          r"port=0 to pick a free one\.") as info:
+            MockAI().serve(port=port).start()
+    import errno
+
+    assert info.value.errno == errno.EADDRINUSE
+
+
+def test_patch_mode_lets_requests_to_mockai_servers_through() -> None:
+    served = MockAI()
+    served.queue("from the served mock")
+    with served.serve() as server, MockAI() as patching:  # other_hosts="fail": only mockai's servers pass
+        base_url = server.base_url
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+                                              ).choices[0].message.content == "from the served mock"
+        localhost = openai.OpenAI(base_url=f"http://localhost:{server.port}/v1", api_key="sk-x", max_retries=0)
+        assert localhost.models.list().data
+        client.close()
+        localhost.close()
+        with pytest.raises(NotMockedError):
+            httpx.get(f"http://127.0.0.1:{server.port + 1 if server.port < 65535 else 1}/v1/models")
+    assert patching.call_count == 0
+    assert served.call_count == 2
+    with MockAI(), pytest.raises(NotMockedError):  # stopped: its port is not let through any more
+        httpx.get(base_url + "/models")

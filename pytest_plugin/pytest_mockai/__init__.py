@@ -9,10 +9,13 @@ mockai itself (Starlette, pydantic, Faker…) is imported when a fixture is firs
         assert mockai.calls.last.request.model == "gpt-4o-mini"
 
 Options (command line, or ``[tool.pytest.ini_options]``): ``--mockai-seed`` / ``mockai_seed``,
-``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``, ``--mockai-record-mode`` (cassettes:
-``@pytest.mark.mockai(cassette=True)`` replays ``<test dir>/cassettes/<module>/<test>.json``). The seed
-defaults to one derived from the test's node id, so a test's replies do not depend on test order, selection or
-xdist.
+``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``, ``--mockai-record-mode`` and
+``--mockai-upstream`` / ``mockai_upstream`` (cassettes: ``@pytest.mark.mockai(cassette=True)`` replays
+``<test dir>/cassettes/<module>/<test>.json``). The seed defaults to one derived from the test's node id, so a
+test's replies do not depend on test order, selection or xdist.
+
+A test that uses both ``mockai`` and ``mockai_server`` gets one mock with two doors: the same rules, queue and
+journal, in-process and over the socket.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 TEST_KEY = "sk-mockai-test-key"
 _call_failed = pytest.StashKey[bool]()
+_mock = pytest.StashKey["MockAI"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,9 +49,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mockai-record-mode", default=None, choices=["none", "once", "new_episodes", "all"],
                     help="Record mode of every mockai cassette in this run, over markers (default: none, replay "
                          "only; new_episodes records what the cassette lacks; all records everything again).")
+    group.addoption("--mockai-upstream", default=None, metavar="URL",
+                    help="Base URL cassettes record from (default: https://api.openai.com/v1; any OpenAI-compatible "
+                         "API). mockai_config and markers may set upstream= per test.")
+    parser.addini("mockai_upstream", "Base URL cassettes record from (default: https://api.openai.com/v1).",
+                  default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _ini_seed(config)  # a bad seed is one usage error at start-up, not an error in every test
     config.addinivalue_line(
         "markers",
         "mockai(**kwargs): configure the mockai fixtures; keyword arguments are MockAI's "
@@ -56,11 +66,31 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _ini_seed(config: pytest.Config) -> int | None:
+    value = config.getini("mockai_seed")
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise pytest.UsageError(f"mockai_seed must be an integer, not {value!r} (mockai_seed = 42 in "
+                                "[tool.pytest.ini_options], or -o mockai_seed=42, or --mockai-seed 42)") from None
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when == "call":
         item.stash[_call_failed] = report.failed
+        mock = item.stash.get(_mock, None)
+        if report.failed and mock is not None:
+            # Teardown stays quiet after a failure, but what mockai saw may explain it (an app that swallowed
+            # the strict mode's 400 fails on `assert None`): show it with the failure.
+            problems = mock.problems(unused=False) + [
+                f"scripted code raised (the exception reached the code under test): {e}"
+                for e in mock.callback_errors if e.raised]
+            if problems:
+                report.sections.append(("mockai", "\n\n".join(problems)))
     return report
 
 
@@ -80,18 +110,20 @@ def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[
     config = request.config
     kwargs: dict[str, Any] = {}
     seed = config.getoption("--mockai-seed")
-    if seed is None and config.getini("mockai_seed") not in (None, ""):
-        seed = int(config.getini("mockai_seed"))
+    if seed is None:
+        seed = _ini_seed(config)
     if seed is None:
         seed = int.from_bytes(hashlib.sha256(request.node.nodeid.encode()).digest()[:4], "big")
     kwargs["seed"] = seed
     strict = config.getoption("--mockai-strict")
     kwargs["strict"] = bool(config.getini("mockai_strict")) if strict is None else strict
     kwargs["assert_all_called"] = bool(config.getini("mockai_assert_all_called"))
+    _check_names(overrides, "the mockai_config fixture returned")
     kwargs.update(overrides)
     for marker in reversed(list(request.node.iter_markers("mockai"))):
         if marker.args:
             raise pytest.UsageError("@pytest.mark.mockai takes keyword arguments only, e.g. mockai(seed=1)")
+        _check_names(marker.kwargs, "@pytest.mark.mockai got")
         kwargs.update(marker.kwargs)
     if kwargs.get("cassette") in (None, False):
         kwargs.pop("cassette", None)
@@ -100,9 +132,26 @@ def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[
         mode = config.getoption("--mockai-record-mode")
         if mode is not None:
             kwargs["record_mode"] = mode
+        upstream = config.getoption("--mockai-upstream") or config.getini("mockai_upstream")
+        if upstream and "upstream" not in kwargs:
+            kwargs["upstream"] = upstream
     if "scenario" in kwargs:
         kwargs["scenario"] = _resolve(kwargs["scenario"], request.path.parent)
     return kwargs
+
+
+def _check_names(given: dict[str, Any], where: str) -> None:
+    """Fail the test (not with a traceback from inside the plugin) on an argument MockAI does not take."""
+    import inspect
+
+    from mockai import MockAI
+    from mockai.suggest import did_you_mean
+
+    valid = list(inspect.signature(MockAI).parameters)
+    for name in given:
+        if name not in valid:
+            pytest.fail(f"{where} an unknown argument {name!r}{did_you_mean(name, valid)} It takes MockAI's keyword "
+                        f"arguments: {', '.join(valid)}.", pytrace=False)
 
 
 @pytest.fixture
@@ -127,13 +176,14 @@ def _cassette_path(request: pytest.FixtureRequest, cassette: Any) -> Path:
 
 
 def _api_key(mock: MockAI) -> str:
-    """The key clients get: a test key, unless a cassette records (then the caller's real key is kept)."""
+    """The key clients get: the mock's ``api_key`` or a test key, unless a cassette records (then the caller's
+    real key is kept)."""
     import os
 
     cassette = mock.cassette
     if cassette is not None and cassette.recording and os.environ.get("OPENAI_API_KEY"):
         return os.environ["OPENAI_API_KEY"]
-    return TEST_KEY
+    return mock.engine.config.api_key or TEST_KEY
 
 
 def _resolve(scenario: Any, base: Path) -> Any:
@@ -147,47 +197,58 @@ def _resolve(scenario: Any, base: Path) -> Any:
 
 
 def _finish(request: pytest.FixtureRequest, mock: MockAI) -> None:
+    __tracebackhide__ = True
     if request.node.stash.get(_call_failed, False):
-        return  # the test already failed; unused replies would only add noise
-    try:
-        mock.verify()
-    except AssertionError as exc:
-        problem = str(exc)
-    else:
-        return
-    pytest.fail(problem, pytrace=False)
+        return  # the test already failed: what mockai saw is shown with it (pytest_runtest_makereport)
+    problems = mock.problems()
+    if any(not e.raised for e in mock.callback_errors):
+        mock.verify()  # raises with the callback's exception as the cause, so its traceback shows
+    if problems:
+        pytest.fail("mockai: " + "\nmockai: ".join(problems), pytrace=False)
 
 
 @pytest.fixture
-def mockai(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
-    """A :class:`mockai.MockAI` that intercepts requests to api.openai.com (and Azure, and ``base_urls``) for
-    the test, in-process. At teardown the test fails on unused scripted replies or unexpected requests."""
+def _mockai_instance(request: pytest.FixtureRequest, mockai_config: dict[str, Any]) -> Iterator[MockAI]:
+    """The test's one :class:`mockai.MockAI`: ``mockai`` and ``mockai_server`` are two doors onto it."""
     from mockai import MockAI
 
+    __tracebackhide__ = True
     mock = MockAI(**settings(request, mockai_config))
+    request.node.stash[_mock] = mock
+    yield mock
+    _finish(request, mock)
+
+
+@pytest.fixture
+def mockai(request: pytest.FixtureRequest, _mockai_instance: MockAI,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
+    """A :class:`mockai.MockAI` that intercepts requests to api.openai.com (and Azure, and ``base_urls``) for
+    the test, in-process. At teardown the test fails on unused scripted replies or unexpected requests.
+
+    ``OPENAI_API_KEY`` is set to the mock's ``api_key`` (or a test key). ``OPENAI_BASE_URL`` is removed, unless
+    the test also uses ``mockai_server``: then it is the server's, and both fixtures are the same mock.
+    """
+    mock = _mockai_instance
     monkeypatch.setenv("OPENAI_API_KEY", _api_key(mock))
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    if "mockai_server" not in request.fixturenames:
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     mock.start()
     try:
         yield mock
     finally:
         mock.stop()
-    _finish(request, mock)
 
 
 @pytest.fixture
-def mockai_server(request: pytest.FixtureRequest, mockai_config: dict[str, Any],
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
-    """A :class:`mockai.MockAI` served on 127.0.0.1 (a free port) for the test: ``mockai_server.base_url``.
+def mockai_server(_mockai_instance: MockAI, monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAI]:
+    """The test's :class:`mockai.MockAI`, served on 127.0.0.1 (a free port): ``mockai_server.base_url`` is
+    ``http://127.0.0.1:PORT/v1``.
 
-    ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` point at it, so subprocesses in any language find it.
+    ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` point at it, so subprocesses in any language find it. With the
+    ``mockai`` fixture in the same test, it is the same mock (one script, one journal).
     """
-    from mockai import MockAI
-
-    mock = MockAI(**settings(request, mockai_config))
-    with mock.serve() as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    mock = _mockai_instance
+    with mock.serve():
+        monkeypatch.setenv("OPENAI_BASE_URL", mock.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", _api_key(mock))
         yield mock
-    _finish(request, mock)

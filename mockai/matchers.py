@@ -1,0 +1,124 @@
+"""What a rule can match on, why it misses a request, and what each argument of ``on()`` takes.
+
+>>> check_on({"has_tools": "yes"})
+Traceback (most recent call last):
+...
+TypeError: on(has_tools=...) takes True or False, not str 'yes'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .generate import last_user_text, message_text
+from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
+from .wire import ToolCall as WireToolCall
+
+Text = str | re.Pattern[str]
+
+
+def check_times(times: Any) -> None:
+    if times is None:
+        return
+    if not isinstance(times, int) or isinstance(times, bool):
+        raise TypeError(f"times must be a positive int, not {type(times).__name__} {times!r}")
+    if times < 1:
+        raise ValueError(f"times must be at least 1, not {times} (leave it out for no limit)")
+
+
+_TEXT_TAKES = "a string (a case-insensitive substring) or a compiled regex (re.compile(...))"
+# What each argument of on() takes: (a check of the value, how to say it).
+_ON_ARGUMENTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model": (lambda v: isinstance(v, (str, re.Pattern)), "a model name or a compiled regex (full match)"),
+    "last_user": (lambda v: isinstance(v, (str, re.Pattern)), _TEXT_TAKES),
+    "any_message": (lambda v: isinstance(v, (str, re.Pattern)), _TEXT_TAKES),
+    "has_tools": (lambda v: isinstance(v, bool), "True or False"),
+    "tool_result": (lambda v: isinstance(v, (str, bool)), "a function name, True (any tool result) or False"),
+    "stream": (lambda v: isinstance(v, bool), "True or False"),
+    "where": (callable, "a callable of the validated request returning a bool"),
+    "name": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def check_on(arguments: Mapping[str, Any]) -> None:
+    """``TypeError``/``ValueError`` naming the argument of ``on()`` whose value it cannot take, and what it takes."""
+    for key, value in arguments.items():
+        if value is None:
+            continue
+        if key == "times":
+            check_times(value)
+            continue
+        ok, takes = _ON_ARGUMENTS[key]
+        if not ok(value):
+            raise TypeError(f"on({key}=...) takes {takes}, not {type(value).__name__} {value!r}")
+        if isinstance(value, re.Pattern) and not isinstance(value.pattern, str):
+            raise TypeError(f"on({key}=...) takes a regex of str, not of bytes")
+
+
+def _text_miss(what: str, text: str, want: Text) -> str | None:
+    if isinstance(want, re.Pattern):
+        return None if want.search(text) else f"{what} {clip(text)!r} does not match /{want.pattern}/"
+    return None if want.lower() in text.lower() else f"{what} {clip(text)!r} does not contain {want!r}"
+
+
+def clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _model_miss(request: ChatCompletionRequest, want: Text) -> str | None:
+    if isinstance(want, re.Pattern):
+        return None if want.fullmatch(request.model) else f"model {request.model!r} does not match /{want.pattern}/"
+    return None if request.model == want else f"model is {request.model!r}, not {want!r}"
+
+
+def _any_message_miss(request: ChatCompletionRequest, want: Text) -> str | None:
+    texts = [message_text(getattr(m, "content", None)) for m in request.messages]
+    if any(_text_miss("", t, want) is None for t in texts):
+        return None
+    return f"no message contains {want.pattern if isinstance(want, re.Pattern) else want!r}"
+
+
+def _has_tools_miss(request: ChatCompletionRequest, want: bool) -> str | None:
+    has = bool(request.tools)
+    return None if has == want else ("no tools offered" if want else "tools offered")
+
+
+def tool_result_name(request: ChatCompletionRequest) -> str | None:
+    """The function whose result is the last message, when the last message is a tool result."""
+    last = request.messages[-1]
+    if not isinstance(last, ToolMessage):
+        return None
+    for msg in reversed(request.messages):
+        if isinstance(msg, AssistantMessage):
+            for tc in msg.tool_calls or []:
+                if tc.id == last.tool_call_id:
+                    return tc.function.name if isinstance(tc, WireToolCall) else tc.custom.name
+    return ""
+
+
+def _tool_result_miss(request: ChatCompletionRequest, want: str | bool) -> str | None:
+    name = tool_result_name(request)
+    if want is False:
+        return None if name is None else f"the last message is a result of {name!r}"
+    if name is None:
+        return "the last message is not a tool result"
+    if want is True or name == want:
+        return None
+    return f"the last message is a result of {name!r}, not {want!r}"
+
+
+def _stream_miss(request: ChatCompletionRequest, want: bool) -> str | None:
+    return None if bool(request.stream) == want else f"stream is {bool(request.stream)}"
+
+
+MATCHERS: dict[str, Callable[[ChatCompletionRequest, Any], str | None]] = {
+    "model": _model_miss,
+    "last_user": lambda r, w: _text_miss("the last user message", last_user_text(r), w),
+    "any_message": _any_message_miss,
+    "has_tools": _has_tools_miss,
+    "tool_result": _tool_result_miss,
+    "stream": _stream_miss,
+}
+MATCHER_NAMES = tuple(MATCHERS)
