@@ -643,18 +643,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mockai serve vs bare Starlette vs aimock under wrk, on loopback.")
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured wrk run (5)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per server and mode (5)")
-    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load per server and mode (1)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load per server and mode (2)")
     parser.add_argument("--connections", type=int, default=32, help="wrk -c (32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk -t (1)")
     parser.add_argument("--startup-runs", type=int, default=5, help="start-up measurements per server (5)")
     parser.add_argument("--memory-seconds", type=int, default=60, help="memory run length (60)")
-    parser.add_argument("--memory-servers", default="mockai", help="comma-separated servers for the memory run")
+    parser.add_argument("--memory-servers", default="mockai,mockai-gen",
+                        help="comma-separated servers for the memory run (mockai,mockai-gen; also mockai-uv, aimock)")
     parser.add_argument("--profile-seconds", type=int, default=20, help="py-spy sampling time (20)")
     parser.add_argument("--profile-servers", default="mockai,mockai-uv", help="comma-separated servers to profile")
     parser.add_argument("--profile-top", type=int, default=25, help="lines per profile table (25)")
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (100)")
     parser.add_argument("--profile-dir", type=Path, help="keep py-spy's raw output here (default: a temp dir)")
-    parser.add_argument("--servers", default="mockai,mockai-uv,bare,aimock", help="which servers to measure")
+    parser.add_argument("--servers", default="mockai,mockai-uv,bare,aimock",
+                        help="which servers the load and start-up phases measure (default: all four)")
     parser.add_argument("--phases", default="load,startup,memory,profile",
                         help="which parts to run, comma-separated (default: all): load (throughput, latency, RSS), "
                         "startup, memory, profile")
@@ -751,6 +753,9 @@ def make_specs(workdir: Path, readme_bin: Path, fast_bin: Path, llmock: Path,
                        "`mockai serve`, README install (h11, asyncio)"),
         "mockai-uv": Spec("mockai-uv", [str(fast_bin / "mockai"), *serve], OPENAI_BASE_URL,
                           "`mockai serve` + uvloop + httptools"),
+        # Unscripted: generated replies (other text, other event counts), for the memory run and the profile only.
+        "mockai-gen": Spec("mockai-gen", [str(readme_bin / "mockai"), *serve[:-2]], OPENAI_BASE_URL,
+                           "`mockai serve`, README install, generated replies (no scenario)"),
     }
     with Server(specs["mockai-uv"], workdir) as probe:
         probe.wait_ready()
