@@ -651,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-servers", default="mockai,mockai-gen",
                         help="comma-separated servers for the memory run (mockai,mockai-gen; also mockai-uv, aimock)")
     parser.add_argument("--profile-seconds", type=int, default=20, help="py-spy sampling time (20)")
-    parser.add_argument("--profile-servers", default="mockai,mockai-uv", help="comma-separated servers to profile")
+    parser.add_argument("--profile-servers", default="mockai-uv,mockai,mockai-gen",
+                        help="comma-separated servers to profile (default: mockai-uv,mockai,mockai-gen)")
     parser.add_argument("--profile-top", type=int, default=25, help="lines per profile table (25)")
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (100)")
     parser.add_argument("--profile-dir", type=Path, help="keep py-spy's raw output here (default: a temp dir)")
