@@ -22,9 +22,11 @@ Measured the way DESIGN.md's "Measuring speed" says, all on 127.0.0.1 in one run
   ratio the median of the per-round ratios. Events/s = requests/s x events per reply (equal for all servers).
 - start-up: spawn to the first 200 chat completion (median of --startup-runs, alternating); RSS from
   /proc/PID/status, idle (after the first answer) and after all the loads of the run;
-- a memory run: --memory-seconds of varied non-stream load against a fresh `mockai serve`, RSS every 5 s;
-- a profile: py-spy (installed in the cache venv) attached to a fresh `mockai serve` under varied non-stream load;
-  its top functions (self and total samples) and its samples per package are printed.
+- a memory run: --memory-seconds of varied non-stream load against a fresh `mockai serve`, RSS every 5 s, both
+  scripted (``mockai``) and answering with generated replies (``mockai-gen``: the README install, no scenario);
+- a profile: py-spy (installed in the fast venv) with native stacks, attached to a fresh `mockai serve` under varied
+  non-stream load; its top functions (self and total samples) and its samples per package are printed, with the
+  garbage collector shown as a function and samples inside socket syscalls set aside (see summarize_profile).
 
 The venvs and aimock are built once in ~/.cache/mockai-bench/ (MOCKAI_BENCH_CACHE overrides it; nothing is
 written to the checkout). Exit status: 0 when issue 12's targets are met (or with --no-check), 1 when one is
