@@ -1,4 +1,4 @@
-"""The baseline for bench/serve.py: a bare Starlette app that answers canned bytes, served like `mockai serve`.
+"""The baseline for bench/serve.py and bench/load.py: a bare Starlette app answering canned bytes like mockai.
 
     python bench/bare_app.py CANNED.json [--host 127.0.0.1] [--port 0] [--log-level warning]
 
@@ -7,9 +7,12 @@ CANNED.json holds two captured mockai replies, ``{"json": {...}, "stream": {...}
 ``"stream":true`` gets the stream reply (one write, as mockai sends it), any other the JSON reply. The body is
 read in full, as any real server must. uvicorn is configured exactly as ``mockai.server.serve`` configures it for
 one worker (log level, ``lifespan="off"``, ``timeout_graceful_shutdown=2``), and the base URL is announced with
-the same ``OPENAI_BASE_URL=...`` line, so the benchmark drives both servers the same way. One difference, on
-purpose: the listening socket gets ``TCP_NODELAY`` (what uvicorn gets when it opens its own socket); pass
-``--nagle`` to leave it off, as ``mockai.server`` leaves it today.
+the same ``OPENAI_BASE_URL=...`` line, so the benchmark drives both servers the same way. The listening socket
+gets ``TCP_NODELAY``, as ``mockai.server.listen`` gives it; pass ``--nagle`` to leave it off.
+
+uvicorn's ``loop="auto"`` and ``http="auto"`` pick uvloop and httptools when they are installed: bench/serve.py
+runs it in the project's venv (asyncio and h11, like mockai there), bench/load.py in a venv that has both (the
+fastest uvicorn stack, the limit it compares mockai against).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--nagle", action="store_true",
-                        help="leave Nagle's algorithm on for accepted connections, as mockai.server does today")
+                        help="leave Nagle's algorithm on for accepted connections (a slow path, for comparison)")
     args = parser.parse_args(argv)
     with open(args.canned, encoding="utf-8") as fh:
         canned = json.load(fh)
