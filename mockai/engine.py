@@ -1,8 +1,13 @@
-"""The engine: configuration, routing, validation, the responder chain and the journal, without any HTTP server.
+"""The engine: a :class:`~mockai.core.Core` with every API surface mounted and every extension installed, as the
+configuration asks. It answers requests without any HTTP server.
 
 Each door is a thin adapter: it turns what it received into an :class:`HTTPRequest`, calls
 :meth:`Engine.handle`, and sends back the :class:`HTTPResponse`. That keeps the in-process door free of ASGI
 machinery and makes every door answer alike.
+
+This is the wiring layer: the surfaces (:mod:`mockai.chat`, :mod:`mockai.catalogue`), the scripted rules
+(:mod:`mockai.rules`), cassettes, faults, latency, rate limits and the fuzz responder sit below it and know
+nothing of each other; this module assembles them.
 
 >>> engine = Engine(Config(seed=7))
 >>> res = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer sk-test"},
@@ -13,801 +18,75 @@ machinery and makes every door answer alike.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import hashlib
-import json
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
 
-from . import audio, capabilities, streaming, tokens
+from . import faults, latency, ratelimit
+from .catalogue import Catalogue
+from .chat import UNSEEDED_FIELDS, Chat, fingerprint, prompt_tokens
+from .config import Config
+from .core import (
+    TRANSPORT_FIELDS,
+    Core,
+    Exchange,
+    Finisher,
+    Interceptor,
+    Rejection,
+    Responder,
+    Transform,
+    canonical_key,
+    too_large,
+    unscripted,
+)
 from .errors import APIError
-from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
-from .journal import CallList, call_bytes, parsed_bytes, reply_bytes, trim
-from .memo import Memo
-from .models import DEFAULT_MODELS, model_object, reasoning_tokens, snapshot
-from .reply import Audio, Choice, Reply
-from .rules import CallbackError, Script
-from .shapes import SplitReply
-from .validation import parse_chat, parse_json
-from .wire import ChatCompletionRequest, FunctionTool
+from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
+from .journal import Call
+from .rules import Script
 
-if TYPE_CHECKING:
-    from .faults import FaultPlan
-    from .latency import LatencyFinisher
-    from .ratelimit import RateLimiter
-
-MiB = 1024 * 1024
-
-# Fields that only say how a reply travels: a request's stream and non-stream forms share tool call ids.
-TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
-# Fields that change how a reply travels, or how it is cut, but not what the model "says".
-UNSEEDED_FIELDS = frozenset({
-    "stream", "stream_options", "user", "metadata", "store", "service_tier", "n", "logprobs", "top_logprobs",
-    "max_tokens", "max_completion_tokens", "stop", "parallel_tool_calls",
-})
+__all__ = [
+    "TRANSPORT_FIELDS", "UNSEEDED_FIELDS", "Call", "Config", "ConnectionDropped", "Delivery", "Engine", "Exchange",
+    "Finisher", "HTTPRequest", "HTTPResponse", "Interceptor", "LiveSource", "Rejection", "Responder", "Transform",
+    "canonical_key", "fingerprint", "prompt_tokens", "too_large", "unscripted",
+]
 
 
-@dataclass
-class Config:
-    """Everything that shapes the engine's answers.
+class Engine(Core):
+    """The whole fake: every surface and extension, as ``config`` asks; see the module docstring."""
 
-    >>> Config(seed=1, models=["gpt-4o-mini"], strict_models=True).strict_models
-    True
-    """
-
-    seed: int = 0
-    api_key: str | None = None
-    auth: bool = True
-    models: Sequence[str] = DEFAULT_MODELS
-    strict_models: bool = False
-    max_body: int = 16 * MiB
-    clock: Callable[[], float] | float | None = None
-    locale: str = "en_US"
-    # Mixed into ids only: set per worker process when several serve one port, so their ids never collide.
-    instance: str = ""
-    # Calls the journal keeps (the newest); None keeps all. `mockai serve` keeps 1,000 so a long load test does
-    # not grow without bound.
-    journal_size: int | None = None
-    # Bytes the journal may hold (an estimate: request bodies, parsed requests, replies); the newest call is always
-    # kept. None: no bound. `mockai serve` keeps 16 MiB: a count alone lets a thousand 1 MB prompts hold 2 GB.
-    journal_bytes: int | None = None
-    # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
-    strict: bool = False
-    # The control API under /_mockai/: None means on for loopback servers and in-process, off otherwise.
-    control: bool | None = None
-    control_token: str | None = None
-    # Who answers unscripted requests: "default" (the generator) or "fuzz" (mockai.fuzz: drawn shapes), and for
-    # fuzz the share of replies whose bytes are fragmented on the socket. JSON-serializable, for workers.
-    responder: str = "default"
-    fuzz_fragments: float = 0.25
-    # Faults, latency and rate limits (see mockai.faults, mockai.latency, mockai.ratelimit); JSON-serializable.
-    faults: dict[str, float] | str | None = None  # a seeded random schedule: {"429": 0.05, "reset": 0.01}
-    fault_header: bool = False  # honour the X-Mockai-Fault request header
-    latency: str | dict[str, float] | None = None  # "none", "realistic", or {"ttft":…, "per_token":…, "jitter":…}
-    rpm: int | None = None  # requests per minute per API key
-    tpm: int | None = None  # tokens per minute per API key
-    # Cassettes (mockai.cassettes): a file to replay from / record to, and how. JSON-serializable, so workers of
-    # `mockai serve --workers N` get them too; ``match_on`` and ``scrub`` may also be objects in-process.
-    cassette: str | None = None
-    record_mode: str = "none"  # none | once | new_episodes | all
-    upstream: str | None = None  # where recording proxies to (default https://api.openai.com/v1)
-    match_on: Any = None
-    scrub: Any = None
-    replay_speed: float | None = 1.0  # recorded timing divided by this (socket door); 0 or None: instant
-    replay_elapsed: bool = False  # non-stream replays also wait their recorded elapsed time (socket door)
-    allow_playback_repeats: bool = False
-    cassette_run: str | None = None  # record mode all: one id for every worker of a run (see Cassette.run)
-
-    def now(self) -> int:
-        if self.clock is None:
-            return int(time.time())
-        if callable(self.clock):
-            return int(self.clock())
-        return int(self.clock)
-
-
-@dataclass
-class HTTPRequest:
-    """A request as any door received it. Header names are lower-case."""
-
-    method: str
-    path: str
-    query: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass
-class Delivery:
-    """How a response travels, beyond its bytes: timing and connection faults.
-
-    The socket door honours all of it. The in-process door has no wire and no clock: it raises the error a
-    client would see for ``reset``, ``hang`` and ``cut_after`` (``httpx.RemoteProtocolError`` /
-    ``httpx.ReadTimeout``) and ignores timing and fragmentation. The ASGI app under a server other than uvicorn
-    (or ``httpx.ASGITransport``) cannot drop a connection: there those three raise ``ConnectionAbortedError``.
-    """
-
-    delay: float = 0.0  # seconds before anything is sent (time to first byte; the whole delay of a JSON reply)
-    gaps: Sequence[float] | None = None  # seconds before each event after the first (a stream)
-    reset: bool = False  # drop the connection (TCP reset) before sending any response
-    hang: float | None = None  # send nothing for this long (bounded), then drop the connection
-    cut_after: int | None = None  # send this many events, then drop the connection: no [DONE]
-    fragments: Sequence[int] | None = None  # write the bytes in pieces of these sizes (cycled), not event-aligned
-    fragment_pause: float = 0.0005  # seconds between fragments
-
-    @property
-    def plain(self) -> bool:
-        """Nothing to do beyond sending the bytes in one write."""
-        return (not self.delay and not self.gaps and not self.reset and self.hang is None
-                and self.cut_after is None and not self.fragments)
-
-
-class ConnectionDropped(Exception):
-    """A live source lost its connection (before the response, or mid-body): the door drops its own too."""
-
-
-class LiveSource(Protocol):
-    """A response produced while it is sent: ``(status, headers, pieces)``, sync or async.
-
-    Iterating the pieces may raise :class:`ConnectionDropped`; so may opening, when nothing arrived at all.
-    """
-
-    def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]: ...
-
-    async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]: ...
-
-
-@dataclass
-class HTTPResponse:
-    """An answer: a JSON body, or (``events`` not ``None``) a server-sent event stream."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes = b""
-    events: list[bytes] | None = None
-    delivery: Delivery | None = None
-    # An answer that arrives while it is being sent (a recording proxy): the door opens it and forwards each
-    # piece as it comes; status, headers and body above are filled in once it has finished.
-    live: LiveSource | None = None
-
-    @property
-    def is_stream(self) -> bool:
-        return self.events is not None
-
-    def content(self) -> bytes:
-        return b"".join(self.events) if self.events is not None else self.body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Call:
-    """One entry of the journal: what came in (raw and parsed) and what went out.
-
-    ``unexpected`` is set when a strict engine had no scripted reply for the request.
-    """
-
-    http: HTTPRequest
-    route: str
-    response: HTTPResponse
-    body: dict[str, Any] | None = None
-    request: ChatCompletionRequest | None = None
-    reply: Reply | None = None
-    error: APIError | None = None
-    unexpected: bool = False
-    responder: str | None = None
-    fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
-
-    @property
-    def last_user_text(self) -> str:
-        return last_user_text(self.request) if self.request is not None else ""
-
-    @property
-    def status(self) -> int:
-        return self.response.status
-
-    def describe(self, status: bool = True) -> str:
-        what = f"{self.http.method} {self.http.path}" + (f" -> {self.response.status}" if status else "")
-        if self.request is not None:
-            what += f" model={self.request.model!r} last_user={_clip(self.last_user_text)!r}"
-            if self.request.tools:
-                what += f" tools={[t.function.name for t in self.request.tools if hasattr(t, 'function')]}"
-            if self.request.stream:
-                what += " stream"
-        elif self.body is None and self.http.body:
-            what += f" body={_clip(self.http.body.decode('utf-8', 'replace'))!r}"
-        if self.error is not None:
-            what += f" error={_clip(self.error.message)!r}"
-        if self.fault is not None:
-            what += f" fault={self.fault}"
-        return what
-
-
-# A reply source: the scripted rules, a cassette, the fuzzer… ``None`` passes to the next one. An HTTPResponse is
-# sent as it is (a recorded or proxied answer).
-Responder = Callable[["Exchange"], "Reply | APIError | HTTPResponse | None"]
-# Runs before the responders (faults, rate limits): an HTTPResponse or an APIError answers the call instead.
-Interceptor = Callable[["Exchange"], "HTTPResponse | None"]
-# Runs on every answer to a validated chat request (latency, headers): returns the response to send.
-Finisher = Callable[["Exchange", "HTTPResponse"], "HTTPResponse"]
-# Rewrites a reply before it is rendered (content faults): returns the reply to render.
-Transform = Callable[["Exchange", Reply], Reply]
-# May answer a chat request the engine's own checks rejected (a recording cassette: the upstream judges it).
-Rejection = Callable[["HTTPRequest", "Call", APIError], "HTTPResponse | None"]
-
-
-@dataclass
-class Exchange:
-    """What responders see: the validated request, its body, the journal entry and the engine's keys."""
-
-    request: ChatCompletionRequest
-    body: dict[str, Any]
-    http: HTTPRequest
-    key: bytes
-    seed: int
-    engine: Engine
-    call: Call
-    exact: bytes = b""  # digest of the whole body: the key of ids' occurrence counts and of the reply cache
-
-
-def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = UNSEEDED_FIELDS) -> bytes:
-    """A digest of the request without the fields that do not change what the model says."""
-    kept = {k: v for k, v in body.items() if k not in drop}
-    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).digest()
-
-
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-_B62_TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))  # byte -> alphanumeric (ids are hot)
-
-
-def _b62(digest: bytes, size: int) -> str:
-    """``size`` alphanumeric characters from a digest (``size`` <= its length)."""
-    return digest[:size].translate(_B62_TABLE).decode("ascii")
-
-
-@functools.lru_cache(maxsize=256)
-def fingerprint(seed: int, model: str) -> str:
-    """A ``system_fingerprint`` that is stable for a seed and model, like a backend configuration."""
-    return "fp_" + hashlib.sha256(b"%d|%s" % (seed, model.encode())).hexdigest()[:10]
-
-
-class Engine:
-    """Answers requests for every route; see the module docstring."""
-
-    # Installed from the config by mockai.faults.install, so every door and every worker has them.
-    fault_plan: FaultPlan
-    latency: LatencyFinisher
-    rate_limiter: RateLimiter
+    script: Script
 
     def __init__(self, config: Config | None = None, responders: Sequence[Responder] = ()) -> None:
-        self.config = config or Config()
-        self.generator = Generator(self.config.locale)
+        super().__init__(config)
         self.script = Script()
-        self.responders: list[Responder] = list(responders)
-        # Memos of what is a pure function of the request (see _parse, _generate, _memo), under digests of the
-        # bodies, each bounded by bytes (mockai.memo).
-        self._parsed = Memo[tuple[dict[str, Any], ChatCompletionRequest]](_PARSED_BYTES)
-        self._keys = Memo[tuple[bytes, bytes]](_KEYS_BYTES)  # body digest -> (content key, exact key)
-        self._generated = Memo[Reply](_GENERATED_BYTES, _MEMO_BYTES)
-        self._prompt_tokens: dict[bytes, int] = {}  # content key -> count: small entries, bounded by count
-        self._encoded = Memo[list[bytes] | bytes](_ENCODED_BYTES, _MEMO_BYTES)
-        self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
-        self._epoch = 0  # see _occurrence
-        self._answers = 0  # answers without a reply id, for their x-request-id
-        self.interceptors: list[Interceptor] = []
-        self.finishers: list[Finisher] = []
-        self.transforms: list[Transform] = []
-        self.on_reset: list[Callable[[], None]] = []
-        self.on_reject: list[Rejection] = []
-        self.calls = CallList()
-        self._seen: dict[bytes, int] = {}
-        self._transport: dict[bytes, bytes] = {}  # exact key -> key without the transport fields (see render)
-        self._lock = threading.Lock()
+        self.responders.extend(responders)
+        self.chat = Chat(self)
+        self.mount(self.chat.routes())
+        self.mount(Catalogue(self).routes())
         if self.config.cassette is not None:
             from .cassettes import Cassette
 
             Cassette.from_config(self.config).install(self)  # a responder, on_reject and on_reset
-        from .faults import install
-
-        install(self)  # faults, latency and rate limits, as the config asks (so every door and worker has them)
+        # Faults, latency and rate limits, as the config asks (so every door and every worker has them). Order
+        # matters: the limiter admits a request before a fault is drawn, and latency is set before a stall fault
+        # stretches one of its gaps.
+        self.rate_limiter = ratelimit.install(self)
+        self.fault_plan = faults.install(self)
+        self.latency = latency.install(self)
+        self.finishers.append(self.fault_plan.finish)
         if self.config.responder != "default":
             from .fuzz import install as install_responder
 
             install_responder(self)
 
-    # --- the entry point -------------------------------------------------------------------------------------
-
     def handle(self, http: HTTPRequest) -> HTTPResponse:
-        route, arg = self.route(http)
-        if route == "control":
+        """Answer one request: the control API under ``/_mockai/`` (when on), every other path through the
+        mounted routes."""
+        if http.path.startswith("/_mockai/") and self.config.control is not False:
             from .control import handle as control
 
+            path = http.path.split("?", 1)[0].rstrip("/")
             try:
-                return control(self, http, arg)
+                return control(self, http, path[len("/_mockai/"):])
             except Exception as exc:  # the control API must fail like the rest: an envelope, never a traceback
                 return self.error_response(APIError(500, f"The control API failed ({type(exc).__name__}: {exc}).",
                                                     code="server_error"))
-        call = Call(http=http, route=route, response=_EMPTY)
-        raised: BaseException | None = None
-        try:
-            call.response = self._dispatch(route, arg, http, call)
-        except APIError as err:
-            call.error = err
-            call.response = self.error_response(err)
-        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
-            call.error = err.api_error()
-            call.response = self.error_response(call.error)
-            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
-        except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
-            call.error = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}"
-                                       f": {exc}).", code="server_error")
-            call.response = self.error_response(call.error)
-        budget = self.config.journal_bytes
-        size = call_bytes(call) if budget is not None else 0
-        with self._lock:
-            self.calls.append(call)
-            limit = self.config.journal_size
-            if limit is not None and len(self.calls) >= 2 * limit + 1:
-                del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
-            if budget is not None:
-                self._journal_bytes += size
-                if self._journal_bytes > budget:
-                    self._journal_bytes = trim(self.calls, budget)
-        if raised is not None:
-            raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
-        return call.response
-
-    def route(self, http: HTTPRequest) -> tuple[str, str]:
-        """``(route, argument)``: ``chat``, ``models``, ``model`` (argument: its id), or ``unknown``."""
-        path = http.path.split("?", 1)[0].rstrip("/")
-        if path.startswith("/_mockai/") and self.config.control is not False:
-            return "control", path[len("/_mockai/"):]
-        if path.startswith("/openai/deployments/"):
-            parts = path.split("/")
-            if len(parts) == 6 and parts[4:] == ["chat", "completions"]:
-                return "chat", parts[3]
-            return "unknown", ""
-        for prefix in ("/openai/v1", "/v1"):
-            if path.startswith(prefix + "/"):
-                path = path[len(prefix):]
-                break
-        if path == "/chat/completions":
-            return "chat", ""
-        if path == "/models":
-            return "models", ""
-        if path.startswith("/models/") and path.count("/") >= 2:
-            return "model", path[len("/models/"):]
-        return "unknown", ""
-
-    def _dispatch(self, route: str, arg: str, http: HTTPRequest, call: Call) -> HTTPResponse:
-        if route == "unknown":  # the real API's message, then what mockai serves instead
-            raise APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]}). mockai serves POST "
-                                "/v1/chat/completions, GET /v1/models and GET /v1/models/{model} (also without /v1, "
-                                "and Azure OpenAI's POST /openai/deployments/{deployment}/chat/completions).")
-        allowed = _METHODS[route]
-        if http.method != allowed:
-            raise APIError(405, f"Method not allowed: {http.method} {http.path.split('?', 1)[0]} accepts {allowed}.",
-                           headers={"allow": allowed})
-        self.authenticate(http)
-        if route == "models":
-            listing = {"object": "list", "data": [model_object(m) for m in self.config.models]}
-            return self.json_response(200, listing)
-        if route == "model":
-            if arg not in self.config.models:
-                raise APIError(404, f"The model '{arg}' does not exist", param="model", code="model_not_found")
-            return self.json_response(200, model_object(arg))
-        if len(http.body) > self.config.max_body:
-            raise too_large(self.config.max_body)
-        try:
-            body, request = self._parse(http, deployment=arg)
-            call.body, call.request = body, request
-            if self.config.strict_models and request.model not in self.config.models:
-                raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
-                               code="model_not_found")
-        except APIError as err:
-            for rejected in self.on_reject:
-                answer = rejected(http, call, err)
-                if answer is not None:
-                    return answer
-            raise
-        return self.chat(body, request, http, call)
-
-    # --- pieces a door or a responder may reuse --------------------------------------------------------------
-
-    def authenticate(self, http: HTTPRequest) -> None:
-        if not self.config.auth:
-            return
-        given = http.headers.get("api-key")
-        header = http.headers.get("authorization")
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-            if given is None:
-                raise APIError(401, "Invalid authorization header. Expected 'Authorization: Bearer YOUR_KEY'.",
-                               code="invalid_api_key")
-        if not given:
-            raise APIError(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using "
-                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                code="invalid_api_key",
-            )
-        if self.config.api_key is not None and given != self.config.api_key:
-            raise APIError(401, f"Incorrect API key provided: {_redact(given)}.", code="invalid_api_key")
-
-    def chat(self, body: dict[str, Any], request: ChatCompletionRequest, http: HTTPRequest,
-             call: Call) -> HTTPResponse:
-        """Answer a validated chat request: interceptors, then responders, then the generator; then finishers."""
-        memo = _body_key(http)
-        keys = self._keys.get(memo) if memo is not None else None
-        if keys is None:
-            keys = (canonical_key(body), canonical_key(body, frozenset()))
-            if memo is not None:
-                self._keys.put(memo, keys, _KEY_ENTRY)
-        key, exact = keys
-        exchange = Exchange(request, body, http, key, self.config.seed, self, call, exact)
-        try:
-            response = self._answer(exchange)
-        except APIError as err:
-            call.error = err
-            response = self.error_response(err)
-        for finish in self.finishers:
-            response = finish(exchange, response)
-        return response
-
-    def _answer(self, ex: Exchange) -> HTTPResponse:
-        call, request = ex.call, ex.request
-        for intercept in self.interceptors:
-            early = intercept(ex)
-            if early is not None:
-                call.responder = getattr(intercept, "name", type(intercept).__name__.lower())
-                return early
-        reply: Reply | APIError | HTTPResponse | None = None
-        chain: list[Responder] = [self.script, *self.responders]
-        for responder in chain:
-            reply = responder(ex)
-            if reply is not None:
-                call.responder = getattr(responder, "name", type(responder).__name__.lower())
-                break
-        if reply is None:
-            if self.config.strict:
-                call.unexpected = True
-                raise unscripted(self.script.misses(request), call)
-            call.responder = getattr(self.generator, "name", "generator")
-            reply = self._generate(ex)
-        if isinstance(reply, APIError):
-            raise reply
-        if isinstance(reply, HTTPResponse):
-            return reply
-        for transform in self.transforms:
-            reply = transform(ex, reply)
-        call.reply = reply
-        return self.render(reply, ex)
-
-    def _parse(self, http: HTTPRequest, deployment: str = "") -> tuple[dict[str, Any], ChatCompletionRequest]:
-        """Parse and validate a body, memoized by path and bytes: load tests and retries send them again.
-
-        The body and request are then shared by the calls that sent them; nothing in mockai changes either. On
-        an Azure deployment path a body without ``model`` is for the deployment's model, as Azure has it.
-        """
-        memo = _body_key(http)
-        hit = self._parsed.get(memo) if memo is not None else None
-        if hit is not None:
-            return hit
-        raw: bytes | dict[str, Any] = http.body
-        if deployment:
-            data = parse_json(http.body)
-            if isinstance(data, dict) and "model" not in data:
-                data["model"] = deployment
-            raw = data if isinstance(data, dict) else http.body
-        parsed = parse_chat(raw)
-        if memo is not None:
-            self._parsed.put(memo, parsed, parsed_bytes(http.body))
-        return parsed
-
-    def _generate(self, ex: Exchange) -> Reply:
-        """The generator's reply, memoized: it is a pure function of the request and the seed."""
-        cached = self._generated.get(ex.exact)
-        if cached is None:
-            cached = self.generator.generate(ex.request, key=ex.key, seed=self.config.seed)
-            size = reply_bytes(cached) * (8 if ex.request.logprobs else 1)
-            if size <= self._generated.largest:
-                self._generated.put(ex.exact, cached.copy(), size)
-            return cached
-        return cached.copy()
-
-    def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
-        """Give a reply its ids, clock, spoken audio and usage, and write it as JSON or a stream.
-
-        Ids come from the request and how often it was seen (invariant 2). Occurrences are counted per request
-        without its transport fields (``stream``, ``stream_options``) and per wire (stream or not): the first
-        stream of a request carries the same tool calls, ids included, as its first non-stream reply, while a
-        repeat, or a request that differs in anything else (``user``, ``metadata``, an explicit
-        ``stream: false``), gets new ones.
-        """
-        request = ex.request
-        exact = ex.exact or canonical_key(ex.body, frozenset())
-        transport = self._transport_key(ex.body, exact)
-        occurrence, epoch = self._occurrence(transport + (b"|stream" if request.stream else b"|json"))
-        digest = hashlib.sha256(b"%d|%s|%s|%d|%d" % (
-            self.config.seed, self.config.instance.encode(), exact, occurrence, epoch)).digest()
-        created = self.config.now()
-        spoken = capabilities.wants_audio(request) and not isinstance(reply, SplitReply)
-        for ci, choice in enumerate(reply.choices):
-            if any(t.id is None for t in choice.tool_calls):
-                # New objects, not the given ones: a scripted reply hands the same ToolCall to every call.
-                choice.tool_calls = [
-                    t if t.id is not None else dataclasses.replace(t, id=self._tool_call_id(transport, occurrence,
-                                                                                          epoch, ci, ti))
-                    for ti, t in enumerate(choice.tool_calls)]
-            if spoken and request.audio is not None:
-                self._speak(choice, request, hashlib.sha256(digest + b"|audio|%d" % ci).hexdigest()[:32],
-                            created)
-            if request.logprobs and choice.logprobs is None and choice.content and not isinstance(reply, SplitReply):
-                rng = rng_for(ex.key, self.config.seed, "logprobs", ci)
-                choice.logprobs = logprobs_for(choice.content_tokens(), request.top_logprobs or 0, rng,
-                                               self.generator._words())
-        model = reply.model or snapshot(request.model)
-        meta = streaming.Meta(
-            id="chatcmpl-" + _b62(digest, 29),
-            created=created,
-            model=model,
-            system_fingerprint=fingerprint(self.config.seed, model),
-            service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
-            usage=reply.usage or self.usage(request, reply, ex.key),
-            include_usage=bool(request.stream_options and request.stream_options.include_usage),
-        )
-        if isinstance(reply, SplitReply) and reply.meta is not None:
-            meta = reply.meta  # a drawn stream is sent exactly as drawn (mockai.shapes)
-        headers = {"x-request-id": "req_" + digest[8:24].hex(), "openai-processing-ms": "1",
-                   "openai-version": "2020-10-01"}
-        if request.stream:
-            headers["content-type"] = "text/event-stream; charset=utf-8"
-            headers["cache-control"] = "no-cache"
-            if isinstance(reply, SplitReply):
-                return HTTPResponse(200, headers, events=streaming.sse(reply.chunks(meta)))
-            return HTTPResponse(200, headers, events=streaming.encode(reply, meta, self._stream_parts(reply, ex)))
-        headers["content-type"] = "application/json"
-        body = streaming.encode_body(reply, meta, self._body_part(reply, ex))
-        return HTTPResponse(200, headers, body=body)
-
-    def _tool_call_id(self, transport: bytes, occurrence: int, epoch: int, ci: int, ti: int) -> str:
-        salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), transport, occurrence,
-                                          epoch, ci, ti)
-        return "call_" + _b62(hashlib.sha256(salt).digest(), 24)
-
-    def _speak(self, choice: Choice, request: ChatCompletionRequest, audio_id: str, created: int) -> None:
-        """Turn a text choice into a spoken one: its content becomes the transcript of a clip in the asked
-        format (:mod:`mockai.audio`); tool calls and refusals are not spoken."""
-        if choice.audio is not None or choice.content is None or choice.tool_calls or choice.refusal:
-            return
-        assert request.audio is not None
-        transcript = choice.content
-        ms = audio.duration_ms(len(choice.content_tokens()))
-        fmt = request.audio.format
-        choice.audio = Audio(transcript=transcript, data=audio.encode(fmt, ms), format=fmt,
-                             tokens=audio.audio_tokens(ms), id="audio_" + audio_id,
-                             expires_at=created + audio.EXPIRES_AFTER)
-        choice.content, choice.tokens, choice.logprobs = None, None, None
-
-    def _transport_key(self, body: Mapping[str, Any], exact: bytes) -> bytes:
-        """The digest of the body without ``stream`` and ``stream_options``: the same for a request's stream and
-        non-stream forms. Bodies without either field are their own transport key."""
-        if "stream" not in body and "stream_options" not in body:
-            return exact
-        key = self._transport.get(exact)
-        if key is None:
-            key = canonical_key(body, TRANSPORT_FIELDS)
-            if len(self._transport) >= _CACHE_SIZE:
-                self._transport.clear()
-            self._transport[exact] = key
-        return key
-
-    def _stream_parts(self, reply: Reply, ex: Exchange) -> list[bytes] | None:
-        """The chunks' choices of a generated reply, serialized once per request body (they never change)."""
-        parts = self._memo(ex, lambda: streaming.choice_parts(reply))
-        return parts if isinstance(parts, list) else None
-
-    def _body_part(self, reply: Reply, ex: Exchange) -> bytes | None:
-        """The ``choices`` of a generated reply's JSON body, serialized once per request body."""
-        part = self._memo(ex, lambda: streaming.choices_part(reply))
-        return part if isinstance(part, bytes) else None
-
-    def _memo(self, ex: Exchange, make: Callable[[], list[bytes] | bytes]) -> list[bytes] | bytes | None:
-        if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
-            return None  # only the generator's replies are a pure function of the request
-        if ex.call.reply is not None and any(c.tool_calls or c.audio for c in ex.call.reply.choices):
-            return None  # tool call and audio ids change with each occurrence
-        value = self._encoded.get(ex.exact)
-        if value is None:
-            value = make()
-            size = sum(len(v) + _OBJECT for v in value) if isinstance(value, list) else len(value) + _OBJECT
-            self._encoded.put(ex.exact, value, size)
-        return value
-
-    def usage(self, request: ChatCompletionRequest, reply: Reply, key: bytes | None = None) -> dict[str, Any]:
-        """Usage for ``reply``; ``key`` (the request's content key) lets the prompt count be remembered."""
-        prompt = self._prompt_tokens.get(key) if key is not None else None
-        if prompt is None:
-            prompt = prompt_tokens(request)
-            if key is not None:
-                if len(self._prompt_tokens) >= _CACHE_SIZE:
-                    self._prompt_tokens.clear()
-                self._prompt_tokens[key] = prompt
-        limit = tokens.output_limit(request.model, request.token_limit, request.n or 1)
-        completion = thinking = spoken = 0
-        for index, choice in enumerate(reply.choices):
-            visible = choice.completion_tokens()
-            if limit is not None and choice.finish_reason == "length":
-                visible = min(visible, limit)
-            # Reasoning comes first and counts against the limit; a scripted reply longer than what is left of
-            # the limit reasoned less.
-            reasoned = reasoning_tokens(request.model, request.reasoning_effort, key or b"", self.config.seed,
-                                        index)
-            if limit is not None:
-                reasoned = min(reasoned, max(limit - visible, 0))
-            voice = choice.audio.tokens if choice.audio is not None else 0
-            completion += visible + reasoned + voice
-            thinking += reasoned
-            spoken += voice
-        details: dict[str, int] = {"reasoning_tokens": thinking, "audio_tokens": spoken,
-                                   "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-        if spoken:
-            details["text_tokens"] = completion - thinking - spoken
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": details,
-        }
-
-    def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:
-        out = {"content-type": "application/json"}
-        out.update(headers or {})
-        if "x-request-id" not in out:
-            out["x-request-id"] = self._request_id()
-            out["openai-version"] = "2020-10-01"
-        return HTTPResponse(status, out, body=streaming.dumps(value))
-
-    def error_response(self, err: APIError) -> HTTPResponse:
-        return self.json_response(err.status, err.envelope(), err.headers)
-
-    def _request_id(self) -> str:
-        """A unique ``x-request-id`` for answers that have no reply id to derive one from (errors, listings)."""
-        with self._lock:
-            self._answers += 1
-            n = self._answers
-        salt = b"%d|%s|%d" % (self.config.seed, self.config.instance.encode(), n)
-        return "req_" + hashlib.sha256(salt).hexdigest()[:32]
-
-    def reset(self) -> None:
-        """Forget the journal and the occurrence counts (ids start over)."""
-        with self._lock:
-            self.calls.clear()
-            self._seen.clear()
-            self._epoch = 0
-        for hook in self.on_reset:
-            hook()
-
-    def _occurrence(self, key: bytes) -> tuple[int, int]:
-        """How often this exact request was seen before, and the epoch of that count.
-
-        The counts are bounded: when they fill up they start over in a new epoch, which is mixed into ids, so
-        ids stay unique (and a run still replays byte for byte) without the counts growing for ever.
-        """
-        with self._lock:
-            if len(self._seen) >= _SEEN_SIZE:
-                self._seen.clear()
-                self._epoch += 1
-            n = self._seen.get(key, 0)
-            self._seen[key] = n + 1
-            return n, self._epoch
-
-
-_EMPTY = HTTPResponse(0, {})
-_SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
-# Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
-_PARSED_BYTES = 8 * MiB
-_KEYS_BYTES = 1 * MiB
-_GENERATED_BYTES = 4 * MiB
-_ENCODED_BYTES = 4 * MiB
-_MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
-_CACHE_SIZE = 4096  # prompt token counts kept (small entries, so a count bounds them)
-_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
-_KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict
-_OBJECT = 40  # overhead of one bytes object or str
-_METHODS = {"chat": "POST", "models": "GET", "model": "GET"}
-
-
-def unscripted(misses: list[str], call: Call) -> APIError:
-    lines = "\n".join("  " + m for m in misses)
-    return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\n"
-                         f"Rules and why each missed:\n"
-                         f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
-                         "answer.", code="mockai_unscripted")
-
-
-def _clip(text: str, size: int = 60) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
-
-
-def too_large(limit: int) -> APIError:
-    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
-
-
-def _body_key(http: HTTPRequest) -> bytes | None:
-    """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
-    for bodies too big to memoize."""
-    if len(http.body) > _CACHEABLE_BODY:
-        return None
-    digest = hashlib.sha256(http.path.encode())
-    digest.update(b"\0")
-    digest.update(http.body)
-    return digest.digest()
-
-
-def _redact(key: str) -> str:
-    return key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
-
-
-def prompt_tokens(request: ChatCompletionRequest) -> int:
-    """Prompt tokens as OpenAI counts them, following its cookbook ("How to count tokens with tiktoken"): per
-    message 3 plus the tokens of its role, text and name (a name 1 more), 3 to prime the reply, plus the tools.
-    Exact for the cookbook's published examples when the counter is exact (:mod:`mockai.tokens`)."""
-    model = request.model
-    total = 3
-    for msg in request.messages:
-        total += 3 + tokens.count(msg.role, model) + tokens.count(message_text(getattr(msg, "content", None)), model)
-        name = getattr(msg, "name", None)
-        if name:
-            total += 1 + tokens.count(name, model)
-        for tool_call in getattr(msg, "tool_calls", None) or []:
-            function = getattr(tool_call, "function", None)
-            if function is not None:
-                total += 3 + tokens.count(function.name, model) + tokens.count(function.arguments, model)
-    functions: list[tuple[str, str | None, Any]] = [
-        (t.function.name, t.function.description, t.function.parameters) if isinstance(t, FunctionTool)
-        else (t.custom.name, t.custom.description, None) for t in request.tools or []]
-    functions += [(f.name, f.description, f.parameters) for f in request.functions or []]
-    if functions:
-        # The cookbook's num_tokens_for_tools: 7 per function (10 for cl100k models), "name:description", the
-        # properties (nested ones too, which the cookbook leaves out), and 12 to close the list.
-        opening = 10 if tokens.encoding_name(model) == "cl100k_base" else 7
-        for name, description, parameters in functions:
-            total += opening + tokens.count(f"{name}:{_undotted(description)}", model)
-            total += _properties_tokens(parameters, model)
-        total += 12
-    return total
-
-
-def _undotted(text: object) -> str:
-    if not isinstance(text, str):
-        return ""
-    return text[:-1] if text.endswith(".") else text
-
-
-def _properties_tokens(schema: Any, model: str) -> int:
-    props = schema.get("properties") if isinstance(schema, Mapping) else None
-    if not isinstance(props, Mapping) or not props:
-        return 0
-    total = 3
-    for key, prop in props.items():
-        prop = prop if isinstance(prop, Mapping) else {}
-        total += 3
-        enum = prop.get("enum")
-        if isinstance(enum, list):
-            total += -3 + sum(3 + tokens.count(v if isinstance(v, str) else json.dumps(v), model) for v in enum)
-        kind = prop.get("type")
-        kind = "|".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
-        total += tokens.count(f"{key}:{kind}:{_undotted(prop.get('description'))}", model)
-        total += _properties_tokens(prop, model) + _properties_tokens(prop.get("items"), model)
-    return total
+        return super().handle(http)

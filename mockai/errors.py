@@ -6,7 +6,9 @@ answers bad input the same way: a status, ``{"error": {"message", "type", "param
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 # The error type OpenAI uses for each status it sends.
@@ -239,3 +241,41 @@ def _most_specific(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
         return (0 if is_type else 1, len(err["loc"]))
 
     return max(errors, key=score) if len(errors) > 1 else errors[0]
+
+
+# Set while the socket door (mockai.server) answers: there an exception in scripted code cannot reach the test.
+SOCKET_DOOR: ContextVar[bool] = ContextVar("mockai_socket_door", default=False)
+# Not the test's business: everything else scripted code raises is (pytest.fail and pytest.skip are BaseExceptions).
+PASSED_ON = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_log = logging.getLogger("mockai")
+
+
+class CallbackError(Exception):
+    """Scripted code raised while answering a request: a reply callable, a ``where=`` predicate, an exception
+    given as the reply, a reply that cannot be sent, or a rule without a reply.
+
+    Through the in-process door (a client from :meth:`mockai.MockAI.client`, patch mode, respx) the engine
+    raises ``exception`` itself in the test, with its traceback, as respx and pytest-httpx do. Over a socket it
+    cannot: the client gets a 500 naming the exception and the rule (with ``x-should-retry: false``, so the SDK
+    does not call the callback again), the traceback goes to the ``mockai`` logger, and
+    :meth:`mockai.MockAI.verify` (the pytest fixtures' teardown) raises it.
+    """
+
+    def __init__(self, exception: BaseException, source: str) -> None:
+        super().__init__(f"{source} raised {type(exception).__name__}: {exception}")
+        self.exception, self.source = exception, source
+        self.call: Any = None  # the journal entry (mockai.journal.Call) of the request it answered
+        self.raised = False  # the exception reached the test through the in-process door
+
+    def api_error(self) -> APIError:
+        return APIError(500, f"mockai: {self}. The test fails with this exception at teardown; its traceback is "
+                             "logged (logger 'mockai').", code="mockai_callback_error",
+                        headers={"x-should-retry": "false"})
+
+    def deliver(self) -> BaseException | None:
+        """The exception to raise in the test now; over a socket (``None``) it is logged and kept for verify."""
+        if SOCKET_DOOR.get():
+            _log.error("mockai: %s", self, exc_info=self.exception)
+            return None
+        self.raised = True
+        return self.exception

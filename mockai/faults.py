@@ -59,11 +59,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import APIError
 from .reply import Choice, FinishReason, Reply, ToolCall
-from .streaming import dumps
 from .tokens import split
 
 if TYPE_CHECKING:
-    from .engine import Engine, Exchange, HTTPResponse
+    from .core import Core, Exchange
+    from .http import HTTPResponse
 
 HEADER = "x-mockai-fault"
 HANG_DEFAULT, HANG_MAX = 30.0, 600.0
@@ -238,9 +238,7 @@ def quota_error(headers: Mapping[str, str] | None = None) -> APIError:
 
 def error_for(f: Fault, ex: Exchange) -> APIError:
     """The error an error fault answers with: the real API's status, envelope and headers."""
-    from .engine import prompt_tokens
-
-    model = ex.request.model
+    model = ex.prompt.model
     wait = f.arg
     kind = f.kind
     if kind == "429":
@@ -257,7 +255,7 @@ def error_for(f: Fault, ex: Exchange) -> APIError:
         headers = {
             "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0",
             "x-ratelimit-reset-requests": duration(wait), "x-ratelimit-limit-tokens": "200000",
-            "x-ratelimit-remaining-tokens": str(max(0, 200000 - prompt_tokens(ex.request))),
+            "x-ratelimit-remaining-tokens": str(max(0, 200000 - ex.prompt_tokens)),
             "x-ratelimit-reset-tokens": duration(wait * 0.1)}
         return rate_limit_error(model, kind="requests", limit=500, used=500, requested=1, wait=wait, headers=headers)
     headers = retry_headers(wait) if wait is not None else {}
@@ -283,14 +281,14 @@ def error_for(f: Fault, ex: Exchange) -> APIError:
 
 def preempt(f: Fault, ex: Exchange) -> HTTPResponse:
     """The response of a preemptive fault (an error, a reset, a hang, an empty body)."""
-    from .engine import Delivery, HTTPResponse
+    from .http import Delivery, HTTPResponse
 
     if f.kind == "reset":
         return HTTPResponse(0, {}, delivery=Delivery(reset=True))
     if f.kind == "hang":
         return HTTPResponse(0, {}, delivery=Delivery(hang=min(HANG_MAX, HANG_DEFAULT if f.arg is None else f.arg)))
     if f.kind == "empty":
-        if ex.request.stream:
+        if ex.prompt.stream:
             return HTTPResponse(200, {"content-type": "text/event-stream; charset=utf-8"}, events=[])
         return HTTPResponse(200, {"content-type": "application/json"}, body=b"")
     err = error_for(f, ex)
@@ -304,7 +302,7 @@ def _half(n: int) -> int:
 
 def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
     """Apply a stream fault (cut, error event, malformed event, stall) to a successful response."""
-    from .engine import Delivery
+    from .http import Delivery
 
     if response.status != 200 or f.kind not in ("cut", "error_event", "malformed", "stall"):
         return response
@@ -323,15 +321,15 @@ def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
         pause = STALL_DEFAULT if f.arg is None else f.arg
         return dataclasses.replace(response, delivery=dataclasses.replace(d, delay=d.delay + pause))
     events = list(response.events)
-    data = len(events) - 1  # events before [DONE]
+    data = len(events) - ex.wire.trailer  # events before the trailer (chat's [DONE])
     if f.kind == "cut":
         k = min(_half(data) if arg is None else arg, data)
         return dataclasses.replace(response, delivery=dataclasses.replace(d, cut_after=k))
     if f.kind == "error_event":
         k = min(_half(data) if arg is None else arg, data)
-        envelope = {"error": {"message": "The server had an error while processing your request. Sorry about that!",
-                              "type": "server_error", "param": None, "code": None}}
-        return dataclasses.replace(response, events=[*events[:k], b"data: " + dumps(envelope) + b"\n\n"])
+        err = APIError(500, "The server had an error while processing your request. Sorry about that!",
+                       type="server_error")
+        return dataclasses.replace(response, events=[*events[:k], ex.wire.stream_error(err, ex)])
     if f.kind == "malformed":
         k = min(_half(data) if arg is None else arg, max(0, data - 1))
         event = events[k].rstrip(b"\n")
@@ -390,7 +388,7 @@ class FaultPlan:
 
     name = "faults"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Core) -> None:
         config = engine.config
         self.engine = engine
         self.header = config.fault_header
@@ -491,33 +489,22 @@ class FaultPlan:
         return reshape(Fault.parse(ex.call.fault), ex, response)
 
 
-def scripted(f: Fault, reply: Any, ex: Exchange) -> Reply | APIError | HTTPResponse:
+def scripted(f: Fault, reply: Any, ex: Exchange) -> Any:
     """What a rule or queued item with a fault answers (see :meth:`mockai.Rule.fault`)."""
-    from .rules import build
-
     if ex.call.fault is None:
         ex.call.fault = str(f)
         if f.preemptive:
             return preempt(f, ex)
     if reply is None:
-        return ex.engine.generator.generate(ex.request, key=ex.key, seed=ex.seed)
-    return build(reply, ex.request)
+        return ex.wire.default(ex)
+    return ex.wire.build(reply, ex)
 
 
-def install(engine: Engine) -> None:
-    """Install rate limits, faults and latency on ``engine`` as its config asks (called by ``Engine()``).
-
-    Order matters: the rate limiter admits a request before a fault is drawn, and latency is set before a
-    stall fault stretches one of its gaps.
-    """
-    from .latency import install as install_latency
-    from .ratelimit import install as install_ratelimit
-
-    install_ratelimit(engine)
+def install(engine: Core) -> FaultPlan:
+    """Install the fault plan for ``engine.config`` (an interceptor, a reply transform and a reset hook) and return
+    it; its finisher (:meth:`FaultPlan.finish`) goes after latency's, which the wiring adds in that order."""
     plan = FaultPlan(engine)
-    engine.fault_plan = plan
     engine.interceptors.append(plan)
     engine.transforms.append(plan.transform)
     engine.on_reset.append(plan.reset)
-    install_latency(engine)
-    engine.finishers.append(plan.finish)
+    return plan

@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING
 
 from .errors import APIError
 from .generate import Generator, rng_for
+from .prompt import Prompt
 from .reply import Reply
 from .schema import SchemaError
 from .shapes import SeededSource, Source, draw_reply, space_for
-from .wire import ChatCompletionRequest
 
 if TYPE_CHECKING:
-    from .engine import Engine, Exchange, HTTPResponse
+    from .core import Core, Exchange
+    from .http import HTTPResponse
 
 RESPONDERS = ("default", "fuzz")
 _CONTINUATION = re.compile(rb"[\x80-\xbf]")
@@ -52,10 +53,10 @@ class Fuzzer(Generator):
 
     name = "fuzz"
 
-    def generate(self, request: ChatCompletionRequest, *, key: bytes, seed: int) -> Reply:
+    def generate(self, prompt: Prompt, *, key: bytes, seed: int) -> Reply:
         src = SeededSource(rng_for(key, seed, "fuzz"))
         try:
-            return draw_reply(src, space_for(request))
+            return draw_reply(src, space_for(prompt))
         except (SchemaError, LookupError, TypeError, ValueError, RecursionError) as exc:
             reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)
             raise APIError(400, f"Invalid schema: {reason}.", code="invalid_json_schema") from None
@@ -87,13 +88,13 @@ class WireFragmenter:
         self.share = share
 
     def __call__(self, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
-        from .engine import Delivery
+        from .http import Delivery
 
         if ex.call.responder != Fuzzer.name or response.status != 200 or not self.share:
             return response
         if response.delivery is not None and response.delivery.fragments:
             return response  # a fault already decided how these bytes travel
-        src = SeededSource(rng_for(ex.key, ex.seed, "wire", bool(ex.request.stream)))
+        src = SeededSource(rng_for(ex.key, ex.seed, "wire", ex.prompt.stream))
         if not src.boolean(self.share):
             return response
         sizes = fragment_sizes(src, response.content())
@@ -101,7 +102,7 @@ class WireFragmenter:
         return response
 
 
-def install(engine: Engine) -> None:
+def install(engine: Core) -> None:
     """Put the responder ``engine.config.responder`` names in place of the default generator."""
     name = engine.config.responder
     if name not in RESPONDERS:

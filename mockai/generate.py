@@ -18,9 +18,9 @@ Reasoning models (:mod:`mockai.models`) spend reasoning tokens before they answe
 token limit: a small ``max_completion_tokens`` leaves a short answer, or an empty one (``content: ""``,
 ``finish_reason: length``), as it does with the real API.
 
->>> from mockai.wire import ChatCompletionRequest
->>> req = ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
->>> reply = Generator().generate(req, key=b"example", seed=0)
+>>> from mockai.prompt import Prompt, Turn
+>>> prompt = Prompt(api="chat", model="gpt-4o-mini", turns=(Turn("user", "Hi"),))
+>>> reply = Generator().generate(prompt, key=b"example", seed=0)
 >>> reply.choices[0].finish_reason
 'stop'
 """
@@ -34,28 +34,11 @@ import random
 from typing import Any
 
 from . import grammar, tokens
-from .capabilities import allowed_tool
 from .errors import APIError
 from .models import reasoning_tokens
+from .prompt import Prompt, ToolDef
 from .reply import Choice, Reply, TokenLogprob, ToolCall
 from .schema import DEFAULT_BUDGET, BudgetExceeded, RandomSource, SchemaError, value_for
-from .wire import (
-    AllowedToolsChoice,
-    ChatCompletionRequest,
-    CustomDefinition,
-    FunctionDefinition,
-    FunctionMessage,
-    FunctionTool,
-    JsonObjectFormat,
-    JsonSchemaFormat,
-    NamedCustomChoice,
-    NamedFunction,
-    NamedToolChoice,
-    ToolMessage,
-    UserMessage,
-)
-
-AnyTool = FunctionDefinition | CustomDefinition
 
 _LONG_HINTS = ("long", "essay", "detailed", "in detail", "explain", "story", "article")
 _SHORT_HINTS = ("one word", "one-word", "briefly", "short", "yes or no", "in a word")
@@ -76,37 +59,38 @@ def rng_for(key: bytes, seed: int, *salt: object) -> random.Random:
 
 
 class Generator:
-    """Makes a :class:`~mockai.reply.Reply` for a validated request."""
+    """Makes a :class:`~mockai.reply.Reply` for a :class:`~mockai.prompt.Prompt`."""
 
     def __init__(self, locale: str = "en_US") -> None:
         self.locale = locale
 
-    def generate(self, request: ChatCompletionRequest, *, key: bytes, seed: int) -> Reply:
-        choices = [self.choice(request, key=key, seed=seed, index=i) for i in range(request.n or 1)]
+    def generate(self, prompt: Prompt, *, key: bytes, seed: int) -> Reply:
+        choices = [self.choice(prompt, key=key, seed=seed, index=i) for i in range(prompt.n)]
         return Reply(choices)
 
-    def choice(self, request: ChatCompletionRequest, *, key: bytes, seed: int, index: int) -> Choice:
+    def choice(self, prompt: Prompt, *, key: bytes, seed: int, index: int) -> Choice:
         rng = rng_for(key, seed, index)
-        thinking = reasoning_tokens(request.model, request.reasoning_effort, key, seed, index)
-        calls = self._tool_calls(request, rng)
+        thinking = reasoning_tokens(prompt.model, prompt.reasoning_effort, key, seed, index)
+        calls = self._tool_calls(prompt, rng)
         if calls:
-            return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), request, thinking)
-        legacy = self._function_call(request, rng)
+            return limit(Choice(content=None, tool_calls=calls, finish_reason="tool_calls"), prompt, thinking)
+        legacy = self._function_call(prompt, rng)
         if legacy is not None:
-            return limit(Choice(content=None, function_call=legacy, finish_reason="function_call"), request,
+            return limit(Choice(content=None, function_call=legacy, finish_reason="function_call"), prompt,
                          thinking)
-        fmt = request.response_format
-        if isinstance(fmt, JsonSchemaFormat):
-            spec = fmt.json_schema
-            value = self._from_schema(spec.schema_ or {"type": "object"}, rng, bool(spec.strict),
-                                      f"response_format '{spec.name}'", "response_format", "invalid_json_schema",
-                                      budget=schema_budget(request))
+        fmt = prompt.format
+        if fmt is not None and fmt.kind == "json_schema":
+            value = self._from_schema(fmt.schema or {"type": "object"}, rng, fmt.strict, f"{fmt.param} '{fmt.name}'",
+                                      fmt.param, "invalid_json_schema", budget=schema_budget(prompt))
             content = compact(value)
-        elif isinstance(fmt, JsonObjectFormat):
+        elif fmt is not None and fmt.kind == "json_object":
             content = compact(self._json_object(rng))
         else:
-            content = self._text(request, rng)
-        return limit(cut_at_stop(Choice(content=content), request.stop_sequences), request, thinking)
+            content = self._text(prompt, rng)
+        choice = limit(cut_at_stop(Choice(content=content), list(prompt.stop)), prompt, thinking)
+        if prompt.reasoning_summary and thinking:
+            choice.reasoning = self._sentence(rng, rng.randint(8, 16))
+        return choice
 
     def _source(self, rng: random.Random) -> RandomSource:
         return RandomSource(rng, self._words())
@@ -130,8 +114,8 @@ class Generator:
         text = " ".join(rng.choices(self._words(), k=size))
         return text[:1].upper() + text[1:] + "."
 
-    def _text(self, request: ChatCompletionRequest, rng: random.Random) -> str:
-        last = last_user_text(request).lower()
+    def _text(self, prompt: Prompt, rng: random.Random) -> str:
+        last = prompt.last_user_text.lower()
         if any(h in last for h in _SHORT_HINTS):
             count = 1
         elif any(h in last for h in _LONG_HINTS):
@@ -147,16 +131,17 @@ class Generator:
             "tags": rng.sample(self._words(), rng.randint(1, 3)),
         }
 
-    def _tool_calls(self, request: ChatCompletionRequest, rng: random.Random) -> list[ToolCall]:
-        candidates, mode = tool_options(request)
+    def _tool_calls(self, prompt: Prompt, rng: random.Random) -> list[ToolCall]:
+        candidates = list(prompt.callable_tools())
         if not candidates:
             return []
+        mode = prompt.choosing.mode
         if mode == "named":
-            return [self._call(request, candidates[0], rng)]
+            return [self._call(prompt, candidates[0], rng)]
         if mode == "auto":
-            if isinstance(request.messages[-1], ToolMessage):
+            if prompt.tool_result is not None:
                 return []
-            last = last_user_text(request).lower()
+            last = prompt.last_user_text.lower()
             mentioned = [t for t in candidates
                          if t.name.lower() in last or t.name.lower().replace("_", " ") in last]
             if mentioned:
@@ -164,22 +149,22 @@ class Generator:
             elif rng.random() < 0.5:
                 return []
         count = 1
-        if request.parallel_tool_calls is not False and rng.random() < 0.3:
+        if prompt.parallel_tool_calls and rng.random() < 0.3:
             count = 2
-        return [self._call(request, candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
+        return [self._call(prompt, candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
 
-    def _function_call(self, request: ChatCompletionRequest, rng: random.Random) -> ToolCall | None:
+    def _function_call(self, prompt: Prompt, rng: random.Random) -> ToolCall | None:
         """The deprecated ``functions``/``function_call`` API: at most one call, decided like ``tool_choice``."""
-        functions = request.functions or []
-        choice = request.function_call
-        if not functions or request.tools or choice == "none":
+        functions = list(prompt.functions)
+        choice = prompt.function_choice
+        if not functions or prompt.tools or choice.mode == "none":
             return None
-        if isinstance(choice, NamedFunction):
-            candidates = [f for f in functions if f.name == choice.name]
-        elif isinstance(request.messages[-1], FunctionMessage):
+        if choice.only is not None:
+            candidates = [f for f in functions if f.name in choice.only]
+        elif prompt.tool_result is not None:
             return None
         else:
-            last = last_user_text(request).lower()
+            last = prompt.last_user_text.lower()
             candidates = [f for f in functions if f.name.lower() in last or f.name.lower().replace("_", " ") in last]
             if not candidates and rng.random() < 0.5:
                 return None
@@ -188,45 +173,20 @@ class Generator:
             return None
         function = candidates[rng.randrange(len(candidates))]
         params = function.parameters or {"type": "object", "properties": {}}
-        value = self._from_schema(params, rng, bool(function.strict), f"function '{function.name}'",
-                                  f"functions[{functions.index(function)}].parameters", "invalid_function_parameters",
-                                  budget=schema_budget(request))
+        value = self._from_schema(params, rng, function.strict, f"function '{function.name}'", function.param,
+                                  "invalid_function_parameters", budget=schema_budget(prompt))
         return ToolCall(name=function.name, arguments=compact(value))
 
-    def _call(self, request: ChatCompletionRequest, tool: AnyTool, rng: random.Random) -> ToolCall:
-        if isinstance(tool, CustomDefinition):
+    def _call(self, prompt: Prompt, tool: ToolDef, rng: random.Random) -> ToolCall:
+        if tool.custom:
             return ToolCall(name=tool.name, arguments=custom_input(tool, self._source(rng)), type="custom")
         params = tool.parameters or {"type": "object", "properties": {}}
-        index = next((i for i, t in enumerate(request.tools or []) if getattr(t, "function", None) is tool), 0)
-        value = self._from_schema(params, rng, bool(tool.strict), f"function '{tool.name}'",
-                                  f"tools[{index}].function.parameters", "invalid_function_parameters",
-                                  budget=schema_budget(request))
+        value = self._from_schema(params, rng, tool.strict, f"function '{tool.name}'", tool.param,
+                                  "invalid_function_parameters", budget=schema_budget(prompt))
         return ToolCall(name=tool.name, arguments=compact(value))
 
 
-def tool_options(request: ChatCompletionRequest) -> tuple[list[AnyTool], str]:
-    """The tools ``tool_choice`` lets the model call, in the order offered, and how: ``"auto"`` (it may answer in
-    text instead), ``"required"`` (it calls one or more), ``"named"`` (it calls the one tool given, once), or
-    ``"none"``."""
-    tools: list[AnyTool] = [t.function if isinstance(t, FunctionTool) else t.custom for t in request.tools or []]
-    choice = request.tool_choice
-    if not tools or choice == "none":
-        return [], "none"
-    if isinstance(choice, NamedToolChoice):
-        return [t for t in tools if isinstance(t, FunctionDefinition) and t.name == choice.function.name], "named"
-    if isinstance(choice, NamedCustomChoice):
-        return [t for t in tools if isinstance(t, CustomDefinition) and t.name == choice.custom.name], "named"
-    if isinstance(choice, AllowedToolsChoice):
-        allowed = {allowed_tool(entry) for entry in choice.allowed_tools.tools}
-        return [t for t in tools if (_tool_type(t), t.name) in allowed], choice.allowed_tools.mode
-    return tools, "required" if choice == "required" else "auto"
-
-
-def _tool_type(tool: AnyTool) -> str:
-    return "custom" if isinstance(tool, CustomDefinition) else "function"
-
-
-def custom_input(tool: CustomDefinition, src: RandomSource) -> str:
+def custom_input(tool: ToolDef, src: RandomSource) -> str:
     """An input for a custom tool that fits its ``format``.
 
     - no format, or ``{"type": "text"}``: a sentence of plain text;
@@ -277,17 +237,10 @@ class Partial(str):
     """JSON for a schema, cut where the generation budget ran out: the reply ends with ``length``."""
 
 
-def schema_budget(request: ChatCompletionRequest) -> int:
+def schema_budget(prompt: Prompt) -> int:
     """Characters of JSON one schema value may take: 6 per token the choice may hold, more than JSON takes (about
     4 for words, 2 for numbers), so the cut at the token limit nearly always comes first."""
-    return 6 * tokens.output_limit(request.model, request.token_limit, request.n or 1)
-
-
-def last_user_text(request: ChatCompletionRequest) -> str:
-    for msg in reversed(request.messages):
-        if isinstance(msg, UserMessage):
-            return message_text(msg.content)
-    return ""
+    return 6 * tokens.output_limit(prompt.model, prompt.token_limit, prompt.n)
 
 
 def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
@@ -303,7 +256,7 @@ def cut_at_stop(choice: Choice, stops: list[str]) -> Choice:
     return choice
 
 
-def limit(choice: Choice, request: ChatCompletionRequest, reasoning: int = 0) -> Choice:
+def limit(choice: Choice, prompt: Prompt, reasoning: int = 0) -> Choice:
     """Cut a choice where decoding stops (``finish_reason: length``): at the request's token limit, the model's
     output limit, or its share of mockai's limit per reply (:func:`mockai.tokens.output_limit`).
 
@@ -311,7 +264,7 @@ def limit(choice: Choice, request: ChatCompletionRequest, reasoning: int = 0) ->
     ``""``, as a reasoning model does when its reasoning used the whole limit."""
     texts = [choice.content, *(c.arguments for c in choice.tool_calls),
              choice.function_call.arguments if choice.function_call is not None else None]
-    budget = tokens.output_limit(request.model, request.token_limit, request.n or 1)
+    budget = tokens.output_limit(prompt.model, prompt.token_limit, prompt.n)
     if reasoning:
         budget = max(budget - reasoning, 0)
     choice = cut_to_tokens(choice, budget)

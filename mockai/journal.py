@@ -15,15 +15,84 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
+from .errors import APIError
+from .http import HTTPRequest, HTTPResponse
+from .prompt import Prompt
+
 if TYPE_CHECKING:
-    from .engine import Call
     from .reply import Reply
 
 
-class CallList(list["Call"]):
-    """A list of :class:`~mockai.engine.Call` with ``last``, ``call_count``, ``called`` and filters."""
+@dataclass
+class Call:
+    """One entry of the journal: what came in (raw, parsed, and as the API-neutral :class:`~mockai.prompt.Prompt`)
+    and what went out.
+
+    ``route`` names the operation (``chat``, ``responses``, ``embeddings``, ``models``…); ``request`` is the
+    validated request in that API's own models, ``prompt`` its neutral view (for the APIs that ask for a model
+    reply). ``unexpected`` is set when a strict engine had no scripted reply for the request.
+    """
+
+    http: HTTPRequest
+    route: str
+    response: HTTPResponse
+    body: dict[str, Any] | None = None
+    request: Any = None
+    reply: Reply | None = None
+    error: APIError | None = None
+    unexpected: bool = False
+    responder: str | None = None
+    fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
+    prompt: Prompt | None = None
+
+    @property
+    def last_user_text(self) -> str:
+        return self.prompt.last_user_text if self.prompt is not None else ""
+
+    @property
+    def model(self) -> str | None:
+        """The model asked for, whatever the API (``None`` when the request had none or did not parse)."""
+        if self.prompt is not None:
+            return self.prompt.model
+        model = self.body.get("model") if isinstance(self.body, dict) else None
+        return model if isinstance(model, str) else None
+
+    @property
+    def stream(self) -> bool:
+        return self.prompt.stream if self.prompt is not None else bool(self.response.is_stream)
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def describe(self, status: bool = True) -> str:
+        what = f"{self.http.method} {self.http.path}" + (f" -> {self.response.status}" if status else "")
+        if self.prompt is not None:
+            what += f" model={self.prompt.model!r} last_user={_clip(self.last_user_text)!r}"
+            if self.prompt.tools:
+                what += f" tools={[t.name for t in self.prompt.tools]}"
+            if self.prompt.stream:
+                what += " stream"
+        elif self.model is not None:
+            what += f" model={self.model!r}"
+        elif self.body is None and self.http.body:
+            what += f" body={_clip(self.http.body.decode('utf-8', 'replace'))!r}"
+        if self.error is not None:
+            what += f" error={_clip(self.error.message)!r}"
+        if self.fault is not None:
+            what += f" fault={self.fault}"
+        return what
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+class CallList(list[Call]):
+    """A list of :class:`Call` with ``last``, ``call_count``, ``called`` and filters."""
 
     @property
     def last(self) -> Call:
@@ -57,9 +126,9 @@ class CallList(list["Call"]):
         def keep(c: Call) -> bool:
             return (
                 (route is None or c.route == route)
-                and (model is None or (c.request is not None and c.request.model == model))
+                and (model is None or c.model == model)
                 and (status is None or c.response.status == status)
-                and (stream is None or (c.request is not None and bool(c.request.stream) == stream))
+                and (stream is None or c.stream == stream)
                 and (where is None or where(c))
             )
 
@@ -105,7 +174,7 @@ class CallList(list["Call"]):
 def _matches(call: Call, model: str | None, last_user: str | re.Pattern[str] | None, params: dict[str, Any]) -> bool:
     if call.request is None or call.body is None:
         return False
-    if model is not None and call.request.model != model:
+    if model is not None and call.model != model:
         return False
     if last_user is not None:
         text = call.last_user_text

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Engine, Exchange, HTTPResponse
+    from .core import Core, Exchange
+    from .http import HTTPResponse
 
 MAX_SECONDS = 600.0
 
@@ -123,7 +124,7 @@ class LatencyFinisher:
         self.seed = seed
 
     def __call__(self, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
-        from .engine import Delivery
+        from .http import Delivery
 
         profile = self.profile
         if profile.off:
@@ -144,8 +145,8 @@ class LatencyFinisher:
         return dataclasses.replace(response, delivery=d)
 
 
-def install(engine: Engine) -> None:
+def install(engine: Core) -> LatencyFinisher:
     """Add the latency finisher for ``engine.config.latency`` (a no-op profile when unset)."""
     finisher = LatencyFinisher(Latency.parse(engine.config.latency), engine.config.seed)
-    engine.latency = finisher
     engine.finishers.append(finisher)
+    return finisher

@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .generate import last_user_text, message_text
-from .wire import AssistantMessage, ChatCompletionRequest, ToolMessage
-from .wire import ToolCall as WireToolCall
+from .prompt import Prompt
 
 Text = str | re.Pattern[str]
+# The APIs whose requests ask for a model reply (what ``on(api=...)`` takes).
+APIS = ("chat", "responses")
 
 
 def check_times(times: Any) -> None:
@@ -37,6 +37,7 @@ _ON_ARGUMENTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "has_tools": (lambda v: isinstance(v, bool), "True or False"),
     "tool_result": (lambda v: isinstance(v, (str, bool)), "a function name, True (any tool result) or False"),
     "stream": (lambda v: isinstance(v, bool), "True or False"),
+    "api": (lambda v: v in APIS, f"one of {', '.join(map(repr, APIS))}"),
     "where": (callable, "a callable of the validated request returning a bool"),
     "name": (lambda v: isinstance(v, str), "a string"),
 }
@@ -67,39 +68,31 @@ def clip(text: str, size: int = 60) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def _model_miss(request: ChatCompletionRequest, want: Text) -> str | None:
+def _model_miss(prompt: Prompt, want: Text) -> str | None:
     if isinstance(want, re.Pattern):
-        return None if want.fullmatch(request.model) else f"model {request.model!r} does not match /{want.pattern}/"
-    return None if request.model == want else f"model is {request.model!r}, not {want!r}"
+        return None if want.fullmatch(prompt.model) else f"model {prompt.model!r} does not match /{want.pattern}/"
+    return None if prompt.model == want else f"model is {prompt.model!r}, not {want!r}"
 
 
-def _any_message_miss(request: ChatCompletionRequest, want: Text) -> str | None:
-    texts = [message_text(getattr(m, "content", None)) for m in request.messages]
-    if any(_text_miss("", t, want) is None for t in texts):
+def _any_message_miss(prompt: Prompt, want: Text) -> str | None:
+    if any(_text_miss("", t, want) is None for t in prompt.texts):
         return None
     return f"no message contains {want.pattern if isinstance(want, re.Pattern) else want!r}"
 
 
-def _has_tools_miss(request: ChatCompletionRequest, want: bool) -> str | None:
-    has = bool(request.tools)
+def _has_tools_miss(prompt: Prompt, want: bool) -> str | None:
+    has = bool(prompt.tools)
     return None if has == want else ("no tools offered" if want else "tools offered")
 
 
-def tool_result_name(request: ChatCompletionRequest) -> str | None:
-    """The function whose result is the last message, when the last message is a tool result."""
-    last = request.messages[-1]
-    if not isinstance(last, ToolMessage):
-        return None
-    for msg in reversed(request.messages):
-        if isinstance(msg, AssistantMessage):
-            for tc in msg.tool_calls or []:
-                if tc.id == last.tool_call_id:
-                    return tc.function.name if isinstance(tc, WireToolCall) else tc.custom.name
-    return ""
+def tool_result_name(prompt: Prompt) -> str | None:
+    """The tool whose result is the last message, when the last message is a tool result ("" when no earlier
+    call has its id)."""
+    return prompt.tool_result
 
 
-def _tool_result_miss(request: ChatCompletionRequest, want: str | bool) -> str | None:
-    name = tool_result_name(request)
+def _tool_result_miss(prompt: Prompt, want: str | bool) -> str | None:
+    name = prompt.tool_result
     if want is False:
         return None if name is None else f"the last message is a result of {name!r}"
     if name is None:
@@ -109,16 +102,21 @@ def _tool_result_miss(request: ChatCompletionRequest, want: str | bool) -> str |
     return f"the last message is a result of {name!r}, not {want!r}"
 
 
-def _stream_miss(request: ChatCompletionRequest, want: bool) -> str | None:
-    return None if bool(request.stream) == want else f"stream is {bool(request.stream)}"
+def _stream_miss(prompt: Prompt, want: bool) -> str | None:
+    return None if prompt.stream == want else f"stream is {prompt.stream}"
 
 
-MATCHERS: dict[str, Callable[[ChatCompletionRequest, Any], str | None]] = {
+def _api_miss(prompt: Prompt, want: str) -> str | None:
+    return None if prompt.api == want else f"the API is {prompt.api!r}, not {want!r}"
+
+
+MATCHERS: dict[str, Callable[[Prompt, Any], str | None]] = {
     "model": _model_miss,
-    "last_user": lambda r, w: _text_miss("the last user message", last_user_text(r), w),
+    "last_user": lambda p, w: _text_miss("the last user message", p.last_user_text, w),
     "any_message": _any_message_miss,
     "has_tools": _has_tools_miss,
     "tool_result": _tool_result_miss,
     "stream": _stream_miss,
+    "api": _api_miss,
 }
 MATCHER_NAMES = tuple(MATCHERS)

@@ -126,7 +126,8 @@ class MockAI:
     @checked_keywords
     def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
            has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
-           where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
+           api: str | None = None, where: Predicate | None = None, name: str | None = None,
+           times: int | None = None) -> Rule:
         """A rule answering the requests that match every condition given; see :meth:`Rule.reply`.
 
         >>> mock = MockAI()
@@ -134,8 +135,8 @@ class MockAI:
         1
         """
         return self.engine.script.on(model=model, last_user=last_user, any_message=any_message,
-                                     has_tools=has_tools, tool_result=tool_result, stream=stream, where=where,
-                                     name=name, times=times)
+                                     has_tools=has_tools, tool_result=tool_result, stream=stream, api=api,
+                                     where=where, name=name, times=times)
 
     def queue(self, *replies: ReplySpec) -> None:
         """Replies used once each, in order, by requests no rule matched.
@@ -384,8 +385,8 @@ def _request_line(call: Call | None) -> str:
     if call is None:
         return "a request"
     line = f"{call.http.method} {call.http.path}"
-    if call.request is not None:
-        line += f" model={call.request.model!r} last_user={call.last_user_text[:60]!r}"
+    if call.model is not None:
+        line += f" model={call.model!r} last_user={call.last_user_text[:60]!r}"
     return line
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-Mode = Literal["auto", "none", "required"]
+Mode = Literal["auto", "none", "required", "named"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ class ToolDef:
 
 @dataclass(frozen=True)
 class Choosing:
-    """How a tool may be chosen: ``mode`` ``auto`` (text or a call), ``none`` (text only) or ``required`` (a
-    call); ``only`` narrows the tools that may be called (a named ``tool_choice``, or ``allowed_tools``)."""
+    """How a tool may be chosen: ``mode`` ``auto`` (text or a call), ``none`` (text only), ``required`` (one call
+    or more) or ``named`` (one call of the one tool in ``only``); ``only`` narrows the tools that may be called (a
+    named ``tool_choice``, or ``allowed_tools``)."""
 
     mode: Mode = "auto"
     only: tuple[str, ...] | None = None

@@ -38,7 +38,9 @@ from .errors import APIError
 from .faults import duration, rate_limit_error
 
 if TYPE_CHECKING:
-    from .engine import Config, Engine, Exchange, HTTPResponse
+    from .config import Config
+    from .core import Core, Exchange
+    from .http import HTTPResponse
 
 
 class Clock:
@@ -113,7 +115,7 @@ class RateLimiter:
 
     name = "ratelimit"
 
-    def __init__(self, engine: Engine, rpm: int | None, tpm: int | None) -> None:
+    def __init__(self, engine: Core, rpm: int | None, tpm: int | None) -> None:
         for label, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{label} must be a whole number of at least 1")
@@ -144,9 +146,7 @@ class RateLimiter:
     @staticmethod
     def estimate(ex: Exchange) -> int:
         """Tokens charged when a request is admitted: its prompt plus its completion limit."""
-        from .engine import prompt_tokens
-
-        return prompt_tokens(ex.request) + (ex.request.token_limit or 0)
+        return ex.prompt_tokens + (ex.prompt.token_limit or 0)
 
     # hooks -------------------------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class RateLimiter:
         """Admit the request, or answer 429."""
         if not self.active:
             return None
-        model = ex.request.model
+        model = ex.prompt.model
         cost = self.estimate(ex) if self.tpm else 0
         with self._lock:
             requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
@@ -190,7 +190,7 @@ class RateLimiter:
             requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
             reply = ex.call.reply
             if (tokens is not None and reply is not None and ex.call.responder != self.name
-                    and ex.request.token_limit is None and 200 <= response.status < 300):
+                    and ex.prompt.token_limit is None and 200 <= response.status < 300):
                 tokens.level -= sum(c.completion_tokens() for c in reply.choices)
             headers = self._headers(requests, tokens)
         response.headers.update({k: v for k, v in headers.items() if k not in response.headers})
@@ -212,10 +212,10 @@ class RateLimiter:
         return out
 
 
-def install(engine: Engine) -> None:
+def install(engine: Core) -> RateLimiter:
     """Add the limiter for ``engine.config.rpm`` / ``tpm`` (inactive when neither is set)."""
     limiter = RateLimiter(engine, engine.config.rpm, engine.config.tpm)
-    engine.rate_limiter = limiter
     engine.interceptors.append(limiter)
     engine.finishers.append(limiter.finish)
     engine.on_reset.append(limiter.reset)
+    return limiter

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .errors import APIError
+from .errors import PASSED_ON, SOCKET_DOOR, APIError, CallbackError
 from .faults import Fault, Faulted, scripted
 from .matchers import MATCHER_NAMES, MATCHERS, Text, check_on, check_times, clip, tool_result_name
 from .reply import Choice, Reply, TokenLogprob, ToolCall
@@ -38,22 +36,25 @@ from .specs import (
     short_form_fields,
 )
 from .suggest import checked_keywords
-from .wire import ChatCompletionRequest
 
 if TYPE_CHECKING:
-    from .engine import Call, Exchange, HTTPResponse
+    from .core import Exchange
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Predicate = Callable[[ChatCompletionRequest], bool]
+# A predicate of the validated request, in its API's own models (a chat or a Responses request).
+Predicate = Callable[[Any], bool]
 # Most reply specs live in mockai.specs; these names are kept here, where scripting code has always found them.
 __all__ = ["MATCHER_NAMES", "SHORT_FORM_FIELDS", "SOCKET_DOOR", "_MISSING", "CallbackError", "Predicate", "ReplySpec",
            "Rule", "Script", "Text", "build", "call", "check_on", "check_spec", "check_times", "error",
            "from_completion", "reply_spec", "short_form", "short_form_fields", "tool_result_name"]
-def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
-    """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``."""
+def build(spec: ReplySpec, request: Any, n: int | None = None) -> Reply | APIError:
+    """Turn any reply spec into a :class:`Reply` (or an :class:`APIError`) for ``request``, which asked for ``n``
+    choices (by default the request's own ``n``; a one-choice reply is repeated for each)."""
+    if n is None:
+        n = getattr(request, "n", None) or 1
     if callable(spec) and not isinstance(spec, (Reply, ToolCall, APIError)):
-        return build(spec(request), request)
+        return build(spec(request), request, n)
     if isinstance(spec, BaseException) and not isinstance(spec, APIError):
         raise spec
     if isinstance(spec, APIError):
@@ -68,16 +69,20 @@ def build(spec: ReplySpec, request: ChatCompletionRequest) -> Reply | APIError:
         reply = Reply([Choice(tool_calls=[ToolCall(spec.name, spec.arguments, spec.id, spec.type)],
                               finish_reason="tool_calls")])
     elif hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
-        reply = from_completion(spec.model_dump(mode="json"))
+        return build(spec.model_dump(mode="json"), request, n)
     elif isinstance(spec, Mapping):
         if "error" in spec:
             err = spec["error"]
             return error(int(err.get("status", 400)), err.get("message"), code=err.get("code"),
                          type=err.get("type"), param=err.get("param"), headers=err.get("headers"))
-        reply = from_completion(spec) if "choices" in spec else Reply([short_form(spec)])
+        if "choices" in spec:
+            reply = from_completion(spec)
+        elif "output" in spec:
+            reply = from_response(spec)
+        else:
+            reply = Reply([short_form(spec)])
     else:
         raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}")
-    n = request.n or 1
     if len(reply.choices) == 1 and n > 1:
         reply.choices = [reply.copy().choices[0] for _ in range(n)]
     return reply
@@ -102,6 +107,34 @@ def from_completion(data: Mapping[str, Any]) -> Reply:
                       for t in lps] if lps else None,
         ))
     return Reply(choices, model=data.get("model"), usage=data.get("usage"))
+
+
+def from_response(data: Mapping[str, Any]) -> Reply:
+    """A Responses API ``response`` (as a dict) back into a one-choice :class:`Reply`: its message text, refusal,
+    annotations and reasoning summary, its function and custom tool calls, and its finish."""
+    choice = Choice(content=None)
+    texts: list[str] = []
+    for item in data.get("output") or []:
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text":
+                    texts.append(part.get("text") or "")
+                    choice.annotations.extend(part.get("annotations") or [])
+                elif part.get("type") == "refusal":
+                    choice.refusal = part.get("refusal")
+        elif kind == "function_call":
+            choice.tool_calls.append(ToolCall(item["name"], item.get("arguments") or "", item.get("call_id")))
+        elif kind == "custom_tool_call":
+            choice.tool_calls.append(ToolCall(item["name"], item.get("input") or "", item.get("call_id"), "custom"))
+        elif kind == "reasoning":
+            choice.reasoning = " ".join(s.get("text") or "" for s in item.get("summary") or [])
+    if texts or (choice.refusal is None and not choice.tool_calls):
+        choice.content = "".join(texts)
+    reason = (data.get("incomplete_details") or {}).get("reason")
+    choice.finish_reason = ("length" if reason == "max_output_tokens" else "content_filter" if reason else
+                            "tool_calls" if choice.tool_calls else "stop")
+    return Reply([choice], model=data.get("model"), usage=None)
 
 
 def _scripting(method: Callable[Concatenate[Rule, P], R]) -> Callable[Concatenate[Rule, P], R]:
@@ -223,18 +256,18 @@ class Rule:
 
     # --- matching -------------------------------------------------------------------------------------------
 
-    def miss(self, request: ChatCompletionRequest) -> str | None:
-        """Why this rule does not match ``request``, or ``None`` when it does."""
+    def miss(self, ex: Exchange) -> str | None:
+        """Why this rule does not match the request, or ``None`` when it does."""
         if self.exhausted:
             return f"used up ({self.call_count} of times={self.times})"
         for key, want in self.matchers.items():
-            reason = MATCHERS[key](request, want)
+            reason = MATCHERS[key](ex.prompt, want)
             if reason:
                 return reason
         if self.where is not None:
             try:
-                ok = self.where(request)
-            except _PASSED_ON:
+                ok = self.where(ex.request)
+            except PASSED_ON:
                 raise
             except BaseException as exc:
                 raise CallbackError(exc, f"the where= predicate of rule {self.describe()}") from exc
@@ -242,7 +275,7 @@ class Rule:
                 return f"where={getattr(self.where, '__name__', 'callable')} returned False"
         return None
 
-    def produce(self, request: ChatCompletionRequest) -> ReplySpec:
+    def produce(self, request: Any) -> ReplySpec:
         if self.side_effect is not None:
             if isinstance(self.side_effect, BaseException) or callable(self.side_effect):
                 return self.side_effect
@@ -254,44 +287,6 @@ class Rule:
                 return None  # the generator answers; the fault applies to that
             raise LookupError("the rule has no reply: call .reply(), .respond(), .error() or .fault() on it")
         return self.return_value
-
-
-# Set while the socket door (mockai.server) answers: there an exception in scripted code cannot reach the test.
-SOCKET_DOOR: ContextVar[bool] = ContextVar("mockai_socket_door", default=False)
-# Not the test's business: everything else scripted code raises is (pytest.fail and pytest.skip are BaseExceptions).
-_PASSED_ON = (KeyboardInterrupt, SystemExit, GeneratorExit)
-_log = logging.getLogger("mockai")
-
-
-class CallbackError(Exception):
-    """Scripted code raised while answering a request: a reply callable, a ``where=`` predicate, an exception
-    given as the reply, a reply that cannot be sent, or a rule without a reply.
-
-    Through the in-process door (a client from :meth:`mockai.MockAI.client`, patch mode, respx) the engine
-    raises ``exception`` itself in the test, with its traceback, as respx and pytest-httpx do. Over a socket it
-    cannot: the client gets a 500 naming the exception and the rule (with ``x-should-retry: false``, so the SDK
-    does not call the callback again), the traceback goes to the ``mockai`` logger, and
-    :meth:`mockai.MockAI.verify` (the pytest fixtures' teardown) raises it.
-    """
-
-    def __init__(self, exception: BaseException, source: str) -> None:
-        super().__init__(f"{source} raised {type(exception).__name__}: {exception}")
-        self.exception, self.source = exception, source
-        self.call: Call | None = None
-        self.raised = False  # the exception reached the test through the in-process door
-
-    def api_error(self) -> APIError:
-        return APIError(500, f"mockai: {self}. The test fails with this exception at teardown; its traceback is "
-                             "logged (logger 'mockai').", code="mockai_callback_error",
-                        headers={"x-should-retry": "false"})
-
-    def deliver(self) -> BaseException | None:
-        """The exception to raise in the test now; over a socket (``None``) it is logged and kept for verify."""
-        if SOCKET_DOOR.get():
-            _log.error("mockai: %s", self, exc_info=self.exception)
-            return None
-        self.raised = True
-        return self.exception
 
 
 class Script:
@@ -310,16 +305,20 @@ class Script:
     @checked_keywords
     def on(self, *, model: Text | None = None, last_user: Text | None = None, any_message: Text | None = None,
            has_tools: bool | None = None, tool_result: str | bool | None = None, stream: bool | None = None,
-           where: Predicate | None = None, name: str | None = None, times: int | None = None) -> Rule:
+           api: str | None = None, where: Predicate | None = None, name: str | None = None,
+           times: int | None = None) -> Rule:
         """A rule for requests matching every given condition.
 
         Text conditions are a case-insensitive substring or a compiled regular expression (searched).
         ``tool_result`` matches when the last message is the result of that function (``True``: any function,
-        ``False``: not a tool result). ``where`` is any predicate of the validated request. A value of the wrong
-        kind raises ``TypeError`` here, naming the argument.
+        ``False``: not a tool result): a chat ``tool`` message or a Responses ``function_call_output`` item alike.
+        ``api`` is ``"chat"`` or ``"responses"`` (which API the request came through; by default a rule answers
+        both). ``where`` is any predicate of the validated request, in its API's own models
+        (:class:`mockai.wire.ChatCompletionRequest` or :class:`mockai.responses.wire.CreateResponseRequest`). A
+        value of the wrong kind raises ``TypeError`` here, naming the argument.
         """
         given = {"model": model, "last_user": last_user, "any_message": any_message, "has_tools": has_tools,
-                 "tool_result": tool_result, "stream": stream}
+                 "tool_result": tool_result, "stream": stream, "api": api}
         check_on({**given, "where": where, "name": name, "times": times})
         rule = Rule({k: v for k, v in given.items() if v is not None}, where=where, name=name, times=times,
                     _script=self)
@@ -364,24 +363,23 @@ class Script:
             self.errors.clear()
             self._queue_used = 0
 
-    def misses(self, request: ChatCompletionRequest) -> list[str]:
-        """Why each rule (and the queue) did not answer ``request``."""
+    def misses(self, ex: Exchange) -> list[str]:
+        """Why each rule (and the queue) did not answer the request."""
         lines = []
         for i, rule in enumerate(self.rules):
             try:
-                reason = rule.miss(request) or "matches"
+                reason = rule.miss(ex) or "matches"
             except CallbackError as exc:
                 reason = str(exc)
             lines.append(f"#{i + 1} {rule.describe()}: {reason}")
         lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
         return lines
 
-    def __call__(self, ex: Exchange) -> Reply | APIError | HTTPResponse | None:
-        request = ex.request
+    def __call__(self, ex: Exchange) -> Any:
         with self._lock:
             for rule in self.rules:
                 try:
-                    missed = rule.miss(request)
+                    missed = rule.miss(ex)
                 except CallbackError as err:
                     rule.calls.append(ex.call)  # a rule whose code raised counts as matched
                     raise self._failed(err, ex) from err.exception
@@ -394,8 +392,8 @@ class Script:
                 return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)
         return None
 
-    def _answer(self, produce: Callable[[ChatCompletionRequest], ReplySpec], fault: Fault | None, source: str,
-                ex: Exchange) -> Reply | APIError | HTTPResponse:
+    def _answer(self, produce: Callable[[Any], ReplySpec], fault: Fault | None, source: str,
+                ex: Exchange) -> Any:
         """Run the scripted code of one answer; what it raises (an APIError aside) becomes a CallbackError."""
         try:
             spec = produce(ex.request)
@@ -403,8 +401,8 @@ class Script:
                 return scripted(spec.fault, spec.reply, ex)
             if fault is not None:
                 return scripted(fault, spec, ex)
-            return build(spec, ex.request)
-        except (APIError, *_PASSED_ON):
+            return ex.wire.build(spec, ex)
+        except (APIError, *PASSED_ON):
             raise
         except BaseException as exc:
             raise self._failed(CallbackError(exc, source), ex) from exc

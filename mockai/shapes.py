@@ -36,15 +36,9 @@ from typing import Any, Literal, Protocol
 
 from . import schema, streaming, tokens
 from .generate import compact, cut_at_stop, cut_to_tokens
+from .prompt import Prompt
 from .reply import Choice, Reply, TokenLogprob, ToolCall
 from .streaming import Meta
-from .wire import (
-    AllowedToolsChoice,
-    ChatCompletionRequest,
-    JsonObjectFormat,
-    JsonSchemaFormat,
-    NamedToolChoice,
-)
 
 Kind = Literal["text", "tools", "refusal"]
 KINDS: tuple[Kind, ...] = ("text", "tools", "refusal")
@@ -156,36 +150,30 @@ class ReplySpace:
         return out
 
 
-def space_for(request: ChatCompletionRequest) -> ReplySpace:
-    """What ``request`` constrains: ``n``, the tools offered and ``tool_choice``, ``parallel_tool_calls``, the
-    response format, the token limit, ``stop``, ``logprobs`` and ``stream_options.include_usage``."""
-    choice = request.tool_choice
-    if isinstance(choice, NamedToolChoice):
-        tool_choice = choice.function.name
-    elif isinstance(choice, AllowedToolsChoice):
-        tool_choice = choice.allowed_tools.mode
-    elif isinstance(choice, str):
-        tool_choice = choice
+def space_for(prompt: Prompt) -> ReplySpace:
+    """What a request constrains: ``n``, the tools offered and ``tool_choice``, ``parallel_tool_calls``, the
+    response format, the token limit, ``stop``, ``logprobs`` and (chat) ``stream_options.include_usage``. Custom
+    tools are not drawn: a request that can only call custom tools gets text."""
+    choosing = prompt.choosing
+    offered = [t for t in prompt.callable_tools() if not t.custom] if choosing.mode != "none" else []
+    if choosing.mode == "named":
+        tool_choice = offered[0].name if offered else "none"
     else:
-        tool_choice = "auto" if choice is None else "none"  # a custom tool: no function call
-    fmt = request.response_format
-    offered = request.function_tools
-    if isinstance(choice, AllowedToolsChoice):
-        names = {(t.get("function") or {}).get("name", t.get("name")) for t in choice.allowed_tools.tools}
-        offered = [t for t in offered if t.name in names]
+        tool_choice = choosing.mode if offered or choosing.mode != "required" else "none"
+    fmt = prompt.format
     return ReplySpace(
-        n=request.n or 1,
-        tools=tuple(ToolSpec(t.name, t.parameters or {"type": "object", "properties": {}}, bool(t.strict))
+        n=prompt.n,
+        tools=tuple(ToolSpec(t.name, t.parameters or {"type": "object", "properties": {}}, t.strict)
                     for t in offered),
         tool_choice=tool_choice,
-        parallel_tool_calls=request.parallel_tool_calls is not False,
-        schema=(fmt.json_schema.schema_ or {"type": "object"}) if isinstance(fmt, JsonSchemaFormat) else None,
-        strict=bool(fmt.json_schema.strict) if isinstance(fmt, JsonSchemaFormat) else False,
-        json_object=isinstance(fmt, JsonObjectFormat),
-        max_tokens=request.token_limit,
-        stop=tuple(s for s in request.stop_sequences if s),
-        logprobs=(request.top_logprobs or 0) if request.logprobs else None,
-        include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage),
+        parallel_tool_calls=prompt.parallel_tool_calls,
+        schema=(fmt.schema or {"type": "object"}) if fmt is not None and fmt.kind == "json_schema" else None,
+        strict=bool(fmt.strict) if fmt is not None and fmt.kind == "json_schema" else False,
+        json_object=fmt is not None and fmt.kind == "json_object",
+        max_tokens=prompt.token_limit,
+        stop=tuple(s for s in prompt.stop if s),
+        logprobs=prompt.top_logprobs if prompt.logprobs else None,
+        include_usage=bool(prompt.stream and prompt.extra.get("include_usage")),
     )
 
 

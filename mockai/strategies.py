@@ -39,6 +39,7 @@ except ImportError as exc:  # an optional dependency: say how to get it
     raise ImportError("mockai.strategies needs Hypothesis, which is not installed: pip install hypothesis (or "
                       "pip install 'mockai[hypothesis]')") from exc
 
+from .chat import prompt_of
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
 from .schema import WORDS, SchemaError, value_for
@@ -130,7 +131,7 @@ def _space(*, n: int | None, tools: Sequence[Mapping[str, Any]] | None, tool_cho
                 request = parse_chat(dict(request))[1]
             except APIError as err:
                 raise fail(f"for_request is not a valid request: {err.message} (param {err.param!r})") from None
-        space = space_for(request)
+        space = space_for(prompt_of(request))
         return dataclasses.replace(space, model=model), False, False
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128):
         raise fail(f"n must be an integer from 1 to 128, or None to draw 1 to 3; got {n!r}")

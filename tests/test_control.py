@@ -343,7 +343,7 @@ def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, S
     error = info.value.body
     assert isinstance(error, dict)
     assert set(error) == {"message", "type", "param", "code"}
-    assert error["message"] == ("Invalid URL (POST /v1/completions). mockai serves POST /v1/chat/completions, GET "
-                                "/v1/models and GET /v1/models/{model} (also without /v1, and Azure OpenAI's POST "
-                                "/openai/deployments/{deployment}/chat/completions).")
+    assert error["message"].startswith("Invalid URL (POST /v1/completions). mockai serves POST /v1/chat/completions, "
+                                       "GET /v1/models, GET /v1/models/{model}")
+    assert error["message"].endswith("(also without /v1, and on Azure OpenAI's paths).")
     assert error["type"] == "invalid_request_error"

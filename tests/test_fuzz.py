@@ -21,6 +21,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockai import Config, Engine, MockAI
+from mockai.chat import prompt_of
 from mockai.fuzz import Fuzzer, fragment_sizes
 from mockai.shapes import SeededSource, choices_of, reassemble, reply_problems, space_for, stream_problems
 from mockai.strategies import chat_requests
@@ -132,7 +133,7 @@ def test_every_valid_request_gets_a_valid_fuzz_reply(req: dict[str, Any]) -> Non
         ChatCompletion.model_validate(res.json(), strict=True)
     assert engine.calls.last.responder == "fuzz"
     assert engine.calls.last.reply is not None
-    assert reply_problems(engine.calls.last.reply, space_for(request)) == []
+    assert reply_problems(engine.calls.last.reply, space_for(prompt_of(request))) == []
 
 
 def test_scripted_replies_still_come_first_and_strict_mode_still_applies() -> None:

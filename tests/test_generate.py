@@ -29,6 +29,7 @@ from openai.types.chat import ChatCompletion
 
 from mockai import Config, Engine, MockAI, tokens
 from mockai import call as tool_call
+from mockai.chat import prompt_of
 from mockai.generate import Generator
 from mockai.models import DEFAULT_MODELS
 from mockai.wire import ChatCompletionRequest
@@ -481,9 +482,9 @@ def test_same_reply_in_another_process(make_engine: Any) -> None:
 
 def test_generator_directly() -> None:
     req = ChatCompletionRequest.model_validate(chat_body("Hi", n=2))
-    a = Generator().generate(req, key=b"k", seed=1)
-    b = Generator().generate(req, key=b"k", seed=1)
-    c = Generator().generate(req, key=b"other", seed=1)
+    a = Generator().generate(prompt_of(req), key=b"k", seed=1)
+    b = Generator().generate(prompt_of(req), key=b"k", seed=1)
+    c = Generator().generate(prompt_of(req), key=b"other", seed=1)
     assert [x.content for x in a.choices] == [x.content for x in b.choices]
     assert [x.content for x in a.choices] != [x.content for x in c.choices]
 

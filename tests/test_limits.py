@@ -18,7 +18,9 @@ import pytest
 
 from mockai import MockAI, tokens
 from mockai.app import heavy
+from mockai.chat import prompt_of
 from mockai.generate import Generator
+from mockai.prompt import Prompt
 from mockai.wire import ChatCompletionRequest
 
 USER: Any = [{"role": "user", "content": "Fill the grid."}]
@@ -103,7 +105,7 @@ def test_the_sdk_parse_helper_sees_the_cut_as_the_real_api_makes_it(client: open
 def test_each_choice_gets_its_share_of_the_reply_limit() -> None:
     request = ChatCompletionRequest.model_validate({"model": "gpt-4.1", "messages": USER, "n": 64,
                                                     "response_format": structured(nested(3))})
-    reply = Generator().generate(request, key=b"k", seed=0)
+    reply = Generator().generate(prompt_of(request), key=b"k", seed=0)
     share = tokens.MAX_REPLY_TOKENS // 64
     assert [c.finish_reason for c in reply.choices] == ["length"] * 64
     assert all(c.completion_tokens() == share for c in reply.choices)
@@ -157,10 +159,10 @@ def test_a_small_request_is_answered_while_a_huge_one_is_made() -> None:
     started, finished = threading.Event(), threading.Event()
     generate = mock.engine.generator.generate
 
-    def traced(request: ChatCompletionRequest, *, key: bytes, seed: int) -> Any:
-        if request.response_format is not None:
+    def traced(prompt: Prompt, *, key: bytes, seed: int) -> Any:
+        if prompt.format is not None:
             started.set()
-        return generate(request, key=key, seed=seed)
+        return generate(prompt, key=key, seed=seed)
 
     mock.engine.generator.generate = traced  # type: ignore[method-assign]
     with mock.serve() as server:

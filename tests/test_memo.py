@@ -27,7 +27,7 @@ BODIES: list[dict[str, Any]] = [
 
 
 def forget(engine: Engine) -> None:
-    for memo in (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._prompt_tokens):
+    for memo in (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._counted):
         memo.clear()
 
 
@@ -93,9 +93,9 @@ def test_memos_stay_small_for_huge_replies() -> None:
 
 
 def test_the_occurrence_counts_are_bounded_without_repeating_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mockai import engine as engine_module
+    from mockai import core
 
-    monkeypatch.setattr(engine_module, "_SEEN_SIZE", 3)
+    monkeypatch.setattr(core, "_SEEN_SIZE", 3)
     engine = Engine(Config(seed=5, clock=1))
     bodies = [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i % 5}"}]} for i in range(40)]
     ids = [json.loads(ask(engine, body))["id"] for body in bodies]

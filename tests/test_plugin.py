@@ -619,7 +619,7 @@ def test_a_callback_exception_fails_the_test_with_its_traceback(tester: pytest.P
             "socket)") in errors
     assert ("rule 'weather' on(last_user='weather') raised TypeError: 'NoneType' object is not subscriptable "
             "(answering POST /v1/chat/completions model='gpt-4o-mini' last_user='weather?')") in errors
-    assert "mockai:rules.py" in errors  # the log of the server side, with the traceback
+    assert "mockai:errors.py" in errors  # the log of the server side, with the traceback
     # in-process: the test fails with the exception itself, pointing at the callback
     assert '>       return {"content": request.metadata["city"]}  # metadata is None' in failures
     assert "E       TypeError: 'NoneType' object is not subscriptable" in failures

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mockai import APIError, Choice, Reply, ToolCall, call, error
+from mockai.chat import prompt_of
 from mockai.rules import CallbackError, Rule, Script, build, from_completion, short_form, tool_result_name
 from mockai.validation import parse_chat
 from mockai.wire import ChatCompletionRequest
@@ -33,12 +34,23 @@ TOOL_CALL_TURN = [
 ]
 
 
+class _Wire:
+    def build(self, spec: Any, ex: Any) -> Reply | APIError:
+        return build(spec, ex.request, ex.prompt.n)
+
+
 class _Ex:
-    """The little of an Exchange that Script.__call__ reads."""
+    """The little of an Exchange that Script.__call__ and Rule.miss read."""
 
     def __init__(self, request: ChatCompletionRequest) -> None:
         self.request = request
+        self.prompt = prompt_of(request)
         self.call = object()
+        self.wire = _Wire()
+
+
+def ex(request: ChatCompletionRequest) -> Any:
+    return _Ex(request)
 
 
 def answer(script: Script, request: ChatCompletionRequest) -> Reply | APIError | None:
@@ -102,7 +114,7 @@ def test_error_keeps_code_param_and_headers() -> None:
 def test_each_matcher_says_why_it_missed(matchers: dict[str, Any], request_: ChatCompletionRequest,
                                          reason: str) -> None:
     rule = Rule(matchers)
-    miss = rule.miss(request_)
+    miss = rule.miss(ex(request_))
     assert miss is not None
     assert reason in miss
 
@@ -122,7 +134,7 @@ def test_each_matcher_says_why_it_missed(matchers: dict[str, Any], request_: Cha
     ({}, req()),
 ])
 def test_each_matcher_matches(matchers: dict[str, Any], request_: ChatCompletionRequest) -> None:
-    assert Rule(matchers).miss(request_) is None
+    assert Rule(matchers).miss(ex(request_)) is None
 
 
 def test_where_predicate() -> None:
@@ -130,19 +142,19 @@ def test_where_predicate() -> None:
         return r.response_format is not None
 
     rule = Rule({}, where=wants_json)
-    assert rule.miss(req()) == "where=wants_json returned False"
-    assert rule.miss(req("json please", response_format={"type": "json_object"})) is None
+    assert rule.miss(ex(req())) == "where=wants_json returned False"
+    assert rule.miss(ex(req("json please", response_format={"type": "json_object"}))) is None
 
 
 def test_last_user_reads_text_parts() -> None:
     request = conv({"role": "user", "content": [{"type": "text", "text": "look at"},
                                                 {"type": "text", "text": "this weather"}]})
-    assert Rule({"last_user": "weather"}).miss(request) is None
+    assert Rule({"last_user": "weather"}).miss(ex(request)) is None
 
 
 def test_tool_result_name() -> None:
-    assert tool_result_name(req()) is None
-    assert tool_result_name(conv(*TOOL_CALL_TURN)) == "get_time"
+    assert tool_result_name(prompt_of(req())) is None
+    assert tool_result_name(prompt_of(conv(*TOOL_CALL_TURN))) == "get_time"
 
 
 def test_describe_names_every_condition() -> None:
@@ -177,7 +189,7 @@ def test_times_exhausts_a_rule() -> None:
     assert [content(answer(script, req())) for _ in range(2)] == ["x", "x"]
     assert rule.exhausted
     assert answer(script, req()) is None
-    assert rule.miss(req()) == "used up (2 of times=2)"
+    assert rule.miss(ex(req())) == "used up (2 of times=2)"
 
 
 def test_reply_times_overrides() -> None:
@@ -255,7 +267,7 @@ def test_misses_lists_each_rule_and_the_queue() -> None:
     script = Script()
     script.on(model="gpt-4o").reply("a")
     script.on(last_user="hello").reply("b")
-    lines = script.misses(req("hello"))
+    lines = script.misses(ex(req("hello")))
     assert lines == ["#1 on(model='gpt-4o'): model is 'gpt-4o-mini', not 'gpt-4o'",
                      "#2 on(last_user='hello'): matches", "queue: empty"]
 
@@ -410,7 +422,7 @@ def test_on_rejects_bad_matcher_arguments_when_called(kwargs: dict[str, Any], ki
 def test_a_misspelled_argument_suggests_the_nearest_one() -> None:
     with pytest.raises(TypeError, match=r"^Script\.on\(\) got an unexpected keyword argument 'last_usr'; did you "
                                         r"mean 'last_user'\? It takes model, last_user, any_message, has_tools, "
-                                        r"tool_result, stream, where, name, times\.$"):
+                                        r"tool_result, stream, api, where, name, times\.$"):
         Script().on(last_usr="hi")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'zzz'\. It takes model"):
         Script().on(zzz=1)  # type: ignore[call-arg]
@@ -476,7 +488,7 @@ def test_respond_and_queue_reject_what_could_never_be_sent() -> None:
 def test_misses_reports_a_raising_predicate_instead_of_raising() -> None:
     script = Script()
     script.on(where=lambda r: r.messages[3] is None).reply("x")
-    assert script.misses(req())[0].startswith("#1 on(where=<lambda>): the where= predicate of rule "
+    assert script.misses(ex(req()))[0].startswith("#1 on(where=<lambda>): the where= predicate of rule "
                                               "on(where=<lambda>) raised IndexError")
 
 

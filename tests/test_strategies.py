@@ -20,6 +20,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockai import APIError, Config, Engine, MockAI, wire
+from mockai.chat import prompt_of
 from mockai.generate import Generator
 from mockai.schema import RandomSource
 from mockai.shapes import (
@@ -156,7 +157,7 @@ def test_completions_honour_max_tokens_and_stop(completion: dict[str, Any]) -> N
 
 def space_for_weather() -> ReplySpace:
     _, request = parse_chat({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [WEATHER]})
-    return space_for(request)
+    return space_for(prompt_of(request))
 
 
 @FAST
@@ -381,9 +382,9 @@ def test_every_generated_reply_lies_in_the_strategies_space(body: dict[str, Any]
     sources: list[RecordingSource] = []
     make = generator._source
     generator._source = lambda rng: sources.append(RecordingSource(make(rng))) or sources[-1]  # type: ignore
-    reply = generator.generate(request, key=b"point-5", seed=7)
+    reply = generator.generate(prompt_of(request), key=b"point-5", seed=7)
     # The same validity predicates every drawn reply satisfies...
-    assert reply_problems(reply, space_for(request)) == []
+    assert reply_problems(reply, space_for(prompt_of(request))) == []
     # ...and every primitive the generator drew for JSON is one the Hypothesis source can draw, so value_for
     # (one implementation for both) would build the same arguments and structured outputs under Hypothesis.
     for source in sources:

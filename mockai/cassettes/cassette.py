@@ -26,8 +26,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..engine import HTTPResponse
 from ..errors import APIError
+from ..http import HTTPResponse
 from . import writer
 from .matching import CassetteRequest, Matcher
 from .proxy import DEFAULT_UPSTREAM, Recording
@@ -36,7 +36,10 @@ from .scrub import Scrubber
 from .store import CassetteError, append, exists, load
 
 if TYPE_CHECKING:
-    from ..engine import Call, Config, Engine, Exchange, HTTPRequest
+    from ..config import Config
+    from ..core import Core, Exchange
+    from ..http import HTTPRequest
+    from ..journal import Call
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 _PROCESS_RUN = f"{os.getpid()}-{uuid.uuid4().hex}"
@@ -97,7 +100,7 @@ class Cassette:
                    replay_elapsed=config.replay_elapsed, allow_playback_repeats=config.allow_playback_repeats,
                    run=config.cassette_run)
 
-    def install(self, engine: Engine) -> Cassette:
+    def install(self, engine: Core) -> Cassette:
         """Answer ``engine``'s requests: first of its responders after the scripted rules, the judge of requests
         its checks reject (:meth:`rejected`), and rewound by its reset (:meth:`rewind`)."""
         engine.responders.insert(0, self)
@@ -240,10 +243,13 @@ class Cassette:
 
 def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
     """The usage the engine would report for the reply ``body`` (a ``chat.completion``) to ``ex``'s request."""
+    from ..chat import Chat
     from ..rules import from_completion
 
+    if not isinstance(ex.wire, Chat):
+        return None
     try:
-        return ex.engine.usage(ex.request, from_completion(body))
+        return ex.wire.usage(ex, from_completion(body))
     except (KeyError, TypeError, ValueError):
         return None
 

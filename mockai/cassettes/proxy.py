@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from ..engine import ConnectionDropped, HTTPRequest, HTTPResponse
 from ..errors import APIError
+from ..http import ConnectionDropped, HTTPRequest, HTTPResponse
 
 DEFAULT_UPSTREAM = "https://api.openai.com/v1"
 # Not sent upstream (httpx sets its own) and not recorded: transport details and per-run noise.

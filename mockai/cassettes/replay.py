@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import streaming
-from ..engine import Delivery, HTTPResponse
+from ..http import Delivery, HTTPResponse
 from ..rules import from_completion
 from .scrub import is_secret_header_name
 

@@ -1,0 +1,543 @@
+"""The engine's core: routes, authentication, the answer pipeline, ids, memos and the journal, with no API of its
+own.
+
+An API surface (:mod:`mockai.chat`, :mod:`mockai.responses`, :mod:`mockai.embeddings`, …) mounts its routes on a
+:class:`Core`. A route that asks for a model reply validates its request, describes it as a
+:class:`~mockai.prompt.Prompt` and hands both to :meth:`Core.answer`, which runs the pipeline every API shares::
+
+    interceptors (rate limits, faults) ─▶ responders (scripted rules, cassettes, fuzz) ─▶ the surface's default
+    (the generator) ─▶ transforms (content faults) ─▶ the surface's wire writes it ─▶ finishers (latency, headers)
+
+so a reply scripted once renders on any wire, and faults, limits and latency treat every API alike. The wiring
+(:class:`mockai.engine.Engine`) builds a core with every surface and extension installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .config import Config
+from .errors import APIError, CallbackError
+from .generate import Generator
+from .http import HTTPRequest, HTTPResponse
+from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
+from .memo import Memo
+from .prompt import Prompt
+from .reply import Reply, ToolCall
+
+MiB = 1024 * 1024
+
+Handler = Callable[[HTTPRequest, Call, dict[str, str]], HTTPResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    """``method path`` served by ``handler``; ``{name}`` segments (``{name:path}``: with slashes) become its
+    arguments. ``name`` is the journal's
+    ``call.route``; ``deployment`` routes are also served on Azure's ``/openai/deployments/{deployment}/…``."""
+
+    method: str
+    path: str
+    handler: Handler
+    name: str
+    deployment: bool = False
+
+
+class Wire(Protocol):
+    """What :meth:`Core.answer` needs of a surface: its default reply, scripted replies, and how to write them."""
+
+    name: str
+    # Events a stream sends after its last data event (chat's ``data: [DONE]``: 1); stream faults cut before them.
+    trailer: int
+    # Body fields that change how a reply travels or is cut, not what the model says: left out of the content key.
+    unseeded: frozenset[str]
+
+    def default(self, ex: Exchange) -> Any: ...
+
+    def build(self, spec: Any, ex: Exchange) -> Any: ...
+
+    def render(self, reply: Any, ex: Exchange) -> HTTPResponse: ...
+
+    def stream_error(self, err: APIError, ex: Exchange) -> bytes: ...
+
+    def prompt_tokens(self, ex: Exchange) -> int: ...
+
+
+class Scripted(Protocol):
+    """The first responder: scripted rules and a queue, which can say why each missed (strict mode)."""
+
+    name: str
+
+    def __call__(self, ex: Exchange) -> Any: ...
+
+    def misses(self, ex: Exchange) -> list[str]: ...
+
+
+# A reply source: scripted rules, a cassette, the fuzzer… ``None`` passes to the next one. An HTTPResponse is sent
+# as it is (a recorded or proxied answer); anything else is a reply for the exchange's wire (a Reply, vectors…).
+Responder = Callable[["Exchange"], Any]
+# Runs before the responders (faults, rate limits): an HTTPResponse answers the call instead.
+Interceptor = Callable[["Exchange"], "HTTPResponse | None"]
+# Runs on every answer to a validated request (latency, headers): returns the response to send.
+Finisher = Callable[["Exchange", HTTPResponse], HTTPResponse]
+# Rewrites a model reply before it is written (content faults).
+Transform = Callable[["Exchange", Reply], Reply]
+# A hook offered a request that failed mockai's own checks (a recording cassette forwards it instead).
+Rejection = Callable[[HTTPRequest, Call, APIError], "HTTPResponse | None"]
+
+
+@dataclass
+class Exchange:
+    """What the pipeline's hooks see: the validated request (the surface's own model) and its neutral
+    :class:`~mockai.prompt.Prompt`, the body, the journal entry, the engine's keys and the surface's wire."""
+
+    request: Any
+    body: dict[str, Any]
+    http: HTTPRequest
+    key: bytes
+    seed: int
+    engine: Core
+    call: Call
+    exact: bytes
+    prompt: Prompt
+    wire: Wire
+    _prompt_tokens: int | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The request's input tokens, counted as its API counts them (once)."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = self.wire.prompt_tokens(self)
+        return self._prompt_tokens
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Where a reply's ids come from: ``digest`` (this call: the request and how often it was seen) and the
+    transport key with its occurrence (what a request's stream and non-stream forms share)."""
+
+    digest: bytes
+    transport: bytes
+    occurrence: int
+    epoch: int
+
+
+def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = frozenset()) -> bytes:
+    """A digest of the request without the fields in ``drop``."""
+    kept = {k: v for k, v in body.items() if k not in drop}
+    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).digest()
+
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62_TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))  # byte -> alphanumeric (ids are hot)
+TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
+
+
+def b62(digest: bytes, size: int) -> str:
+    """``size`` alphanumeric characters from a digest (``size`` <= its length)."""
+    return digest[:size].translate(_B62_TABLE).decode("ascii")
+
+
+def too_large(limit: int) -> APIError:
+    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
+
+
+class Core:
+    """Answers requests for the routes mounted on it; see the module docstring."""
+
+    script: Scripted
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.generator = Generator(self.config.locale)
+        self.routes: list[Route] = []
+        self._patterns: list[tuple[re.Pattern[str], Route]] = []
+        self.responders: list[Responder] = []
+        self.interceptors: list[Interceptor] = []
+        self.finishers: list[Finisher] = []
+        self.transforms: list[Transform] = []
+        self.on_reset: list[Callable[[], None]] = []
+        self.on_reject: list[Rejection] = []
+        self.calls = CallList()
+        # Memos of what is a pure function of the request, under digests of the bodies, bounded by bytes.
+        self._parsed = Memo[Any](_PARSED_BYTES)
+        self._keys = Memo[tuple[bytes, bytes]](_KEYS_BYTES)  # body digest -> (content key, exact key)
+        self._generated = Memo[Reply](_GENERATED_BYTES, _MEMO_BYTES)
+        self._encoded = Memo[Any](_ENCODED_BYTES, _MEMO_BYTES)
+        self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
+        self._transport = Memo[bytes](_KEYS_BYTES)  # exact key -> key without the transport fields
+        self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
+        self._seen: dict[bytes, int] = {}
+        self._epoch = 0  # see _occurrence
+        self._answers = 0  # answers without a reply id, for their x-request-id
+        self._lock = threading.Lock()
+
+    # --- routes ----------------------------------------------------------------------------------------------
+
+    def mount(self, routes: Iterable[Route]) -> None:
+        """Serve ``routes`` (an API surface's) from now on."""
+        for route in routes:
+            pattern = re.escape(route.path)
+            pattern = re.sub(r"\\\{(\w+):path\\\}", r"(?P<\1>.+)", pattern)  # {name:path}: slashes too
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+            self.routes.append(route)
+            self._patterns.append((re.compile(pattern), route))
+
+    def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
+        """``(path, route, arguments)`` for a request: the path without ``/v1``/``/openai`` prefixes, the route
+        serving it and its path arguments (``deployment`` on Azure's paths). No route: ``None``; a path served
+        for other methods only: the first of those routes, with the argument ``__methods``."""
+        path = http.path.split("?", 1)[0].rstrip("/")
+        args: dict[str, str] = {}
+        parts = path.split("/")
+        if path.startswith("/openai/deployments/") and len(parts) >= 5:
+            args["deployment"] = parts[3]
+            path = "/" + "/".join(parts[4:])
+        else:
+            for prefix in ("/openai/v1", "/v1", "/openai"):
+                if path.startswith(prefix + "/"):
+                    path = path[len(prefix):]
+                    break
+        allowed: list[Route] = []
+        for pattern, route in self._patterns:
+            m = pattern.fullmatch(path)
+            if m is None or ("deployment" in args and not route.deployment):
+                continue
+            if route.method != http.method:
+                allowed.append(route)
+                continue
+            return path, route, {**args, **m.groupdict()}
+        if allowed:
+            return path, allowed[0], {**args, "__methods": ", ".join(sorted({r.method for r in allowed}))}
+        return path, None, args
+
+    # --- the entry point -------------------------------------------------------------------------------------
+
+    def handle(self, http: HTTPRequest) -> HTTPResponse:
+        """Answer one request; every answer (errors included) lands in the journal."""
+        path, route, args = self.route(http)
+        call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
+        raised: BaseException | None = None
+        try:
+            call.response = self._dispatch(http, path, route, args, call)
+        except APIError as err:
+            call.error = err
+            call.response = self.error_response(err)
+        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
+            call.error = err.api_error()
+            call.response = self.error_response(call.error)
+            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
+        except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
+            call.error = APIError(500, "The server had an error while processing your request "
+                                       f"({type(exc).__name__}: {exc}).", code="server_error")
+            call.response = self.error_response(call.error)
+        self.record(call)
+        if raised is not None:
+            raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
+        return call.response
+
+    def record(self, call: Call) -> None:
+        """Add a call to the journal, within its bounds."""
+        budget = self.config.journal_bytes
+        size = call_bytes(call) if budget is not None else 0
+        with self._lock:
+            self.calls.append(call)
+            limit = self.config.journal_size
+            trimmed = False
+            if limit is not None and len(self.calls) >= 2 * limit + 1:
+                del self.calls[:-limit]  # amortized: trim to the newest `limit` once twice that piled up
+                trimmed = True
+            if budget is not None:
+                self._journal_bytes += size
+                if trimmed or self._journal_bytes > budget:
+                    self._journal_bytes = trim(self.calls, budget)
+
+    def _dispatch(self, http: HTTPRequest, path: str, route: Route | None, args: dict[str, str],
+                  call: Call) -> HTTPResponse:
+        if route is None:
+            raise self.unknown(http)
+        if "__methods" in args:
+            allowed = args["__methods"]
+            raise APIError(405, f"Method not allowed: {http.method} {http.path.split('?', 1)[0]} accepts {allowed}.",
+                           headers={"allow": allowed})
+        self.authenticate(http)
+        if len(http.body) > self.config.max_body:
+            raise too_large(self.config.max_body)
+        return route.handler(http, call, args)
+
+    def unknown(self, http: HTTPRequest) -> APIError:
+        """The 404 for a URL no route serves: the real API's message, then what mockai serves instead."""
+        methods: dict[str, list[str]] = {}
+        for r in self.routes:
+            methods.setdefault(r.path.replace(":path}", "}"), []).append(r.method)
+        served = [f"{' and '.join(dict.fromkeys(m))} /v1{path}" for path, m in methods.items()]
+        return APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]}). mockai serves "
+                             f"{', '.join(served)} (also without /v1, and on Azure OpenAI's paths).")
+
+    def reject(self, http: HTTPRequest, call: Call, err: APIError) -> HTTPResponse:
+        """A request failed mockai's own checks: the ``on_reject`` hooks may answer it (a recording cassette
+        forwards it to the upstream, which judges); otherwise the error stands."""
+        for rejected in self.on_reject:
+            answer = rejected(http, call, err)
+            if answer is not None:
+                return answer
+        raise err
+
+    def authenticate(self, http: HTTPRequest) -> None:
+        if not self.config.auth:
+            return
+        given = http.headers.get("api-key")
+        header = http.headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            if given is None:
+                raise APIError(401, "Invalid authorization header. Expected 'Authorization: Bearer YOUR_KEY'.",
+                               code="invalid_api_key")
+        if not given:
+            raise APIError(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code="invalid_api_key",
+            )
+        if self.config.api_key is not None and given != self.config.api_key:
+            raise APIError(401, f"Incorrect API key provided: {_redact(given)}.", code="invalid_api_key")
+
+    # --- the pipeline ----------------------------------------------------------------------------------------
+
+    def parse(self, http: HTTPRequest, parse: Callable[[bytes], Any], salt: str = "") -> Any:
+        """``parse(http.body)``, memoized by path and bytes: load tests and retries send them again. The result is
+        then shared by the calls that sent the body; nothing in mockai changes it."""
+        memo = body_key(http, salt)
+        hit = self._parsed.get(memo) if memo is not None else None
+        if hit is not None:
+            return hit
+        parsed = parse(http.body)
+        if memo is not None:
+            self._parsed.put(memo, parsed, parsed_bytes(http.body))
+        return parsed
+
+    def exchange(self, wire: Wire, request: Any, body: dict[str, Any], prompt: Prompt, http: HTTPRequest,
+                 call: Call) -> Exchange:
+        """The exchange for a validated request: its content key (without ``wire.unseeded``) and exact key."""
+        call.body, call.request, call.prompt = body, request, prompt
+        memo = body_key(http, wire.name)
+        keys = self._keys.get(memo) if memo is not None else None
+        if keys is None:  # (each API's bodies have their own required fields: no salt needed between them)
+            keys = (canonical_key(body, wire.unseeded), canonical_key(body))
+            if memo is not None:
+                self._keys.put(memo, keys, _KEY_ENTRY)
+        key, exact = keys
+        return Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire)
+
+    def answer(self, ex: Exchange) -> HTTPResponse:
+        """Answer a validated request: interceptors, responders, the wire's default; transforms; the wire writes
+        it; then the finishers."""
+        try:
+            response = self._answer(ex)
+        except APIError as err:
+            ex.call.error = err
+            response = self.error_response(err)
+        for finish in self.finishers:
+            response = finish(ex, response)
+        return response
+
+    def _answer(self, ex: Exchange) -> HTTPResponse:
+        call = ex.call
+        for intercept in self.interceptors:
+            early = intercept(ex)
+            if early is not None:
+                call.responder = getattr(intercept, "name", type(intercept).__name__.lower())
+                return early
+        reply: Any = None
+        chain: list[Responder] = [self.script, *self.responders]
+        for responder in chain:
+            reply = responder(ex)
+            if reply is not None:
+                call.responder = getattr(responder, "name", type(responder).__name__.lower())
+                break
+        if reply is None:
+            if self.config.strict:
+                call.unexpected = True
+                raise unscripted(self.script.misses(ex), call)
+            call.responder = getattr(self.generator, "name", "generator")
+            reply = ex.wire.default(ex)
+        if isinstance(reply, APIError):
+            raise reply
+        if isinstance(reply, HTTPResponse):
+            return reply
+        if isinstance(reply, Reply):
+            for transform in self.transforms:
+                reply = transform(ex, reply)
+        call.reply = reply if isinstance(reply, Reply) else None
+        return ex.wire.render(reply, ex)
+
+    def generate(self, ex: Exchange) -> Reply:
+        """The generator's reply to the prompt, memoized: it is a pure function of the request and the seed."""
+        cached = self._generated.get(ex.exact)
+        if cached is None:
+            cached = self.generator.generate(ex.prompt, key=ex.key, seed=self.config.seed)
+            size = reply_bytes(cached) * (8 if ex.prompt.logprobs else 1)
+            if size <= self._generated.largest:
+                self._generated.put(ex.exact, cached.copy(), size)
+            return cached
+        return cached.copy()
+
+    def counted(self, ex: Exchange, count: Callable[[], int]) -> int:
+        """``count()`` (a prompt's tokens), remembered by the request's content key."""
+        hit = self._counted.get(ex.key)
+        if hit is None:
+            hit = count()
+            self._counted.put(ex.key, hit, _COUNT_ENTRY)
+        return hit
+
+    def encoded(self, ex: Exchange, make: Callable[[], Any]) -> Any | None:
+        """``make()`` (a serialized part of a generated reply), remembered per request body: ``None`` for replies
+        that are not a pure function of the request (scripted, faulted, with ids inside)."""
+        if ex.call.responder != getattr(self.generator, "name", "generator") or ex.call.fault is not None:
+            return None
+        reply = ex.call.reply
+        if reply is not None and any(c.tool_calls or c.audio for c in reply.choices):
+            return None  # tool call and audio ids change with each occurrence
+        value = self._encoded.get(ex.exact)
+        if value is None:
+            value = make()
+            size = sum(len(v) + _OBJECT for v in value) if isinstance(value, list) else len(value) + _OBJECT
+            self._encoded.put(ex.exact, value, size)
+        return value
+
+    # --- ids -------------------------------------------------------------------------------------------------
+
+    def ids(self, ex: Exchange) -> Ids:
+        """This call's ids (invariant 2: from the request and how often it was seen).
+
+        Occurrences are counted per request without its transport fields (``stream``, ``stream_options``) and
+        per wire (stream or not): the first stream of a request carries the same tool calls, ids included, as
+        its first non-stream reply, while a repeat, or a request that differs in anything else (``user``,
+        ``metadata``, an explicit ``stream: false``), gets new ones.
+        """
+        transport = self._transport_key(ex)
+        occurrence, epoch = self._occurrence(transport + (b"|stream" if ex.prompt.stream else b"|json"))
+        digest = hashlib.sha256(b"%d|%s|%s|%d|%d" % (
+            self.config.seed, self.config.instance.encode(), ex.exact, occurrence, epoch)).digest()
+        return Ids(digest, transport, occurrence, epoch)
+
+    def name_calls(self, reply: Reply, ids: Ids) -> None:
+        """Give each tool call without an id its ``call_…`` id (new objects: a scripted reply hands the same
+        :class:`~mockai.reply.ToolCall` to every call)."""
+        for ci, choice in enumerate(reply.choices):
+            if any(t.id is None for t in choice.tool_calls):
+                choice.tool_calls = [t if t.id is not None else self._named(t, ids, ci, ti)
+                                     for ti, t in enumerate(choice.tool_calls)]
+
+    def _named(self, call: ToolCall, ids: Ids, ci: int, ti: int) -> ToolCall:
+        salt = b"%d|%s|%s|%d|%d|%d|%d" % (self.config.seed, self.config.instance.encode(), ids.transport,
+                                          ids.occurrence, ids.epoch, ci, ti)
+        return dataclasses.replace(call, id="call_" + b62(hashlib.sha256(salt).digest(), 24))
+
+    def _transport_key(self, ex: Exchange) -> bytes:
+        """The digest of the body without ``stream`` and ``stream_options``: the same for a request's stream and
+        non-stream forms. Bodies without either field are their own transport key."""
+        if "stream" not in ex.body and "stream_options" not in ex.body:
+            return ex.exact
+        key = self._transport.get(ex.exact)
+        if key is None:
+            key = canonical_key(ex.body, TRANSPORT_FIELDS)
+            self._transport.put(ex.exact, key, _KEY_ENTRY)
+        return key
+
+    def _occurrence(self, key: bytes) -> tuple[int, int]:
+        """How often this request was seen before, and the epoch of that count.
+
+        The counts are bounded: when they fill up they start over in a new epoch, which is mixed into ids, so
+        ids stay unique (and a run still replays byte for byte) without the counts growing for ever.
+        """
+        with self._lock:
+            if len(self._seen) >= _SEEN_SIZE:
+                self._seen.clear()
+                self._epoch += 1
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+            return n, self._epoch
+
+    # --- answers ---------------------------------------------------------------------------------------------
+
+    def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:
+        out = {"content-type": "application/json"}
+        out.update(headers or {})
+        if "x-request-id" not in out:
+            out["x-request-id"] = self._request_id()
+            out["openai-version"] = "2020-10-01"
+        return HTTPResponse(status, out, body=dumps(value))
+
+    def error_response(self, err: APIError) -> HTTPResponse:
+        return self.json_response(err.status, err.envelope(), err.headers)
+
+    def _request_id(self) -> str:
+        """A unique ``x-request-id`` for answers that have no reply id to derive one from (errors, listings)."""
+        with self._lock:
+            self._answers += 1
+            n = self._answers
+        salt = b"%d|%s|%d" % (self.config.seed, self.config.instance.encode(), n)
+        return "req_" + hashlib.sha256(salt).hexdigest()[:32]
+
+    def reset(self) -> None:
+        """Forget the journal and the occurrence counts (ids start over), and whatever the hooks keep."""
+        with self._lock:
+            self.calls.clear()
+            self._journal_bytes = 0
+            self._seen.clear()
+            self._epoch = 0
+        for hook in self.on_reset:
+            hook()
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def unscripted(misses: list[str], call: Call) -> APIError:
+    lines = "\n".join("  " + m for m in misses)
+    return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\n"
+                         f"Rules and why each missed:\n"
+                         f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
+                         "answer.", code="mockai_unscripted")
+
+
+def body_key(http: HTTPRequest, salt: str = "") -> bytes | None:
+    """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
+    for bodies too big to memoize."""
+    if len(http.body) > _CACHEABLE_BODY:
+        return None
+    digest = hashlib.sha256(http.path.encode())
+    digest.update(b"\0" + salt.encode() + b"\0")
+    digest.update(http.body)
+    return digest.digest()
+
+
+def _redact(key: str) -> str:
+    return key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
+
+
+_EMPTY = HTTPResponse(0, {})
+_SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
+# Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
+_PARSED_BYTES = 8 * MiB
+_KEYS_BYTES = 1 * MiB
+_GENERATED_BYTES = 4 * MiB
+_ENCODED_BYTES = 4 * MiB
+_COUNTED_BYTES = 512 * 1024
+_MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
+_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
+_KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict
+_COUNT_ENTRY = 120  # a digest and an int in a dict
+_OBJECT = 40  # overhead of one bytes object or str

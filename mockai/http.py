@@ -1,0 +1,90 @@
+"""What a door hands the engine and gets back: a request, a response, and how the response travels.
+
+Every door (the in-process httpx transport, the socket, a recording proxy) speaks these, so the engine never
+touches an HTTP framework.
+
+>>> HTTPResponse(200, {"content-type": "application/json"}, body=b'{"ok": true}').json()
+{'ok': True}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class HTTPRequest:
+    """A request as any door received it. Header names are lower-case."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class Delivery:
+    """How a response travels, beyond its bytes: timing and connection faults.
+
+    The socket door honours all of it. The in-process door has no wire and no clock: it raises the error a
+    client would see for ``reset``, ``hang`` and ``cut_after`` (``httpx.RemoteProtocolError`` /
+    ``httpx.ReadTimeout``) and ignores timing and fragmentation. The ASGI app under a server other than uvicorn
+    (or ``httpx.ASGITransport``) cannot drop a connection: there those three raise ``ConnectionAbortedError``.
+    """
+
+    delay: float = 0.0  # seconds before anything is sent (time to first byte; the whole delay of a JSON reply)
+    gaps: Sequence[float] | None = None  # seconds before each event after the first (a stream)
+    reset: bool = False  # drop the connection (TCP reset) before sending any response
+    hang: float | None = None  # send nothing for this long (bounded), then drop the connection
+    cut_after: int | None = None  # send this many events, then drop the connection: no [DONE]
+    fragments: Sequence[int] | None = None  # write the bytes in pieces of these sizes (cycled), not event-aligned
+    fragment_pause: float = 0.0005  # seconds between fragments
+
+    @property
+    def plain(self) -> bool:
+        """Nothing to do beyond sending the bytes in one write."""
+        return (not self.delay and not self.gaps and not self.reset and self.hang is None
+                and self.cut_after is None and not self.fragments)
+
+
+class ConnectionDropped(Exception):
+    """A live source lost its connection (before the response, or mid-body): the door drops its own too."""
+
+
+class LiveSource(Protocol):
+    """A response produced while it is sent: ``(status, headers, pieces)``, sync or async.
+
+    Iterating the pieces may raise :class:`ConnectionDropped`; so may opening, when nothing arrived at all.
+    """
+
+    def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]: ...
+
+    async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]: ...
+
+
+@dataclass
+class HTTPResponse:
+    """An answer: a JSON body, or (``events`` not ``None``) a server-sent event stream."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    events: list[bytes] | None = None
+    delivery: Delivery | None = None
+    # An answer that arrives while it is being sent (a recording proxy): the door opens it and forwards each
+    # piece as it comes; status, headers and body above are filled in once it has finished.
+    live: LiveSource | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        return self.events is not None
+
+    def content(self) -> bytes:
+        return b"".join(self.events) if self.events is not None else self.body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
