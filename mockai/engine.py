@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import streaming, tokens
+from .enums import served_tier
 from .errors import APIError
 from .generate import Generator, last_user_text, logprobs_for, message_text, rng_for
 from .journal import CallList
@@ -520,7 +521,7 @@ class Engine:
             created=self.config.now(),
             model=model,
             system_fingerprint=fingerprint(self.config.seed, model),
-            service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
+            service_tier=served_tier(request.service_tier),
             usage=reply.usage or self.usage(request, reply, ex.key),
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )

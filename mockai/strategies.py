@@ -522,7 +522,7 @@ def _requests(draw: Callable[[SearchStrategy[Any]], Any], models: Sequence[str])
         "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "n": st.integers(1, 3),
         "max_tokens": st.integers(1, 200), "seed": st.integers(-(2**31), 2**31), "user": _TEXT,
         "presence_penalty": st.floats(-2, 2), "frequency_penalty": st.floats(-2, 2),
-        "stop": st.one_of(_TEXT.filter(bool), st.lists(_TEXT.filter(bool), max_size=4)),
+        "stop": st.one_of(_TEXT.filter(bool), st.lists(_TEXT.filter(bool), min_size=1, max_size=4)),
         "metadata": st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), _TEXT, max_size=2),
     }
     for key, strategy in optional.items():

@@ -69,7 +69,7 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         body["n"] = draw(st.integers(1, 4))
     if draw(st.booleans()):
-        body["stop"] = draw(st.one_of(texts, st.lists(texts, max_size=4)))
+        body["stop"] = draw(st.one_of(texts, st.lists(texts, min_size=1, max_size=4)))
     if draw(st.booleans()):
         body[draw(st.sampled_from(["max_tokens", "max_completion_tokens"]))] = draw(st.integers(1, 60))
     if draw(st.booleans()):
