@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
+from .enums import IMAGE_DETAILS, REASONING_EFFORTS, SERVICE_TIERS, VERBOSITIES
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
 from .schema import WORDS, SchemaError, value_for
@@ -50,7 +51,7 @@ from .shapes import (
     draw_stream,
     space_for,
 )
-from .wire import NAME_PATTERN, ChatCompletionRequest
+from .wire import METADATA_MAX_KEY, METADATA_MAX_KEYS, METADATA_MAX_VALUE, NAME_PATTERN, ChatCompletionRequest
 
 __all__ = [
     "DrawnStream",
@@ -491,7 +492,13 @@ def _messages(draw: Callable[[SearchStrategy[Any]], Any], max_turns: int, mentio
             out.append({"role": "assistant", "content": draw(_TEXT)})
     last = draw(_TEXT)
     if draw(st.booleans()):
-        out.append({"role": "user", "content": [{"type": "text", "text": last}]})
+        parts: list[dict[str, Any]] = [{"type": "text", "text": last}]
+        if draw(st.booleans()):
+            image: dict[str, Any] = {"url": f"https://example.com/{draw(_NAMES)}.png"}
+            if draw(st.booleans()):
+                image["detail"] = draw(st.sampled_from(IMAGE_DETAILS))
+            parts.insert(draw(st.integers(0, 1)), {"type": "image_url", "image_url": image})
+        out.append({"role": "user", "content": parts})
     else:
         out.append({"role": "user", "content": last + (" Answer in JSON." if mention_json else "")})
     if mention_json and isinstance(out[-1]["content"], list):
@@ -502,7 +509,8 @@ def _messages(draw: Callable[[SearchStrategy[Any]], Any], max_turns: int, mentio
 def messages(*, max_turns: int = 3) -> SearchStrategy[list[dict[str, Any]]]:
     """Conversations as a request sends them: an optional system or developer message, up to ``max_turns - 1``
     earlier turns (a user message, then an assistant answer or an assistant tool call with its tool results),
-    and a last user message (a string or text parts) of any text. Shrinks to one empty user message.
+    and a last user message of any text: a string, or a text part and maybe an image (any ``detail``). Shrinks
+    to one empty user message.
 
     >>> from hypothesis import find
     >>> find(messages(), lambda m: True)
@@ -513,18 +521,33 @@ def messages(*, max_turns: int = 3) -> SearchStrategy[list[dict[str, Any]]]:
     return _messages(max_turns, False)
 
 
+# o-series and gpt-5 models reason: they take reasoning_effort, and refuse sampling parameters.
+_REASONING = re.compile(r"^(o\d|gpt-5)")
+# Metadata at the real API's limits: 16 keys of up to 64 characters, values of up to 512.
+_METADATA = st.dictionaries(st.text(_CHAR, min_size=1, max_size=METADATA_MAX_KEY),
+                            st.one_of(_TEXT, st.text(_CHAR, max_size=METADATA_MAX_VALUE)), max_size=METADATA_MAX_KEYS)
+
+
 @st.composite
 def _requests(draw: Callable[[SearchStrategy[Any]], Any], models: Sequence[str]) -> dict[str, Any]:
     fmt = draw(st.sampled_from([None, "text", "json_object", "json_schema"]))
-    body: dict[str, Any] = {"model": draw(st.sampled_from(models)),
-                            "messages": draw(_messages(3, fmt == "json_object"))}
+    model = draw(st.sampled_from(models))
+    reasoning = bool(_REASONING.match(model))
+    body: dict[str, Any] = {"model": model, "messages": draw(_messages(3, fmt == "json_object"))}
     optional: dict[str, SearchStrategy[Any]] = {
-        "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "n": st.integers(1, 3),
-        "max_tokens": st.integers(1, 200), "seed": st.integers(-(2**31), 2**31), "user": _TEXT,
-        "presence_penalty": st.floats(-2, 2), "frequency_penalty": st.floats(-2, 2),
-        "stop": st.one_of(_TEXT.filter(bool), st.lists(_TEXT.filter(bool), min_size=1, max_size=4)),
-        "metadata": st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), _TEXT, max_size=2),
+        "n": st.integers(1, 3), "seed": st.integers(-(2**31), 2**31), "user": _TEXT, "metadata": _METADATA,
+        "service_tier": st.sampled_from(SERVICE_TIERS), "store": st.booleans(),
     }
+    if reasoning:
+        optional.update({"max_completion_tokens": st.integers(1, 200),
+                         "reasoning_effort": st.sampled_from(REASONING_EFFORTS)})
+        if model.startswith("gpt-5"):
+            optional["verbosity"] = st.sampled_from(VERBOSITIES)
+    else:
+        optional.update({
+            "temperature": st.floats(0, 2), "top_p": st.floats(0, 1), "max_tokens": st.integers(1, 200),
+            "presence_penalty": st.floats(-2, 2), "frequency_penalty": st.floats(-2, 2),
+            "stop": st.one_of(_TEXT.filter(bool), st.lists(_TEXT.filter(bool), min_size=1, max_size=4))})
     for key, strategy in optional.items():
         if draw(st.booleans()):
             body[key] = draw(strategy)
@@ -532,7 +555,7 @@ def _requests(draw: Callable[[SearchStrategy[Any]], Any], models: Sequence[str])
         body["stream"] = True
         if draw(st.booleans()):
             body["stream_options"] = {"include_usage": draw(st.booleans())}
-    if draw(st.booleans()):
+    if not reasoning and draw(st.booleans()):
         body["logprobs"] = True
         if draw(st.booleans()):
             body["top_logprobs"] = draw(st.integers(0, 5))
@@ -556,11 +579,15 @@ def _requests(draw: Callable[[SearchStrategy[Any]], Any], models: Sequence[str])
 
 
 def chat_requests(*, models: Sequence[str] = ("gpt-4o-mini", "gpt-4o", "gpt-4.1")) -> SearchStrategy[dict[str, Any]]:
-    """``POST /v1/chat/completions`` bodies the real API accepts (and so does mockai's validation): a model of
-    ``models``, :func:`messages`, and any of the sampling parameters in range, ``stop`` (up to 4), ``stream``
-    with ``stream_options``, ``logprobs``/``top_logprobs``, :func:`tools` with ``tool_choice`` and
-    ``parallel_tool_calls``, and a ``response_format`` (``json_object`` only with "JSON" in a message;
-    ``json_schema``, strict schemas closed). Shrinks to the first model and one empty user message.
+    """``POST /v1/chat/completions`` bodies the official schema and the ``openai`` SDK's request types accept (and
+    so does mockai's validation): a model of ``models``, :func:`messages`, and any of the sampling parameters in
+    range, ``stop`` (1 to 4), ``stream`` with ``stream_options``, ``logprobs``/``top_logprobs``, any
+    ``service_tier``, ``metadata`` up to its limits (16 keys, 64 and 512 characters), :func:`tools` with
+    ``tool_choice`` and ``parallel_tool_calls``, and a ``response_format`` (``json_object`` only with "JSON" in
+    a message; ``json_schema``, strict schemas closed). For a reasoning model (``o3``, ``gpt-5``...) it draws
+    ``reasoning_effort`` (any value) and, for gpt-5, ``verbosity``, and leaves out the sampling parameters,
+    ``max_tokens``, ``stop`` and ``logprobs`` those models refuse. Shrinks to the first model and one empty
+    user message.
 
     >>> from hypothesis import find
     >>> find(chat_requests(), lambda r: True)

@@ -217,19 +217,29 @@ def _check_schemas(request: ChatCompletionRequest) -> None:
     Python's ``jsonschema``: ``Invalid schema for function 'f': 5 is not of type 'array'.``"""
     for i, tool in enumerate(request.tools or []):
         if isinstance(tool, FunctionTool) and tool.function.parameters is not None:
-            _check_schema(tool.function.parameters, f"function '{tool.function.name}'",
+            check_schema(tool.function.parameters, f"function '{tool.function.name}'",
                           f"tools[{i}].function.parameters", "invalid_function_parameters", bool(tool.function.strict))
     for i, function in enumerate(request.functions or []):
         if function.parameters is not None:
-            _check_schema(function.parameters, f"function '{function.name}'", f"functions[{i}].parameters",
+            check_schema(function.parameters, f"function '{function.name}'", f"functions[{i}].parameters",
                           "invalid_function_parameters", bool(function.strict))
     fmt = request.response_format
     if isinstance(fmt, JsonSchemaFormat) and fmt.json_schema.schema_ is not None:
-        _check_schema(fmt.json_schema.schema_, f"response_format '{fmt.json_schema.name}'", "response_format",
+        check_schema(fmt.json_schema.schema_, f"response_format '{fmt.json_schema.name}'", "response_format",
                       "invalid_json_schema", bool(fmt.json_schema.strict))
 
 
-def _check_schema(schema: Mapping[str, Any], what: str, param: str, code: str, strict: bool) -> None:
+def check_schema(schema: Mapping[str, Any], what: str, param: str, code: str, strict: bool) -> None:
+    """Raise the real API's 400 (``code``, ``param``) if ``schema`` is no JSON schema, or breaks strict mode's
+    rules when ``strict``; ``what`` is how the message names its owner (``function 'f'``).
+
+    >>> try:
+    ...     check_schema({"type": "object", "required": 5}, "function 'f'", "tools[0].function.parameters",
+    ...                  "invalid_function_parameters", strict=False)
+    ... except APIError as err:
+    ...     print(err.message)
+    Invalid schema for function 'f': 5 is not of type 'array'.
+    """
     problem = schema_problem(schema)
     if problem is not None:
         raise invalid(f"Invalid schema for {what}: {problem}.", param, code)
@@ -237,6 +247,12 @@ def _check_schema(schema: Mapping[str, Any], what: str, param: str, code: str, s
         problem = strict_problem(schema)
         if problem is not None:
             raise invalid(f"Invalid schema for {what}: {problem}", param, code)
+
+
+def _check_strict_schema(schema: Mapping[str, Any], what: str, param: str) -> None:
+    """A strict schema's structure and strict mode's rules, code ``invalid_json_schema`` (the Responses API's
+    checks call this one)."""
+    check_schema(schema, what, param, "invalid_json_schema", strict=True)
 
 
 _SIMPLE_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "object", "string"))
