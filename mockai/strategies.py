@@ -524,8 +524,16 @@ def messages(*, max_turns: int = 3) -> SearchStrategy[list[dict[str, Any]]]:
 # o-series and gpt-5 models reason: they take reasoning_effort, and refuse sampling parameters.
 _REASONING = re.compile(r"^(o\d|gpt-5)")
 # Metadata at the real API's limits: 16 keys of up to 64 characters, values of up to 512.
-_METADATA = st.dictionaries(st.text(_CHAR, min_size=1, max_size=METADATA_MAX_KEY),
-                            st.one_of(_TEXT, st.text(_CHAR, max_size=METADATA_MAX_VALUE)), max_size=METADATA_MAX_KEYS)
+def _up_to(limit: int, min_size: int = 0) -> SearchStrategy[str]:
+    """Text of any length up to ``limit``, short more often, and now and then exactly ``limit`` long."""
+    return st.one_of(st.text(_CHAR, min_size=min_size, max_size=min(8, limit)),
+                     st.text(_CHAR, min_size=min_size, max_size=limit), st.text(_CHAR, min_size=limit, max_size=limit))
+
+
+_METADATA = st.one_of(
+    st.dictionaries(_up_to(METADATA_MAX_KEY, 1), _up_to(METADATA_MAX_VALUE), max_size=METADATA_MAX_KEYS),
+    st.dictionaries(_up_to(METADATA_MAX_KEY, 1), _up_to(METADATA_MAX_VALUE), min_size=METADATA_MAX_KEYS,
+                    max_size=METADATA_MAX_KEYS))
 
 
 @st.composite

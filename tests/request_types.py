@@ -10,6 +10,8 @@ by their ``role`` or ``type`` with ``<tag>``; the tags themselves are the values
 from __future__ import annotations
 
 import collections.abc
+import copy
+import functools
 import json
 import types
 import typing
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+import jsonschema
 from pydantic import BaseModel
 from typing_extensions import NotRequired, Required, is_typeddict
 
@@ -185,7 +188,9 @@ def _sdk_tag(td: Any) -> dict[str, str]:
 def sdk_problems(body: Any) -> list[str]:
     """Where ``body`` breaks the SDK's request types (``CompletionCreateParams``): a missing required key, an
     unknown key, a value of the wrong type or outside a ``Literal``. Empty when it fits."""
-    return _fits(body, _sdk_base(), "body")
+    from openai.types.chat.completion_create_params import CompletionCreateParams
+
+    return _fits(body, CompletionCreateParams, "body")
 
 
 def _fits(value: Any, tp: Any, where: str) -> list[str]:
@@ -298,3 +303,39 @@ def _spec(defs: dict[str, Any], node: dict[str, Any], path: str, out: Enums, see
             if key not in skipped:
                 for prop, prop_seen in props:
                     _spec(defs, prop, f"{where}.{key}".lstrip("."), out, prop_seen, frozenset())
+
+
+def widened_request_schema(spec: dict[str, Any], sdk: Enums) -> dict[str, Any]:
+    """:func:`request_schema` with each enum widened by the values the installed SDK adds to it (its schema is
+    newer than the published one now and then: ``detail: "original"``), as mockai's own lists are."""
+    spec = copy.deepcopy(spec)
+    published = spec_enums(spec)
+    wider = {frozenset(values): sorted(values | sdk[path]) for path, values in published.items()
+             if path in sdk and not sdk[path] <= values}
+    stack: list[Any] = [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            values = node.get("enum")
+            if isinstance(values, list) and all(isinstance(v, str) for v in values) and frozenset(values) in wider:
+                node["enum"] = wider[frozenset(values)]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return request_schema(spec)
+
+
+@functools.cache
+def official() -> jsonschema.Draft202012Validator | None:
+    """A validator of the official request schema, widened by the SDK's values; ``None`` without the schema."""
+    spec = load_spec()
+    return None if spec is None else jsonschema.Draft202012Validator(widened_request_schema(spec, sdk_enums()))
+
+
+def schema_problems(body: Any) -> list[str]:
+    """Where ``body`` breaks the official request schema (widened as :func:`official`); empty when it fits or
+    when the schema is not here (a test that needs it says so with ``SPEC_MISSING``)."""
+    validator = official()
+    if validator is None:
+        return []
+    return [f"{'.'.join(map(str, e.absolute_path)) or 'body'}: {e.message[:300]}" for e in validator.iter_errors(body)]
