@@ -99,7 +99,9 @@ def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatComp
         raise invalid(
             f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
             None, "invalid_type")
-    if body.get("model") in (None, ""):  # the real API's words for a missing, null or empty model
+    if "model" in body and body["model"] in (None, ""):
+        # A model sent empty (or null) gets past the API's schema check to its router, which answers this; a
+        # missing one is a "Missing required parameter" like any other.
         raise APIError(400, "you must provide a model parameter")
     try:
         request = ChatCompletionRequest.model_validate(body)

@@ -42,8 +42,7 @@ BAD_REQUESTS = {
     "stream as a string": (chat_body(stream="yes"), "stream", "invalid_type"),
     "stream_options without stream": (chat_body(stream_options={"include_usage": True}), "stream_options",
                                       "invalid_value"),
-    # The real API's words for a missing model: "you must provide a model parameter", no param, no code.
-    "missing model": ({"messages": [USER]}, None, None),
+    "missing model": ({"messages": [USER]}, "model", "missing_required_parameter"),
     "model not a string": ({"model": 5, "messages": [USER]}, "model", "invalid_type"),
     "missing messages": ({"model": MODEL}, "messages", "missing_required_parameter"),
     "messages not an array": ({"model": MODEL, "messages": "hi"}, "messages", "invalid_type"),
@@ -432,7 +431,7 @@ def test_the_sdk_sends_service_tier_fast(client: openai.OpenAI) -> None:
      "Invalid value: ''. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and 'max'."),
     (chat_body(verbosity="loud"), "Invalid value: 'loud'. Supported values are: 'low', 'medium', and 'high'."),
     ({"model": "", "messages": [USER]}, "you must provide a model parameter"),
-    ({"messages": [USER]}, "you must provide a model parameter"),
+    ({"model": None, "messages": [USER]}, "you must provide a model parameter"),
     (chat_body(tools=[]),
      "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead."),
     (chat_body(tools=[fn_tool(f"f{i}") for i in range(129)]),
@@ -452,7 +451,7 @@ def test_the_sdk_sends_service_tier_fast(client: openai.OpenAI) -> None:
     (chat_body(metadata={"k" * 65: "v"}),
      f"Invalid property name in 'metadata': '{'k' * 65}' is too long. Expected a string with maximum length 64, "
      "but got a string with length 65 instead."),
-], ids=["audio format", "empty effort", "verbosity", "empty model", "no model", "no tools", "129 tools", "no stop",
+], ids=["audio format", "empty effort", "verbosity", "empty model", "null model", "no tools", "129 tools", "no stop",
         "no content parts", "17 metadata keys", "long metadata value", "long metadata key"])
 def test_the_real_apis_messages(engine: Engine, body: dict[str, Any], message: str) -> None:
     assert assert_envelope(post(engine, body), 400)["message"] == message
