@@ -99,9 +99,9 @@ def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatComp
         raise invalid(
             f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
             None, "invalid_type")
-    if "model" in body and body["model"] in (None, ""):
-        # A model sent empty (or null) gets past the API's schema check to its router, which answers this; a
-        # missing one is a "Missing required parameter" like any other.
+    if body.get("model") == "":
+        # An empty model is a string, so it passes the API's schema check and reaches its router, which answers
+        # this; a missing or null one is refused by the schema check like any other parameter.
         raise APIError(400, "you must provide a model parameter")
     try:
         request = ChatCompletionRequest.model_validate(body)
