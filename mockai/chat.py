@@ -23,6 +23,7 @@ from typing import Any
 from . import audio, capabilities, streaming
 from .capabilities import allowed_tool
 from .core import Core, Exchange, Route, b62
+from .enums import served_tier
 from .errors import APIError
 from .generate import logprobs_for, message_text, rng_for
 from .http import HTTPRequest, HTTPResponse
@@ -194,7 +195,7 @@ class Chat:
             created=created,
             model=model,
             system_fingerprint=fingerprint(core.config.seed, model),
-            service_tier=request.service_tier if request.service_tier not in (None, "auto") else "default",
+            service_tier=served_tier(request.service_tier),
             usage=reply.usage or self.usage(ex, reply),
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )

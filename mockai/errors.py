@@ -7,9 +7,12 @@ answers bad input the same way: a status, ``{"error": {"message", "type", "param
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
+
+from .enums import supported
 
 # The error type OpenAI uses for each status it sends.
 ERROR_TYPES: dict[int, str] = {
@@ -87,13 +90,6 @@ def param_path(loc: Sequence[int | str]) -> str:
     return out
 
 
-def _quoted(values: Sequence[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    if len(quoted) <= 1:
-        return "".join(quoted)
-    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-
-
 _TYPE_NAMES = {
     "string": "a string",
     "int": "an integer",
@@ -131,7 +127,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
     if kind == "union_tag_invalid":
         param = param_path([*loc, ctx.get("discriminator", "'type'").strip("'")])
         tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
-        return invalid(f"Invalid value: '{ctx.get('tag')}'. Supported values are: {_quoted(tags)}.", param)
+        return invalid(f"Invalid value: '{ctx.get('tag')}'. Supported values are: {supported(tags)}.", param)
     if kind == "union_tag_not_found":
         param = param_path([*loc, ctx.get("discriminator", "'type'").strip("'")])
         return APIError(400, f"Missing required parameter: '{param}'.", param=param,
@@ -153,19 +149,20 @@ def from_validation(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
         )
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
         what = "string" if kind.startswith("string") else "array"
+        a_what = f"a {what}" if what == "string" else f"an {what}"
         if kind.endswith("too_short"):
             limit = ctx.get("min_length")
             if not value:
-                return invalid(f"Invalid '{param}': empty {what}. Expected an {what} with minimum length {limit}, "
+                return invalid(f"Invalid '{param}': empty {what}. Expected {a_what} with minimum length {limit}, "
                                f"but got an empty {what} instead.", param, f"empty_{what}")
-            return invalid(f"Invalid '{param}': {what} too short. Expected an {what} with minimum length {limit}.",
-                           param, f"{what}_below_min_length")
-        return invalid(f"Invalid '{param}': {what} too long. Expected an {what} with maximum length "
-                       f"{ctx.get('max_length')}, but got an {what} with length {ctx.get('actual_length')} instead.",
+            return invalid(f"Invalid '{param}': {what} too short. Expected {a_what} with minimum length {limit}, "
+                           f"but got {a_what} with length {_length(value)} instead.", param, f"{what}_below_min_length")
+        return invalid(f"Invalid '{param}': {what} too long. Expected {a_what} with maximum length "
+                       f"{ctx.get('max_length')}, but got {a_what} with length {_length(value)} instead.",
                        param, f"{what}_above_max_length")
     if kind in ("literal_error", "enum"):
-        expected = str(ctx.get("expected", ""))
-        return invalid(f"Invalid value: '{value}'. Supported values are: {expected}.", param)
+        values = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected", "")))
+        return invalid(f"Invalid value: '{value}'. Supported values are: {supported(values)}.", param)
     if kind == "string_pattern_mismatch":
         return invalid(
             f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
@@ -189,6 +186,10 @@ def from_validation(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
     return invalid(f"Invalid value for '{param}': {err.get('msg', 'invalid value')}.", param)
 
 
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple, dict)) else 0
+
+
 def _expected_type(kind: str) -> str | None:
     for prefix, name in _TYPE_NAMES.items():
         if kind.startswith(prefix + "_") or kind == prefix + "_type":
@@ -203,15 +204,18 @@ def _expected_type(kind: str) -> str | None:
 def _field_path(loc: Sequence[int | str], body: Any) -> list[int | str]:
     """Drop the tags pydantic puts in ``loc`` for discriminated unions (``messages.0.user.content``).
 
-    A tag is the value of the object's ``role`` or ``type`` at that level; it is dropped once per level, so
-    ``tools.0.function.function.name`` becomes ``tools[0].function.name``.
+    A tag is the value of the object's ``role`` or ``type`` at that level, followed by a field of that object;
+    it is dropped once per level, so ``tools.0.function.function.name`` becomes ``tools[0].function.name`` while
+    ``prediction.content`` (whose ``type`` is ``"content"``, but no union) stays as it is.
     """
     out: list[int | str] = []
     current: Any = body
     tag_dropped = False
-    for part in loc:
+    for i, part in enumerate(loc):
+        following = loc[i + 1] if i + 1 < len(loc) else None
         if (isinstance(part, str) and isinstance(current, Mapping) and not tag_dropped
-                and part in (current.get("role"), current.get("type"))):
+                and part in (current.get("role"), current.get("type"))
+                and isinstance(following, str)):
             tag_dropped = True
             continue
         out.append(part)

@@ -24,6 +24,8 @@ from . import capabilities
 from .errors import APIError, from_validation, invalid, param_path, unparsable_json
 from .generate import message_text
 from .wire import (
+    METADATA_MAX_KEY,
+    METADATA_MAX_KEYS,
     AssistantMessage,
     ChatCompletionRequest,
     FunctionTool,
@@ -98,6 +100,10 @@ def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatComp
         raise invalid(
             f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
             None, "invalid_type")
+    if body.get("model") == "":
+        # An empty model is a string, so it passes the API's schema check and reaches its router, which answers
+        # this; a missing or null one is refused by the schema check like any other parameter.
+        raise APIError(400, "you must provide a model parameter")
     try:
         request = ChatCompletionRequest.model_validate(body)
     except ValidationError as exc:
@@ -122,17 +128,16 @@ def check_chat(request: ChatCompletionRequest) -> None:
         if not -100 <= bias <= 100:
             raise invalid(f"Invalid 'logit_bias[{token}]': value {bias} must be between -100 and 100.",
                           f"logit_bias.{token}")
+    _check_metadata(request)
     _check_tools(request)
     _check_functions(request)
+    _check_schemas(request)
     fmt = request.response_format
     if isinstance(fmt, JsonObjectFormat) and not any(
         "json" in message_text(getattr(m, "content", None)).lower() for m in request.messages
     ):
         raise invalid("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
                       "'json_object'.", "messages", None)
-    if isinstance(fmt, JsonSchemaFormat) and fmt.json_schema.strict:
-        _check_strict_schema(fmt.json_schema.schema_ or {}, f"response_format '{fmt.json_schema.name}'",
-                             "response_format")
     capabilities.check(request)  # the model family's rules, audio output, tools named by tool_choice
 
 
@@ -189,40 +194,210 @@ def _check_tools(request: ChatCompletionRequest) -> None:
     if isinstance(choice, NamedToolChoice) and choice.function.name not in {f.name for f in request.function_tools}:
         raise invalid(f"Invalid value for 'tool_choice': function '{choice.function.name}' not found in 'tools'.",
                       "tool_choice")
-    for i, tool in enumerate(tools):
-        if isinstance(tool, FunctionTool) and tool.function.strict and tool.function.parameters is not None:
-            _check_strict_schema(tool.function.parameters, f"function '{tool.function.name}'",
-                                 f"tools[{i}].function.parameters")
 
 
-def _check_strict_schema(schema: Mapping[str, Any], what: str, param: str, path: tuple[str, ...] = ()) -> None:
-    """Strict structured outputs need closed objects whose every property is required."""
-    def fail(reason: str) -> APIError:
-        return invalid(f"Invalid schema for {what}: In context={path}, {reason}", param, "invalid_json_schema")
+def _check_metadata(request: ChatCompletionRequest) -> None:
+    """At most 16 pairs, keys up to 64 characters (values up to 512 are checked by the wire model)."""
+    metadata = request.metadata or {}
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise invalid(f"Invalid 'metadata': too many properties. Expected an object with at most {METADATA_MAX_KEYS} "
+                      f"properties, but got an object with {len(metadata)} properties instead.", "metadata",
+                      "object_above_max_properties")
+    for key in metadata:
+        if len(key) > METADATA_MAX_KEY:
+            raise invalid(f"Invalid property name in 'metadata': '{key}' is too long. Expected a string with maximum "
+                          f"length {METADATA_MAX_KEY}, but got a string with length {len(key)} instead.",
+                          f"metadata.{key}", "string_above_max_length")
 
-    if not isinstance(schema, Mapping):
-        return
-    is_object = schema.get("type") == "object" or (
-        isinstance(schema.get("type"), list) and "object" in schema["type"]) or "properties" in schema
-    if is_object:
-        if schema.get("additionalProperties") is not False:
-            raise fail("'additionalProperties' is required to be supplied and to be false.")
-        props = schema["properties"] if isinstance(schema.get("properties"), Mapping) else {}
-        required = schema["required"] if isinstance(schema.get("required"), list) else []
-        missing = [k for k in props if k not in required]
-        if missing:
-            raise fail(f"'required' is required to be supplied and to be an array including every key in "
-                       f"properties. Missing '{missing[0]}'.")
-        for key, sub in props.items():
-            _check_strict_schema(sub, what, param, (*path, "properties", key))
-    for key in ("items",):
-        if isinstance(schema.get(key), Mapping):
-            _check_strict_schema(schema[key], what, param, (*path, key))
-    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        subs = schema.get(key)
-        for i, sub in enumerate(subs if isinstance(subs, list) else []):
-            _check_strict_schema(sub, what, param, (*path, key, str(i)))
-    for key in ("$defs", "definitions"):
-        defs = schema.get(key)
-        for name, sub in (defs.items() if isinstance(defs, Mapping) else ()):
-            _check_strict_schema(sub, what, param, (*path, key, name))
+
+# --- the JSON schemas a request carries -------------------------------------------------------------------
+
+
+def _check_schemas(request: ChatCompletionRequest) -> None:
+    """Every schema in the request (tool and function parameters, the response format) is a JSON schema by
+    the metaschema's rules, strict or not, and a strict one follows structured outputs' rules too.
+
+    The real API checks them all up front, whether or not a tool ends up called, and words its errors like
+    Python's ``jsonschema``: ``Invalid schema for function 'f': 5 is not of type 'array'.``"""
+    for i, tool in enumerate(request.tools or []):
+        if isinstance(tool, FunctionTool) and tool.function.parameters is not None:
+            check_schema(tool.function.parameters, f"function '{tool.function.name}'",
+                          f"tools[{i}].function.parameters", "invalid_function_parameters", bool(tool.function.strict))
+    for i, function in enumerate(request.functions or []):
+        if function.parameters is not None:
+            check_schema(function.parameters, f"function '{function.name}'", f"functions[{i}].parameters",
+                          "invalid_function_parameters", bool(function.strict))
+    fmt = request.response_format
+    if isinstance(fmt, JsonSchemaFormat) and fmt.json_schema.schema_ is not None:
+        check_schema(fmt.json_schema.schema_, f"response_format '{fmt.json_schema.name}'", "response_format",
+                      "invalid_json_schema", bool(fmt.json_schema.strict))
+
+
+def check_schema(schema: Mapping[str, Any], what: str, param: str, code: str, strict: bool) -> None:
+    """Raise the real API's 400 (``code``, ``param``) if ``schema`` is no JSON schema, or breaks strict mode's
+    rules when ``strict``; ``what`` is how the message names its owner (``function 'f'``).
+
+    >>> try:
+    ...     check_schema({"type": "object", "required": 5}, "function 'f'", "tools[0].function.parameters",
+    ...                  "invalid_function_parameters", strict=False)
+    ... except APIError as err:
+    ...     print(err.message)
+    Invalid schema for function 'f': 5 is not of type 'array'.
+    """
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise invalid(f"Invalid schema for {what}: {problem}.", param, code)
+    if strict:
+        problem = strict_problem(schema)
+        if problem is not None:
+            raise invalid(f"Invalid schema for {what}: {problem}", param, code)
+
+
+_SIMPLE_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "object", "string"))
+# Keywords whose value is a schema, a non-empty array of schemas, or an object of schemas.
+_SUBSCHEMA = ("additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if", "then", "else",
+              "unevaluatedItems", "unevaluatedProperties")
+_SUBSCHEMA_ARRAYS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
+           "maxContains")
+_STRINGS = ("$ref", "$id", "$schema", "$anchor", "$comment", "pattern", "format", "title", "description",
+            "contentEncoding", "contentMediaType")
+
+
+def schema_problem(schema: Any) -> str | None:
+    """What makes ``schema`` no JSON schema, in the words of Python's ``jsonschema`` (the real API's), or
+    ``None``. Only what every draft OpenAI may read rejects: ``items`` may be a schema or an array of them,
+    ``exclusiveMinimum`` a number or a boolean; unknown keywords are fine.
+
+    >>> schema_problem({"type": "object", "required": "a"})
+    "'a' is not of type 'array'"
+    >>> schema_problem({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}) is None
+    True
+    """
+    stack = [schema]
+    while stack:  # a loop, not recursion: a schema may nest as deep as the JSON parser allows
+        node = stack.pop()
+        if isinstance(node, bool):
+            continue
+        if not isinstance(node, dict):
+            return f"{_repr(node)} is not of type 'object', 'boolean'"
+        problem = _keyword_problem(node, stack)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _keyword_problem(node: dict[str, Any], stack: list[Any]) -> str | None:
+    """The first keyword of ``node`` whose value has the wrong shape; its subschemas go on ``stack``."""
+    for key, value in node.items():
+        if key in _SUBSCHEMA:
+            stack.append(value)
+        elif key == "items":
+            if isinstance(value, list):
+                stack.extend(value)
+            else:
+                stack.append(value)
+        elif key in _SUBSCHEMA_ARRAYS:
+            if not isinstance(value, list):
+                return f"{_repr(value)} is not of type 'array'"
+            if not value:
+                return "[] should be non-empty"
+            stack.extend(value)
+        elif key in _SUBSCHEMA_MAPS:
+            if not isinstance(value, dict):
+                return f"{_repr(value)} is not of type 'object'"
+            stack.extend(value.values())
+        elif key == "type":
+            names = value if isinstance(value, list) else [value]
+            if not names or not all(isinstance(n, str) and n in _SIMPLE_TYPES for n in names) or (
+                    len(set(names)) != len(names)):
+                return f"{_repr(value)} is not valid under any of the given schemas"
+        elif key == "required":
+            problem = _strings_problem(value)
+            if problem is not None:
+                return problem
+        elif key == "enum" and not isinstance(value, list):
+            return f"{_repr(value)} is not of type 'array'"
+        elif key in _COUNTS:
+            if not _is_int(value):
+                return f"{_repr(value)} is not of type 'integer'"
+            if value < 0:
+                return f"{value} is less than the minimum of 0"
+        elif key in ("minimum", "maximum", "multipleOf") or (
+                key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool)):
+            if not _is_number(value):
+                return f"{_repr(value)} is not of type 'number'"
+            if key == "multipleOf" and value <= 0:
+                return f"{value} is less than or equal to the minimum of 0"
+        elif key in _STRINGS and not isinstance(value, str):
+            return f"{_repr(value)} is not of type 'string'"
+        elif key == "uniqueItems" and not isinstance(value, bool):
+            return f"{_repr(value)} is not of type 'boolean'"
+    return None
+
+
+def _strings_problem(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return f"{_repr(value)} is not of type 'array'"
+    for item in value:
+        if not isinstance(item, str):
+            return f"{_repr(item)} is not of type 'string'"
+    if len(set(value)) != len(value):
+        return f"{_repr(value)} has non-unique elements"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _repr(value: Any, limit: int = 200) -> str:
+    """A value as Python's ``jsonschema`` shows it (``True``, ``None``, ``'a'``), cut short when long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def strict_problem(schema: Mapping[str, Any]) -> str | None:
+    """What structured outputs' strict mode refuses in a schema :func:`schema_problem` accepts: every object
+    closed (``additionalProperties: false``) with every property, and only those, in ``required``. The
+    message names the place as the real API does: ``In context=('properties', 'a'), ...``.
+
+    >>> strict_problem({"type": "object", "properties": {"a": {}}, "additionalProperties": True})
+    "In context=(), 'additionalProperties' is required to be supplied and to be false."
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [(schema, ())]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in node:
+            props: dict[str, Any] = node.get("properties") or {}
+            required: list[str] = node.get("required") or []
+            reason = None
+            if node.get("additionalProperties") is not False:
+                reason = "'additionalProperties' is required to be supplied and to be false."
+            elif missing := [k for k in props if k not in required]:
+                reason = ("'required' is required to be supplied and to be an array including every key in "
+                          f"properties. Missing '{missing[0]}'.")
+            elif extra := [k for k in required if k not in props]:
+                reason = ("'required' must be an array that includes every key in `properties`. Extra required "
+                          f"key '{extra[0]}' supplied.")
+            if reason is not None:
+                return f"In context={path}, {reason}"
+            stack.extend((sub, (*path, "properties", key)) for key, sub in reversed(props.items()))
+        for key in ("items", "additionalItems", "not"):
+            if isinstance(node.get(key), dict):
+                stack.append((node[key], (*path, key)))
+        for key in _SUBSCHEMA_ARRAYS:
+            stack.extend((sub, (*path, key, str(i))) for i, sub in enumerate(node.get(key) or []))
+        for key in ("$defs", "definitions"):
+            stack.extend((sub, (*path, key, name)) for name, sub in (node.get(key) or {}).items())
+    return None

@@ -16,7 +16,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .enums import (
+    REASONING_EFFORTS,
+    SERVICE_TIERS,
+    AllowedToolsMode,
+    FunctionCallMode,
+    ImageDetail,
+    InputAudioFormat,
+    Modality,
+    OpenEnum,
+    ToolChoiceMode,
+    Verbosity,
+)
+
 NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+# The real API's limits on ``metadata`` (checked in mockai.validation, with its messages).
+METADATA_MAX_KEYS, METADATA_MAX_KEY, METADATA_MAX_VALUE = 16, 64, 512
+MAX_TOOLS = 128
 
 
 class _Wire(BaseModel):
@@ -33,7 +49,7 @@ class TextPart(_Wire):
 
 class ImageURL(_Wire):
     url: str
-    detail: Literal["auto", "low", "high"] | None = None
+    detail: ImageDetail | None = None
 
 
 class ImagePart(_Wire):
@@ -43,7 +59,7 @@ class ImagePart(_Wire):
 
 class InputAudio(_Wire):
     data: str
-    format: str
+    format: InputAudioFormat
 
 
 class AudioPart(_Wire):
@@ -69,6 +85,8 @@ class RefusalPart(_Wire):
 
 UserPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
 AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
+# Every role's array of content parts holds at least one part (the real API: "empty array").
+TextParts = Annotated[list[TextPart], Field(min_length=1)]
 
 
 # --- messages -----------------------------------------------------------------------------------------------
@@ -101,25 +119,25 @@ AnyToolCall = Annotated[ToolCall | CustomToolCall, Field(discriminator="type")]
 
 class SystemMessage(_Wire):
     role: Literal["system"]
-    content: str | list[TextPart]
+    content: str | TextParts
     name: str | None = None
 
 
 class DeveloperMessage(_Wire):
     role: Literal["developer"]
-    content: str | list[TextPart]
+    content: str | TextParts
     name: str | None = None
 
 
 class UserMessage(_Wire):
     role: Literal["user"]
-    content: str | list[UserPart]
+    content: str | Annotated[list[UserPart], Field(min_length=1)]
     name: str | None = None
 
 
 class AssistantMessage(_Wire):
     role: Literal["assistant"]
-    content: str | list[AssistantPart] | None = None
+    content: str | Annotated[list[AssistantPart], Field(min_length=1)] | None = None
     refusal: str | None = None
     name: str | None = None
     # OpenAI rejects ``tool_calls: []`` ("empty array"); leave the field out instead.
@@ -130,7 +148,7 @@ class AssistantMessage(_Wire):
 
 class ToolMessage(_Wire):
     role: Literal["tool"]
-    content: str | list[TextPart]
+    content: str | TextParts
     tool_call_id: str
 
 
@@ -190,7 +208,7 @@ class NamedCustomChoice(_Wire):
 
 
 class AllowedTools(_Wire):
-    mode: Literal["auto", "required"]
+    mode: AllowedToolsMode
     tools: list[dict[str, Any]]
 
 
@@ -200,7 +218,7 @@ class AllowedToolsChoice(_Wire):
 
 
 ToolChoice = (
-    Literal["none", "auto", "required"]
+    ToolChoiceMode
     | Annotated[NamedToolChoice | NamedCustomChoice | AllowedToolsChoice, Field(discriminator="type")]
 )
 
@@ -246,7 +264,7 @@ class AudioParam(_Wire):
 
 class Prediction(_Wire):
     type: Literal["content"]
-    content: str | list[TextPart]
+    content: str | TextParts
 
 
 # --- the request --------------------------------------------------------------------------------------------
@@ -262,7 +280,7 @@ class ChatCompletionRequest(_Wire):
     n: int | None = Field(default=None, ge=1, le=128)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stop: str | Annotated[list[str], Field(min_length=1, max_length=4)] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
@@ -272,20 +290,20 @@ class ChatCompletionRequest(_Wire):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = None
     user: str | None = None
-    tools: list[Tool] | None = None
+    tools: Annotated[list[Tool], Field(min_length=1, max_length=MAX_TOOLS)] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
-    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
-    metadata: dict[str, str] | None = None
+    service_tier: Annotated[str, OpenEnum(SERVICE_TIERS)] | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=METADATA_MAX_VALUE)]] | None = None
     store: bool | None = None
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
-    modalities: list[Literal["text", "audio"]] | None = None
+    reasoning_effort: Annotated[str, OpenEnum(REASONING_EFFORTS)] | None = None
+    modalities: list[Modality] | None = None
     prediction: Prediction | None = None
     audio: AudioParam | None = None
-    functions: list[FunctionDefinition] | None = None
-    function_call: Literal["none", "auto"] | NamedFunction | None = None
-    verbosity: Literal["low", "medium", "high"] | None = None
+    functions: Annotated[list[FunctionDefinition], Field(min_length=1, max_length=MAX_TOOLS)] | None = None
+    function_call: FunctionCallMode | NamedFunction | None = None
+    verbosity: Verbosity | None = None
 
     @property
     def stop_sequences(self) -> list[str]:

@@ -13,11 +13,12 @@ import httpx
 import jsonschema
 import openai
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from request_types import schema_problems, sdk_problems
 
 from mockai import APIError, Config, Engine, MockAI, wire
 from mockai.chat import prompt_of
@@ -161,9 +162,11 @@ def space_for_weather() -> ReplySpace:
 
 
 @FAST
-@given(chat_requests())
-def test_every_drawn_request_passes_validation_and_is_answered(body: dict[str, Any]) -> None:
-    parse_chat(json.dumps(body).encode())
+@given(chat_requests(models=("gpt-4o-mini", "gpt-4.1", "o3", "gpt-5")))
+def test_every_drawn_request_is_valid_by_the_schema_and_the_sdk_and_is_answered(body: dict[str, Any]) -> None:
+    # Judged by the official schema and the SDK's request types, not by mockai's own parser (issue 9, item 20).
+    assert sdk_problems(body) == []
+    assert schema_problems(body) == []
     engine = Engine(Config(clock=1_700_000_000))
     from conftest import post
 
@@ -174,7 +177,34 @@ def test_every_drawn_request_passes_validation_and_is_answered(body: dict[str, A
 @FAST
 @given(messages(), tools())
 def test_messages_and_tools_make_valid_requests(msgs: list[dict[str, Any]], offered: list[dict[str, Any]]) -> None:
-    parse_chat({"model": "gpt-4o-mini", "messages": msgs, "tools": offered})
+    body = {"model": "gpt-4o-mini", "messages": msgs, "tools": offered}
+    assert sdk_problems(body) == []
+    assert schema_problems(body) == []
+    parse_chat(body)
+
+
+REACHED = {  # what a valid request may hold and a strategy must be able to draw (issue 9, item 20)
+    "service_tier fast": lambda b: b.get("service_tier") == "fast",
+    "reasoning_effort max": lambda b: b.get("reasoning_effort") == "max",
+    "verbosity": lambda b: "verbosity" in b,
+    "image detail original": lambda b: any(
+        p.get("image_url", {}).get("detail") == "original" for m in b["messages"]
+        if isinstance(m["content"], list) for p in m["content"]),
+    "16 metadata keys": lambda b: len(b.get("metadata", {})) == 16,
+    "a 512-character metadata value": lambda b: any(len(v) == 512 for v in b.get("metadata", {}).values()),
+    "a strict tool": lambda b: any(t["function"].get("strict") for t in b.get("tools", [])),
+    "a strict response format": lambda b: bool(b.get("response_format", {}).get("json_schema", {}).get("strict")),
+    "four stop sequences": lambda b: isinstance(b.get("stop"), list) and len(b["stop"]) == 4,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REACHED))
+def test_chat_requests_reach(name: str) -> None:
+    body = find(chat_requests(models=("gpt-4o-mini", "gpt-5")), REACHED[name],
+                settings=settings(max_examples=5000, database=None, deadline=None, derandomize=True,
+                                  phases=[Phase.generate], suppress_health_check=[HealthCheck.too_slow]))
+    assert sdk_problems(body) == []
+    assert schema_problems(body) == []
 
 
 @FAST

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import openai
 import pytest
-from conftest import AUTH, MODEL, TIME_TOOL, assert_envelope, chat_body, post, request
+from conftest import AUTH, MODEL, TIME_TOOL, assert_envelope, chat_body, post, reply, request
 
 from mockai import APIError, Engine
 from mockai.app import create_app
+from mockai.enums import REASONING_EFFORTS, SERVICE_TIERS, VERBOSITIES
 from mockai.errors import param_path
 from mockai.validation import parse_chat
+from mockai.wire import ChatCompletionRequest
 
 USER = {"role": "user", "content": "hi"}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
@@ -95,7 +98,7 @@ BAD_REQUESTS = {
                                  "invalid_type"),
     "strict tool not closed": (
         chat_body(tools=[fn_tool("f", strict=True, parameters={"type": "object", "properties": {"a": {}}})]),
-        "tools[0].function.parameters", "invalid_json_schema"),
+        "tools[0].function.parameters", "invalid_function_parameters"),
     "tool_choice without tools": (chat_body(tool_choice="auto"), "tool_choice", "invalid_value"),
     "tool_choice unknown string": (chat_body(tools=[TIME_TOOL], tool_choice="always"), "tool_choice",
                                    "invalid_value"),
@@ -104,6 +107,47 @@ BAD_REQUESTS = {
         "tool_choice", "invalid_value"),
     "logit_bias key not a token id": (chat_body(logit_bias={"abc": 1}), "logit_bias", "invalid_value"),
     "logit_bias out of range": (chat_body(logit_bias={"12": 101}), "logit_bias.12", "invalid_value"),
+    # Issue 9, item 6: what the real API refuses and mockai accepted.
+    "tools empty": (chat_body(tools=[]), "tools", "empty_array"),
+    "129 tools": (chat_body(tools=[fn_tool(f"f{i}") for i in range(129)]), "tools", "array_above_max_length"),
+    "functions empty": (chat_body(functions=[]), "functions", "empty_array"),
+    "stop empty": (chat_body(stop=[]), "stop", "empty_array"),
+    "user content empty": ({"model": MODEL, "messages": [{"role": "user", "content": []}]}, "messages[0].content",
+                           "empty_array"),
+    "system content empty": ({"model": MODEL, "messages": [{"role": "system", "content": []}, USER]},
+                             "messages[0].content", "empty_array"),
+    "developer content empty": ({"model": MODEL, "messages": [{"role": "developer", "content": []}, USER]},
+                                "messages[0].content", "empty_array"),
+    "assistant content empty": ({"model": MODEL, "messages": [USER, {"role": "assistant", "content": []}, USER]},
+                                "messages[1].content", "empty_array"),
+    "tool content empty": (
+        {"model": MODEL, "messages": [USER, {"role": "assistant", "tool_calls": [CALL]},
+                                      {"role": "tool", "tool_call_id": "call_1", "content": []}]},
+        "messages[2].content", "empty_array"),
+    "prediction content empty": (chat_body(prediction={"type": "content", "content": []}), "prediction.content",
+                                 "empty_array"),
+    "model empty": ({"model": "", "messages": [USER]}, None, None),
+    "model null": ({"model": None, "messages": [USER]}, "model", "invalid_type"),
+    "metadata with 17 keys": (chat_body(metadata={f"k{i}": "v" for i in range(17)}), "metadata",
+                              "object_above_max_properties"),
+    "metadata key of 65 characters": (chat_body(metadata={"k" * 65: "v"}), "metadata." + "k" * 65,
+                                      "string_above_max_length"),
+    "metadata value of 513 characters": (chat_body(metadata={"k": "v" * 513}), "metadata.k",
+                                         "string_above_max_length"),
+    "metadata value not a string": (chat_body(metadata={"k": 1}), "metadata.k", "invalid_type"),
+    "input_audio format ogg": (
+        {"model": MODEL, "messages": [{"role": "user", "content": [
+            {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "ogg"}}]}]},
+        "messages[0].content[0].input_audio.format", "invalid_value"),
+    # Issue 9, item 1: the closed lists still refuse what the API does not know.
+    "image detail unknown": (
+        {"model": MODEL, "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://x", "detail": "ultra"}}]}]},
+        "messages[0].content[0].image_url.detail", "invalid_value"),
+    "verbosity unknown": (chat_body(verbosity="loud"), "verbosity", "invalid_value"),
+    "modality unknown": (chat_body(modalities=["video"]), "modalities[0]", "invalid_value"),
+    "reasoning_effort empty": (chat_body(reasoning_effort=""), "reasoning_effort", "invalid_value"),
+    "service_tier empty": (chat_body(service_tier=""), "service_tier", "invalid_value"),
 }
 
 
@@ -168,6 +212,136 @@ def test_unusable_response_schema_is_a_400_not_a_500(engine: Engine, schema: dic
     assert_envelope(post(engine, body), 400, param="response_format", code="invalid_json_schema")
 
 
+# --- issue 9, item 2: malformed schemas are a 400 in the real API's words, never a 500 ----------------------
+
+_OBJ: dict[str, Any] = {"type": "object", "additionalProperties": False}
+# schema -> what Python's jsonschema (the real API's metaschema check) says about it
+MALFORMED_SCHEMAS: dict[str, tuple[dict[str, Any], str]] = {
+    "required a number": ({**_OBJ, "properties": {"a": {"type": "string"}}, "required": 5},
+                          "5 is not of type 'array'"),
+    "required a string": ({**_OBJ, "properties": {"a": {"type": "string"}}, "required": "a"},
+                          "'a' is not of type 'array'"),
+    "required holding a number": ({**_OBJ, "properties": {"a": {}}, "required": [5, "a"]},
+                                  "5 is not of type 'string'"),
+    "required repeated": ({**_OBJ, "properties": {"a": {}}, "required": ["a", "a"]},
+                          "['a', 'a'] has non-unique elements"),
+    "required true in a property": ({**_OBJ, "properties": {"a": {"type": "string", "required": True}},
+                                     "required": ["a"]}, "True is not of type 'array'"),
+    "properties null": ({**_OBJ, "properties": None, "required": []}, "None is not of type 'object'"),
+    "$defs a list": ({**_OBJ, "properties": {}, "required": [], "$defs": [1]}, "[1] is not of type 'object'"),
+    "anyOf a number": ({**_OBJ, "properties": {"a": {"anyOf": 5}}, "required": ["a"]},
+                       "5 is not of type 'array'"),
+    "anyOf empty": ({**_OBJ, "properties": {"a": {"anyOf": []}}, "required": ["a"]}, "[] should be non-empty"),
+    "allOf holding a number": ({**_OBJ, "properties": {"a": {"allOf": [5]}}, "required": ["a"]},
+                               "5 is not of type 'object', 'boolean'"),
+    "prefixItems a number": ({**_OBJ, "properties": {"a": {"type": "array", "prefixItems": 5}}, "required": ["a"]},
+                             "5 is not of type 'array'"),
+    "items a number": ({**_OBJ, "properties": {"a": {"type": "array", "items": 5}}, "required": ["a"]},
+                       "5 is not of type 'object', 'boolean'"),
+    "property a string": ({**_OBJ, "properties": {"a": "x"}, "required": ["a"]},
+                          "'x' is not of type 'object', 'boolean'"),
+    "additionalProperties a number": ({"type": "object", "properties": {}, "additionalProperties": 5},
+                                      "5 is not of type 'object', 'boolean'"),
+    "type misspelt": ({**_OBJ, "properties": {"a": {"type": "strin"}}, "required": ["a"]},
+                      "'strin' is not valid under any of the given schemas"),
+    "type a number": ({**_OBJ, "properties": {"a": {"type": 5}}, "required": ["a"]},
+                      "5 is not valid under any of the given schemas"),
+    "type an empty list": ({**_OBJ, "properties": {"a": {"type": []}}, "required": ["a"]},
+                           "[] is not valid under any of the given schemas"),
+    "enum a number": ({**_OBJ, "properties": {"a": {"enum": 5}}, "required": ["a"]}, "5 is not of type 'array'"),
+    "minItems negative": ({**_OBJ, "properties": {"a": {"type": "array", "minItems": -1}}, "required": ["a"]},
+                          "-1 is less than the minimum of 0"),
+    "maxLength a string": ({**_OBJ, "properties": {"a": {"type": "string", "maxLength": "x"}}, "required": ["a"]},
+                           "'x' is not of type 'integer'"),
+    "minimum a string": ({**_OBJ, "properties": {"a": {"type": "integer", "minimum": "1"}}, "required": ["a"]},
+                         "'1' is not of type 'number'"),
+    "multipleOf zero": ({**_OBJ, "properties": {"a": {"type": "number", "multipleOf": 0}}, "required": ["a"]},
+                        "0 is less than or equal to the minimum of 0"),
+    "pattern a number": ({**_OBJ, "properties": {"a": {"type": "string", "pattern": 5}}, "required": ["a"]},
+                         "5 is not of type 'string'"),
+    "format a number": ({**_OBJ, "properties": {"a": {"type": "string", "format": 5}}, "required": ["a"]},
+                        "5 is not of type 'string'"),
+    "$ref a number": ({**_OBJ, "properties": {"a": {"$ref": 5}}, "required": ["a"]}, "5 is not of type 'string'"),
+    "uniqueItems a string": ({**_OBJ, "properties": {"a": {"type": "array", "uniqueItems": "yes"}},
+                              "required": ["a"]}, "'yes' is not of type 'boolean'"),
+    "description a number": ({**_OBJ, "properties": {"a": {"type": "string", "description": 5}}, "required": ["a"]},
+                             "5 is not of type 'string'"),
+}
+
+
+def _carriers(schema: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str, str, str]]:
+    """Every place a request carries a schema: (body, what the message names, param, code). The tools are
+    never called (``tool_choice: "none"``): the real API checks every schema up front."""
+    def tool(strict: bool) -> dict[str, Any]:
+        return chat_body(tools=[TIME_TOOL, fn_tool("f", strict=strict, parameters=schema)], tool_choice="none")
+
+    def fmt(strict: bool) -> dict[str, Any]:
+        return chat_body(response_format={"type": "json_schema", "json_schema": {
+            "name": "out", "strict": strict, "schema": schema}})
+
+    legacy = chat_body(functions=[{"name": "get_time"}, {"name": "f", "parameters": schema}], function_call="none")
+    fn = ("function 'f'", "tools[1].function.parameters", "invalid_function_parameters")
+    rf = ("response_format 'out'", "response_format", "invalid_json_schema")
+    return {"strict tool": (tool(True), *fn), "tool": (tool(False), *fn), "strict response_format": (fmt(True), *rf),
+            "response_format": (fmt(False), *rf),
+            "legacy function": (legacy, "function 'f'", "functions[1].parameters", "invalid_function_parameters")}
+
+
+@pytest.mark.parametrize("carrier", ["strict tool", "tool", "strict response_format", "response_format",
+                                     "legacy function"])
+@pytest.mark.parametrize("name", list(MALFORMED_SCHEMAS))
+def test_malformed_schema_is_a_400_in_the_real_apis_words(engine: Engine, name: str, carrier: str) -> None:
+    schema, reason = MALFORMED_SCHEMAS[name]
+    body, what, param, code = _carriers(schema)[carrier]
+    err = assert_envelope(post(engine, body), 400, param=param, code=code)
+    assert err["message"] == f"Invalid schema for {what}: {reason}."
+
+
+@pytest.mark.parametrize(("schema", "reason"), [
+    ({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+     "In context=(), 'additionalProperties' is required to be supplied and to be false."),
+    ({**_OBJ, "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a"]},
+     "In context=(), 'required' is required to be supplied and to be an array including every key in properties. "
+     "Missing 'b'."),
+    ({**_OBJ, "properties": {"a": {"type": "string"}}, "required": ["a", "c"]},
+     "In context=(), 'required' must be an array that includes every key in `properties`. Extra required key 'c' "
+     "supplied."),
+    ({**_OBJ, "properties": {"a": {"type": "object", "properties": {"b": {}}, "required": ["b"]}},
+      "required": ["a"]},
+     "In context=('properties', 'a'), 'additionalProperties' is required to be supplied and to be false."),
+    ({**_OBJ, "properties": {"a": {"$ref": "#/$defs/n"}}, "required": ["a"],
+      "$defs": {"n": {"type": "object", "properties": {"x": {}}, "additionalProperties": False}}},
+     "In context=('$defs', 'n'), 'required' is required to be supplied and to be an array including every key in "
+     "properties. Missing 'x'."),
+    ({**_OBJ, "properties": {"a": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {}}]}},
+      "required": ["a"]},
+     "In context=('properties', 'a', 'anyOf', '1'), 'additionalProperties' is required to be supplied and to be "
+     "false."),
+], ids=["open", "a property not required", "an extra required key", "nested open", "in $defs", "in anyOf"])
+def test_strict_schema_rules(engine: Engine, schema: dict[str, Any], reason: str) -> None:
+    carriers = _carriers(schema)
+    for key in ("strict tool", "strict response_format"):
+        body, what, param, code = carriers[key]
+        err = assert_envelope(post(engine, body), 400, param=param, code=code)
+        assert err["message"] == f"Invalid schema for {what}: {reason}"
+    assert post(engine, carriers["tool"][0]).status == 200, "a non-strict schema need not be closed"
+
+
+@pytest.mark.parametrize("schema", [
+    {**_OBJ, "properties": {"a": {"type": ["string", "null"]}, "b": {"$ref": "#/definitions/b"}},
+     "required": ["a", "b"], "definitions": {"b": {"type": "integer", "exclusiveMinimum": 0}},
+     "title": "T", "description": "d", "$schema": "https://json-schema.org/draft/2020-12/schema"},
+    {**_OBJ, "properties": {"tags": {"type": "array", "items": {"enum": ["x", "y"]}, "minItems": 1,
+                                     "uniqueItems": True}}, "required": ["tags"], "x-unknown-keyword": [1, {}]},
+    {**_OBJ, "properties": {"n": {"type": "number", "minimum": -1.5, "maximum": 2, "multipleOf": 0.5}},
+     "required": ["n"]},
+], ids=["types, refs and annotations", "arrays and an unknown keyword", "numbers"])
+def test_well_formed_schemas_pass_everywhere(engine: Engine, schema: dict[str, Any]) -> None:
+    for name, (body, _, _, _) in _carriers(schema).items():
+        res = post(engine, body)
+        assert res.status == 200, (name, res.body)
+
+
 # --- what must be accepted -------------------------------------------------------------------------------
 
 GOOD_REQUESTS = {
@@ -200,6 +374,14 @@ GOOD_REQUESTS = {
     "strict schema closed": chat_body(response_format={"type": "json_schema", "json_schema": {
         "name": "x", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "string"}},
                                                 "required": ["a"], "additionalProperties": False}}}),
+    "metadata at its limits": chat_body(metadata={f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}),
+    "128 tools": chat_body(tools=[fn_tool(f"f{i}") for i in range(128)]),
+    "image detail original": {"model": MODEL, "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://x", "detail": "original"}}]}]},
+    "input_audio mp3": {"model": MODEL, "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "mp3"}}]}]},
+    "service_tier fast": chat_body(service_tier="fast"),
+    "one stop sequence in a list": chat_body(stop=["\n"]),
 }
 
 
@@ -208,6 +390,71 @@ def test_valid_request_is_accepted(engine: Engine, body: dict[str, Any]) -> None
     res = post(engine, body)
     assert res.status == 200, res.body
     assert res.json()["object"] == "chat.completion"
+
+
+# --- issue 9, item 1: every value the spec and the SDK list is accepted; the open lists take new ones --------
+
+
+@pytest.mark.parametrize(("field", "value"), [*(("reasoning_effort", v) for v in REASONING_EFFORTS),
+                                              *(("service_tier", v) for v in SERVICE_TIERS),
+                                              *(("verbosity", v) for v in VERBOSITIES)])
+def test_every_listed_value_passes_the_wire_model(field: str, value: str) -> None:
+    # The wire model alone: which models support which effort is the model families' business.
+    request = ChatCompletionRequest.model_validate(chat_body(**{field: value}))
+    assert getattr(request, field) == value
+
+
+def test_reasoning_effort_max_and_service_tier_fast_are_not_refused(engine: Engine) -> None:
+    request = ChatCompletionRequest.model_validate(chat_body(reasoning_effort="max", service_tier="fast"))
+    assert (request.reasoning_effort, request.service_tier) == ("max", "fast")
+    # The API serves service_tier=fast as priority processing, and says so in the reply.
+    assert reply(engine, chat_body(service_tier="fast"))["service_tier"] == "priority"
+    assert reply(engine, chat_body(service_tier="flex"))["service_tier"] == "flex"
+    assert reply(engine, chat_body(service_tier="auto"))["service_tier"] == "default"
+
+
+def test_open_enums_take_a_value_from_a_newer_api(engine: Engine) -> None:
+    request = ChatCompletionRequest.model_validate(chat_body(reasoning_effort="ultra", service_tier="turbo"))
+    assert (request.reasoning_effort, request.service_tier) == ("ultra", "turbo")
+    assert reply(engine, chat_body(service_tier="turbo"))["service_tier"] == "default"  # a value the SDK parses
+
+
+def test_the_sdk_sends_service_tier_fast(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(model=MODEL, messages=[USER], service_tier="fast")
+    assert completion.service_tier == "priority"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"model": MODEL, "messages": [{"role": "user", "content": [
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "ogg"}}]}]},
+     "Invalid value: 'ogg'. Supported values are: 'wav' and 'mp3'."),
+    (chat_body(reasoning_effort=""),
+     "Invalid value: ''. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and 'max'."),
+    (chat_body(verbosity="loud"), "Invalid value: 'loud'. Supported values are: 'low', 'medium', and 'high'."),
+    ({"model": "", "messages": [USER]}, "you must provide a model parameter"),
+    (chat_body(tools=[]),
+     "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead."),
+    (chat_body(tools=[fn_tool(f"f{i}") for i in range(129)]),
+     "Invalid 'tools': array too long. Expected an array with maximum length 128, but got an array with length 129 "
+     "instead."),
+    (chat_body(stop=[]),
+     "Invalid 'stop': empty array. Expected an array with minimum length 1, but got an empty array instead."),
+    ({"model": MODEL, "messages": [{"role": "user", "content": []}]},
+     "Invalid 'messages[0].content': empty array. Expected an array with minimum length 1, but got an empty array "
+     "instead."),
+    (chat_body(metadata={f"k{i}": "v" for i in range(17)}),
+     "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object "
+     "with 17 properties instead."),
+    (chat_body(metadata={"k": "v" * 513}),
+     "Invalid 'metadata.k': string too long. Expected a string with maximum length 512, but got a string with "
+     "length 513 instead."),
+    (chat_body(metadata={"k" * 65: "v"}),
+     f"Invalid property name in 'metadata': '{'k' * 65}' is too long. Expected a string with maximum length 64, "
+     "but got a string with length 65 instead."),
+], ids=["audio format", "empty effort", "verbosity", "empty model", "no tools", "129 tools", "no stop",
+        "no content parts", "17 metadata keys", "long metadata value", "long metadata key"])
+def test_the_real_apis_messages(engine: Engine, body: dict[str, Any], message: str) -> None:
+    assert assert_envelope(post(engine, body), 400)["message"] == message
 
 
 def test_parse_chat_keeps_unknown_parameters() -> None:

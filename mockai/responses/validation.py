@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import APIError, _json_type, _most_specific, from_validation, invalid
-from ..validation import _check_strict_schema, check_unicode, parse_json
+from ..validation import check_schema, check_unicode, parse_json
 from .values import INPUT_PARTS, ITEM_TYPES, OUTPUT_PARTS, PART_TYPES, ROLES
 from .wire import (
     AllowedToolsChoice,
@@ -311,19 +311,18 @@ def _check_metadata(metadata: Mapping[str, str]) -> None:
 
 
 def _check_tools(request: CreateResponseRequest) -> None:
-    """A strict function's parameters must be a closed schema, as chat's (``strict`` left out is not checked:
-    the real API then uses strict mode only when the schema allows it)."""
+    """Every function's parameters must be a JSON schema, and a strict function's a closed one, as chat's
+    (``strict`` left out is not held to strict mode's rules: the real API then uses strict mode only when the
+    schema allows it)."""
     for i, tool in enumerate(request.tools or []):
-        if isinstance(tool, FunctionTool) and tool.strict and tool.parameters is not None:
-            _strict(tool.parameters, f"function '{tool.name}'", f"tools[{i}].parameters", "invalid_function_parameters")
+        if isinstance(tool, FunctionTool) and tool.parameters is not None:
+            _strict(tool.parameters, f"function '{tool.name}'", f"tools[{i}].parameters",
+                    "invalid_function_parameters", bool(tool.strict))
 
 
-def _strict(schema: Mapping[str, Any], what: str, param: str, code: str) -> None:
+def _strict(schema: Mapping[str, Any], what: str, param: str, code: str, strict: bool = True) -> None:
     try:
-        _check_strict_schema(schema, what, param)
-    except APIError as err:
-        err.code = code
-        raise
+        check_schema(schema, what, param, code, strict)
     except RecursionError:
         raise invalid(f"Invalid schema for {what}: the schema is nested too deeply.", param, code) from None
 
@@ -394,8 +393,9 @@ def _check_text(request: CreateResponseRequest, stateful: bool) -> None:
     if isinstance(fmt, FormatJsonObject) and not stateful and "json" not in _input_text(request).lower():
         raise invalid("Response input messages must contain the word 'json' in some form to use 'text.format' of "
                       "type 'json_object'.", "input", None)
-    if isinstance(fmt, FormatJsonSchema) and fmt.strict:
-        _strict(fmt.schema_, f"response_format '{fmt.name}'", "text.format.schema", "invalid_json_schema")
+    if isinstance(fmt, FormatJsonSchema):
+        _strict(fmt.schema_, f"text.format '{fmt.name}'", "text.format.schema", "invalid_json_schema",
+                bool(fmt.strict))
 
 
 def _input_text(request: CreateResponseRequest) -> str:
