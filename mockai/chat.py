@@ -170,7 +170,7 @@ class Chat:
     def prompt_tokens(self, ex: Exchange) -> int:
         return self.core.counted(ex, lambda: count_prompt(ex.prompt))
 
-    def stream_error(self, err: APIError, ex: Exchange) -> bytes:
+    def stream_error(self, err: APIError, ex: Exchange, index: int) -> bytes:
         return b"data: " + streaming.dumps(err.envelope()) + b"\n\n"
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:

@@ -5,7 +5,8 @@ Each door is a thin adapter: it turns what it received into an :class:`HTTPReque
 :meth:`Engine.handle`, and sends back the :class:`HTTPResponse`. That keeps the in-process door free of ASGI
 machinery and makes every door answer alike.
 
-This is the wiring layer: the surfaces (:mod:`mockai.chat`, :mod:`mockai.catalogue`), the scripted rules
+This is the wiring layer: the surfaces (:mod:`mockai.chat`, :mod:`mockai.catalogue`, the Responses API in
+:mod:`mockai.responses`), the scripted rules
 (:mod:`mockai.rules`), cassettes, faults, latency, rate limits and the fuzz responder sit below it and know
 nothing of each other; this module assembles them.
 
@@ -40,6 +41,8 @@ from .core import (
 from .errors import APIError
 from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
 from .journal import Call
+from .responses.conversations import Conversations
+from .responses.surface import Responses
 from .rules import Script
 
 __all__ = [
@@ -61,6 +64,10 @@ class Engine(Core):
         self.chat = Chat(self)
         self.mount(self.chat.routes())
         self.mount(Catalogue(self).routes())
+        self.conversations = Conversations(self)
+        self.responses = Responses(self, self.conversations)
+        self.mount(self.responses.routes())
+        self.mount(self.conversations.routes())
         if self.config.cassette is not None:
             from .cassettes import Cassette
 

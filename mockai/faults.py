@@ -329,7 +329,7 @@ def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
         k = min(_half(data) if arg is None else arg, data)
         err = APIError(500, "The server had an error while processing your request. Sorry about that!",
                        type="server_error")
-        return dataclasses.replace(response, events=[*events[:k], ex.wire.stream_error(err, ex)])
+        return dataclasses.replace(response, events=[*events[:k], ex.wire.stream_error(err, ex, k)])
     if f.kind == "malformed":
         k = min(_half(data) if arg is None else arg, max(0, data - 1))
         event = events[k].rstrip(b"\n")

@@ -6,8 +6,9 @@ for a "long essay" gets more, "one word" or "briefly" less). Then the request's 
 the model's decoding would: a ``stop`` sequence cuts the text before it (``finish_reason: stop``), a token limit
 cuts it at that many tokens (``finish_reason: length``).
 
-Tools, function and custom alike: ``tool_choice`` ``none`` answers in text; ``required`` calls one or two tools, a
-named function or custom tool is called once; ``auto`` answers in text right after a tool result, calls a tool
+Tools, function and custom alike: ``tool_choice`` ``none`` answers in text; ``required`` calls a tool (two in
+parallel, often, when the last user message asks for several things: "Oslo and Paris"), a named function or custom
+tool is called once; ``auto`` answers in text right after a tool result, calls a tool
 whose name appears in the last user message, and otherwise calls one for about half of all requests (decided by
 the seed). ``allowed_tools`` narrows the tools to its list, then works as its mode, ``auto`` or ``required``.
 Function arguments are JSON valid against the function's ``parameters``; a custom tool's input follows its
@@ -149,8 +150,8 @@ class Generator:
             elif rng.random() < 0.5:
                 return []
         count = 1
-        if prompt.parallel_tool_calls and rng.random() < 0.3:
-            count = 2
+        if prompt.parallel_tool_calls and _several(prompt.last_user_text) and rng.random() < 0.6:
+            count = 2  # parallel calls when the message asks for several things, as a model would
         return [self._call(prompt, candidates[rng.randrange(len(candidates))], rng) for _ in range(count)]
 
     def _function_call(self, prompt: Prompt, rng: random.Random) -> ToolCall | None:
@@ -184,6 +185,12 @@ class Generator:
         value = self._from_schema(params, rng, tool.strict, f"function '{tool.name}'", tool.param,
                                   "invalid_function_parameters", budget=schema_budget(prompt))
         return ToolCall(name=tool.name, arguments=compact(value))
+
+
+def _several(text: str) -> bool:
+    """The message asks for more than one thing ("Oslo and Paris", "a, b"): what makes a model call in parallel."""
+    lowered = f" {text.lower()} "
+    return any(joint in lowered for joint in (" and ", ", ", " & ", " both ", " each "))
 
 
 def custom_input(tool: ToolDef, src: RandomSource) -> str:

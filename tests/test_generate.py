@@ -180,11 +180,14 @@ def check_calls(choice: dict[str, Any], names: set[str] | None = None) -> list[d
 
 
 def test_tool_choice_required(engine: Engine) -> None:
-    body = reply(engine, chat_body("Hi", tools=TOOLS, tool_choice="required", n=12))
+    body = reply(engine, chat_body("The weather in Oslo and the time in Paris?", tools=TOOLS, tool_choice="required",
+                                   n=12))
     calls = [c for choice in body["choices"] for c in check_calls(choice)]
     assert {c["function"]["name"] for c in calls} == {"get_weather", "get_time"}
     assert len({c["id"] for c in calls}) == len(calls), "tool call ids are unique"
     assert any(len(choice["message"]["tool_calls"]) > 1 for choice in body["choices"]), "parallel calls happen"
+    single = reply(engine, chat_body("The weather in Oslo?", tools=TOOLS, tool_choice="required", n=12))
+    assert all(len(choice["message"]["tool_calls"]) == 1 for choice in single["choices"]), "one thing, one call"
     weather = [json.loads(c["function"]["arguments"]) for c in calls if c["function"]["name"] == "get_weather"]
     assert len({json.dumps(w, sort_keys=True) for w in weather}) == len(weather), "arguments vary"
 

@@ -179,9 +179,10 @@ def test_the_official_schema_is_the_judge() -> None:
 
 
 def check_outputs(body: dict[str, Any], completion: dict[str, Any]) -> None:
-    """Every finished tool call's arguments and every finished structured output fit their schemas."""
+    """Every finished tool call's arguments and every finished structured output fit their schemas (unless a
+    ``stop`` sequence cut the output, as it cuts the real model's)."""
     params = {t["function"]["name"]: t["function"]["parameters"] for t in body.get("tools", [])}
-    fmt = body.get("response_format", {})
+    fmt = body.get("response_format", {}) if not body.get("stop") else {}
     for choice in completion["choices"]:
         message = choice["message"]
         if choice["finish_reason"] == "tool_calls":

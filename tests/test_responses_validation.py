@@ -1067,7 +1067,7 @@ def test_to_prompt_tools_choice_format_and_limits() -> None:
         ToolDef("run_sql", custom=True, description="Runs SQL", param="tools[2]",
                 format={"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}),
     )
-    assert prompt.choosing == Choosing("required", only=("get_weather",))
+    assert prompt.choosing == Choosing("named", only=("get_weather",))
     assert [t.name for t in prompt.callable_tools()] == ["get_weather"]
     assert prompt.parallel_tool_calls is False
     assert prompt.format == OutputFormat("json_schema", name="city", schema=CLOSED, strict=True, param="text.format")
@@ -1089,7 +1089,7 @@ def test_to_prompt_tools_choice_format_and_limits() -> None:
     ("auto", [WEATHER], AUTO),
     ("none", [WEATHER], Choosing("none")),
     ("required", [WEATHER], Choosing("required")),
-    ({"type": "custom", "name": "run_sql"}, [SQL_TOOL], Choosing("required", only=("run_sql",))),
+    ({"type": "custom", "name": "run_sql"}, [SQL_TOOL], Choosing("named", only=("run_sql",))),
     ({"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"},
                                                          {"type": "file_search"}]},
      [WEATHER, SQL_TOOL, {"type": "file_search"}], Choosing("auto", only=("get_weather",))),

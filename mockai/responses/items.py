@@ -160,7 +160,7 @@ def choosing(choice: ToolChoice | None) -> Choosing:
     if choice == "none" or choice == "required":
         return Choosing(choice)
     if isinstance(choice, (FunctionChoice, CustomChoice)):
-        return Choosing("required", only=(choice.name,))
+        return Choosing("named", only=(choice.name,))
     if isinstance(choice, AllowedToolsChoice):
         names = tuple(str(t["name"]) for t in choice.tools
                       if t.get("type") in ("function", "custom") and isinstance(t.get("name"), str))
