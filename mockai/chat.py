@@ -22,12 +22,13 @@ from typing import Any
 
 from . import audio, capabilities, streaming
 from .capabilities import allowed_tool
-from .core import Core, Exchange, Route, b62
+from .core import Core, Exchange, Route
 from .enums import served_tier
 from .errors import APIError
 from .generate import logprobs_for, message_text, rng_for
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
+from .keys import b62
 from .models import snapshot
 from .prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .reply import Audio, Choice, Reply

@@ -28,6 +28,7 @@ from .errors import APIError, CallbackError
 from .generate import Generator
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
+from .keys import TRANSPORT_FIELDS, Ids, b62, body_key, canonical_key
 from .memo import Memo
 from .prompt import Prompt
 from .reply import Reply, ToolCall
@@ -116,34 +117,6 @@ class Exchange:
         if self._prompt_tokens is None:
             self._prompt_tokens = self.wire.prompt_tokens(self)
         return self._prompt_tokens
-
-
-@dataclass(frozen=True)
-class Ids:
-    """Where a reply's ids come from: ``digest`` (this call: the request and how often it was seen) and the
-    transport key with its occurrence (what a request's stream and non-stream forms share)."""
-
-    digest: bytes
-    transport: bytes
-    occurrence: int
-    epoch: int
-
-
-def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = frozenset()) -> bytes:
-    """A digest of the request without the fields in ``drop``."""
-    kept = {k: v for k, v in body.items() if k not in drop}
-    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).digest()
-
-
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_B62_TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))  # byte -> alphanumeric (ids are hot)
-TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
-
-
-def b62(digest: bytes, size: int) -> str:
-    """``size`` alphanumeric characters from a digest (``size`` <= its length)."""
-    return digest[:size].translate(_B62_TABLE).decode("ascii")
 
 
 def too_large(limit: int) -> APIError:
@@ -513,17 +486,6 @@ def unscripted(misses: list[str], call: Call) -> APIError:
                          "answer.", code="mockai_unscripted")
 
 
-def body_key(http: HTTPRequest, salt: str = "") -> bytes | None:
-    """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
-    for bodies too big to memoize."""
-    if len(http.body) > _CACHEABLE_BODY:
-        return None
-    digest = hashlib.sha256(http.path.encode())
-    digest.update(b"\0" + salt.encode() + b"\0")
-    digest.update(http.body)
-    return digest.digest()
-
-
 def _redact(key: str) -> str:
     return key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
 
@@ -537,7 +499,6 @@ _GENERATED_BYTES = 4 * MiB
 _ENCODED_BYTES = 4 * MiB
 _COUNTED_BYTES = 512 * 1024
 _MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
-_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
 _KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict
 _COUNT_ENTRY = 120  # a digest and an int in a dict
 _OBJECT = 40  # overhead of one bytes object or str

@@ -26,7 +26,6 @@ from .catalogue import Catalogue
 from .chat import UNSEEDED_FIELDS, Chat, fingerprint, prompt_tokens
 from .config import Config
 from .core import (
-    TRANSPORT_FIELDS,
     Core,
     Exchange,
     Finisher,
@@ -34,13 +33,13 @@ from .core import (
     Rejection,
     Responder,
     Transform,
-    canonical_key,
     too_large,
     unscripted,
 )
 from .errors import APIError
 from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
 from .journal import Call
+from .keys import TRANSPORT_FIELDS, canonical_key
 from .responses.conversations import Conversations
 from .responses.surface import Responses
 from .rules import Script

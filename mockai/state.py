@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from .errors import invalid
 
 MiB = 1024 * 1024
 DEFAULT_ITEMS = 10_000
@@ -100,3 +102,31 @@ class Store:
         with self._lock:
             self._records.clear()
             self.bytes = 0
+
+
+def page(items: list[dict[str, Any]], query: Mapping[str, str], default_order: str = "desc") -> dict[str, Any]:
+    """A cursor page of ``items`` (oldest first) as the list endpoints answer: ``order`` (``desc`` newest first by
+    default), ``after``/``before`` an item id, ``limit`` 1..100 (default 20)."""
+    order = query.get("order", default_order)
+    if order not in ("asc", "desc"):
+        raise invalid(f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", "order")
+    raw_limit = query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise invalid(f"Invalid 'limit': expected an integer between 1 and 100, but got '{raw_limit}' instead.",
+                      "limit", "integer_above_max_value" if raw_limit.isdigit() else "invalid_type")
+    limit = int(raw_limit)
+    ordered = items if order == "asc" else items[::-1]
+    ids = [str(i.get("id")) for i in ordered]
+    start, stop = 0, len(ordered)
+    if "after" in query:
+        if query["after"] not in ids:
+            raise invalid(f"Invalid 'after': no item with id '{query['after']}'.", "after")
+        start = ids.index(query["after"]) + 1
+    if "before" in query:
+        if query["before"] not in ids:
+            raise invalid(f"Invalid 'before': no item with id '{query['before']}'.", "before")
+        stop = ids.index(query["before"])
+    window = ordered[start:stop]
+    data = window[:limit]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": len(window) > limit}

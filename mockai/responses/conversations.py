@@ -24,10 +24,9 @@ from ..core import Core, Route
 from ..errors import APIError, from_validation, invalid
 from ..http import HTTPRequest, HTTPResponse
 from ..journal import Call
-from ..state import Store
+from ..state import Store, page
 from ..validation import parse_json
 from .items import input_items
-from .surface import page
 from .wire import CreateResponseRequest, InputItem
 
 MAX_ITEMS_PER_CALL = 20

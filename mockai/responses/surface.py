@@ -40,7 +40,7 @@ from ..models import effort, reasoning_tokens, snapshot
 from ..prompt import Prompt, Turn
 from ..reply import Reply
 from ..rules import build
-from ..state import Store
+from ..state import Store, page
 from ..usage import output_tokens
 from ..usage import prompt_tokens as count_prompt
 from ..validation import strict_problem
@@ -371,34 +371,6 @@ class History:
 
     def resolve(self, item_id: str) -> Mapping[str, Any] | None:
         return self._by_id.get(item_id)
-
-
-def page(items: list[dict[str, Any]], query: Mapping[str, str], default_order: str = "desc") -> dict[str, Any]:
-    """A cursor page of ``items`` (oldest first) as the list endpoints answer: ``order`` (``desc`` newest first by
-    default), ``after``/``before`` an item id, ``limit`` 1..100 (default 20)."""
-    order = query.get("order", default_order)
-    if order not in ("asc", "desc"):
-        raise invalid(f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", "order")
-    raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-        raise invalid(f"Invalid 'limit': expected an integer between 1 and 100, but got '{raw_limit}' instead.",
-                      "limit", "integer_above_max_value" if raw_limit.isdigit() else "invalid_type")
-    limit = int(raw_limit)
-    ordered = items if order == "asc" else items[::-1]
-    ids = [str(i.get("id")) for i in ordered]
-    start, stop = 0, len(ordered)
-    if "after" in query:
-        if query["after"] not in ids:
-            raise invalid(f"Invalid 'after': no item with id '{query['after']}'.", "after")
-        start = ids.index(query["after"]) + 1
-    if "before" in query:
-        if query["before"] not in ids:
-            raise invalid(f"Invalid 'before': no item with id '{query['before']}'.", "before")
-        stop = ids.index(query["before"])
-    window = ordered[start:stop]
-    data = window[:limit]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": len(window) > limit}
 
 
 def _tool(tool: Any) -> dict[str, Any]:
