@@ -7,6 +7,7 @@
 -- KIND   json (no "stream" field) or stream ("stream": true).
 -- START  first counter value; bench/load.py gives each run its own range, so no run repeats another's prompts.
 -- PROMPT user message text, already escaped for a JSON string.
+-- API    chat (the default: a chat completions body) or responses (a Responses API body, {"model", "input"}).
 --
 -- At the end it prints one line, "WRK_JSON {...}", with the counts and latency percentiles (microseconds) that
 -- bench/load.py reads (wrk's own --latency table is printed above it, for people).
@@ -22,8 +23,13 @@ function init(args)
   local stream = args[2] == "stream"
   counter = tonumber(args[3] or "0")
   local prompt = args[4] or "Write two sentences about lighthouses. #"
-  prefix = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"' .. prompt
-  suffix = '"}]' .. (stream and ',"stream":true}' or "}")
+  if args[5] == "responses" then
+    prefix = '{"model":"gpt-4o-mini","input":"' .. prompt
+    suffix = '"' .. (stream and ',"stream":true}' or "}")
+  else
+    prefix = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"' .. prompt
+    suffix = '"}]' .. (stream and ',"stream":true}' or "}")
+  end
   fixed = wrk.format(nil, nil, nil, prefix .. "0" .. suffix)
 end
 

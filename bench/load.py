@@ -245,10 +245,10 @@ def request_body(prompt: str, stream: bool) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def fetch(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, list[tuple[str, str]], bytes]:
+def fetch(port: int, body: bytes, timeout: float = 5.0, path: str = PATH) -> tuple[int, list[tuple[str, str]], bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("POST", PATH, body=body, headers={"Authorization": AUTH, "Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={"Authorization": AUTH, "Content-Type": "application/json"})
         res = conn.getresponse()
         return res.status, res.getheaders(), res.read()
     finally:
@@ -308,14 +308,15 @@ class Load:
         self.wrk, self.threads, self.connections = wrk, threads, connections
         self.runs = 0
 
-    def command(self, port: int, mix: str, stream: bool, seconds: int) -> list[str]:
+    def command(self, port: int, mix: str, stream: bool, seconds: int, api: str = "chat") -> list[str]:
         self.runs += 1
+        path = "/v1/responses" if api == "responses" else PATH
         return [self.wrk, f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds}s", "--latency",
-                "--timeout", "5s", "-s", str(LUA), f"http://{HOST}:{port}{PATH}", "--",
-                mix, "stream" if stream else "json", str(self.runs * 10_000_000), json.dumps(PROMPT)[1:-1]]
+                "--timeout", "5s", "-s", str(LUA), f"http://{HOST}:{port}{path}", "--",
+                mix, "stream" if stream else "json", str(self.runs * 10_000_000), json.dumps(PROMPT)[1:-1], api]
 
-    def run(self, server: Server, mix: str, stream: bool, seconds: int) -> Run:
-        cmd = self.command(server.port, mix, stream, seconds)
+    def run(self, server: Server, mix: str, stream: bool, seconds: int, api: str = "chat") -> Run:
+        cmd = self.command(server.port, mix, stream, seconds, api)
         cpu0, ru0 = server.cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)

@@ -155,18 +155,13 @@ def response(reply: Reply | None, meta: Meta, *, status: str | None = None,
         values = {"output": [], "usage": None}
     if error is not None:
         values["error"] = error
-    body.update((key, _field(key, values, meta)) for key in DEFAULTS)
+    body.update(DEFAULTS)  # the real API's order; then the request's echo and this response's own values
+    body.update(meta.echo)
+    body["model"] = meta.model
+    body.update(values)
     if reply is not None and body["status"] == "completed":
         body["completed_at"] = meta.created_at
     return body
-
-
-def _field(key: str, values: dict[str, Any], meta: Meta) -> Any:
-    if key in values:
-        return values[key]
-    if key == "model":
-        return meta.model
-    return meta.echo.get(key, DEFAULTS[key])
 
 
 def lifecycle(done: dict[str, Any], status: str = "in_progress") -> dict[str, Any]:

@@ -187,19 +187,23 @@ class Responses:
         headers = {"x-request-id": "req_" + ids.digest[8:24].hex(), "openai-processing-ms": "1",
                    "openai-version": "2020-10-01"}
         background = bool(request.background)
-        if request.store is not False:
-            self.keep(request, done, background and not request.stream)
         conversation = request.conversation_id
         if conversation is not None:
             self._append(conversation, request, done)
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            return HTTPResponse(200, headers, events=render.sse(render.events(done), _dumps))
+            events = render.sse(render.events(done), _dumps)
+            if request.store is not False:
+                self.keep(request, done, False, 3 * (len(events[-1]) + len(ex.http.body)))
+            return HTTPResponse(200, headers, events=events)
         headers["content-type"] = "application/json"
+        body = _dumps(done)
+        if request.store is not False:
+            self.keep(request, done, background, 3 * (len(body) + len(ex.http.body)))
         if background:
-            done = render.lifecycle(done, "queued")
-        return HTTPResponse(200, headers, body=_dumps(done))
+            body = _dumps(render.lifecycle(done, "queued"))
+        return HTTPResponse(200, headers, body=body)
 
     def usage(self, ex: Exchange, reply: Reply) -> dict[str, Any]:
         prompt = ex.prompt_tokens
@@ -251,11 +255,12 @@ class Responses:
 
     # --- the store -------------------------------------------------------------------------------------------
 
-    def keep(self, request: CreateResponseRequest, done: dict[str, Any], pending: bool) -> None:
-        """Store a finished response with its input (``pending``: a background response not yet retrieved)."""
+    def keep(self, request: CreateResponseRequest, done: dict[str, Any], pending: bool, size: int) -> None:
+        """Store a finished response with its input (``pending``: a background response not yet retrieved);
+        ``size``: about the memory the record holds (its objects take about three times their JSON)."""
         rid = done["id"]
         listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}")
-        self.store.put(rid, {"response": done, "input_items": listed, "pending": pending})
+        self.store.put(rid, {"response": done, "input_items": listed, "pending": pending}, size=size)
 
     def stored(self, response_id: str) -> dict[str, Any]:
         """The stored record of a response, or the real API's 404."""
