@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from load import HOST, REPLY, Load, Server, Spec, fetch, need, re  # type: ignore[import-not-found]
+from load import REPLY, Load, Server, Spec, fetch, need, re  # type: ignore[import-not-found]
 
 TARGET = 0.8
 
