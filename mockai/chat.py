@@ -34,6 +34,7 @@ from .prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .reply import Audio, Choice, Reply
 from .rules import build
 from .shapes import SplitReply
+from .stored import StoredCompletions
 from .usage import output_tokens
 from .usage import prompt_tokens as count_prompt
 from .validation import parse_chat, parse_json
@@ -141,9 +142,16 @@ class Chat:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.stored = StoredCompletions(core)
 
     def routes(self) -> Iterable[Route]:
         yield Route("POST", "/chat/completions", self.create, "chat", deployment=True)
+        stored = self.stored  # completions made with store: true (mockai.stored)
+        yield Route("GET", "/chat/completions", stored.list, "chat.list")
+        yield Route("GET", "/chat/completions/{completion_id}", stored.retrieve, "chat.retrieve")
+        yield Route("POST", "/chat/completions/{completion_id}", stored.update, "chat.update")
+        yield Route("DELETE", "/chat/completions/{completion_id}", stored.delete, "chat.delete")
+        yield Route("GET", "/chat/completions/{completion_id}/messages", stored.messages, "chat.messages")
 
     # --- the route -------------------------------------------------------------------------------------------
 
@@ -204,6 +212,8 @@ class Chat:
             meta = reply.meta  # a drawn stream is sent exactly as drawn (mockai.shapes)
         headers = {"x-request-id": "req_" + ids.digest[8:24].hex(), "openai-processing-ms": "1",
                    "openai-version": "2020-10-01"}
+        if request.store:  # kept as one chat.completion, streamed or not, as the real API stores it
+            self.stored.keep(streaming.body(reply, meta), ex.body, headers["x-request-id"])
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"

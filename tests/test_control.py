@@ -343,7 +343,9 @@ def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, S
     error = info.value.body
     assert isinstance(error, dict)
     assert set(error) == {"message", "type", "param", "code"}
-    assert error["message"].startswith("Invalid URL (POST /v1/completions). mockai serves POST /v1/chat/completions, "
+    assert error["message"].startswith("Invalid URL (POST /v1/completions). mockai serves POST and GET "
+                                       "/v1/chat/completions, GET and POST and DELETE /v1/chat/completions/"
+                                       "{completion_id}, GET /v1/chat/completions/{completion_id}/messages, "
                                        "GET /v1/models, GET /v1/models/{model}")
     assert error["message"].endswith("(also without /v1, and on Azure OpenAI's paths).")
     assert error["type"] == "invalid_request_error"

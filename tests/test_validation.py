@@ -532,8 +532,9 @@ def test_unknown_url_is_404(engine: Engine, method: str, path: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [
-    ("GET", "/v1/chat/completions", "POST"), ("PUT", "/chat/completions", "POST"),
-    ("DELETE", "/v1/chat/completions", "POST"), ("POST", "/v1/models", "GET"), ("DELETE", "/v1/models/gpt-4o", "GET"),
+    ("PATCH", "/v1/chat/completions", "GET, POST"), ("PUT", "/chat/completions", "GET, POST"),
+    ("DELETE", "/v1/chat/completions", "GET, POST"), ("POST", "/v1/models", "GET"),
+    ("DELETE", "/v1/models/gpt-4o", "GET"),
 ])
 def test_wrong_method_is_405(engine: Engine, method: str, path: str, allow: str) -> None:
     res = engine.handle(request(method, path))
@@ -570,7 +571,7 @@ async def test_asgi_app_answers_errors_in_the_envelope(engine: Engine) -> None:
     transport = httpx.ASGITransport(app=create_app(engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         assert_envelope(await http.get("/v1/nope", headers=AUTH), 404)
-        assert_envelope(await http.get("/v1/chat/completions", headers=AUTH), 405)
+        assert_envelope(await http.put("/v1/chat/completions", headers=AUTH), 405)
         assert_envelope(await http.patch("/v1/models", headers=AUTH), 405)
         res = await http.post("/v1/chat/completions", content=b"{nope", headers=AUTH)
         assert_envelope(res, 400)

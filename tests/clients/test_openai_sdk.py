@@ -424,7 +424,7 @@ def test_models(open_door: Callable[..., Door]) -> None:
 
 
 def test_wrong_method(door: Door) -> None:
-    err = door.error(lambda c: c.get("/chat/completions", cast_to=object))
+    err = door.error(lambda c: c.put("/chat/completions", cast_to=object))
     assert err.status_code == 405
     assert isinstance(err.body, dict)
     assert err.body["type"] == "invalid_request_error"
