@@ -251,7 +251,7 @@ class Core:
         methods: dict[str, list[str]] = {}
         for r in self.routes:
             methods.setdefault(r.path.replace(":path}", "}"), []).append(r.method)
-        served = [f"{' and '.join(dict.fromkeys(m))} /v1{path}" for path, m in methods.items()]
+        served = [f"{_listed(list(dict.fromkeys(m)))} /v1{path}" for path, m in methods.items()]
         return APIError(404, f"Invalid URL ({http.method} {http.path.split('?', 1)[0]}). mockai serves "
                              f"{', '.join(served)} (also without /v1, and on Azure OpenAI's paths).")
 
@@ -472,6 +472,11 @@ class Core:
             self._epoch = 0
         for hook in self.on_reset:
             hook()
+
+
+def _listed(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def dumps(value: Any) -> bytes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .errors import invalid
@@ -104,29 +104,53 @@ class Store:
             self.bytes = 0
 
 
-def page(items: list[dict[str, Any]], query: Mapping[str, str], default_order: str = "desc") -> dict[str, Any]:
-    """A cursor page of ``items`` (oldest first) as the list endpoints answer: ``order`` (``desc`` newest first by
-    default), ``after``/``before`` an item id, ``limit`` 1..100 (default 20)."""
+def page(items: Sequence[dict[str, Any]], query: Mapping[str, str], default_order: str = "desc",
+         max_limit: int | None = 100) -> dict[str, Any]:
+    """A cursor page of ``items`` (oldest first) as the list endpoints answer it: ``order`` (``asc`` or
+    ``desc``: ``default_order`` when not given), ``after``/``before`` an item id, ``limit`` items (20 by default;
+    at least 1, at most ``max_limit`` when there is one). An empty page has ``first_id``/``last_id`` null, as the
+    real API's lists send.
+
+    >>> items = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
+    >>> page(items, {"limit": "2", "order": "asc"})["data"], page(items, {"after": "b", "order": "asc"})["data"]
+    ([{'id': 'a'}, {'id': 'b'}], [{'id': 'c'}])
+    >>> page(items, {"limit": "1"})
+    {'object': 'list', 'data': [{'id': 'c'}], 'first_id': 'c', 'last_id': 'c', 'has_more': True}
+    """
     order = query.get("order", default_order)
     if order not in ("asc", "desc"):
         raise invalid(f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", "order")
-    raw_limit = query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-        raise invalid(f"Invalid 'limit': expected an integer between 1 and 100, but got '{raw_limit}' instead.",
-                      "limit", "integer_above_max_value" if raw_limit.isdigit() else "invalid_type")
-    limit = int(raw_limit)
-    ordered = items if order == "asc" else items[::-1]
-    ids = [str(i.get("id")) for i in ordered]
+    limit = _limit(query.get("limit"), max_limit)
+    ordered = list(items) if order == "asc" else list(items)[::-1]
+    ids = [str(item.get("id")) for item in ordered]
     start, stop = 0, len(ordered)
-    if "after" in query:
-        if query["after"] not in ids:
-            raise invalid(f"Invalid 'after': no item with id '{query['after']}'.", "after")
-        start = ids.index(query["after"]) + 1
-    if "before" in query:
-        if query["before"] not in ids:
-            raise invalid(f"Invalid 'before': no item with id '{query['before']}'.", "before")
-        stop = ids.index(query["before"])
+    for name in ("after", "before"):
+        if name in query:
+            if query[name] not in ids:
+                raise invalid(f"Invalid '{name}': no item with id '{query[name]}' (deleted, or never listed here).",
+                              name)
+            if name == "after":
+                start = ids.index(query[name]) + 1
+            else:
+                stop = ids.index(query[name])
     window = ordered[start:stop]
     data = window[:limit]
     return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None, "has_more": len(window) > limit}
+
+
+def _limit(raw: str | None, most: int | None) -> int:
+    if raw is None:
+        return 20 if most is None else min(20, most)
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise invalid(f"Invalid 'limit': expected an integer, but got '{raw}' instead.", "limit",
+                      "invalid_type") from None
+    if limit < 1:
+        raise invalid(f"Invalid 'limit': integer below minimum value. Expected a value >= 1, but got {limit} "
+                      "instead.", "limit", "integer_below_min_value")
+    if most is not None and limit > most:
+        raise invalid(f"Invalid 'limit': integer above maximum value. Expected a value <= {most}, but got {limit} "
+                      "instead.", "limit", "integer_above_max_value")
+    return limit

@@ -36,23 +36,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from .core import Core
-from .enums import supported
 from .errors import APIError, invalid
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
-from .state import DEFAULT_BYTES, DEFAULT_ITEMS, Store
+from .state import DEFAULT_BYTES, DEFAULT_ITEMS, Store, page
 from .validation import parse_json
 from .wire import METADATA_MAX_KEY, METADATA_MAX_KEYS, METADATA_MAX_VALUE
 
 MAX_STORED = DEFAULT_ITEMS  # stored completions kept; past it (or MAX_STORED_BYTES) the oldest go first
 MAX_STORED_BYTES = DEFAULT_BYTES
-DEFAULT_LIMIT = 20  # the spec's default page size for both lists
-ORDERS = ("asc", "desc")  # the spec's `order` values; `asc` (oldest first) is the default for both lists
 _METADATA_FILTER = re.compile(r"metadata\[(.*)\]")
 # What a stored completion echoes of its request, with the defaults it shows when the request left one out.
 _SAMPLING = (("top_p", 1.0), ("temperature", 1.0), ("presence_penalty", 0.0), ("frequency_penalty", 0.0))
@@ -97,7 +94,7 @@ class StoredCompletions:
             metadata = completion["metadata"]
             if all(metadata.get(key) == value for key, value in wanted):
                 found.append(completion)
-        return self.core.json_response(200, page(found, query))
+        return self.core.json_response(200, page(found, query, default_order="asc", max_limit=None))
 
     def retrieve(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
         return self.core.json_response(200, self._record(args["completion_id"])["completion"])
@@ -124,7 +121,7 @@ class StoredCompletions:
         completion_id = args["completion_id"]
         sent = self._record(completion_id)["messages"]
         items = [stored_message(m, f"{completion_id}-{i}") for i, m in enumerate(sent)]
-        return self.core.json_response(200, page(items, _query(http)))
+        return self.core.json_response(200, page(items, _query(http), default_order="asc", max_limit=None))
 
     def _record(self, completion_id: str) -> dict[str, Any]:
         record: dict[str, Any] | None = self.store.get(completion_id)
@@ -135,48 +132,6 @@ class StoredCompletions:
 
 def not_found(completion_id: str) -> APIError:
     return APIError(404, f"Chat completion with id '{completion_id}' not found.")
-
-
-def page(items: Sequence[dict[str, Any]], query: Mapping[str, str], default_order: str = "asc") -> dict[str, Any]:
-    """A cursor page of ``items`` (oldest first) as a list endpoint answers it: ``order`` (``asc`` by default),
-    ``after`` the id of the last item of the previous page, ``limit`` items (20 by default).
-
-    >>> items = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
-    >>> page(items, {"limit": "2"})["data"], page(items, {"after": "b"})["data"]
-    ([{'id': 'a'}, {'id': 'b'}], [{'id': 'c'}])
-    >>> page(items, {"order": "desc", "limit": "1"})
-    {'object': 'list', 'data': [{'id': 'c'}], 'first_id': 'c', 'last_id': 'c', 'has_more': True}
-    """
-    order = query.get("order", default_order)
-    if order not in ORDERS:
-        raise invalid(f"Invalid value: '{order}'. Supported values are: {supported(ORDERS)}.", "order")
-    limit = _limit(query.get("limit"))
-    ordered = list(items) if order == "asc" else list(items)[::-1]
-    start = 0
-    if "after" in query:
-        after = query["after"]
-        start = next((i + 1 for i, item in enumerate(ordered) if item["id"] == after), -1)
-        if start < 0:
-            raise invalid(f"Invalid 'after': no item with id '{after}' (deleted, or never listed here).", "after")
-    data = ordered[start:start + limit]
-    # An empty page has no first or last id: null, as the real API's other lists send.
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": start + limit < len(ordered)}
-
-
-def _limit(raw: str | None) -> int:
-    """``limit`` as sent: an integer of at least 1. The spec sets no maximum, so none is enforced here."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid 'limit': expected an integer, but got '{raw}' instead.", "limit",
-                      "invalid_type") from None
-    if limit < 1:
-        raise invalid(f"Invalid 'limit': integer below minimum value. Expected a value >= 1, but got {limit} "
-                      "instead.", "limit", "integer_below_min_value")
-    return limit
 
 
 def check_update(body: Any) -> dict[str, str]:

@@ -344,7 +344,7 @@ def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, S
     assert isinstance(error, dict)
     assert set(error) == {"message", "type", "param", "code"}
     assert error["message"].startswith("Invalid URL (POST /v1/completions). mockai serves POST and GET "
-                                       "/v1/chat/completions, GET and POST and DELETE /v1/chat/completions/"
+                                       "/v1/chat/completions, GET, POST and DELETE /v1/chat/completions/"
                                        "{completion_id}, GET /v1/chat/completions/{completion_id}/messages, "
                                        "GET /v1/models, GET /v1/models/{model}")
     assert error["message"].endswith("(also without /v1, and on Azure OpenAI's paths).")

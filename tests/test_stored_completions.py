@@ -490,5 +490,5 @@ def test_docstring_examples() -> None:
 def test_unknown_urls_name_the_stored_routes() -> None:
     err = assert_envelope(MockAI().engine.handle(request("GET", "/v1/completions", body=None)), 404)
     assert err["message"].startswith(
-        "Invalid URL (GET /v1/completions). mockai serves POST and GET /v1/chat/completions, GET and POST and DELETE "
+        "Invalid URL (GET /v1/completions). mockai serves POST and GET /v1/chat/completions, GET, POST and DELETE "
         "/v1/chat/completions/{completion_id}, GET /v1/chat/completions/{completion_id}/messages, GET /v1/models")
