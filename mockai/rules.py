@@ -40,6 +40,7 @@ from .suggest import checked_keywords
 if TYPE_CHECKING:
     from .core import Exchange
 
+KEPT_CALLS = 1000  # calls a rule keeps in ``calls`` (the newest); ``call_count`` counts them all
 P = ParamSpec("P")
 R = TypeVar("R")
 # A predicate of the validated request, in its API's own models (a chat or a Responses request).
@@ -161,7 +162,10 @@ class Rule:
     times: int | None = None
     return_value: ReplySpec = None
     side_effect: ReplySpec = None
+    # The newest calls this rule answered (at most KEPT_CALLS: a rule answering a long load test must not keep
+    # every request alive); ``call_count`` counts them all.
     calls: list[Any] = field(default_factory=list)
+    _count: int = field(default=0, repr=False)
     _effects: Iterator[Any] | None = field(default=None, repr=False)
     _fault: Fault | None = field(default=None, repr=False)
     _script: Script | None = field(default=None, repr=False, compare=False)
@@ -233,15 +237,22 @@ class Rule:
 
     @property
     def call_count(self) -> int:
-        return len(self.calls)
+        return self._count
 
     @property
     def called(self) -> bool:
-        return bool(self.calls)
+        return self._count > 0
+
+    def record(self, call: Any) -> None:
+        """Count a call this rule answered, and keep it among the newest :data:`KEPT_CALLS`."""
+        self._count += 1
+        self.calls.append(call)
+        if len(self.calls) >= 2 * KEPT_CALLS:
+            del self.calls[:-KEPT_CALLS]  # amortized: trim once twice the bound piled up
 
     @property
     def exhausted(self) -> bool:
-        return self.times is not None and len(self.calls) >= self.times
+        return self.times is not None and self._count >= self.times
 
     def describe(self) -> str:
         parts = [f"{k}=/{v.pattern}/" if isinstance(v, re.Pattern) else f"{k}={v!r}" for k, v in self.matchers.items()]
@@ -381,10 +392,10 @@ class Script:
                 try:
                     missed = rule.miss(ex)
                 except CallbackError as err:
-                    rule.calls.append(ex.call)  # a rule whose code raised counts as matched
+                    rule.record(ex.call)  # a rule whose code raised counts as matched
                     raise self._failed(err, ex) from err.exception
                 if missed is None:
-                    rule.calls.append(ex.call)
+                    rule.record(ex.call)
                     return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
             if self.pending:
                 spec = self.queued[self._queue_used]

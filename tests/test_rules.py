@@ -499,3 +499,20 @@ def test_a_misspelled_reply_argument_leaves_no_rule_behind() -> None:
     with pytest.raises(TypeError, match="did you mean 'code'"):
         script.on().error(429, cod="x")
     assert script.rules == []
+
+
+def test_a_rule_counts_every_call_but_keeps_only_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule answering a long load test must not keep every request alive (it once held 7.7 KB per call)."""
+    from mockai import rules
+
+    monkeypatch.setattr(rules, "KEPT_CALLS", 10)
+    script = Script()
+    rule = script.on(last_user="hello").reply("hi")
+    for _ in range(55):
+        assert content(answer(script, req())) == "hi"
+    assert rule.call_count == 55 and rule.called
+    assert 10 <= len(rule.calls) < 20
+    limited = script.on(last_user="bye", times=3).reply("bye")
+    for _ in range(3):
+        answer(script, req("bye"))
+    assert limited.exhausted and limited.call_count == 3
