@@ -37,9 +37,11 @@ from .core import (
     too_large,
     unscripted,
 )
+from .embeddings import Embeddings
 from .errors import APIError
 from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
 from .journal import Call
+from .moderations import Moderations
 from .rules import Script
 
 __all__ = [
@@ -61,6 +63,9 @@ class Engine(Core):
         self.chat = Chat(self)
         self.mount(self.chat.routes())
         self.mount(Catalogue(self).routes())
+        self.mount(Embeddings(self).routes())
+        self.moderations = Moderations(self)  # .words sets its word list
+        self.mount(self.moderations.routes())
         if self.config.cassette is not None:
             from .cassettes import Cassette
 
