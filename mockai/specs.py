@@ -176,7 +176,7 @@ def check_spec(spec: ReplySpec) -> None:
     """Raise now for a reply spec that could never be sent (what a callable returns is checked when it runs)."""
     if callable(spec) or isinstance(spec, (BaseException, str, Reply, ToolCall, DrawnStream, SplitReply, Faulted)):
         return
-    if spec_apis(spec) != MODEL_REPLY_APIS:  # an embeddings or moderations reply (checked), or an error
+    if spec is not None and spec_apis(spec) != MODEL_REPLY_APIS:  # an embeddings or moderations reply, an error
         return
     if hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
         return
