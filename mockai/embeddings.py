@@ -395,8 +395,10 @@ def check_item(spec: Any, single: bool = False) -> None:
         if unknown or ("embedding" in spec) == ("like" in spec):
             raise ValueError(f"an embeddings reply mapping is {{'embedding': [...]}} or {{'like': text, 'noise': x}}, "
                              f"not {_short(spec)}")
-        if "like" in spec and not isinstance(spec["like"], str) or not isinstance(spec.get("noise", 0), (int, float)):
-            raise TypeError(f"{{'like': ...}} takes a text and an optional number 'noise', not {_short(spec)}")
+        noise = spec.get("noise", 0)
+        if ("like" in spec and not isinstance(spec["like"], str)) or not isinstance(noise, (int, float)) or (
+                isinstance(noise, bool) or not 0 <= noise <= 1e6):
+            raise TypeError(f"{{'like': ...}} takes a text and an optional number 'noise' >= 0, not {_short(spec)}")
         if "embedding" in spec:
             check_item(spec["embedding"])
         return
