@@ -480,6 +480,33 @@ def test_patch_mode_answers_the_sdk_with_its_default_base_url(monkeypatch: Any) 
     assert mock.calls.last.http.path == "/v1/embeddings"
 
 
+def test_an_embeddings_answer_being_made_does_not_hold_up_other_clients() -> None:
+    import threading
+
+    from mockai.engine import Exchange
+
+    started, chat_answered = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def slow(ex: Exchange, res: HTTPResponse) -> HTTPResponse:  # an answer made until another client was served
+        if ex.call.route == "embeddings":
+            started.set()
+            waited.append(chat_answered.wait(timeout=10))
+        return res
+
+    mock = MockAI()
+    mock.engine.finishers.append(slow)
+    with mock.serve() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0, timeout=20)
+        embedding = threading.Thread(target=lambda: client.embeddings.create(model=SMALL, input="x"))
+        embedding.start()
+        assert started.wait(timeout=10)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+        chat_answered.set()
+        embedding.join()
+    assert waited == [True]  # the chat request was answered while the embeddings answer was being made
+
+
 def test_big_embedding_requests_are_answered_off_the_event_loop() -> None:
     assert heavy(b'{"model": "text-embedding-3-small", "input": "x"}', "/v1/embeddings")
     assert heavy(b'{"input": "x"}', "/openai/deployments/emb/embeddings/")
