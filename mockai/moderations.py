@@ -26,6 +26,7 @@ request returning any of these also works.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -43,7 +44,12 @@ from .validation import parse_json
 from .wire import ImagePart, TextPart
 
 DEFAULT_MODEL = "omni-moderation-latest"
-_Parts = TypeAdapter(list[Annotated[TextPart | ImagePart, Field(discriminator="type")]])
+
+
+@functools.cache
+def _parts() -> TypeAdapter[list[TextPart | ImagePart]]:
+    """The validator of a list of parts, built on first use (``import mockai`` stays light)."""
+    return TypeAdapter(list[Annotated[TextPart | ImagePart, Field(discriminator="type")]])
 
 
 class ModerationRequest(BaseModel):
@@ -82,7 +88,7 @@ def parse_moderation(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], Mo
                           "array instead.", "input", "empty_array")
         if not all(isinstance(v, str) for v in value):
             try:
-                _Parts.validate_python(value, strict=True)
+                _parts().validate_python(value, strict=True)
             except ValidationError as exc:
                 errors = [{**e, "loc": ("input", *e["loc"])} for e in exc.errors(include_url=False)]
                 raise from_validation(errors, body) from None
