@@ -82,7 +82,7 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1) -> Sta
             return Response(status_code=400)
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
                            headers=headers, body=bytes(body))
-        if heavy(http.body):  # keep the event loop, and every other client, free while it is made
+        if heavy(http.body, path):  # keep the event loop, and every other client, free while it is made
             return _send(await run_in_threadpool(engine.handle, http))
         return _send(engine.handle(http))
 
@@ -105,13 +105,17 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
-def heavy(body: bytes) -> bool:
+def heavy(body: bytes, path: str = "") -> bool:
     """The answer to this body may take long to make: it is answered in a worker thread, not on the event loop.
+    Every embeddings request is: its cost is in its inputs, not its bytes (a vector takes about a millisecond to
+    make and write, and 2,048 short strings, 40 kB, take seconds).
 
     >>> heavy(b'{"model": "m", "messages": [{"role": "user", "content": "Hi"}]}'), heavy(b'{"n": 128}')
     (False, True)
+    >>> heavy(b'{"model": "text-embedding-3-small", "input": "a"}', "/v1/embeddings")
+    True
     """
-    return len(body) > _INLINE_BODY or any(word in body for word in _HEAVY)
+    return path.rstrip("/").endswith("/embeddings") or len(body) > _INLINE_BODY or any(word in body for word in _HEAVY)
 
 
 def is_loopback(host: str) -> bool:

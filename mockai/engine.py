@@ -36,10 +36,12 @@ from .core import (
     too_large,
     unscripted,
 )
+from .embeddings import Embeddings
 from .errors import APIError
 from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
 from .journal import Call
 from .keys import TRANSPORT_FIELDS, canonical_key
+from .moderations import Moderations
 from .responses.conversations import Conversations
 from .responses.surface import Responses
 from .rules import Script
@@ -67,6 +69,9 @@ class Engine(Core):
         self.responses = Responses(self, self.conversations)
         self.mount(self.responses.routes())
         self.mount(self.conversations.routes())
+        self.mount(Embeddings(self).routes())
+        self.moderations = Moderations(self)  # .words sets its word list
+        self.mount(self.moderations.routes())
         if self.config.cassette is not None:
             from .cassettes import Cassette
 

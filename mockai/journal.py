@@ -70,7 +70,11 @@ class Call:
 
     def describe(self, status: bool = True) -> str:
         what = f"{self.http.method} {self.http.path}" + (f" -> {self.response.status}" if status else "")
-        if self.prompt is not None:
+        if self.prompt is not None and self.prompt.api in ("embeddings", "moderations"):
+            texts = self.prompt.texts  # what was embedded (or moderated): one turn per input
+            shown = ", ".join(repr(_clip(t, 40)) for t in texts[:3]) + (f", … {len(texts) - 3} more" * (len(texts) > 3))
+            what += f" model={self.prompt.model!r} input=[{shown}]"
+        elif self.prompt is not None:
             what += f" model={self.prompt.model!r} last_user={_clip(self.last_user_text)!r}"
             if self.prompt.tools:
                 what += f" tools={[t.name for t in self.prompt.tools]}"

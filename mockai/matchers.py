@@ -15,8 +15,8 @@ from typing import Any
 from .prompt import Prompt
 
 Text = str | re.Pattern[str]
-# The APIs whose requests ask for a model reply (what ``on(api=...)`` takes).
-APIS = ("chat", "responses")
+# The APIs a rule can be kept to (what ``on(api=...)`` takes).
+APIS = ("chat", "responses", "embeddings", "moderations")
 
 
 def check_times(times: Any) -> None:

@@ -130,8 +130,8 @@ class Moderator:
 
     def result(self, texts: Sequence[str], images: Sequence[str], model: str) -> dict[str, Any]:
         """One result for some texts and image URLs taken together."""
-        text_model = model in TEXT_MODELS or model.startswith("text-moderation")
-        if text_model and images:
+        text_only = text_model(model)
+        if text_only and images:
             raise ValueError(f"the model {model} does not support image inputs")
         text = "\n".join(texts)
         image_words = " ".join(_url_words(url) for url in images)
@@ -139,12 +139,13 @@ class Moderator:
         scores: dict[str, float] = {}
         applied: dict[str, list[str]] = {}
         hits = self._hits(text, image_words)
+        drawn = key(texts, images)
         for category in CATEGORIES:
-            if text_model and category in _TEXT_ONLY_ABSENT:
+            if text_only and category in _TEXT_ONLY_ABSENT:
                 categories[category], scores[category], applied[category] = None, 0.0, []
                 continue
             hit = category in hits
-            scores[category] = _score(self.seed, text + "\x00" + image_words, category, hit)
+            scores[category] = score(self.seed, drawn, category, hit)
             categories[category] = scores[category] >= _FLAG_AT
             applied[category] = ["text"] * bool(texts)
             if images and category in IMAGE_CATEGORIES:
@@ -172,6 +173,15 @@ def moderate(input: str | Sequence[str] | Sequence[Mapping[str, Any]], *, model:
     (['text', 'image'], ['text'])
     """
     return Moderator(words, seed=seed).moderate(input, model)
+
+
+def text_model(model: str) -> bool:
+    """Whether ``model`` is a legacy text moderation model (text only, no "illicit" categories).
+
+    >>> text_model("text-moderation-stable"), text_model("omni-moderation-latest")
+    (True, False)
+    """
+    return model in TEXT_MODELS or model.startswith("text-moderation")
 
 
 def reply_model(model: str) -> str:
@@ -205,11 +215,22 @@ def _entry_pattern(category: str, entry: str) -> str:
     return r"(?<![^\W_])" + body + (r"[^\W_]*" if star else r"(?![^\W_])")
 
 
+def key(texts: Sequence[str], images: Sequence[str]) -> str:
+    """What an input's scores are drawn from: its texts and the words of its image URLs."""
+    return "\n".join(texts) + "\x00" + " ".join(_url_words(url) for url in images)
+
+
 def _url_words(url: str) -> str:
     return "" if url.startswith("data:") else " ".join(_WORD.findall(url))
 
 
-def _score(seed: int, text: str, category: str, hit: bool) -> float:
+def score(seed: int, text: str, category: str, hit: bool) -> float:
+    """A category's score for ``text`` (the texts and image words of an input): between 0.85 and 1 for a hit,
+    between 1e-6 and 1e-2 otherwise, from a hash of seed, text and category.
+
+    >>> score(0, "hello", "violence", True) >= 0.85, score(0, "hello", "violence", False) < 0.01
+    (True, True)
+    """
     # Decimal strings parse the same everywhere; ``10 ** x`` would lean on the platform's libm.
     digest = hashlib.sha256(b"moderation|%d|%s|%s" % (seed, category.encode(), _utf8(text))).digest()
     n = int.from_bytes(digest[:8], "big")

@@ -28,6 +28,7 @@ from .specs import (
     _MISSING,
     SHORT_FORM_FIELDS,
     ReplySpec,
+    answers,
     call,
     check_spec,
     error,
@@ -271,6 +272,8 @@ class Rule:
         """Why this rule does not match the request, or ``None`` when it does."""
         if self.exhausted:
             return f"used up ({self.call_count} of times={self.times})"
+        if "api" not in self.matchers and not answers(self._spec(), ex.prompt.api):
+            return f"its reply is not one for {ex.prompt.api} requests"
         for key, want in self.matchers.items():
             reason = MATCHERS[key](ex.prompt, want)
             if reason:
@@ -285,6 +288,12 @@ class Rule:
             if not ok:
                 return f"where={getattr(self.where, '__name__', 'callable')} returned False"
         return None
+
+    def _spec(self) -> ReplySpec:
+        """The reply this rule gives (the first of a sequence), to tell which APIs it can answer."""
+        if self.return_value is not None:
+            return self.return_value
+        return self.side_effect[0] if isinstance(self.side_effect, list) and self.side_effect else None
 
     def produce(self, request: Any) -> ReplySpec:
         if self.side_effect is not None:
@@ -383,7 +392,10 @@ class Script:
             except CallbackError as exc:
                 reason = str(exc)
             lines.append(f"#{i + 1} {rule.describe()}: {reason}")
-        lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
+        if self.pending and not answers(self.pending[0], ex.prompt.api):
+            lines.append(f"queue: {len(self.pending)} left, the next not one for {ex.prompt.api} requests")
+        else:
+            lines.append("queue: empty" if not self.pending else f"queue: {len(self.pending)} left")
         return lines
 
     def __call__(self, ex: Exchange) -> Any:
@@ -397,7 +409,7 @@ class Script:
                 if missed is None:
                     rule.record(ex.call)
                     return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
-            if self.pending:
+            if self.pending and answers(self.queued[self._queue_used], ex.prompt.api):
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
                 return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)

@@ -137,9 +137,46 @@ def reply_spec(content: str | None = None, *, tool_calls: Sequence[ToolCall] | N
     return spec
 
 
+MODEL_REPLY_APIS = ("chat", "responses")
+
+
+def spec_apis(spec: ReplySpec) -> tuple[str, ...] | None:
+    """The APIs whose requests a reply spec can answer: ``("embeddings",)`` for vectors (:mod:`mockai.embeddings`),
+    ``("moderations",)`` for moderation results (:mod:`mockai.moderations`), ``("chat", "responses")`` for the
+    rest; ``None`` (any) for an error, an exception, a callable or a fault without a reply. A malformed vector or
+    result raises here.
+
+    >>> spec_apis("Hello"), spec_apis([0.6, 0.8]), spec_apis(error(429))
+    (('chat', 'responses'), ('embeddings',), None)
+    """
+    if isinstance(spec, Faulted):
+        spec = spec.reply
+    if spec is None or isinstance(spec, BaseException) or (isinstance(spec, Mapping) and "error" in spec):
+        return None
+    if isinstance(spec, (str, Reply, ToolCall, DrawnStream, SplitReply)):
+        return MODEL_REPLY_APIS
+    if callable(spec):
+        return None
+    from . import embeddings, moderations  # surfaces above this module: imported when first asked
+
+    if embeddings.takes(spec):
+        return ("embeddings",)
+    if moderations.takes(spec):
+        return ("moderations",)
+    return MODEL_REPLY_APIS
+
+
+def answers(spec: ReplySpec, api: str) -> bool:
+    """Whether a reply spec can answer a request of ``api`` (see :func:`spec_apis`)."""
+    apis = spec_apis(spec)
+    return apis is None or api in apis
+
+
 def check_spec(spec: ReplySpec) -> None:
     """Raise now for a reply spec that could never be sent (what a callable returns is checked when it runs)."""
     if callable(spec) or isinstance(spec, (BaseException, str, Reply, ToolCall, DrawnStream, SplitReply, Faulted)):
+        return
+    if spec is not None and spec_apis(spec) != MODEL_REPLY_APIS:  # an embeddings or moderations reply, an error
         return
     if hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
         return
@@ -149,4 +186,5 @@ def check_spec(spec: ReplySpec) -> None:
         return
     raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}; a reply is text, call(...), error(...), a "
                     "short-form dict ({'content': ...}), a chat.completion, a Reply, an exception to raise, or a "
-                    "callable of the request returning one of these")
+                    "callable of the request returning one of these (for embeddings: a vector or {'like': text}; "
+                    "for moderations: {'categories': [...]})")

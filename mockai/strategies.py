@@ -1,4 +1,5 @@
-"""Hypothesis strategies for chat completions: requests, replies, streams, structured outputs and errors.
+"""Hypothesis strategies for chat completions (requests, replies, streams, structured outputs and errors) and
+embeddings (requests and replies, from :mod:`mockai.embedding_strategies`).
 
 Imported only by those who ask (``pip install -e '.[hypothesis]'``); nothing else in mockai imports Hypothesis.
 Replies and streams come from :mod:`mockai.shapes`, the same building blocks behind the fuzz responder
@@ -41,6 +42,7 @@ except ImportError as exc:  # an optional dependency: say how to get it
                       "pip install 'mockai[hypothesis]')") from exc
 
 from .chat import prompt_of
+from .embedding_strategies import embedding_requests, embedding_responses
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
 from .request_strategies import chat_requests, messages, tools
@@ -67,6 +69,8 @@ __all__ = [
     "chat_completions",
     "chat_requests",
     "chunk_streams",
+    "embedding_requests",
+    "embedding_responses",
     "json_for_schema",
     "messages",
     "refusals",

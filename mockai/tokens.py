@@ -68,9 +68,11 @@ def split(text: str) -> list[str]:
 
 
 def encoding_name(model: str) -> str:
-    """The tiktoken encoding a model uses: ``cl100k_base`` for GPT-3.5/GPT-4 (not 4o), else ``o200k_base``."""
+    """The tiktoken encoding a model uses: ``cl100k_base`` for GPT-3.5/GPT-4 (not 4o) and the embedding models,
+    else ``o200k_base``."""
     m = model.lower()
-    if m.startswith(("gpt-3.5", "gpt-35")) or (m.startswith("gpt-4") and not m.startswith(("gpt-4o", "gpt-4.1"))):
+    if m.startswith(("gpt-3.5", "gpt-35", "text-embedding")) or (
+            m.startswith("gpt-4") and not m.startswith(("gpt-4o", "gpt-4.1"))):
         return "cl100k_base"
     return "o200k_base"
 

@@ -348,4 +348,5 @@ def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, S
                                        "{completion_id}, GET /v1/chat/completions/{completion_id}/messages, "
                                        "GET /v1/models, GET /v1/models/{model}")
     assert error["message"].endswith("(also without /v1, and on Azure OpenAI's paths).")
+    assert "POST /v1/embeddings, POST /v1/moderations" in error["message"]
     assert error["type"] == "invalid_request_error"

@@ -90,7 +90,7 @@ class Cassette:
         self._index: dict[str, list[int]] = {}
         self._played: dict[str, int] = {}
         for i, inter in enumerate(self.interactions):
-            self._index.setdefault(self.matcher.key(CassetteRequest.of(inter["request"])), []).append(i)
+            self._index.setdefault(self._key(CassetteRequest.of(inter["request"])), []).append(i)
 
     @classmethod
     def from_config(cls, config: Config) -> Cassette:
@@ -149,7 +149,7 @@ class Cassette:
         secrets = self.scrubber.secrets(http.headers, http.query)
         req = CassetteRequest(http.method, http.path, self.scrubber.query(http.query, secrets), http.headers,
                               self.scrubber.body(body, secrets))
-        key = self.matcher.key(req)
+        key = self._key(req)
         if self.replaying:
             with self._lock:
                 found = self._next(key)
@@ -164,6 +164,11 @@ class Cassette:
             response.live = Recording(http, body, self.upstream, lambda inter: self.add(inter, secrets), response)
             return req, key, response
         return req, key, None
+
+    def _key(self, req: CassetteRequest) -> str:
+        """The matchers' key, kept to the request's endpoint: whatever they compare, a recording answers only
+        requests to the same endpoint (an embeddings answer never answers a chat request)."""
+        return f"{endpoint(req.path)} {self.matcher.key(req)}"
 
     def _next(self, key: str) -> int | None:
         hits = self._index.get(key)
@@ -184,7 +189,7 @@ class Cassette:
         with self._lock:
             index = len(self.interactions)
             self.interactions.append(clean)
-            key = self.matcher.key(CassetteRequest.of(clean["request"]))
+            key = self._key(CassetteRequest.of(clean["request"]))
             hits = self._index.setdefault(key, [])
             hits.append(index)
             self._played[key] = len(hits)
@@ -239,6 +244,22 @@ class Cassette:
         scored.sort(key=lambda s: (s[0], s[1]))
         return [f"#{i} {have.describe()}: {'; '.join(why) or 'matches, already replayed'}"
                 for _, i, have, why in scored[:limit]]
+
+
+def endpoint(path: str) -> str:
+    """The endpoint a request path names, without ``/v1`` and Azure's deployment prefix.
+
+    >>> endpoint("/openai/deployments/emb/embeddings?api-version=1"), endpoint("/v1/chat/completions/")
+    ('/embeddings', '/chat/completions')
+    """
+    path = path.split("?", 1)[0].rstrip("/")
+    parts = path.split("/")
+    if path.startswith("/openai/deployments/") and len(parts) >= 5:
+        return "/" + "/".join(parts[4:])
+    for prefix in ("/openai/v1", "/v1", "/openai"):
+        if path.startswith(prefix + "/"):
+            return path[len(prefix):]
+    return path
 
 
 def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
