@@ -156,6 +156,8 @@ def response(reply: Reply | None, meta: Meta, *, status: str | None = None,
     if error is not None:
         values["error"] = error
     body.update((key, _field(key, values, meta)) for key in DEFAULTS)
+    if "conversation" in meta.echo:  # only on a response created in a conversation
+        body["conversation"] = meta.echo["conversation"]
     if reply is not None and body["status"] == "completed":
         body["completed_at"] = meta.created_at
     return body

@@ -1,0 +1,682 @@
+"""The Responses API driven by the real ``openai`` SDK, through both doors (in-process and a real socket), sync and
+async: ``responses.create`` / ``stream`` / ``parse`` / ``retrieve`` / ``delete`` / ``cancel`` / ``input_items`` /
+``input_tokens`` / ``compact`` and the conversations API.
+
+Every test runs on a :class:`Door`; when it ends, every answer in the mock's journal is held to the official schema,
+the SDK's types in strict mode and the stream grammar (:func:`responses_wire.check_journal`), so a test checks the
+wire of everything it sent, not only what it asserts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import jsonschema
+import openai
+import pytest
+from openai.types.responses import ParsedResponse, Response
+from pydantic import BaseModel
+from responses_wire import check_journal, follow, sse_events, strict_response
+
+from mockai import MockAI
+from mockai.server import ServerThread
+
+MODEL = "gpt-4o-mini"
+CLOCK = 1_700_000_000
+WEATHER_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]},
+                   "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+    "required": ["city", "unit", "days"],
+    "additionalProperties": False,
+}
+WEATHER: dict[str, Any] = {"type": "function", "name": "get_weather", "description": "Weather in a city.",
+                           "parameters": WEATHER_PARAMS, "strict": True}
+# Not strict: an open object with an optional field, as many hand-written tools are.
+SEARCH: dict[str, Any] = {"type": "function", "name": "search_docs", "strict": False,
+                          "parameters": {"type": "object", "properties": {"query": {"type": "string", "minLength": 3},
+                                                                          "limit": {"type": "integer"}},
+                                         "required": ["query"]}}
+SQL: dict[str, Any] = {"type": "custom", "name": "run_sql", "description": "Runs one SQL query.",
+                       "format": {"type": "grammar", "syntax": "regex", "definition": r"SELECT [a-z]+ FROM [a-z]+"}}
+NOTE: dict[str, Any] = {"type": "custom", "name": "write_note"}
+PERSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 150},
+                   "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+                   "role": {"type": "string", "enum": ["admin", "user"]}},
+    "required": ["name", "age", "tags", "role"],
+    "additionalProperties": False,
+}
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+    tags: list[str]
+    role: Literal["admin", "user"]
+
+
+@dataclass
+class Door:
+    """One way in: ``in-process`` (the mock's own httpx transport) or ``socket`` (``mock.serve()``)."""
+
+    name: str
+    mock: MockAI
+    server: ServerThread | None = None
+    _clients: list[Any] = field(default_factory=list)
+
+    def client(self, **kw: Any) -> openai.OpenAI:
+        kw.setdefault("max_retries", 0)
+        if self.server is None:
+            client = self.mock.client(**kw)
+        else:
+            client = openai.OpenAI(base_url=self.server.base_url, api_key="sk-test", timeout=10, **kw)
+        self._clients.append(client)
+        return client
+
+    def async_client(self, **kw: Any) -> openai.AsyncOpenAI:
+        """An async client (use it with ``async with``: it closes there)."""
+        kw.setdefault("max_retries", 0)
+        if self.server is None:
+            return self.mock.async_client(**kw)
+        return openai.AsyncOpenAI(base_url=self.server.base_url, api_key="sk-test", timeout=10, **kw)
+
+    def raw(self) -> httpx.Client:
+        """Plain httpx at the same door, for what the SDK hides (the bytes of a stream)."""
+        if self.server is None:
+            client = self.mock.http_client(headers={"authorization": "Bearer sk-test"})
+        else:
+            client = httpx.Client(base_url=self.server.base_url, headers={"authorization": "Bearer sk-test"},
+                                  timeout=10)
+        self._clients.append(client)
+        return client
+
+
+def open_door(name: str, **config: Any) -> Door:
+    config.setdefault("seed", 1)
+    config.setdefault("clock", CLOCK)
+    mock = MockAI(**config)
+    if name == "socket":
+        return Door(name, mock, mock.serve().start())
+    return Door(name, mock)
+
+
+def close_door(door: Door) -> None:
+    for client in door._clients:
+        client.close()
+    if door.server is not None:
+        door.server.stop()
+    assert check_journal(door.mock) >= 1, "the test sent nothing the journal check could hold"
+
+
+@pytest.fixture(params=["in-process", "socket"])
+def door(request: pytest.FixtureRequest) -> Iterator[Door]:
+    d = open_door(request.param)
+    yield d
+    close_door(d)
+
+
+@pytest.fixture
+def client(door: Door) -> openai.OpenAI:
+    return door.client()
+
+
+def stored(client: openai.OpenAI, response: Response) -> Response:
+    """The stored copy of ``response``, which must be byte-for-byte the same object."""
+    again = client.responses.retrieve(response.id)
+    assert again.model_dump() == response.model_dump()
+    return again
+
+
+def same(a: Response, b: Response) -> bool:
+    """The same response, whether the SDK parsed it as a ``ParsedResponse`` (which adds ``parsed`` to text parts
+    and ``parsed_arguments`` to function calls) or as a ``Response``."""
+    return _unparsed(a.model_dump()) == _unparsed(b.model_dump())
+
+
+def _unparsed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unparsed(v) for k, v in value.items() if k not in ("parsed", "parsed_arguments")}
+    if isinstance(value, list):
+        return [_unparsed(v) for v in value]
+    return value
+
+
+def text_of(response: Response) -> str:
+    return "".join(p.text for item in response.output if item.type == "message"
+                   for p in item.content if p.type == "output_text")
+
+
+# --- responses.create -----------------------------------------------------------------------------------------
+
+
+def test_create_text(door: Door, client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Write two sentences about lighthouses.",
+                                instructions="Be brief.", metadata={"run": "7"}, temperature=0.5)
+    assert r.status == "completed" and r.error is None and r.incomplete_details is None
+    assert r.id.startswith("resp_") and r.created_at == CLOCK and r.model.startswith(MODEL + "-")
+    assert [item.type for item in r.output] == ["message"]
+    message = r.output[0]
+    assert message.type == "message" and message.role == "assistant" and message.id.startswith("msg_")
+    assert r.output_text and r.output_text == text_of(r)
+    assert (r.instructions, r.metadata, r.temperature, r.top_p) == ("Be brief.", {"run": "7"}, 0.5, 1.0)
+    assert r.store is True and r.background is False and r.previous_response_id is None
+    usage = r.usage
+    assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    assert usage.output_tokens_details.reasoning_tokens == 0
+    stored(client, r)
+    call = door.mock.calls.last
+    assert call.route == "responses.retrieve"
+    assert door.mock.calls[0].prompt is not None and door.mock.calls[0].prompt.texts == [
+        "Be brief.", "Write two sentences about lighthouses."]
+
+
+def test_same_request_same_content_new_ids(client: openai.OpenAI) -> None:
+    a = client.responses.create(model=MODEL, input="Tell me about tides.")
+    b = client.responses.create(model=MODEL, input="Tell me about tides.")
+    assert a.output_text == b.output_text
+    assert a.id != b.id and a.output[0].id != b.output[0].id
+
+
+@pytest.mark.parametrize("tool", [WEATHER, SEARCH], ids=["strict", "not-strict"])
+def test_function_tools(client: openai.OpenAI, tool: dict[str, Any]) -> None:
+    r = client.responses.create(model=MODEL, input="Look this up for me.", tools=[tool], tool_choice="required")
+    calls = [item for item in r.output if item.type == "function_call"]
+    assert calls and all(c.name == tool["name"] for c in calls)
+    for c in calls:
+        assert c.call_id.startswith("call_") and c.id is not None and c.id.startswith("fc_")
+        assert c.status == "completed"
+        jsonschema.validate(json.loads(c.arguments), tool["parameters"])
+    shown = r.tools[0]
+    assert shown.type == "function" and shown.name == tool["name"] and shown.strict is tool["strict"]
+    assert r.tool_choice == "required"
+    stored(client, r)
+
+
+def test_custom_tools(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Query the users table.", tools=[SQL, NOTE],
+                                tool_choice={"type": "custom", "name": "run_sql"})
+    [call] = r.output
+    assert call.type == "custom_tool_call" and call.name == "run_sql" and call.call_id.startswith("call_")
+    assert call.input.startswith("SELECT ") and " FROM " in call.input
+    assert r.tool_choice.type == "custom" and r.tool_choice.name == "run_sql"  # type: ignore[union-attr]
+    free = client.responses.create(model=MODEL, input="Write a note.", tools=[NOTE], tool_choice="required")
+    assert [i.type for i in free.output] == ["custom_tool_call"] and free.output[0].input  # type: ignore[union-attr]
+
+
+def test_tool_choice_forms(client: openai.OpenAI) -> None:
+    tools = [WEATHER, SEARCH, SQL]
+    ask = "Check the weather in Oslo and search the docs."
+    none = client.responses.create(model=MODEL, input=ask, tools=tools, tool_choice="none")
+    assert [i.type for i in none.output] == ["message"]
+    named = client.responses.create(model=MODEL, input=ask, tools=tools,
+                                    tool_choice={"type": "function", "name": "search_docs"})
+    assert [(i.type, getattr(i, "name", None)) for i in named.output] == [("function_call", "search_docs")]
+    allowed = client.responses.create(model=MODEL, input=ask, tools=tools, tool_choice={
+        "type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]})
+    assert allowed.output and {getattr(i, "name", None) for i in allowed.output} == {"get_weather"}
+    assert allowed.tool_choice.type == "allowed_tools"  # type: ignore[union-attr]
+    seen = set()
+    for n in range(12):  # auto: sometimes text, sometimes a call, never a tool that was not offered
+        r = client.responses.create(model=MODEL, input=f"Question {n}: anything new?", tools=tools)
+        seen.add(r.output[0].type)
+        assert all(getattr(i, "name", "get_weather") in ("get_weather", "search_docs", "run_sql") for i in r.output)
+    assert seen == {"message", "function_call", "custom_tool_call"} or seen >= {"message"} and len(seen) >= 2
+
+
+def test_parallel_tool_calls(client: openai.OpenAI) -> None:
+    ask = "What's the weather in Oslo and in Paris?"
+    counts = set()
+    for n in range(10):
+        r = client.responses.create(model=MODEL, input=f"{ask} ({n})", tools=[WEATHER], tool_choice="required")
+        counts.add(len(r.output))
+        ids = [i.call_id for i in r.output if i.type == "function_call"]
+        assert len(set(ids)) == len(ids)
+        single = client.responses.create(model=MODEL, input=f"{ask} ({n})", tools=[WEATHER], tool_choice="required",
+                                         parallel_tool_calls=False)
+        assert len(single.output) == 1 and single.parallel_tool_calls is False
+    assert counts == {1, 2}
+
+
+def test_text_formats(client: openai.OpenAI) -> None:
+    obj = client.responses.create(model=MODEL, input="Answer in JSON.", text={"format": {"type": "json_object"}})
+    assert isinstance(json.loads(obj.output_text), dict)
+    assert obj.text.format is not None and obj.text.format.type == "json_object"
+    fmt = {"type": "json_schema", "name": "person", "schema": PERSON_SCHEMA, "strict": True}
+    for n in range(5):
+        r = client.responses.create(model=MODEL, input=f"Describe person {n}.", text={"format": fmt})  # type: ignore[typeddict-item]
+        jsonschema.validate(json.loads(r.output_text), PERSON_SCHEMA)
+    shown = r.text.format
+    assert shown is not None and shown.type == "json_schema" and shown.name == "person" and shown.strict is True
+
+
+def test_max_output_tokens_is_incomplete(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Write a long essay about the history of lighthouses.",
+                                max_output_tokens=16)
+    assert r.status == "incomplete" and r.incomplete_details is not None
+    assert r.incomplete_details.reason == "max_output_tokens"
+    assert r.usage is not None and 0 < r.usage.output_tokens <= 16
+    assert r.output[0].status == "incomplete" and r.max_output_tokens == 16  # type: ignore[union-attr]
+    stored(client, r)
+
+
+@pytest.mark.parametrize("model", ["o3", "gpt-5"])
+def test_reasoning_models(client: openai.OpenAI, model: str) -> None:
+    plain = client.responses.create(model=model, input="Why is the sky blue?")
+    assert [i.type for i in plain.output] == ["reasoning", "message"]
+    reasoning = plain.output[0]
+    assert reasoning.type == "reasoning" and reasoning.id.startswith("rs_") and reasoning.summary == []
+    assert reasoning.encrypted_content is None
+    assert plain.usage is not None and plain.usage.output_tokens_details.reasoning_tokens > 0
+    assert plain.usage.output_tokens > plain.usage.output_tokens_details.reasoning_tokens
+    assert plain.reasoning is not None and plain.reasoning.effort in ("low", "medium", "high")
+    summed = client.responses.create(model=model, input="Why is the sky blue?",
+                                     reasoning={"effort": "high", "summary": "auto"},
+                                     include=["reasoning.encrypted_content"])
+    first = summed.output[0]
+    assert first.type == "reasoning" and [s.type for s in first.summary] == ["summary_text"]
+    assert first.summary[0].text and first.encrypted_content
+    assert summed.reasoning is not None and (summed.reasoning.effort, summed.reasoning.summary) == ("high", "auto")
+    called = client.responses.create(model=model, input="Weather in Oslo?", tools=[WEATHER], tool_choice="required")
+    assert [i.type for i in called.output][0] == "reasoning" and called.output[-1].type == "function_call"
+    stored(client, summed)
+
+
+def test_reasoning_only_parameters_are_refused_on_other_models(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model=MODEL, input="Hi", reasoning={"effort": "high"})
+    assert info.value.param is not None and info.value.param.startswith("reasoning")
+
+
+def test_logprobs(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Say something.", include=["message.output_text.logprobs"],
+                                top_logprobs=3)
+    part = r.output[0].content[0]  # type: ignore[union-attr]
+    assert part.type == "output_text" and part.logprobs
+    assert "".join(lp.token for lp in part.logprobs) == part.text
+    for lp in part.logprobs:
+        assert lp.logprob <= 0 and len(lp.top_logprobs) == 3
+        assert all(t.logprob <= 0 for t in lp.top_logprobs)
+    assert r.top_logprobs == 3
+    without = client.responses.create(model=MODEL, input="Say something.")
+    assert without.output[0].content[0].logprobs == []  # type: ignore[union-attr]
+
+
+def test_store_false_is_never_retrievable(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Forget me.", store=False)
+    assert r.store is False and r.output_text
+    for action in (lambda: client.responses.retrieve(r.id), lambda: client.responses.input_items.list(r.id),
+                   lambda: client.responses.delete(r.id)):
+        with pytest.raises(openai.NotFoundError) as info:
+            action()
+        assert r.id in info.value.message
+    with pytest.raises(openai.BadRequestError) as chained:
+        client.responses.create(model=MODEL, input="And?", previous_response_id=r.id)
+    assert chained.value.code == "previous_response_not_found" and chained.value.param == "previous_response_id"
+
+
+def test_background_completes_on_first_retrieve(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Work on this in the background.", background=True)
+    assert r.status == "queued" and r.background is True and r.output == [] and r.usage is None
+    done = client.responses.retrieve(r.id)
+    assert done.status == "completed" and done.output_text and done.usage is not None and done.id == r.id
+    assert client.responses.retrieve(r.id).model_dump() == done.model_dump()
+    after = client.responses.cancel(r.id)  # already finished: cancelling changes nothing
+    assert after.status == "completed"
+
+
+def test_background_cancel_before_retrieve(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Long job.", background=True)
+    cancelled = client.responses.cancel(r.id)
+    assert cancelled.status == "cancelled" and cancelled.output == [] and cancelled.id == r.id
+    assert client.responses.retrieve(r.id).status == "cancelled"
+    assert client.responses.cancel(r.id).status == "cancelled"
+    plain = client.responses.create(model=MODEL, input="Not in the background.")
+    with pytest.raises(openai.BadRequestError):
+        client.responses.cancel(plain.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.cancel("resp_unknown")
+
+
+# --- streams --------------------------------------------------------------------------------------------------
+
+
+def test_stream_helper_text(client: openai.OpenAI) -> None:
+    deltas: list[str] = []
+    types: list[str] = []
+    with client.responses.stream(model=MODEL, input="Tell me a story.", instructions="Short.") as stream:
+        for event in stream:
+            types.append(event.type)
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+                assert event.snapshot == "".join(deltas)
+        final = stream.get_final_response()
+    assert types[0] == "response.created" and types[-1] == "response.completed"
+    assert len(deltas) > 1 and "".join(deltas) == final.output_text
+    assert same(final, client.responses.retrieve(final.id))
+
+
+def test_stream_helper_function_call(client: openai.OpenAI) -> None:
+    deltas: list[str] = []
+    with client.responses.stream(model=MODEL, input="Weather in Oslo?", tools=[WEATHER],
+                                 tool_choice="required", parallel_tool_calls=False) as stream:
+        for event in stream:
+            if event.type == "response.function_call_arguments.delta":
+                deltas.append(event.delta)
+                assert event.snapshot == "".join(deltas)
+            elif event.type == "response.function_call_arguments.done":
+                assert event.arguments == "".join(deltas) and event.name == "get_weather"
+        final = stream.get_final_response()
+    [call] = final.output
+    assert call.type == "function_call" and call.arguments == "".join(deltas) and len(deltas) > 1
+    jsonschema.validate(json.loads(call.arguments), WEATHER_PARAMS)
+    assert same(final, client.responses.retrieve(final.id))
+
+
+def test_create_stream_true(client: openai.OpenAI) -> None:
+    events = list(client.responses.create(model="o3", input="Explain tides.", reasoning={"summary": "detailed"},
+                                          stream=True))
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    types = [e.type for e in events]
+    assert "response.reasoning_summary_text.delta" in types and "response.output_text.delta" in types
+    last = events[-1]
+    assert last.type == "response.completed"
+    assert last.response.model_dump() == client.responses.retrieve(last.response.id).model_dump()
+
+
+def test_stream_and_json_are_the_same_reply(door: Door, client: openai.OpenAI) -> None:
+    """A stream reassembles to what the same request answers as JSON (content, tool calls, usage)."""
+    for params in ({"input": "Describe a harbour."},
+                   {"input": "Weather in Oslo and Bergen?", "tools": [WEATHER], "tool_choice": "required"},
+                   {"input": "Query it.", "tools": [SQL], "tool_choice": "required"},
+                   {"input": "Hmm?", "model": "o3", "reasoning": {"summary": "auto"}}):
+        body = {"model": MODEL, **params}
+        plain = client.responses.create(**body)
+        events = list(client.responses.create(**body, stream=True))
+        final = events[-1].response  # type: ignore[union-attr]
+        strip = {"id", "created_at", "completed_at", "output"}
+        assert {k: v for k, v in final.model_dump().items() if k not in strip} == {
+            k: v for k, v in plain.model_dump().items() if k not in strip}
+        assert [(i.type, getattr(i, "arguments", None), getattr(i, "input", None), getattr(i, "name", None))
+                for i in final.output] == [
+            (i.type, getattr(i, "arguments", None), getattr(i, "input", None), getattr(i, "name", None))
+            for i in plain.output]
+        assert final.output_text == plain.output_text
+
+
+def test_stream_cut_by_max_output_tokens_ends_incomplete(client: openai.OpenAI) -> None:
+    with client.responses.stream(model=MODEL, input="Write a long essay about the history of lighthouses.",
+                                 max_output_tokens=16) as stream:
+        events = list(stream)
+        assert events[-1].type == "response.incomplete"
+        with pytest.raises(RuntimeError, match="response.completed"):  # what the SDK does with a cut response
+            stream.get_final_response()
+    last = events[-1].response  # type: ignore[union-attr]
+    assert last.status == "incomplete" and last.incomplete_details.reason == "max_output_tokens"  # type: ignore[union-attr]
+    assert last.model_dump() == client.responses.retrieve(last.id).model_dump()
+
+
+def test_stream_bytes(door: Door) -> None:
+    """What the SDK hides: ``event:`` lines, no ``[DONE]``, the content type; checked by plain httpx."""
+    raw = door.raw()
+    body = {"model": MODEL, "input": "Hello!", "stream": True}
+    with raw.stream("POST", "/responses", json=body) as res:
+        assert res.status_code == 200 and res.headers["content-type"].startswith("text/event-stream")
+        data = res.read()
+    events = sse_events(data)
+    final = follow(events)
+    assert final == raw.get(f"/responses/{final['id']}").json()
+
+
+# --- parse ----------------------------------------------------------------------------------------------------
+
+
+def test_parse_with_a_pydantic_model(client: openai.OpenAI) -> None:
+    r = client.responses.parse(model=MODEL, input="Describe a person.", text_format=Person)
+    assert isinstance(r, ParsedResponse) and isinstance(r.output_parsed, Person)
+    assert r.output_parsed.role in ("admin", "user") and 0 <= r.output_parsed.age <= 150
+    assert r.text.format is not None and r.text.format.type == "json_schema"
+    with client.responses.stream(model=MODEL, input="Describe a person.", text_format=Person) as stream:
+        final = stream.get_final_response()
+    assert isinstance(final.output_parsed, Person)
+
+
+def test_parse_with_a_strict_function_tool(client: openai.OpenAI) -> None:
+    class GetWeather(BaseModel):
+        city: str
+        days: int
+
+    tool = openai.pydantic_function_tool(GetWeather)
+    r = client.responses.parse(model=MODEL, input="Weather?", tools=[{  # the Responses shape of the same tool
+        "type": "function", "name": "GetWeather", "parameters": tool["function"]["parameters"], "strict": True}],
+        tool_choice="required")
+    calls = [i for i in r.output if i.type == "function_call"]
+    assert calls and all(isinstance(json.loads(c.arguments)["days"], int) for c in calls)
+
+
+# --- stored responses -----------------------------------------------------------------------------------------
+
+
+def test_retrieve_stream_replays_the_events(client: openai.OpenAI) -> None:
+    original = list(client.responses.create(model=MODEL, input="A story about rivers.", stream=True))
+    rid = original[-1].response.id  # type: ignore[union-attr]
+    replay = list(client.responses.retrieve(rid, stream=True))
+    assert [e.model_dump() for e in replay] == [e.model_dump() for e in original]
+    tail = list(client.responses.retrieve(rid, stream=True, starting_after=3))
+    assert [e.model_dump() for e in tail] == [e.model_dump() for e in original[4:]]
+    with client.responses.stream(response_id=rid, starting_after=5) as stream:
+        resumed = list(stream)
+        final = stream.get_final_response()
+    assert [e.sequence_number for e in resumed] == list(range(6, len(original)))
+    assert final.output_text == client.responses.retrieve(rid).output_text
+
+
+def test_input_items_pagination(client: openai.OpenAI) -> None:
+    items: list[Any] = [{"role": "user", "content": f"message {n}"} for n in range(5)]
+    items.insert(2, {"role": "assistant", "content": "an answer"})
+    r = client.responses.create(model=MODEL, input=items)
+    page = client.responses.input_items.list(r.id)
+    texts = [i.content[0].text for i in page.data]  # type: ignore[union-attr]
+    assert texts == ["message 4", "message 3", "message 2", "an answer", "message 1", "message 0"]  # newest first
+    assert page.has_more is False and page.first_id == page.data[0].id and page.last_id == page.data[-1].id
+    assert page.data[3].role == "assistant" and page.data[3].content[0].type == "output_text"  # type: ignore[union-attr]
+    asc = client.responses.input_items.list(r.id, order="asc", limit=2)
+    assert [i.content[0].text for i in asc.data] == ["message 0", "message 1"] and asc.has_more  # type: ignore[union-attr]
+    nxt = client.responses.input_items.list(r.id, order="asc", limit=2, after=asc.last_id)
+    assert [i.content[0].text for i in nxt.data] == ["an answer", "message 2"]  # type: ignore[union-attr]
+    walked = [i.id for i in client.responses.input_items.list(r.id, limit=2)]  # the SDK follows the pages
+    assert walked == [i.id for i in page.data] and len(set(walked)) == 6
+    before = client.responses.input_items.list(r.id, order="asc", extra_query={"before": page.data[0].id})
+    assert len(before.data) == 5
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.input_items.list(r.id, limit=101)
+    assert info.value.param == "limit"
+
+
+def test_delete(client: openai.OpenAI) -> None:
+    r = client.responses.create(model=MODEL, input="Delete me.")
+    assert client.responses.delete(r.id) is None  # the SDK reads no body; the wire's is checked by the journal
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(r.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(r.id)
+
+
+def test_input_tokens_count(client: openai.OpenAI) -> None:
+    short = client.responses.input_tokens.count(model=MODEL, input="Hello")
+    long = client.responses.input_tokens.count(model=MODEL, input="Hello " * 50, instructions="Be brief.")
+    assert short.object == "response.input_tokens" and 0 < short.input_tokens < long.input_tokens
+    r = client.responses.create(model=MODEL, input="Hello")
+    assert r.usage is not None and r.usage.input_tokens == short.input_tokens
+    chained = client.responses.input_tokens.count(model=MODEL, input="And more?", previous_response_id=r.id)
+    assert chained.input_tokens > short.input_tokens
+
+
+def test_compact(client: openai.OpenAI) -> None:
+    first = client.responses.create(model=MODEL, input="Remember the number 42.")
+    compacted = client.responses.compact(model=MODEL, input="What was it?", previous_response_id=first.id)
+    assert compacted.object == "response.compaction" and compacted.id.startswith("resp_")
+    kinds = [i.type for i in compacted.output]
+    assert kinds[-1] == "compaction" and kinds[:-1] == ["message", "message"]
+    assert compacted.usage.input_tokens > 0
+
+
+def test_previous_response_id_with_tool_outputs(door: Door, client: openai.OpenAI) -> None:
+    first = client.responses.create(model=MODEL, input="What's the weather in Oslo?", tools=[WEATHER],
+                                    tool_choice="required", parallel_tool_calls=False)
+    [call] = first.output
+    assert call.type == "function_call"
+    second = client.responses.create(model=MODEL, previous_response_id=first.id, tools=[WEATHER], input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": '{"temp_c": 12}'}])
+    assert second.previous_response_id == first.id and [i.type for i in second.output] == ["message"]
+    prompt = door.mock.calls.last.prompt
+    assert prompt is not None and prompt.tool_result == "get_weather"
+    assert prompt.texts[:1] == ["What's the weather in Oslo?"] and prompt.texts[-1] == '{"temp_c": 12}'
+    third = client.responses.create(model=MODEL, previous_response_id=second.id, input="Thanks! And tomorrow?")
+    assert door.mock.calls.last.prompt.texts[0] == "What's the weather in Oslo?"  # type: ignore[union-attr]
+    assert third.previous_response_id == second.id
+    listed = client.responses.input_items.list(second.id)
+    assert [i.type for i in listed.data] == ["function_call_output"]
+    with pytest.raises(openai.BadRequestError) as unanswered:
+        client.responses.create(model=MODEL, previous_response_id=first.id, input="Forget the tool.")
+    assert unanswered.value.param == "input"
+    with pytest.raises(openai.BadRequestError) as stranger:
+        client.responses.create(model=MODEL, previous_response_id=first.id, input=[
+            {"type": "function_call_output", "call_id": "call_nobody", "output": "x"}])
+    assert "call_nobody" in stranger.value.message
+    with pytest.raises(openai.BadRequestError) as missing:
+        client.responses.create(model=MODEL, previous_response_id="resp_missing", input="Hi")
+    assert missing.value.code == "previous_response_not_found"
+
+
+def test_a_tool_loop_in_one_input(client: openai.OpenAI) -> None:
+    """The stateless form: the previous output items sent back with the tool output (``store: false`` apps)."""
+    first = client.responses.create(model=MODEL, input="Weather in Oslo?", tools=[WEATHER], tool_choice="required",
+                                    store=False)
+    history: list[Any] = [{"role": "user", "content": "Weather in Oslo?"},
+                          *[i.model_dump(exclude_none=True) for i in first.output]]
+    history += [{"type": "function_call_output", "call_id": i.call_id, "output": "12C"}
+                for i in first.output if i.type == "function_call"]
+    second = client.responses.create(model=MODEL, input=history, tools=[WEATHER], store=False)
+    assert [i.type for i in second.output] == ["message"]
+
+
+# --- conversations --------------------------------------------------------------------------------------------
+
+
+def test_conversations_crud(client: openai.OpenAI) -> None:
+    conv = client.conversations.create(metadata={"topic": "tides"}, items=[
+        {"type": "message", "role": "user", "content": "Hello"},
+        {"type": "message", "role": "assistant", "content": "Hi! How can I help?"}])
+    assert conv.id.startswith("conv_") and conv.object == "conversation" and conv.metadata == {"topic": "tides"}
+    assert client.conversations.retrieve(conv.id).model_dump() == conv.model_dump()
+    updated = client.conversations.update(conv.id, metadata={"topic": "waves"})
+    assert updated.metadata == {"topic": "waves"} and client.conversations.retrieve(conv.id).metadata == updated.metadata
+    items = client.conversations.items.list(conv.id, order="asc")
+    assert [(i.type, i.role) for i in items.data] == [("message", "user"), ("message", "assistant")]  # type: ignore[union-attr]
+    added = client.conversations.items.create(conv.id, items=[{"type": "message", "role": "user", "content": "More"}])
+    assert len(added.data) == 1 and added.data[0].content[0].text == "More"  # type: ignore[union-attr]
+    got = client.conversations.items.retrieve(added.data[0].id, conversation_id=conv.id)
+    assert got.model_dump() == added.data[0].model_dump()
+    newest = client.conversations.items.list(conv.id, limit=1)
+    assert newest.data[0].id == added.data[0].id and newest.has_more
+    rest = client.conversations.items.list(conv.id, limit=5, after=newest.data[0].id)
+    assert len(rest.data) == 2 and not rest.has_more
+    after_delete = client.conversations.items.delete(added.data[0].id, conversation_id=conv.id)
+    assert after_delete.id == conv.id
+    assert len(client.conversations.items.list(conv.id).data) == 2
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.items.retrieve(added.data[0].id, conversation_id=conv.id)
+    deleted = client.conversations.delete(conv.id)
+    assert deleted.deleted is True and deleted.id == conv.id
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.retrieve(conv.id)
+    empty = client.conversations.create()
+    assert client.conversations.items.list(empty.id).data == []
+
+
+def test_responses_in_a_conversation(door: Door, client: openai.OpenAI) -> None:
+    conv = client.conversations.create(items=[{"type": "message", "role": "user", "content": "My name is Ada."}])
+    first = client.responses.create(model=MODEL, input="What's my name?", conversation=conv.id)
+    assert first.conversation is not None and first.conversation.id == conv.id
+    assert door.mock.calls.last.prompt.texts == ["My name is Ada.", "What's my name?"]  # type: ignore[union-attr]
+    second = client.responses.create(model=MODEL, input="And again?", conversation={"id": conv.id})
+    texts = door.mock.calls.last.prompt.texts  # type: ignore[union-attr]
+    assert texts == ["My name is Ada.", "What's my name?", first.output_text, "And again?"]
+    listed = client.conversations.items.list(conv.id, order="asc")
+    assert [(i.type, getattr(i, "role", None)) for i in listed.data] == [
+        ("message", "user"), ("message", "user"), ("message", "assistant"), ("message", "user"),
+        ("message", "assistant")]
+    assert listed.data[2].id == first.output[0].id and listed.data[4].id == second.output[0].id
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model=MODEL, input="x", conversation=conv.id, previous_response_id=first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model=MODEL, input="x", conversation="conv_missing")
+
+
+# --- async ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_async_everything(door: Door) -> None:
+    async with door.async_client() as client:
+        r = await client.responses.create(model=MODEL, input="Hello async.", metadata={"k": "v"})
+        assert r.output_text and r.metadata == {"k": "v"}
+        assert (await client.responses.retrieve(r.id)).model_dump() == r.model_dump()
+        deltas = []
+        async with client.responses.stream(model=MODEL, input="Stream it.", tools=[WEATHER]) as stream:
+            async for event in stream:
+                if event.type in ("response.output_text.delta", "response.function_call_arguments.delta"):
+                    deltas.append(event.delta)
+            final = await stream.get_final_response()
+        assert "".join(deltas) == (final.output_text or final.output[0].arguments)  # type: ignore[union-attr]
+        assert same(await client.responses.retrieve(final.id), final)
+        raw = [e async for e in await client.responses.create(model="gpt-5", input="Hm.", stream=True)]
+        assert raw[-1].type == "response.completed" and raw[-1].response.output[0].type == "reasoning"
+        parsed = await client.responses.parse(model=MODEL, input="A person.", text_format=Person)
+        assert isinstance(parsed.output_parsed, Person)
+        listed = [i async for i in client.responses.input_items.list(r.id, limit=1)]
+        assert len(listed) == 1 and listed[0].type == "message"
+        bg = await client.responses.create(model=MODEL, input="bg", background=True)
+        assert (await client.responses.cancel(bg.id)).status == "cancelled"
+        count = await client.responses.input_tokens.count(model=MODEL, input="Hello async.")
+        assert r.usage is not None and count.input_tokens == r.usage.input_tokens
+        compacted = await client.responses.compact(model=MODEL, input="Hello")
+        assert compacted.output[-1].type == "compaction"
+        conv = await client.conversations.create(metadata={"a": "b"})
+        await client.responses.create(model=MODEL, input="In a conversation.", conversation=conv.id)
+        items = await client.conversations.items.list(conv.id)
+        assert [getattr(i, "role", None) for i in items.data] == ["assistant", "user"]
+        one = await client.conversations.items.retrieve(items.data[0].id, conversation_id=conv.id)
+        assert one.id == items.data[0].id
+        await client.conversations.items.delete(one.id, conversation_id=conv.id)
+        assert (await client.conversations.update(conv.id, metadata={"a": "c"})).metadata == {"a": "c"}
+        assert (await client.conversations.delete(conv.id)).deleted
+        await client.responses.delete(r.id)
+        with pytest.raises(openai.NotFoundError):
+            await client.responses.retrieve(r.id)
+
+
+# --- the journal check itself ---------------------------------------------------------------------------------
+
+
+def test_the_journal_check_catches_a_bad_body(door: Door, client: openai.OpenAI) -> None:
+    """The check every test ends with fails on a body the SDK would still read (a blind spot otherwise)."""
+    r = client.responses.create(model=MODEL, input="Hi")
+    call = door.mock.calls.last
+    good = call.response.body
+    bad = json.loads(good)
+    bad["output"][0]["content"][0].pop("annotations")
+    call.response.body = json.dumps(bad).encode()
+    try:
+        with pytest.raises(AssertionError, match="not a valid Response at output/0"):
+            check_journal(door.mock)
+    finally:
+        call.response.body = good
+    assert strict_response(json.loads(good))["id"] == r.id
