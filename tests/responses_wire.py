@@ -8,6 +8,8 @@ real API's event grammar.
 - :func:`follow` walks a stream's events as the SDK's stream state does, checking the grammar, every id and index,
   and rebuilds the output from the deltas: it must equal the terminal event's response.
 - :func:`check_journal` applies all of that to every answer in a mock's journal, whatever door it went through.
+- :class:`Door` is one way into a mock (in-process or a real socket) with SDK clients; :func:`close_door` ends it
+  and checks its journal.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import functools
 import json
 import typing
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
+import openai
 import pydantic
 import pytest
 from openai.types.conversations import Conversation, ConversationDeletedResource, ConversationItemList
@@ -34,8 +39,10 @@ from openai.types.responses import (
 
 from mockai.journal import Call
 from mockai.mock import MockAI
+from mockai.server import ServerThread
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "openai-spec"
+CLOCK = 1_700_000_000
 TERMINAL = {"response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}
 
 
@@ -119,7 +126,8 @@ def sse_events(raw: bytes | Iterable[bytes], first: int = 0) -> list[dict[str, A
     for block in text[:-2].split(b"\n\n") if text else []:
         lines = block.split(b"\n")
         assert len(lines) == 2, block[:200]
-        assert lines[0].startswith(b"event: ") and lines[1].startswith(b"data: "), block[:200]
+        assert lines[0].startswith(b"event: "), block[:200]
+        assert lines[1].startswith(b"data: "), block[:200]
         assert lines[1] != b"data: [DONE]", "a Responses stream sends no [DONE]"
         event = json.loads(lines[1][len(b"data: "):])
         assert event["type"] == lines[0][len(b"event: "):].decode(), block[:200]
@@ -139,13 +147,15 @@ def follow(events: list[dict[str, Any]]) -> dict[str, Any]:
     assert types[:2] == ["response.created", "response.in_progress"], types[:3]
     rid = events[0]["response"]["id"]
     for e in events[:2]:
-        assert e["response"]["id"] == rid and e["response"]["output"] == [] and e["response"]["usage"] is None
+        assert e["response"]["id"] == rid
+        assert e["response"]["output"] == []
+        assert e["response"]["usage"] is None
         assert e["response"]["status"] in ("in_progress", "queued")
     items: list[dict[str, Any]] = []
     open_item: dict[str, Any] | None = None
     for e in events[2:-1]:
         t = e["type"]
-        assert t not in TERMINAL and t != "error", f"{t} before the end"
+        assert t not in (*TERMINAL, "error"), f"{t} before the end"
         if t == "response.output_item.added":
             assert open_item is None, "an item added while another is open"
             assert e["output_index"] == len(items)
@@ -156,7 +166,8 @@ def follow(events: list[dict[str, Any]]) -> dict[str, Any]:
         assert e["output_index"] == len(items), t
         if t == "response.output_item.done":
             done = e["item"]
-            assert done["id"] == open_item["id"] and done["type"] == open_item["type"]
+            assert done["id"] == open_item["id"]
+            assert done["type"] == open_item["type"]
             rebuilt = _rebuilt(open_item)
             assert rebuilt == done, f"deltas rebuild {rebuilt!r}, output_item.done says {done!r}"
             items.append(done)
@@ -170,7 +181,8 @@ def follow(events: list[dict[str, Any]]) -> dict[str, Any]:
     assert open_item is None, "the stream ended with an item open"
     assert last["type"] in TERMINAL, types[-1]
     final: dict[str, Any] = last["response"]
-    assert final["id"] == rid and final["status"] == TERMINAL[last["type"]]
+    assert final["id"] == rid
+    assert final["status"] == TERMINAL[last["type"]]
     assert final["output"] == items, "the terminal response's output is not the items the stream sent"
     return final
 
@@ -180,54 +192,68 @@ def _apply(item: dict[str, Any], e: dict[str, Any]) -> None:
     t = e["type"].removeprefix("response.")
     kind = item["type"]
     if t == "content_part.added":
-        assert kind == "message" and item["_buf"] is None and e["content_index"] == len(item["_parts"])
+        assert kind == "message"
+        assert item["_buf"] is None
+        assert e["content_index"] == len(item["_parts"])
         part = dict(e["part"])
         assert part.get("text", part.get("refusal")) == ""
         item["_buf"] = part
     elif t in ("output_text.delta", "refusal.delta"):
         part = item["_buf"]
         key = "text" if t == "output_text.delta" else "refusal"
-        assert part is not None and part["type"] == ("output_text" if key == "text" else "refusal")
+        assert part is not None
+        assert part["type"] == ("output_text" if key == "text" else "refusal")
         assert e["content_index"] == len(item["_parts"])
         part[key] += e["delta"]
         if key == "text":
             part["logprobs"] = [*part["logprobs"], *e["logprobs"]]
     elif t == "output_text.annotation.added":
         part = item["_buf"]
-        assert part is not None and e["annotation_index"] == len(part["annotations"])
+        assert part is not None
+        assert e["annotation_index"] == len(part["annotations"])
         part["annotations"] = [*part["annotations"], e["annotation"]]
     elif t in ("output_text.done", "refusal.done"):
         part = item["_buf"]
         key = "text" if t == "output_text.done" else "refusal"
-        assert part is not None and e[key] == part[key], (e[key], part[key])
+        assert part is not None
+        assert e[key] == part[key], (e[key], part[key])
         if key == "text":
             assert [lp["token"] for lp in e["logprobs"]] == [lp["token"] for lp in part["logprobs"]]
             part["logprobs"] = e["logprobs"]  # the done event's carry bytes; the deltas' do not
     elif t == "content_part.done":
         part = item["_buf"]
-        assert part is not None and e["part"] == part, (e["part"], part)
+        assert part is not None
+        assert e["part"] == part, (e["part"], part)
         item["_parts"].append(part)
         item["_buf"] = None
     elif t == "function_call_arguments.delta":
         assert kind == "function_call"
         item["arguments"] += e["delta"]
     elif t == "function_call_arguments.done":
-        assert kind == "function_call" and e["arguments"] == item["arguments"] and e["name"] == item["name"]
+        assert kind == "function_call"
+        assert e["arguments"] == item["arguments"]
+        assert e["name"] == item["name"]
     elif t == "custom_tool_call_input.delta":
         assert kind == "custom_tool_call"
         item["input"] += e["delta"]
     elif t == "custom_tool_call_input.done":
-        assert kind == "custom_tool_call" and e["input"] == item["input"]
+        assert kind == "custom_tool_call"
+        assert e["input"] == item["input"]
     elif t == "reasoning_summary_part.added":
-        assert kind == "reasoning" and e["summary_index"] == len(item["summary"]) and item["_buf"] is None
+        assert kind == "reasoning"
+        assert e["summary_index"] == len(item["summary"])
+        assert item["_buf"] is None
         item["_buf"] = dict(e["part"])
     elif t == "reasoning_summary_text.delta":
-        assert item["_buf"] is not None and e["summary_index"] == len(item["summary"])
+        assert item["_buf"] is not None
+        assert e["summary_index"] == len(item["summary"])
         item["_buf"]["text"] += e["delta"]
     elif t == "reasoning_summary_text.done":
-        assert item["_buf"] is not None and e["text"] == item["_buf"]["text"]
+        assert item["_buf"] is not None
+        assert e["text"] == item["_buf"]["text"]
     elif t == "reasoning_summary_part.done":
-        assert item["_buf"] is not None and e["part"] == item["_buf"]
+        assert item["_buf"] is not None
+        assert e["part"] == item["_buf"]
         item["summary"] = [*item["summary"], item["_buf"]]
         item["_buf"] = None
     else:
@@ -326,3 +352,59 @@ def check_journal(mock: MockAI) -> int:
         except AssertionError as exc:
             raise AssertionError(f"{call.describe()}: {exc}") from exc
     return held
+
+
+# --- doors ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Door:
+    """One way in: ``in-process`` (the mock's own httpx transport) or ``socket`` (``mock.serve()``)."""
+
+    name: str
+    mock: MockAI
+    server: ServerThread | None = None
+    _clients: list[Any] = field(default_factory=list)
+
+    def client(self, **kw: Any) -> openai.OpenAI:
+        kw.setdefault("max_retries", 0)
+        if self.server is None:
+            client = self.mock.client(**kw)
+        else:
+            client = openai.OpenAI(base_url=self.server.base_url, api_key="sk-test", timeout=10, **kw)
+        self._clients.append(client)
+        return client
+
+    def async_client(self, **kw: Any) -> openai.AsyncOpenAI:
+        """An async client (use it with ``async with``: it closes there)."""
+        kw.setdefault("max_retries", 0)
+        if self.server is None:
+            return self.mock.async_client(**kw)
+        return openai.AsyncOpenAI(base_url=self.server.base_url, api_key="sk-test", timeout=10, **kw)
+
+    def raw(self) -> httpx.Client:
+        """Plain httpx at the same door, for what the SDK hides (the bytes of a stream)."""
+        if self.server is None:
+            client = self.mock.http_client(headers={"authorization": "Bearer sk-test"})
+        else:
+            client = httpx.Client(base_url=self.server.base_url, headers={"authorization": "Bearer sk-test"},
+                                  timeout=10)
+        self._clients.append(client)
+        return client
+
+
+def open_door(name: str, **config: Any) -> Door:
+    config.setdefault("seed", 1)
+    config.setdefault("clock", CLOCK)
+    mock = MockAI(**config)
+    if name == "socket":
+        return Door(name, mock, mock.serve().start())
+    return Door(name, mock)
+
+
+def close_door(door: Door) -> None:
+    for client in door._clients:
+        client.close()
+    if door.server is not None:
+        door.server.stop()
+    assert check_journal(door.mock) >= 1, "the test sent nothing the journal check could hold"

@@ -265,6 +265,16 @@ def sse(events_: list[Event], dumps: Callable[[Any], bytes]) -> list[bytes]:
     return [b"event: " + e["type"].encode() + b"\ndata: " + dumps(e) + b"\n\n" for e in events_]
 
 
-def error_event(message: str, code: str | None, param: str | None, sequence_number: int) -> Event:
-    """The ``error`` event a stream ends with when it fails midway."""
-    return {"type": "error", "code": code, "message": message, "param": param, "sequence_number": sequence_number}
+def error_event(message: str, code: str | None, param: str | None, sequence_number: int,
+                type_: str = "server_error") -> Event:
+    """The ``error`` event a stream ends with when it fails midway.
+
+    The schema puts ``code``, ``message`` and ``param`` at the top; the real API sends them nested under
+    ``error`` (with its ``type``), which is what the ``openai`` SDK reads and raises ``APIError`` on. Both are
+    sent, so the event is valid by the schema and fails the SDK's stream as the real one does.
+
+    >>> error_event("Boom", None, None, 7)["error"]
+    {'type': 'server_error', 'code': None, 'message': 'Boom', 'param': None}
+    """
+    return {"type": "error", "code": code, "message": message, "param": param, "sequence_number": sequence_number,
+            "error": {"type": type_, "code": code, "message": message, "param": param}}

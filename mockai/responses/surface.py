@@ -161,7 +161,7 @@ class Responses:
         return self.core.counted(ex, lambda: count_prompt(ex.prompt))
 
     def stream_error(self, err: APIError, ex: Exchange, index: int) -> bytes:
-        event = render.error_event(err.message, err.code, err.param, index)
+        event = render.error_event(err.message, err.code, err.param, index, err.type)
         return render.sse([event], _dumps)[0]
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
