@@ -382,6 +382,11 @@ class Door:
             return self.mock.async_client(**kw)
         return openai.AsyncOpenAI(base_url=self.server.base_url, api_key="sk-test", timeout=10, **kw)
 
+    @property
+    def root(self) -> str:
+        """The server's address without ``/v1`` (the control API lives under ``/_mockai/`` there)."""
+        return "https://api.openai.com" if self.server is None else self.server.url
+
     def raw(self) -> httpx.Client:
         """Plain httpx at the same door, for what the SDK hides (the bytes of a stream)."""
         if self.server is None:
