@@ -140,20 +140,24 @@ def follow(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Walk a whole stream as the SDK's ``ResponseStreamState`` does; returns the terminal event's response,
     after checking that the output rebuilt from the events (deltas joined) is exactly its ``output``.
 
-    Grammar: ``response.created`` → ``response.in_progress`` → per item ``output_item.added`` → its content events
-    → ``output_item.done`` → one terminal event; an ``error`` event may end the stream instead.
+    Grammar: ``response.created`` → (``response.queued``, in the background) → ``response.in_progress`` → per
+    item ``output_item.added`` → its content events → ``output_item.done`` → one terminal event; an ``error``
+    event may end the stream instead.
     """
     types = [e["type"] for e in events]
-    assert types[:2] == ["response.created", "response.in_progress"], types[:3]
+    background = events[0]["response"]["background"]
+    lifecycle = ["response.created", *(["response.queued"] if background else []), "response.in_progress"]
+    assert types[:len(lifecycle)] == lifecycle, types[:4]
     rid = events[0]["response"]["id"]
-    for e in events[:2]:
+    for e in events[:len(lifecycle)]:
         assert e["response"]["id"] == rid
         assert e["response"]["output"] == []
         assert e["response"]["usage"] is None
-        assert e["response"]["status"] in ("in_progress", "queued")
+        want = "in_progress" if e["type"] == "response.in_progress" or not background else "queued"
+        assert e["response"]["status"] == want, (e["type"], e["response"]["status"])
     items: list[dict[str, Any]] = []
     open_item: dict[str, Any] | None = None
-    for e in events[2:-1]:
+    for e in events[len(lifecycle):-1]:
         t = e["type"]
         assert t not in (*TERMINAL, "error"), f"{t} before the end"
         if t == "response.output_item.added":

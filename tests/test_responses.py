@@ -288,6 +288,16 @@ def test_logprobs(client: openai.OpenAI) -> None:
         assert len(lp.top_logprobs) == 3
         assert all(t.logprob <= 0 for t in lp.top_logprobs)
     assert r.top_logprobs == 3
+    tokens: list[str] = []
+    with client.responses.stream(model=MODEL, input="Say something else.", top_logprobs=2,
+                                 include=["message.output_text.logprobs"]) as stream:
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                assert [lp.token for lp in event.logprobs] == [event.delta]
+                assert all(len(lp.top_logprobs or []) == 2 for lp in event.logprobs)
+                tokens.append(event.delta)
+        streamed = stream.get_final_response()
+    assert [lp.token for lp in streamed.output[0].content[0].logprobs] == tokens  # type: ignore[union-attr]
     without = client.responses.create(model=MODEL, input="Say something.")
     assert without.output[0].content[0].logprobs == []  # type: ignore[union-attr]
 
@@ -321,6 +331,19 @@ def test_background_completes_on_first_retrieve(client: openai.OpenAI) -> None:
     assert client.responses.retrieve(r.id).model_dump() == done.model_dump()
     after = client.responses.cancel(r.id)  # already finished: cancelling changes nothing
     assert after.status == "completed"
+
+
+def test_background_stream_is_queued_first(client: openai.OpenAI) -> None:
+    events = list(client.responses.create(model=MODEL, input="Stream in the background.", background=True,
+                                          stream=True))
+    assert [e.type for e in events[:3]] == ["response.created", "response.queued", "response.in_progress"]
+    assert [e.response.status for e in events[:3]] == ["queued", "queued", "in_progress"]  # type: ignore[union-attr]
+    final = events[-1].response  # type: ignore[union-attr]
+    assert final.status == "completed"
+    assert final.background is True
+    assert same(final, client.responses.retrieve(final.id))
+    with client.responses.stream(response_id=final.id) as stream:  # the SDK's helper reads the queued event
+        assert same(stream.get_final_response(), final)
 
 
 def test_background_cancel_before_retrieve(client: openai.OpenAI) -> None:
@@ -452,18 +475,25 @@ def test_parse_with_a_pydantic_model(client: openai.OpenAI) -> None:
     assert isinstance(final.output_parsed, Person)
 
 
-def test_parse_with_a_strict_function_tool(client: openai.OpenAI) -> None:
-    class GetWeather(BaseModel):
-        city: str
-        days: int
+class GetWeather(BaseModel):
+    city: str
+    days: int
 
-    tool = openai.pydantic_function_tool(GetWeather)
-    r = client.responses.parse(model=MODEL, input="Weather?", tools=[{  # the Responses shape of the same tool
-        "type": "function", "name": "GetWeather", "parameters": tool["function"]["parameters"], "strict": True}],
-        tool_choice="required")
+
+def test_parse_with_a_pydantic_function_tool(client: openai.OpenAI) -> None:
+    """``pydantic_function_tool`` (chat's shape, converted by the SDK): strict arguments the SDK parses back."""
+    r = client.responses.parse(model=MODEL, input="Weather in Oslo and Rome?",
+                               tools=[openai.pydantic_function_tool(GetWeather)], tool_choice="required")
     calls = [i for i in r.output if i.type == "function_call"]
     assert calls
-    assert all(isinstance(json.loads(c.arguments)["days"], int) for c in calls)
+    for c in calls:
+        assert isinstance(c.parsed_arguments, GetWeather)
+        assert c.parsed_arguments.model_dump() == json.loads(c.arguments)
+    assert r.tools[0].strict is True  # type: ignore[union-attr]
+    with client.responses.stream(model=MODEL, input="Weather?", tools=[openai.pydantic_function_tool(GetWeather)],
+                                 tool_choice="required", parallel_tool_calls=False) as stream:
+        final = stream.get_final_response()
+    assert isinstance(final.output[0].parsed_arguments, GetWeather)  # type: ignore[union-attr]
 
 
 # --- stored responses -----------------------------------------------------------------------------------------
@@ -529,6 +559,7 @@ def test_input_tokens_count(client: openai.OpenAI) -> None:
     assert r.usage.input_tokens == short.input_tokens
     chained = client.responses.input_tokens.count(model=MODEL, input="And more?", previous_response_id=r.id)
     assert chained.input_tokens > short.input_tokens
+    assert client.responses.input_tokens.count(input="Hello").input_tokens > 0  # the model may be left out
 
 
 def test_compact(client: openai.OpenAI) -> None:
@@ -556,7 +587,12 @@ def test_previous_response_id_with_tool_outputs(door: Door, client: openai.OpenA
     assert prompt.tool_result == "get_weather"
     assert prompt.texts[:1] == ["What's the weather in Oslo?"]
     assert prompt.texts[-1] == '{"temp_c": 12}'
-    third = client.responses.create(model=MODEL, previous_response_id=second.id, input="Thanks! And tomorrow?")
+    third = client.responses.create(model=MODEL, previous_response_id=second.id, input="Thanks! And tomorrow?",
+                                    instructions="Answer in French.")
+    fourth = client.responses.create(model=MODEL, previous_response_id=third.id, input="Merci.")
+    # A previous response's instructions are not carried over (the real API's rule): only its input and output.
+    assert "Answer in French." not in door.mock.calls.last.prompt.texts  # type: ignore[union-attr]
+    assert fourth.instructions is None
     assert door.mock.calls.last.prompt.texts[0] == "What's the weather in Oslo?"  # type: ignore[union-attr]
     assert third.previous_response_id == second.id
     listed = client.responses.input_items.list(second.id)

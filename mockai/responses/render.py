@@ -7,13 +7,14 @@ reply cut by its token limit is ``incomplete`` (``incomplete_details.reason: max
 the content filter likewise with ``content_filter``.
 
 The stream is written from the finished response object (:func:`events`), so it always reassembles to the stored
-response: ``response.created`` → ``response.in_progress`` → for each item ``output_item.added`` → (its parts:
-``content_part.added`` → ``output_text.delta``… → [``output_text.annotation.added``…] → ``output_text.done`` →
-``content_part.done``; or ``refusal.delta``… → ``refusal.done``; or ``function_call_arguments.delta``… →
-``.done``; or ``custom_tool_call_input.delta``… → ``.done``; or ``reasoning_summary_part.added`` →
-``reasoning_summary_text.delta``… → ``.done`` → ``reasoning_summary_part.done``) → ``output_item.done`` →
-``response.completed`` (or ``.incomplete``). Every event carries ``sequence_number`` from 0; each is framed as
-``event: <type>`` and ``data: <json>``, and there is no ``data: [DONE]``.
+response: ``response.created`` → [``response.queued``, in the background] → ``response.in_progress`` → for each
+item ``output_item.added`` → (its parts: ``content_part.added`` → ``output_text.delta``… →
+[``output_text.annotation.added``…] → ``output_text.done`` → ``content_part.done``; or ``refusal.delta``… →
+``refusal.done``; or ``function_call_arguments.delta``… → ``.done``; or ``custom_tool_call_input.delta``… →
+``.done``; or ``reasoning_summary_part.added`` → ``reasoning_summary_text.delta``… → ``.done`` →
+``reasoning_summary_part.done``) → ``output_item.done`` → ``response.completed`` (or ``.incomplete``). Every
+event carries ``sequence_number`` from 0; each is framed as ``event: <type>`` and ``data: <json>``, and there is
+no ``data: [DONE]``.
 
 >>> from mockai.reply import Reply
 >>> meta = Meta(id="resp_1", created_at=0, model="gpt-4o-mini-2024-07-18", usage=None)
@@ -179,10 +180,17 @@ def lifecycle(done: dict[str, Any], status: str = "in_progress") -> dict[str, An
 
 
 def events(done: dict[str, Any]) -> list[Event]:
-    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``."""
+    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``.
+
+    A ``background`` response is created ``queued`` and says so with a ``response.queued`` event before it is
+    ``in_progress``.
+    """
     start = lifecycle(done)
-    out: list[Event] = [{"type": "response.created", "response": start},
-                        {"type": "response.in_progress", "response": copy.deepcopy(start)}]
+    out: list[Event] = [{"type": "response.created", "response": start}]
+    if done.get("background"):
+        out[0]["response"] = lifecycle(done, "queued")
+        out.append({"type": "response.queued", "response": lifecycle(done, "queued")})
+    out.append({"type": "response.in_progress", "response": copy.deepcopy(start)})
     for index, item in enumerate(done["output"]):
         out.extend(_item_events(item, index))
     out.append({"type": TERMINAL.get(done["status"], "response.completed"), "response": done})
