@@ -347,14 +347,32 @@ def check_call(call: Call) -> list[dict[str, Any]] | dict[str, Any] | None:
 
 
 def check_journal(mock: MockAI) -> int:
-    """Validate every answer in ``mock``'s journal (see :func:`check_call`); returns how many were held."""
+    """Validate every answer in ``mock``'s journal (see :func:`check_call`); returns how many were held.
+
+    Also holds the store to what was sent: a later ``GET /responses/{id}`` of a response that was answered whole
+    (a JSON reply, or a stream's terminal event) must return exactly that response, until something changed it
+    (a background response's first retrieve, a cancel, a delete or a reset).
+    """
     held = 0
+    sent: dict[str, Any] = {}
     for call in list(mock.calls):
         try:
-            if check_call(call) is not None:
-                held += 1
+            answer = check_call(call)
         except AssertionError as exc:
             raise AssertionError(f"{call.describe()}: {exc}") from exc
+        if answer is None:
+            continue
+        held += 1
+        if call.route in ("responses.delete", "responses.cancel") or call.response.status != 200:
+            sent.pop(call.http.path.rstrip("/").split("/")[-2 if call.route == "responses.cancel" else -1], None)
+            continue
+        whole = answer[-1].get("response") if isinstance(answer, list) and call.fault is None else answer
+        if call.route not in ("responses", "responses.retrieve") or not isinstance(whole, dict) or \
+                whole.get("status") not in ("completed", "incomplete") or "starting_after" in call.http.query:
+            continue
+        if call.route == "responses.retrieve" and whole["id"] in sent:
+            assert whole == sent[whole["id"]], f"{call.describe()}: the stored response differs from the one sent"
+        sent[whole["id"]] = whole
     return held
 
 

@@ -746,4 +746,14 @@ def test_the_journal_check_catches_a_bad_body(door: Door, client: openai.OpenAI)
             check_journal(door.mock)
     finally:
         call.response.body = good
+    store = door.mock.engine.responses.store
+    record = store.get(r.id)
+    assert record is not None
+    store.update(r.id, {**record, "response": {**record["response"], "metadata": {"changed": "yes"}}})
+    client.responses.retrieve(r.id)
+    with pytest.raises(AssertionError, match="the stored response differs"):
+        check_journal(door.mock)
+    store.update(r.id, record)
+    door.mock.calls[:] = [c for c in door.mock.calls if not (c.route == "responses.retrieve"
+                                                             and b'"changed"' in c.response.body)]
     assert strict_response(json.loads(good))["id"] == r.id
