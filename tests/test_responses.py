@@ -269,6 +269,25 @@ def test_reasoning_models(client: openai.OpenAI, model: str) -> None:
     stored(client, summed)
 
 
+def test_a_reasoning_model_out_of_tokens_says_nothing(client: openai.OpenAI) -> None:
+    """When the reasoning spends the whole ``max_output_tokens``, the output is the reasoning item alone (the real
+    API sends no empty message), and a stream ends ``response.incomplete`` without a message item."""
+    ask = "Explain the whole history of lighthouses in a long essay."
+    r = client.responses.create(model="o3", input=ask, max_output_tokens=16)
+    assert r.status == "incomplete"
+    assert r.incomplete_details is not None
+    assert r.incomplete_details.reason == "max_output_tokens"
+    assert [i.type for i in r.output] == ["reasoning"]
+    assert r.output_text == ""
+    assert r.usage is not None
+    assert r.usage.output_tokens == r.usage.output_tokens_details.reasoning_tokens == 16
+    events = list(client.responses.create(model="o3", input=ask, max_output_tokens=16, stream=True))
+    assert [e.item.type for e in events if e.type == "response.output_item.added"] == ["reasoning"]
+    assert events[-1].type == "response.incomplete"
+    roomy = client.responses.create(model="o3", input=ask, max_output_tokens=4000)
+    assert [i.type for i in roomy.output] == ["reasoning", "message"]
+
+
 def test_reasoning_only_parameters_are_refused_on_other_models(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model=MODEL, input="Hi", reasoning={"effort": "high"})

@@ -3,8 +3,9 @@
 The reply's first choice becomes the response's ``output`` items, in the order the real API sends them: a
 ``reasoning`` item (when the model reasoned; its summary when one was asked for), a ``message`` (``output_text``
 and ``refusal`` parts, with ``annotations``), then one ``function_call`` or ``custom_tool_call`` item per call. A
-reply cut by its token limit is ``incomplete`` (``incomplete_details.reason: max_output_tokens``), one stopped by
-the content filter likewise with ``content_filter``.
+reply cut by its token limit is ``incomplete`` (``incomplete_details.reason: max_output_tokens``; with no message
+when a reasoning model spent the whole limit reasoning), one stopped by the content filter likewise with
+``content_filter``.
 
 The stream is written from the finished response object (:func:`events`), so it always reassembles to the stored
 response: ``response.created`` → [``response.queued``, in the background] → ``response.in_progress`` → for each
@@ -121,7 +122,10 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
             item["encrypted_content"] = "gAAAAA" + hashlib.sha256(item["id"].encode()).hexdigest()
         item["status"] = status
         items.append(item)
-    if choice.content is not None or choice.refusal is not None or not choice.tool_calls:
+    # A reasoning model whose limit ran out while it reasoned said nothing: its output is the reasoning item alone.
+    out_of_tokens = status == "incomplete" and choice.reasoning is not None and not choice.content \
+        and choice.refusal is None and not choice.tool_calls
+    if not out_of_tokens and (choice.content is not None or choice.refusal is not None or not choice.tool_calls):
         parts: list[dict[str, Any]] = []
         if choice.content is not None or choice.refusal is None:
             lps = [lp.to_wire() for lp in choice.logprobs or []] if meta.logprobs else []
