@@ -336,6 +336,18 @@ def test_store_false_is_never_retrievable(client: openai.OpenAI) -> None:
     assert chained.value.param == "previous_response_id"
 
 
+@pytest.mark.parametrize("label", [[], {"a": 1}])
+def test_a_malformed_mcp_label_is_a_400(client: openai.OpenAI, label: Any) -> None:
+    """A regression: an unhashable ``server_label`` on an MCP tool was a 500 when ``tool_choice`` named MCP."""
+    for choice in ({"type": "mcp", "server_label": "wiki"},
+                   {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "wiki"}]}):
+        with pytest.raises(openai.BadRequestError) as info:
+            client.responses.create(model=MODEL, input="Hi", tools=[{"type": "mcp", "server_label": label}],  # type: ignore[list-item]
+                                    tool_choice=choice)  # type: ignore[arg-type]
+        assert info.value.param is not None
+        assert info.value.param.startswith("tool_choice")
+
+
 def test_background_completes_on_first_retrieve(client: openai.OpenAI) -> None:
     r = client.responses.create(model=MODEL, input="Work on this in the background.", background=True)
     assert r.status == "queued"
