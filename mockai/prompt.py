@@ -50,8 +50,10 @@ class Turn:
 @dataclass(frozen=True)
 class ToolDef:
     """A tool the model may call: a function with JSON-schema ``parameters``, or a custom tool taking free-form
-    ``input`` (``format``: ``{"type": "text"}`` or a grammar). ``param`` names its definition in the request,
-    for errors (``tools[0].function.parameters`` in chat, ``tools[0].parameters`` in the Responses API)."""
+    ``input`` (``format``: ``{"type": "text"}`` or a grammar, in chat's shape
+    ``{"type": "grammar", "grammar": {"syntax", "definition"}}`` whichever API sent it). ``param`` names its
+    definition in the request, for errors (``tools[0].function.parameters`` in chat, ``tools[0].parameters`` in the
+    Responses API)."""
 
     name: str
     custom: bool = False

@@ -9,6 +9,8 @@ and the control API.
         reply: {tool_calls: [{name: get_weather, arguments: {city: Oslo}}]}
       - match: {tool_result: get_weather}
         reply: "It is 12°C and clear in Oslo."
+      - match: {api: responses, last_user: summary}   # only Responses API requests ("chat": only chat)
+        reply: "A short summary."
       - match: {last_user: {regex: "^(hi|hello)\\\\b"}}
         replies: ["First answer", "Second answer"]     # one per match, in order
       - match: {model: gpt-error}
@@ -35,7 +37,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
@@ -95,6 +97,7 @@ class Match(_Strict):
     has_tools: bool | None = None
     tool_result: str | bool | None = None
     stream: bool | None = None
+    api: Literal["chat", "responses", "embeddings", "moderations"] | None = None
 
 
 class ErrorSpec(_Strict):
@@ -331,8 +334,8 @@ def apply(scenario: Scenario, script: Script) -> None:
     for rule in scenario.rules:
         m = rule.match
         target = script.on(model=_text(m.model), last_user=_text(m.last_user), any_message=_text(m.any_message),
-                           has_tools=m.has_tools, tool_result=m.tool_result, stream=m.stream, name=rule.name,
-                           times=rule.times)
+                           has_tools=m.has_tools, tool_result=m.tool_result, stream=m.stream, api=m.api,
+                           name=rule.name, times=rule.times)
         if rule.replies is not None:
             target.sequence(*[_reply(r) for r in rule.replies])
         elif rule.error is not None:

@@ -181,10 +181,10 @@ def check_spec(spec: ReplySpec) -> None:
     if hasattr(spec, "model_dump") and not isinstance(spec, Mapping):
         return
     if isinstance(spec, Mapping):
-        if "error" not in spec and "choices" not in spec:
+        if "error" not in spec and "choices" not in spec and "output" not in spec:  # not a full reply
             short_form(spec)
         return
     raise TypeError(f"cannot reply with {type(spec).__name__}: {spec!r}; a reply is text, call(...), error(...), a "
-                    "short-form dict ({'content': ...}), a chat.completion, a Reply, an exception to raise, or a "
-                    "callable of the request returning one of these (for embeddings: a vector or {'like': text}; "
-                    "for moderations: {'categories': [...]})")
+                    "short-form dict ({'content': ...}), a chat.completion, a Responses response, a Reply, an "
+                    "exception to raise, or a callable of the request returning one of these (for embeddings: a "
+                    "vector or {'like': text}; for moderations: {'categories': [...]})")

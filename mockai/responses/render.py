@@ -3,17 +3,19 @@
 The reply's first choice becomes the response's ``output`` items, in the order the real API sends them: a
 ``reasoning`` item (when the model reasoned; its summary when one was asked for), a ``message`` (``output_text``
 and ``refusal`` parts, with ``annotations``), then one ``function_call`` or ``custom_tool_call`` item per call. A
-reply cut by its token limit is ``incomplete`` (``incomplete_details.reason: max_output_tokens``), one stopped by
-the content filter likewise with ``content_filter``.
+reply cut by its token limit is ``incomplete`` (``incomplete_details.reason: max_output_tokens``; with no message
+when a reasoning model spent the whole limit reasoning), one stopped by the content filter likewise with
+``content_filter``.
 
 The stream is written from the finished response object (:func:`events`), so it always reassembles to the stored
-response: ``response.created`` → ``response.in_progress`` → for each item ``output_item.added`` → (its parts:
-``content_part.added`` → ``output_text.delta``… → [``output_text.annotation.added``…] → ``output_text.done`` →
-``content_part.done``; or ``refusal.delta``… → ``refusal.done``; or ``function_call_arguments.delta``… →
-``.done``; or ``custom_tool_call_input.delta``… → ``.done``; or ``reasoning_summary_part.added`` →
-``reasoning_summary_text.delta``… → ``.done`` → ``reasoning_summary_part.done``) → ``output_item.done`` →
-``response.completed`` (or ``.incomplete``). Every event carries ``sequence_number`` from 0; each is framed as
-``event: <type>`` and ``data: <json>``, and there is no ``data: [DONE]``.
+response: ``response.created`` → [``response.queued``, in the background] → ``response.in_progress`` → for each
+item ``output_item.added`` → (its parts: ``content_part.added`` → ``output_text.delta``… →
+[``output_text.annotation.added``…] → ``output_text.done`` → ``content_part.done``; or ``refusal.delta``… →
+``refusal.done``; or ``function_call_arguments.delta``… → ``.done``; or ``custom_tool_call_input.delta``… →
+``.done``; or ``reasoning_summary_part.added`` → ``reasoning_summary_text.delta``… → ``.done`` →
+``reasoning_summary_part.done``) → ``output_item.done`` → ``response.completed`` (or ``.incomplete``). Every
+event carries ``sequence_number`` from 0; each is framed as ``event: <type>`` and ``data: <json>``, and there is
+no ``data: [DONE]``.
 
 >>> from mockai.reply import Reply
 >>> meta = Meta(id="resp_1", created_at=0, model="gpt-4o-mini-2024-07-18", usage=None)
@@ -120,7 +122,10 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
             item["encrypted_content"] = "gAAAAA" + hashlib.sha256(item["id"].encode()).hexdigest()
         item["status"] = status
         items.append(item)
-    if choice.content is not None or choice.refusal is not None or not choice.tool_calls:
+    # A reasoning model whose limit ran out while it reasoned said nothing: its output is the reasoning item alone.
+    out_of_tokens = status == "incomplete" and choice.reasoning is not None and not choice.content \
+        and choice.refusal is None and not choice.tool_calls
+    if not out_of_tokens and (choice.content is not None or choice.refusal is not None or not choice.tool_calls):
         parts: list[dict[str, Any]] = []
         if choice.content is not None or choice.refusal is None:
             lps = [lp.to_wire() for lp in choice.logprobs or []] if meta.logprobs else []
@@ -172,10 +177,17 @@ def lifecycle(done: dict[str, Any], status: str = "in_progress") -> dict[str, An
 
 
 def events(done: dict[str, Any]) -> list[Event]:
-    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``."""
+    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``.
+
+    A ``background`` response is created ``queued`` and says so with a ``response.queued`` event before it is
+    ``in_progress``.
+    """
     start = lifecycle(done)
-    out: list[Event] = [{"type": "response.created", "response": start},
-                        {"type": "response.in_progress", "response": copy.deepcopy(start)}]
+    out: list[Event] = [{"type": "response.created", "response": start}]
+    if done.get("background"):
+        out[0]["response"] = lifecycle(done, "queued")
+        out.append({"type": "response.queued", "response": lifecycle(done, "queued")})
+    out.append({"type": "response.in_progress", "response": copy.deepcopy(start)})
     for index, item in enumerate(done["output"]):
         out.extend(_item_events(item, index))
     out.append({"type": TERMINAL.get(done["status"], "response.completed"), "response": done})
@@ -258,6 +270,16 @@ def sse(events_: list[Event], dumps: Callable[[Any], bytes]) -> list[bytes]:
     return [b"event: " + e["type"].encode() + b"\ndata: " + dumps(e) + b"\n\n" for e in events_]
 
 
-def error_event(message: str, code: str | None, param: str | None, sequence_number: int) -> Event:
-    """The ``error`` event a stream ends with when it fails midway."""
-    return {"type": "error", "code": code, "message": message, "param": param, "sequence_number": sequence_number}
+def error_event(message: str, code: str | None, param: str | None, sequence_number: int,
+                type_: str = "server_error") -> Event:
+    """The ``error`` event a stream ends with when it fails midway.
+
+    The schema puts ``code``, ``message`` and ``param`` at the top; the real API sends them nested under
+    ``error`` (with its ``type``), which is what the ``openai`` SDK reads and raises ``APIError`` on. Both are
+    sent, so the event is valid by the schema and fails the SDK's stream as the real one does.
+
+    >>> error_event("Boom", None, None, 7)["error"]
+    {'type': 'server_error', 'code': None, 'message': 'Boom', 'param': None}
+    """
+    return {"type": "error", "code": code, "message": message, "param": param, "sequence_number": sequence_number,
+            "error": {"type": type_, "code": code, "message": message, "param": param}}

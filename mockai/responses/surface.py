@@ -161,7 +161,7 @@ class Responses:
         return self.core.counted(ex, lambda: count_prompt(ex.prompt))
 
     def stream_error(self, err: APIError, ex: Exchange, index: int) -> bytes:
-        event = render.error_event(err.message, err.code, err.param, index)
+        event = render.error_event(err.message, err.code, err.param, index, err.type)
         return render.sse([event], _dumps)[0]
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
@@ -389,9 +389,12 @@ def _tool(tool: Any) -> dict[str, Any]:
                 "parameters": tool.parameters, "strict": bool(strict)}
     if isinstance(tool, CustomTool):
         fmt = _plain(tool.format) if tool.format is not None else {"type": "text"}
-        return {"type": "custom", "description": tool.description, "format": fmt, "name": tool.name}
-    shown: dict[str, Any] = _plain(tool)
-    return shown
+        shown = {"type": "custom", "name": tool.name, "format": fmt}
+        if tool.description is not None:  # a string when given (the schema has no null for it)
+            shown["description"] = tool.description
+        return shown
+    builtin: dict[str, Any] = _plain(tool)
+    return builtin
 
 
 def _plain(value: Any) -> Any:

@@ -360,8 +360,9 @@ def _check_tool_choice(request: CreateResponseRequest) -> None:
             _check_allowed(request, entry, f"tool_choice.tools[{j}]")
 
 
-def _mcp_labels(tools: Sequence[Tool]) -> set[Any]:
-    return {(t.model_extra or {}).get("server_label") for t in tools if isinstance(t, BuiltinTool) and t.type == "mcp"}
+def _mcp_labels(tools: Sequence[Tool]) -> list[Any]:
+    """The ``server_label`` of each MCP tool, as sent (a list: a malformed label need not be hashable)."""
+    return [(t.model_extra or {}).get("server_label") for t in tools if isinstance(t, BuiltinTool) and t.type == "mcp"]
 
 
 def _check_allowed(request: CreateResponseRequest, entry: Mapping[str, Any], where: str) -> None:
