@@ -29,8 +29,8 @@ from agents import (  # noqa: E402
     OpenAIResponsesModel,
     RawResponsesStreamEvent,
     ReasoningItem,
-    Runner,
     RunItemStreamEvent,
+    Runner,
     ToolCallItem,
     ToolCallOutputItem,
     function_tool,
@@ -228,7 +228,7 @@ async def test_run_streamed_over_a_socket() -> None:
     # two responses, each numbered from 0, opened by response.created and closed by response.completed
     starts = [i for i, e in enumerate(raw) if e.type == "response.created"]
     assert len(starts) == 2
-    for begin, end in zip(starts, [*starts[1:], len(raw)]):
+    for begin, end in zip(starts, [*starts[1:], len(raw)], strict=True):
         events = raw[begin:end]
         assert [e.sequence_number for e in events] == list(range(len(events)))
         assert events[1].type == "response.in_progress"
@@ -284,7 +284,8 @@ async def test_server_side_state_previous_response_id_and_conversations() -> Non
     # conversation: the earlier message counts as history, and the conversation ends with the whole exchange
     asked = responses[2]
     assert asked.prompt is not None
-    assert [t.text for t in asked.prompt.turns if t.role == "user"] == ["I live in Bergen.", "And the weather tomorrow?"]
+    users = [t.text for t in asked.prompt.turns if t.role == "user"]
+    assert users == ["I live in Bergen.", "And the weather tomorrow?"]
     assert [(i.type, getattr(i, "role", None)) for i in listed.data] == [
         ("message", "user"), ("message", "user"), ("function_call", None), ("function_call_output", None),
         ("message", "assistant")]
