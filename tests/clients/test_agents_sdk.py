@@ -5,7 +5,6 @@ flushes the trace exporter while mockai intercepts, so a trace sent anyway would
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -51,20 +50,6 @@ SPANISH = "You only speak Spanish."
 def no_tracing() -> None:
     # Left off after the test too: a later test must never export traces to api.openai.com.
     set_tracing_disabled(True)
-
-
-@pytest.fixture
-def sync_loop() -> Iterator[None]:
-    """A fresh default event loop for one ``Runner.run_sync``, closed afterwards.
-
-    ``run_sync`` (0.24) runs on the thread's default loop, calls ``shutdown_asyncgens()`` on it and leaves it open
-    for the next call, which then warns (``ResourceWarning``: an async generator "scheduled after
-    loop.shutdown_asyncgens() call") whatever the server; the loop itself is never closed."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture
