@@ -6,6 +6,7 @@ cleaning up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -241,3 +242,19 @@ def asgi_client(engine: Engine, api_key: str = KEY) -> openai.AsyncOpenAI:
 async def aclient(engine: Engine) -> AsyncIterator[openai.AsyncOpenAI]:
     async with asgi_client(engine) as c:
         yield c
+
+
+@pytest.fixture
+def sync_loop() -> Iterator[None]:
+    """A fresh default event loop for a framework's synchronous entry point, closed after the test.
+
+    ``Runner.run_sync`` (openai-agents) and ``Agent.run_sync`` (pydantic-ai) run on the thread's default loop and
+    leave it open: unclosed, it warns when collected, in whatever test that happens. ``run_sync`` of openai-agents
+    0.24 also calls ``shutdown_asyncgens()`` on it, so a second call on the same loop warns ("asynchronous generator
+    ... was scheduled after loop.shutdown_asyncgens() call") whatever the server. One loop per test avoids both.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
