@@ -29,10 +29,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reply import Choice, Reply
-from ..tokens import split
+from ..reply import Choice, Reply, ToolCall
+from ..tokens import split as split_tokens
 
 Event = dict[str, Any]
+Split = Callable[[str], list[str]]  # a text -> the deltas a stream sends it in (joining to it)
 _PREFIXES = {"message": "msg_", "function_call": "fc_", "custom_tool_call": "ctc_", "reasoning": "rs_"}
 TERMINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed",
             "cancelled": "response.failed"}
@@ -62,6 +63,24 @@ class Meta:
     logprobs: bool = False
     encrypted: bool = False
     item_ids: Callable[[str, str, int], str] = item_id
+
+
+@dataclass
+class Drafted(Reply):
+    """A reply already laid out as Responses output items: what the fuzz responder and the Hypothesis strategies
+    draw (:mod:`mockai.response_shapes`), which one choice cannot say (two messages, several summary parts,
+    annotations on each part, where each delta ends).
+
+    ``items`` are the drafts of ``output``, in order, without ids or status: ``{"type": "reasoning", "summary":
+    [...]}``, ``{"type": "message", "content": [parts]}`` and, for each of the first choice's tool calls in turn, a
+    bare ``{"type": "function_call"}`` or ``{"type": "custom_tool_call"}`` (the call itself, id included, is the
+    choice's: the engine names it). ``split`` cuts each text into its stream's deltas (``None``: token-sized).
+    The first choice says the same in neutral form, for rules, the journal, usage and the chat wire; a rewritten
+    reply (a content fault) is a plain :class:`Reply` again.
+    """
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    split: Split | None = None
 
 
 # The fields of a response in the order the real API writes them, with their defaults.
@@ -107,6 +126,8 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
     """The response's ``output`` items."""
     choice = reply.choices[0]
     status, _ = status_of(choice)
+    if isinstance(reply, Drafted) and reply.items:
+        return _drafted(reply.items, choice, meta, status)
     items: list[dict[str, Any]] = []
 
     def new_id(kind: str) -> str:
@@ -130,14 +151,44 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
             parts.append({"type": "refusal", "refusal": choice.refusal})
         items.append({"id": new_id("message"), "type": "message", "status": status, "content": parts,
                       "role": "assistant"})
-    for call in choice.tool_calls:
-        if call.type == "custom":
-            items.append({"id": new_id("custom_tool_call"), "type": "custom_tool_call", "status": status,
-                          "call_id": call.id, "input": call.arguments, "name": call.name})
-        else:
-            items.append({"id": new_id("function_call"), "type": "function_call", "status": status,
-                          "arguments": call.arguments, "call_id": call.id, "name": call.name})
+    items.extend(_call_item(call, meta, len(items) + i, status) for i, call in enumerate(choice.tool_calls))
     return items
+
+
+def _drafted(drafts: list[dict[str, Any]], choice: Choice, meta: Meta, status: str) -> list[dict[str, Any]]:
+    """The output items of a :class:`Drafted` reply: each draft with its id and status, the calls filled in."""
+    calls = list(choice.tool_calls)
+    items: list[dict[str, Any]] = []
+    for draft in drafts:
+        kind = draft["type"]
+        if kind in ("function_call", "custom_tool_call"):
+            if calls:
+                items.append(_call_item(calls.pop(0), meta, len(items), status))
+            continue
+        item_id = meta.item_ids(meta.id, kind, len(items))
+        if kind == "message":
+            parts = [{**part, "annotations": list(part.get("annotations") or []),
+                      "logprobs": list(part.get("logprobs") or []) if meta.logprobs else []}
+                     if part["type"] == "output_text" else dict(part) for part in draft["content"]]
+            items.append({"id": item_id, "type": "message", "status": status, "content": parts,
+                          "role": "assistant"})
+            continue
+        item = {"id": item_id, **copy.deepcopy({k: v for k, v in draft.items() if k != "id"})}
+        if kind == "reasoning" and meta.encrypted:
+            item["encrypted_content"] = "gAAAAA" + hashlib.sha256(item_id.encode()).hexdigest()
+        item["status"] = status
+        items.append(item)
+    items.extend(_call_item(call, meta, len(items) + i, status) for i, call in enumerate(calls))
+    return items
+
+
+def _call_item(call: ToolCall, meta: Meta, index: int, status: str) -> dict[str, Any]:
+    """A function or custom tool call as an output item."""
+    if call.type == "custom":
+        return {"id": meta.item_ids(meta.id, "custom_tool_call", index), "type": "custom_tool_call",
+                "status": status, "call_id": call.id, "input": call.arguments, "name": call.name}
+    return {"id": meta.item_ids(meta.id, "function_call", index), "type": "function_call", "status": status,
+            "arguments": call.arguments, "call_id": call.id, "name": call.name}
 
 
 def response(reply: Reply | None, meta: Meta, *, status: str | None = None,
@@ -176,13 +227,14 @@ def lifecycle(done: dict[str, Any], status: str = "in_progress") -> dict[str, An
     return out
 
 
-def events(done: dict[str, Any]) -> list[Event]:
-    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``."""
+def events(done: dict[str, Any], split: Split | None = None) -> list[Event]:
+    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``.
+    ``split`` cuts each text into its deltas (by default token-sized; text with logprobs goes token by token)."""
     start = lifecycle(done)
     out: list[Event] = [{"type": "response.created", "response": start},
                         {"type": "response.in_progress", "response": copy.deepcopy(start)}]
     for index, item in enumerate(done["output"]):
-        out.extend(_item_events(item, index))
+        out.extend(_item_events(item, index, split or split_tokens))
     out.append({"type": TERMINAL.get(done["status"], "response.completed"), "response": done})
     for n, event in enumerate(out):
         event["sequence_number"] = n
@@ -203,12 +255,12 @@ def _added(item: dict[str, Any]) -> dict[str, Any]:
     return added
 
 
-def _item_events(item: dict[str, Any], index: int) -> Iterator[Event]:
+def _item_events(item: dict[str, Any], index: int, split: Split) -> Iterator[Event]:
     where = {"item_id": item["id"], "output_index": index}
     yield {"type": "response.output_item.added", "output_index": index, "item": _added(item)}
     kind = item["type"]
     if kind == "reasoning":
-        for si, part in enumerate(item["summary"]):
+        for si, part in enumerate(item.get("summary") or []):
             text = part["text"]
             yield {"type": "response.reasoning_summary_part.added", **where, "summary_index": si,
                    "part": {"type": "summary_text", "text": ""}}
@@ -218,8 +270,8 @@ def _item_events(item: dict[str, Any], index: int) -> Iterator[Event]:
             yield {"type": "response.reasoning_summary_part.done", **where, "summary_index": si,
                    "part": {"type": "summary_text", "text": text}}
     elif kind == "message":
-        for ci, part in enumerate(item["content"]):
-            yield from _part_events(part, {**where, "content_index": ci})
+        for ci, part in enumerate(item.get("content") or []):
+            yield from _part_events(part, {**where, "content_index": ci}, split)
     elif kind == "function_call":
         for piece in split(item["arguments"]):
             yield {"type": "response.function_call_arguments.delta", **where, "delta": piece}
@@ -232,7 +284,7 @@ def _item_events(item: dict[str, Any], index: int) -> Iterator[Event]:
     yield {"type": "response.output_item.done", "output_index": index, "item": item}
 
 
-def _part_events(part: dict[str, Any], where: dict[str, Any]) -> Iterator[Event]:
+def _part_events(part: dict[str, Any], where: dict[str, Any], split: Split) -> Iterator[Event]:
     if part["type"] == "refusal":
         yield {"type": "response.content_part.added", **where, "part": {"type": "refusal", "refusal": ""}}
         for piece in split(part["refusal"]):
@@ -251,7 +303,7 @@ def _part_events(part: dict[str, Any], where: dict[str, Any]) -> Iterator[Event]
                       "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in lp["top_logprobs"]]}
                      ] if lp is not None else []
         yield {"type": "response.output_text.delta", **where, "delta": piece, "logprobs": delta_lps}
-    for ai, annotation in enumerate(part["annotations"]):
+    for ai, annotation in enumerate(part.get("annotations") or []):
         yield {"type": "response.output_text.annotation.added", **where, "annotation_index": ai,
                "annotation": annotation}
     yield {"type": "response.output_text.done", **where, "text": part["text"], "logprobs": lps}

@@ -195,7 +195,8 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            return HTTPResponse(200, headers, events=render.sse(render.events(done), _dumps))
+            split = reply.split if isinstance(reply, render.Drafted) else None  # a drawn reply's own deltas
+            return HTTPResponse(200, headers, events=render.sse(render.events(done, split), _dumps))
         headers["content-type"] = "application/json"
         if background:
             done = render.lifecycle(done, "queued")
