@@ -370,8 +370,8 @@ def _dumps(value: Any) -> bytes:
 
 
 def _echo(space: ResponseSpace) -> dict[str, Any]:
-    tools = [{"type": "custom", "description": t.description, "format": dict(t.format or {"type": "text"}),
-              "name": t.name} if t.custom else
+    tools = [{"type": "custom", "format": {"type": "grammar", **t.format["grammar"]} if t.format and "grammar" in
+              t.format else {"type": "text"}, "name": t.name} if t.custom else
              {"type": "function", "description": t.description, "name": t.name,
               "parameters": dict(t.parameters or {"type": "object", "properties": {}}), "strict": t.strict}
              for t in space.tools]

@@ -148,6 +148,8 @@ def tool_defs(request: CreateResponseRequest) -> tuple[ToolDef, ...]:
                                 description=tool.description, param=f"tools[{i}].parameters"))
         elif isinstance(tool, CustomTool):
             fmt = _plain(tool.format) if tool.format is not None else None
+            if fmt is not None and fmt.get("type") == "grammar":  # the neutral (chat's) shape: nested
+                fmt = {"type": "grammar", "grammar": {k: v for k, v in fmt.items() if k != "type"}}
             defs.append(ToolDef(tool.name, custom=True, description=tool.description, format=fmt,
                                 param=f"tools[{i}]"))
     return tuple(defs)

@@ -413,7 +413,10 @@ def _tool(tool: Any) -> dict[str, Any]:
                 "parameters": tool.parameters, "strict": bool(strict)}
     if isinstance(tool, CustomTool):
         fmt = _plain(tool.format) if tool.format is not None else {"type": "text"}
-        return {"type": "custom", "description": tool.description, "format": fmt, "name": tool.name}
+        custom = {"type": "custom", "description": tool.description, "format": fmt, "name": tool.name}
+        if tool.description is None:  # a string or left out (the schema's CustomToolParam), never null
+            del custom["description"]
+        return custom
     shown: dict[str, Any] = _plain(tool)
     return shown
 
