@@ -58,7 +58,8 @@ class ResponseSpace:
 
     ``tools`` are the tools a reply may call (after ``tool_choice``), ``forced`` says it must call one
     (``required``, or a named tool); ``reasoning`` puts a reasoning item first (a reasoning model), ``summary``
-    gives it summary parts; ``logprobs`` is ``None`` or the number of ``top_logprobs``.
+    gives it summary parts (and ``encrypted``, ``encrypted_content``: ``None`` draws it); ``logprobs`` is ``None`` or
+    the number of ``top_logprobs``.
     """
 
     tools: tuple[ToolDef, ...] = ()
@@ -74,6 +75,7 @@ class ResponseSpace:
     kinds: tuple[Kind, ...] = KINDS
     statuses: tuple[str, ...] = STATUSES
     model: str | None = None
+    encrypted: bool | None = None  # reasoning items carry encrypted_content (None: drawn)
 
     @property
     def json(self) -> bool:
@@ -399,14 +401,16 @@ def draw_response(src: Source, space: ResponseSpace) -> DrawnResponse:
     if space.max_tokens is not None:
         thinking = min(thinking, max(space.max_tokens - visible, 0))
     prompt = src.integer(1, 4000)
-    usage = {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": src.integer(0, prompt // 64) * 64},
+    usage = {"input_tokens": prompt,
+             "input_tokens_details": {"cached_tokens": src.integer(0, prompt // 64) * 64, "cache_write_tokens": 0},
              "output_tokens": visible + thinking, "output_tokens_details": {"reasoning_tokens": thinking},
              "total_tokens": prompt + visible + thinking}
     digest = "".join(src.choice(_HEX) for _ in range(8)) + "0" * 40
     models = [m for m in MODELS if (effort(m, None) is not None) == space.reasoning] or list(MODELS)
     meta = render.Meta(id="resp_" + digest, created_at=src.integer(1_700_000_000, 1_800_000_000),
                        model=space.model or src.choice(models), usage=usage, echo=_echo(space),
-                       logprobs=space.logprobs is not None, encrypted=space.reasoning and src.boolean(0.3))
+                       logprobs=space.logprobs is not None,
+                       encrypted=space.reasoning and (src.boolean(0.3) if space.encrypted is None else space.encrypted))
     done = render.response(drafted, meta)
     events = render.events(done, pieces)
     pieces.freeze()

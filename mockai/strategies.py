@@ -1,4 +1,6 @@
-"""Hypothesis strategies for chat completions: requests, replies, streams, structured outputs and errors.
+"""Hypothesis strategies for chat completions: requests, replies, streams, structured outputs and errors; and for
+the Responses API (:mod:`mockai.response_strategies`): :func:`response_requests`, :func:`response_objects` and
+:func:`response_streams`.
 
 Imported only by those who ask (``pip install -e '.[hypothesis]'``); nothing else in mockai imports Hypothesis.
 Replies and streams come from :mod:`mockai.shapes`, the same building blocks behind the fuzz responder
@@ -44,6 +46,7 @@ from .chat import prompt_of
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
 from .request_strategies import chat_requests, messages, tools
+from .response_strategies import DrawnResponse, response_objects, response_requests, response_streams
 from .schema import WORDS, SchemaError, value_for
 from .shapes import (
     FINISHES,
@@ -60,6 +63,7 @@ from .shapes import (
 from .wire import NAME_PATTERN, ChatCompletionRequest
 
 __all__ = [
+    "DrawnResponse",
     "DrawnStream",
     "HypothesisSource",
     "api_errors",
@@ -70,6 +74,9 @@ __all__ = [
     "json_for_schema",
     "messages",
     "refusals",
+    "response_objects",
+    "response_requests",
+    "response_streams",
     "tool_calls",
     "tools",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ import jsonschema
 import pydantic
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
+
+from mockai.models import effort
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "openai-spec" / "openai-responses.schema.json"
 LIFECYCLE = ("response.created", "response.in_progress", "response.queued", "response.completed",
@@ -112,3 +115,66 @@ def without_ids(value: Any) -> Any:
     if isinstance(value, list):
         return [without_ids(v) for v in value]
     return value
+
+
+def allowed(payload: dict[str, Any], response: dict[str, Any]) -> list[str]:
+    """Why ``response`` is not a reply the request ``payload`` allows (empty when it is): calls of the tools
+    offered and chosen (one without ``parallel_tool_calls``, arguments valid for their schema, custom input for
+    its regex), ``max_output_tokens``, reasoning items for reasoning models only (summaries when asked for,
+    ``encrypted_content`` when included), JSON for ``text.format``, annotations inside their text, logprobs
+    exactly when included."""
+    out: list[str] = []
+    items = response["output"]
+    calls = [i for i in items if i["type"] in ("function_call", "custom_tool_call")]
+    offered = {t["name"] for t in payload.get("tools", [])}
+    choice = payload.get("tool_choice", "auto")
+    if isinstance(choice, dict) and choice["type"] in ("function", "custom"):
+        offered = {choice["name"]}
+    elif isinstance(choice, dict) and choice["type"] == "allowed_tools":
+        offered = {t["name"] for t in choice["tools"]}
+    if choice == "none":
+        offered = set()
+    out += [f"calls {c['name']!r}, not one of {sorted(offered)}" for c in calls if c["name"] not in offered]
+    if (choice == "required" or (isinstance(choice, dict) and choice.get("mode", "required") == "required")) \
+            and not calls and response["status"] == "completed":
+        out.append("no call, yet the request requires one")
+    if payload.get("parallel_tool_calls") is False and len(calls) > 1:
+        out.append(f"{len(calls)} calls without parallel_tool_calls")
+    for call in calls:
+        tool = next(t for t in payload["tools"] if t["name"] == call["name"])
+        if call["type"] == "function_call" and response["status"] == "completed":
+            jsonschema.validate(json.loads(call["arguments"]), tool["parameters"])
+        grammar = tool.get("format") or {}
+        if grammar.get("syntax") == "regex" and response["status"] == "completed" \
+                and not re.fullmatch(grammar["definition"], call["input"]):
+            out.append(f"custom tool input {call['input']!r} does not match {grammar['definition']!r}")
+    limit = payload.get("max_output_tokens")
+    if limit is not None and response["usage"]["output_tokens"] > limit:
+        out.append(f"{response['usage']['output_tokens']} output tokens over max_output_tokens={limit}")
+    reasons = effort(payload["model"], (payload.get("reasoning") or {}).get("effort")) not in (None, "none")
+    reasoning = [i for i in items if i["type"] == "reasoning"]
+    if reasons != bool(reasoning) or (reasoning and items[0]["type"] != "reasoning"):
+        out.append(f"reasoning items {len(reasoning)} for {payload['model']}")
+    if any(r["summary"] for r in reasoning) and not (payload.get("reasoning") or {}).get("summary"):
+        out.append("a summary nobody asked for")
+    encrypted = "reasoning.encrypted_content" in payload.get("include", [])
+    if any(("encrypted_content" in r) != encrypted for r in reasoning):
+        out.append("encrypted_content does not follow include")
+    fmt = (payload.get("text") or {}).get("format", {})
+    for item in items:
+        for part in item.get("content", []) if item["type"] == "message" else []:
+            if part["type"] != "output_text":
+                continue
+            text = part["text"]
+            if fmt.get("type") in ("json_schema", "json_object") and response["status"] == "completed":
+                value = json.loads(text)
+                jsonschema.validate(value, fmt.get("schema", {"type": "object"}))
+            for a in part["annotations"]:
+                if not 0 <= a["start_index"] <= a["end_index"] <= len(text):
+                    out.append(f"annotation {a} outside the text")
+            wants_logprobs = "message.output_text.logprobs" in payload.get("include", [])
+            if wants_logprobs and "".join(lp["token"] for lp in part["logprobs"]) != text:
+                out.append("logprobs do not spell the text")
+            if not wants_logprobs and part["logprobs"]:
+                out.append("logprobs nobody asked for")
+    return out

@@ -12,16 +12,14 @@ import json
 from typing import Any
 
 import httpx
-import jsonschema
 import openai
 import pydantic
 import pytest
 from openai.lib._parsing._responses import type_to_text_format_param
-from responses_spec import sse_events, strict_response, without_ids
+from responses_spec import allowed, sse_events, strict_response, without_ids
 
 from mockai import MockAI
 from mockai.engine import HTTPRequest
-from mockai.models import effort
 from mockai.response_checks import reassemble, stream_problems
 from mockai.tokens import split
 
@@ -74,63 +72,6 @@ def post(mock: MockAI, payload: dict[str, Any]) -> Any:
     res = mock.engine.handle(HTTPRequest("POST", "/v1/responses", headers=AUTH, body=json.dumps(payload).encode()))
     assert res.status == 200, res.body[:500]
     return res
-
-
-def allowed(payload: dict[str, Any], response: dict[str, Any]) -> list[str]:
-    """Why ``response`` is not a reply the request ``payload`` allows (empty when it is)."""
-    out: list[str] = []
-    items = response["output"]
-    calls = [i for i in items if i["type"] in ("function_call", "custom_tool_call")]
-    offered = {t["name"] for t in payload.get("tools", [])}
-    choice = payload.get("tool_choice", "auto")
-    if isinstance(choice, dict) and choice["type"] in ("function", "custom"):
-        offered = {choice["name"]}
-    elif isinstance(choice, dict) and choice["type"] == "allowed_tools":
-        offered = {t["name"] for t in choice["tools"]}
-    if choice == "none":
-        offered = set()
-    out += [f"calls {c['name']!r}, not one of {sorted(offered)}" for c in calls if c["name"] not in offered]
-    if (choice == "required" or (isinstance(choice, dict) and choice.get("mode", "required") == "required")) \
-            and not calls and response["status"] == "completed":
-        out.append("no call, yet the request requires one")
-    if payload.get("parallel_tool_calls") is False and len(calls) > 1:
-        out.append(f"{len(calls)} calls without parallel_tool_calls")
-    for call in calls:
-        tool = next(t for t in payload["tools"] if t["name"] == call["name"])
-        if call["type"] == "function_call" and response["status"] == "completed":
-            jsonschema.validate(json.loads(call["arguments"]), tool["parameters"])
-        if tool.get("format", {}).get("syntax") == "regex" and response["status"] == "completed":
-            assert call["input"].startswith("SELECT "), call
-    limit = payload.get("max_output_tokens")
-    if limit is not None and response["usage"]["output_tokens"] > limit:
-        out.append(f"{response['usage']['output_tokens']} output tokens over max_output_tokens={limit}")
-    reasons = effort(payload["model"], (payload.get("reasoning") or {}).get("effort")) not in (None, "none")
-    reasoning = [i for i in items if i["type"] == "reasoning"]
-    if reasons != bool(reasoning) or (reasoning and items[0]["type"] != "reasoning"):
-        out.append(f"reasoning items {len(reasoning)} for {payload['model']}")
-    if any(r["summary"] for r in reasoning) and not (payload.get("reasoning") or {}).get("summary"):
-        out.append("a summary nobody asked for")
-    encrypted = "reasoning.encrypted_content" in payload.get("include", [])
-    if any("encrypted_content" in r for r in reasoning) != encrypted:
-        out.append("encrypted_content does not follow include")
-    fmt = (payload.get("text") or {}).get("format", {})
-    for item in items:
-        for part in item.get("content", []) if item["type"] == "message" else []:
-            if part["type"] != "output_text":
-                continue
-            text = part["text"]
-            if fmt.get("type") in ("json_schema", "json_object") and response["status"] == "completed":
-                value = json.loads(text)
-                jsonschema.validate(value, fmt.get("schema", {"type": "object"}))
-            for a in part["annotations"]:
-                if not 0 <= a["start_index"] <= a["end_index"] <= len(text):
-                    out.append(f"annotation {a} outside the text")
-            wants_logprobs = "message.output_text.logprobs" in payload.get("include", [])
-            if wants_logprobs and "".join(lp["token"] for lp in part["logprobs"]) != text:
-                out.append("logprobs do not spell the text")
-            if not wants_logprobs and part["logprobs"]:
-                out.append("logprobs nobody asked for")
-    return out
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -318,3 +259,14 @@ def test_a_custom_tools_grammar_holds_for_either_responder(responder: str) -> No
         if response["status"] == "completed":
             assert calls
             assert all(re.fullmatch(SQL["format"]["definition"], c["input"]) for c in calls), calls
+
+
+@pytest.mark.parametrize("module", ["mockai.fuzz", "mockai.response_shapes", "mockai.response_checks",
+                                    "mockai.responses.render"])
+def test_the_examples_in_the_docstrings_hold(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0
+    assert result.failed == 0
