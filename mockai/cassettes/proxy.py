@@ -97,8 +97,13 @@ class Capture:
 
 
 def parse_event(text: str, at: float) -> dict[str, Any]:
-    """One SSE event as recorded: ``{"at", "data"}`` for a plain ``data:`` event, else ``{"at", "raw"}``."""
+    """One SSE event as recorded: ``{"at", "data"}`` for a plain ``data:`` event, ``{"at", "event", "data"}`` for
+    a named one (the Responses API's ``event: <type>`` + ``data: {...}``), else ``{"at", "raw"}``."""
     lines = text.split("\n")
+    name = None
+    if lines[0].startswith("event:") and len(lines) > 1:
+        name = lines[0][6:].removeprefix(" ")
+        lines = lines[1:]
     if all(line.startswith("data:") for line in lines):
         data = "\n".join(line[6:] if line.startswith("data: ") else line[5:] for line in lines)
         try:
@@ -106,8 +111,9 @@ def parse_event(text: str, at: float) -> dict[str, Any]:
         except ValueError:
             value = None
         if isinstance(value, (dict, list)):
-            return {"at": at, "data": value}
-        return {"at": at, "data": data}
+            return {"at": at, "data": value} if name is None else {"at": at, "event": name, "data": value}
+        if name is None:
+            return {"at": at, "data": data}
     return {"at": at, "raw": text}
 
 
