@@ -13,8 +13,8 @@ before the text (reasoning models), one or two messages with ``url_citation`` an
 finishes; every text (summaries, arguments and tool input too) in many tiny deltas: one code point each, cut
 inside ZWJ emoji, flags and combining sequences, or anywhere — within ``tools`` and ``tool_choice``
 (``allowed_tools`` too), ``parallel_tool_calls``, ``text.format``, ``max_output_tokens``, ``reasoning`` and the
-logprobs ``include``. Each stream is written from its finished response by the server's renderer, so it
-reassembles to it.
+logprobs ``include``. Each stream is written from its finished response by the server's renderer (its deltas
+cut by :func:`mockai.responses.render.resplit`), so it reassembles to it.
 
 Deterministic: the draws come from a :class:`~mockai.shapes.SeededSource` over ``random.Random`` seeded from
 (seed, canonical request), not from Hypothesis (whose ``.example()`` is not reproducible and whose engine is

@@ -1,13 +1,13 @@
 """What every Responses stream satisfies, checked event by event: the real API's grammar, and reassembly.
 
-:func:`stream_problems` walks a stream as a strict client does: ``response.created`` then ``response.in_progress``
-first, one terminal event (``response.completed``, ``.incomplete`` or ``.failed``) last, ``sequence_number``
-counting from 0, one output item open at a time and numbered in order, every event naming its item, part and
-summary part by id and index, and each item rebuilt from its deltas alone (text, refusal, annotations, function
-arguments, custom tool input, reasoning summary parts): the ``.done`` events, ``output_item.done`` and the
-terminal response's ``output`` must all say what the deltas said. :func:`reassemble` gives the items rebuilt.
-The fuzz responder's and the Hypothesis strategies' streams are held to it (tests/test_responses_fuzz.py,
-tests/test_responses_strategies.py), and so may a client's own fake or proxy be.
+:func:`stream_problems` walks a stream as a strict client does: ``response.created`` (then ``response.queued`` for
+a background response) then ``response.in_progress`` first, one terminal event (``response.completed``,
+``.incomplete`` or ``.failed``) last, ``sequence_number`` counting from 0, one output item open at a time and
+numbered in order, every event naming its item, part and summary part by id and index, and each item rebuilt from
+its deltas alone (text, refusal, annotations, function arguments, custom tool input, reasoning summary parts): the
+``.done`` events, ``output_item.done`` and the terminal response's ``output`` must all say what the deltas said.
+:func:`reassemble` gives the items rebuilt. The fuzz responder's and the Hypothesis strategies' streams are held to
+it (tests/test_responses_fuzz.py, tests/test_responses_strategies.py), and so may a client's own fake or proxy be.
 
 >>> import random
 >>> from mockai.response_shapes import ResponseSpace, draw_response
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+_HEAD = ("response.created", "response.queued", "response.in_progress")
 TERMINAL = {"response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}
 _EMPTY = {"message": ("content", []), "function_call": ("arguments", ""), "custom_tool_call": ("input", ""),
           "reasoning": ("summary", [])}
@@ -63,7 +64,9 @@ def stream_problems(events: Sequence[Mapping[str, Any]], response: Mapping[str, 
     if not events:
         return ["no events"]
     types = [e.get("type") for e in events]
-    for n, want in enumerate(("response.created", "response.in_progress")):
+    head = ("response.created", "response.queued", "response.in_progress") if types[1:2] == ["response.queued"] \
+        else ("response.created", "response.in_progress")  # a background response is queued first
+    for n, want in enumerate(head):
         if n < len(types) and types[n] != want:
             walk.fail(n, f"{types[n]}, wanted {want}")
     if types[-1] not in TERMINAL:
@@ -74,6 +77,8 @@ def stream_problems(events: Sequence[Mapping[str, Any]], response: Mapping[str, 
         kind = event.get("type")
         if kind in TERMINAL and n != len(events) - 1:
             walk.fail(n, f"{kind} before the end")
+        if kind in _HEAD and n >= len(head):
+            walk.fail(n, f"{kind} after the stream began")
         if str(kind).startswith("response.") and "response" in event:
             lifecycle = event["response"]
             walk.check(lifecycle.get("id") == rid, n, "the response id changed")

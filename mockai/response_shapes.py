@@ -12,7 +12,8 @@ request's ``max_output_tokens``; ``content_filter``). Then how each text travels
 drawn code points, token-sized, one code point per delta, or at every joiner, combining mark and flag half.
 
 The stream itself is written by the server's own renderer (:func:`mockai.responses.render.events`) from the
-finished response, with the drawn split, so drawn streams keep the real API's event grammar.
+finished response, its deltas cut as drawn (:func:`mockai.responses.render.resplit`), so drawn streams keep the
+real API's event grammar.
 
 >>> import random
 >>> from mockai.shapes import SeededSource
@@ -371,9 +372,15 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _flat(fmt: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A custom tool's format as the Responses API writes it (chat nests a grammar under ``grammar``)."""
+    if fmt is None or fmt.get("type") != "grammar":
+        return {"type": "text"}
+    return {"type": "grammar", **dict(fmt.get("grammar", {k: v for k, v in fmt.items() if k != "type"}))}
+
+
 def _echo(space: ResponseSpace) -> dict[str, Any]:
-    tools = [{"type": "custom", "format": {"type": "grammar", **t.format["grammar"]} if t.format and "grammar" in
-              t.format else {"type": "text"}, "name": t.name} if t.custom else
+    tools = [{"type": "custom", "format": _flat(t.format), "name": t.name} if t.custom else
              {"type": "function", "description": t.description, "name": t.name,
               "parameters": dict(t.parameters or {"type": "object", "properties": {}}), "strict": t.strict}
              for t in space.tools]
@@ -412,7 +419,7 @@ def draw_response(src: Source, space: ResponseSpace) -> DrawnResponse:
                        logprobs=space.logprobs is not None,
                        encrypted=space.reasoning and (src.boolean(0.3) if space.encrypted is None else space.encrypted))
     done = render.response(drafted, meta)
-    events = render.events(done, pieces)
+    events = render.resplit(render.events(done), pieces)
     pieces.freeze()
     return DrawnResponse(drafted.choices, model=meta.model, usage=usage, items=drafted.items, split=pieces,
                          response=done, events=events)

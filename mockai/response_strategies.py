@@ -255,9 +255,7 @@ def _space(*, tools: Sequence[Mapping[str, Any]] | None, tool_choice: str | Mapp
             defs.append(ToolDef(name, parameters=params, strict=bool(tool.get("strict"))))
         else:
             fmt = tool.get("format")
-            nested = {"type": "grammar", "grammar": {k: v for k, v in fmt.items() if k != "type"}} \
-                if isinstance(fmt, Mapping) and fmt.get("type") == "grammar" else None
-            defs.append(ToolDef(name, custom=True, format=nested))
+            defs.append(ToolDef(name, custom=True, format=dict(fmt) if isinstance(fmt, Mapping) else None))
     names = {t.name for t in defs}
     forced = tool_choice == "required"
     if isinstance(tool_choice, Mapping):

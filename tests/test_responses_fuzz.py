@@ -245,8 +245,8 @@ def test_scripted_rules_answer_first_and_a_content_fault_rewrites_a_fuzzed_reply
 @pytest.mark.parametrize("responder", ["default", "fuzz"])
 def test_a_custom_tools_grammar_holds_for_either_responder(responder: str) -> None:
     """A regression: the Responses API sends a custom tool's grammar flat (``format.syntax``), chat nests it
-    (``format.grammar.syntax``); only the nested form reached the generator, so Responses inputs ignored it. And
-    the echoed tool left ``description: null``, which the schema does not allow."""
+    (``format.grammar.syntax``); the generator read only the nested form, so Responses inputs ignored it. And the
+    echoed tool left ``description: null``, which the schema does not allow."""
     import re
 
     mock = MockAI(responder=responder, seed=9)

@@ -279,3 +279,22 @@ def test_the_examples_in_the_docstrings_hold() -> None:
     result = doctest.testmod(mockai.response_strategies)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(response_streams())
+def test_a_background_stream_may_be_queued_before_it_is_in_progress(drawn: DrawnResponse) -> None:
+    events = copy.deepcopy(drawn.events)
+    for event in events[:2]:
+        event["response"]["background"] = True
+    queued = {"type": "response.queued", "response": {**events[0]["response"], "status": "queued"}}
+    events.insert(1, queued)
+    for n, event in enumerate(events):
+        event["sequence_number"] = n
+    response = {**events[-1]["response"]}
+    assert stream_problems(events, response) == []
+    strict_event(queued)
+    swapped = copy.deepcopy([events[0], events[2], events[1], *events[3:]])  # queued after in_progress
+    for n, event in enumerate(swapped):
+        event["sequence_number"] = n
+    assert any("response.queued after the stream began" in p for p in stream_problems(swapped, response))

@@ -1065,7 +1065,7 @@ def test_to_prompt_tools_choice_format_and_limits() -> None:
                 param="tools[0].parameters"),
         ToolDef("noop", param="tools[1].parameters"),
         ToolDef("run_sql", custom=True, description="Runs SQL", param="tools[2]",
-                format={"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}),
+                format={"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: /.+/"}}),
     )
     assert prompt.choosing == Choosing("named", only=("get_weather",))
     assert [t.name for t in prompt.callable_tools()] == ["get_weather"]

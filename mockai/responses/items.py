@@ -28,6 +28,7 @@ from .wire import (
     AllowedToolsChoice,
     CreateResponseRequest,
     CustomChoice,
+    CustomGrammarFormat,
     CustomTool,
     CustomToolCall,
     CustomToolCallOutput,
@@ -147,12 +148,20 @@ def tool_defs(request: CreateResponseRequest) -> tuple[ToolDef, ...]:
             defs.append(ToolDef(tool.name, parameters=tool.parameters, strict=bool(tool.strict),
                                 description=tool.description, param=f"tools[{i}].parameters"))
         elif isinstance(tool, CustomTool):
-            fmt = _plain(tool.format) if tool.format is not None else None
-            if fmt is not None and fmt.get("type") == "grammar":  # the neutral (chat's) shape: nested
-                fmt = {"type": "grammar", "grammar": {k: v for k, v in fmt.items() if k != "type"}}
-            defs.append(ToolDef(tool.name, custom=True, description=tool.description, format=fmt,
+            defs.append(ToolDef(tool.name, custom=True, description=tool.description, format=_custom_format(tool),
                                 param=f"tools[{i}]"))
     return tuple(defs)
+
+
+def _custom_format(tool: CustomTool) -> dict[str, Any] | None:
+    """A custom tool's ``format`` in the neutral (chat's) shape: a grammar's ``syntax`` and ``definition`` sit
+    flat in the Responses API and under ``grammar`` in chat."""
+    fmt = tool.format
+    if fmt is None:
+        return None
+    if isinstance(fmt, CustomGrammarFormat):
+        return {"type": "grammar", "grammar": {"syntax": fmt.syntax, "definition": fmt.definition}}
+    return _plain(fmt)
 
 
 def choosing(choice: ToolChoice | None) -> Choosing:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..reply import Choice, Reply, ToolCall
-from ..tokens import split as split_tokens
+from ..tokens import split
 
 Event = dict[str, Any]
 Split = Callable[[str], list[str]]  # a text -> the deltas a stream sends it in (joining to it)
@@ -74,9 +74,9 @@ class Drafted(Reply):
     ``items`` are the drafts of ``output``, in order, without ids or status: ``{"type": "reasoning", "summary":
     [...]}``, ``{"type": "message", "content": [parts]}`` and, for each of the first choice's tool calls in turn, a
     bare ``{"type": "function_call"}`` or ``{"type": "custom_tool_call"}`` (the call itself, id included, is the
-    choice's: the engine names it). ``split`` cuts each text into its stream's deltas (``None``: token-sized).
-    The first choice says the same in neutral form, for rules, the journal, usage and the chat wire; a rewritten
-    reply (a content fault) is a plain :class:`Reply` again.
+    choice's: the engine names it). ``split`` cuts each text into its stream's deltas (``None``: token-sized; see
+    :func:`resplit`). The first choice says the same in neutral form, for rules, the journal, usage and the chat
+    wire; a rewritten reply (a content fault) is a plain :class:`Reply` again.
     """
 
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -151,7 +151,13 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
             parts.append({"type": "refusal", "refusal": choice.refusal})
         items.append({"id": new_id("message"), "type": "message", "status": status, "content": parts,
                       "role": "assistant"})
-    items.extend(_call_item(call, meta, len(items) + i, status) for i, call in enumerate(choice.tool_calls))
+    for call in choice.tool_calls:
+        if call.type == "custom":
+            items.append({"id": new_id("custom_tool_call"), "type": "custom_tool_call", "status": status,
+                          "call_id": call.id, "input": call.arguments, "name": call.name})
+        else:
+            items.append({"id": new_id("function_call"), "type": "function_call", "status": status,
+                          "arguments": call.arguments, "call_id": call.id, "name": call.name})
     return items
 
 
@@ -227,14 +233,13 @@ def lifecycle(done: dict[str, Any], status: str = "in_progress") -> dict[str, An
     return out
 
 
-def events(done: dict[str, Any], split: Split | None = None) -> list[Event]:
-    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``.
-    ``split`` cuts each text into its deltas (by default token-sized; text with logprobs goes token by token)."""
+def events(done: dict[str, Any]) -> list[Event]:
+    """Every event of the stream of the finished response ``done``, numbered; the last one carries ``done``."""
     start = lifecycle(done)
     out: list[Event] = [{"type": "response.created", "response": start},
                         {"type": "response.in_progress", "response": copy.deepcopy(start)}]
     for index, item in enumerate(done["output"]):
-        out.extend(_item_events(item, index, split or split_tokens))
+        out.extend(_item_events(item, index))
     out.append({"type": TERMINAL.get(done["status"], "response.completed"), "response": done})
     for n, event in enumerate(out):
         event["sequence_number"] = n
@@ -255,12 +260,12 @@ def _added(item: dict[str, Any]) -> dict[str, Any]:
     return added
 
 
-def _item_events(item: dict[str, Any], index: int, split: Split) -> Iterator[Event]:
+def _item_events(item: dict[str, Any], index: int) -> Iterator[Event]:
     where = {"item_id": item["id"], "output_index": index}
     yield {"type": "response.output_item.added", "output_index": index, "item": _added(item)}
     kind = item["type"]
     if kind == "reasoning":
-        for si, part in enumerate(item.get("summary") or []):
+        for si, part in enumerate(item["summary"]):
             text = part["text"]
             yield {"type": "response.reasoning_summary_part.added", **where, "summary_index": si,
                    "part": {"type": "summary_text", "text": ""}}
@@ -270,8 +275,8 @@ def _item_events(item: dict[str, Any], index: int, split: Split) -> Iterator[Eve
             yield {"type": "response.reasoning_summary_part.done", **where, "summary_index": si,
                    "part": {"type": "summary_text", "text": text}}
     elif kind == "message":
-        for ci, part in enumerate(item.get("content") or []):
-            yield from _part_events(part, {**where, "content_index": ci}, split)
+        for ci, part in enumerate(item["content"]):
+            yield from _part_events(part, {**where, "content_index": ci})
     elif kind == "function_call":
         for piece in split(item["arguments"]):
             yield {"type": "response.function_call_arguments.delta", **where, "delta": piece}
@@ -284,7 +289,7 @@ def _item_events(item: dict[str, Any], index: int, split: Split) -> Iterator[Eve
     yield {"type": "response.output_item.done", "output_index": index, "item": item}
 
 
-def _part_events(part: dict[str, Any], where: dict[str, Any], split: Split) -> Iterator[Event]:
+def _part_events(part: dict[str, Any], where: dict[str, Any]) -> Iterator[Event]:
     if part["type"] == "refusal":
         yield {"type": "response.content_part.added", **where, "part": {"type": "refusal", "refusal": ""}}
         for piece in split(part["refusal"]):
@@ -303,11 +308,56 @@ def _part_events(part: dict[str, Any], where: dict[str, Any], split: Split) -> I
                       "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in lp["top_logprobs"]]}
                      ] if lp is not None else []
         yield {"type": "response.output_text.delta", **where, "delta": piece, "logprobs": delta_lps}
-    for ai, annotation in enumerate(part.get("annotations") or []):
+    for ai, annotation in enumerate(part["annotations"]):
         yield {"type": "response.output_text.annotation.added", **where, "annotation_index": ai,
                "annotation": annotation}
     yield {"type": "response.output_text.done", **where, "text": part["text"], "logprobs": lps}
     yield {"type": "response.content_part.done", **where, "part": part}
+
+
+_DELTAS = ("response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta",
+           "response.custom_tool_call_input.delta", "response.reasoning_summary_text.delta")
+
+
+def resplit(events_: list[Event], reply: Reply | Split | None) -> list[Event]:
+    """``events_`` with each run of deltas of one text sent again as ``split`` cuts it (a :class:`Drafted`
+    reply's own ``split``; anything else leaves the events as they are), numbered anew. Deltas that carry
+    logprobs stay token by token (each logprob is a token's).
+
+    >>> meta = Meta(id="resp_1", created_at=0, model="gpt-4o-mini", usage=None)
+    >>> done = response(Reply.text("Hi there"), meta)
+    >>> [e["delta"] for e in resplit(events(done), list) if e["type"].endswith(".delta")]
+    ['H', 'i', ' ', 't', 'h', 'e', 'r', 'e']
+    """
+    cut = reply.split if isinstance(reply, Drafted) else reply if not isinstance(reply, Reply) else None
+    if cut is None:
+        return events_
+    out: list[Event] = []
+    run: list[Event] = []
+
+    def flush() -> None:
+        if any(e.get("logprobs") for e in run):
+            out.extend(run)
+        elif run:
+            text = "".join(e["delta"] for e in run)
+            out.extend({**run[0], "delta": piece} for piece in cut(text))
+        run.clear()
+
+    for event in events_:
+        same = run and all(event.get(k) == run[0].get(k) for k in ("type", "item_id", "content_index",
+                                                                     "summary_index"))
+        if event["type"] in _DELTAS and (not run or same):
+            run.append(event)
+            continue
+        flush()
+        if event["type"] in _DELTAS:
+            run.append(event)
+        else:
+            out.append(event)
+    flush()
+    for n, event in enumerate(out):
+        event["sequence_number"] = n
+    return out
 
 
 def sse(events_: list[Event], dumps: Callable[[Any], bytes]) -> list[bytes]:

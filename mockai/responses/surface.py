@@ -195,8 +195,7 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            split = reply.split if isinstance(reply, render.Drafted) else None  # a drawn reply's own deltas
-            return HTTPResponse(200, headers, events=render.sse(render.events(done, split), _dumps))
+            return HTTPResponse(200, headers, events=render.sse(render.resplit(render.events(done), reply), _dumps))
         headers["content-type"] = "application/json"
         if background:
             done = render.lifecycle(done, "queued")
@@ -419,12 +418,12 @@ def _tool(tool: Any) -> dict[str, Any]:
                 "parameters": tool.parameters, "strict": bool(strict)}
     if isinstance(tool, CustomTool):
         fmt = _plain(tool.format) if tool.format is not None else {"type": "text"}
-        custom = {"type": "custom", "description": tool.description, "format": fmt, "name": tool.name}
-        if tool.description is None:  # a string or left out (the schema's CustomToolParam), never null
-            del custom["description"]
-        return custom
-    shown: dict[str, Any] = _plain(tool)
-    return shown
+        shown = {"type": "custom", "name": tool.name, "format": fmt}
+        if tool.description is not None:  # a string when given (the schema has no null for it)
+            shown["description"] = tool.description
+        return shown
+    builtin: dict[str, Any] = _plain(tool)
+    return builtin
 
 
 def _plain(value: Any) -> Any:
