@@ -1,6 +1,4 @@
-"""Hypothesis strategies for chat completions: requests, replies, streams, structured outputs and errors; and for
-the Responses API (:mod:`mockai.response_strategies`): :func:`response_requests`, :func:`response_objects` and
-:func:`response_streams`.
+"""Hypothesis strategies for chat completions: requests, replies, streams, structured outputs and errors.
 
 Imported only by those who ask (``pip install -e '.[hypothesis]'``); nothing else in mockai imports Hypothesis.
 Replies and streams come from :mod:`mockai.shapes`, the same building blocks behind the fuzz responder
@@ -10,6 +8,9 @@ Replies and streams come from :mod:`mockai.shapes`, the same building blocks beh
 Every value drawn is valid: replies and chunks parse with the ``openai`` SDK's types in strict mode, streams
 reassemble (with the SDK's own accumulator) to the reply they came from, and requests (from
 :mod:`mockai.request_strategies`) are valid by OpenAI's request schema and the SDK's request types.
+
+For the Responses API: :func:`response_requests`, :func:`response_objects` and :func:`response_streams` (from
+:mod:`mockai.response_strategies`).
 
     from hypothesis import given
     from mockai import MockAI

@@ -87,12 +87,12 @@ class Cassette:
         self.misses: list[str] = []
         self.recorded: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # The Responses API responses the cassette holds (what a follow-up may be about).
+        self._response_ids = {rid for inter in self.interactions for rid in response_ids(inter)}
         self._index: dict[str, list[int]] = {}
         self._played: dict[str, int] = {}
-        self._response_ids: set[str] = set()  # the Responses API responses the cassette holds
         for i, inter in enumerate(self.interactions):
             self._index.setdefault(self.matcher.key(CassetteRequest.of(inter["request"])), []).append(i)
-            self._response_ids.update(response_ids(inter))
 
     @classmethod
     def from_config(cls, config: Config) -> Cassette:
@@ -255,6 +255,19 @@ class Cassette:
                 for _, i, have, why in scored[:limit]]
 
 
+def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The usage the engine would report for the reply ``body`` (a ``chat.completion``) to ``ex``'s request."""
+    from ..chat import Chat
+    from ..rules import from_completion
+
+    if not isinstance(ex.wire, Chat):
+        return None
+    try:
+        return ex.wire.usage(ex, from_completion(body))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def response_ids(inter: dict[str, Any]) -> list[str]:
     """The ids of the Responses API responses a recorded interaction answered with (its body's, or its stream's)."""
     res = inter.get("response") or {}
@@ -274,19 +287,5 @@ def mentioned_ids(path: str, body: Any) -> list[str]:
     if isinstance(body, dict) and isinstance(body.get("previous_response_id"), str):
         out.append(body["previous_response_id"])
     return out
-
-
-def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
-    """The usage the engine would report for the reply ``body`` (a ``chat.completion``) to ``ex``'s request."""
-    from ..chat import Chat
-    from ..rules import from_completion
-
-    if not isinstance(ex.wire, Chat):
-        return None
-    try:
-        return ex.wire.usage(ex, from_completion(body))
-    except (KeyError, TypeError, ValueError):
-        return None
-
 
 __all__ = ["RECORD_MODES", "Cassette", "CassetteError"]
