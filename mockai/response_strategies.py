@@ -86,8 +86,8 @@ def _message(role: str, text: str, parts: bool) -> dict[str, Any]:
 @st.composite
 def _input(draw: Callable[[SearchStrategy[Any]], Any], json: bool, max_turns: int) -> str | list[dict[str, Any]]:
     mention = " Answer in JSON." if json else ""
-    if draw(st.booleans()):
-        return str(draw(_INPUT)) + mention  # an empty input is a 400
+    if not draw(st.booleans()):  # a string input shrinks first; an empty one is a 400
+        return str(draw(_INPUT)) + mention
     items: list[dict[str, Any]] = []
     if draw(st.booleans()):
         items.append(_message(draw(st.sampled_from(["system", "developer"])), draw(_TEXT), draw(st.booleans())))
