@@ -151,6 +151,27 @@ def test_record_a_responses_session_then_replay_it_through_every_door(upstream: 
         assert session(client) == recorded
 
 
+def test_record_modes_new_episodes_and_all_for_responses(upstream: str, tmp_path: Path) -> None:
+    path = tmp_path / "modes.json"
+
+    def ask(mock: MockAI, text: str, **kw: Any) -> Any:
+        return seen(mock.client(api_key=REAL_KEY, max_retries=0).responses.create(model=MODEL, input=text, **kw))
+
+    first = ask(MockAI(cassette=path, record_mode="once", upstream=upstream), "Old question")
+    episodes = MockAI(cassette=path, record_mode="new_episodes", upstream=upstream)
+    assert ask(episodes, "Old question") == first  # replayed
+    streamed = [e.type for e in episodes.client(api_key=REAL_KEY).responses.create(model=MODEL, input="New one",
+                                                                                  stream=True)]
+    assert [c.responder for c in episodes.calls] == ["cassette", "cassette"]
+    assert [i["request"]["body"]["input"] for i in load(path)] == ["Old question", "New one"]
+    replay = MockAI(cassette=path).client(max_retries=0)
+    assert [e.type for e in replay.responses.create(model=MODEL, input="New one", stream=True)] == streamed
+
+    again = MockAI(cassette=path, record_mode="all", upstream=upstream)
+    ask(again, "Only this")
+    assert [i["request"]["body"]["input"] for i in load(path)] == ["Only this"]
+
+
 def test_a_key_echoed_inside_events_is_scrubbed_and_the_request_still_matches(upstream: str, tmp_path: Path) -> None:
     path = tmp_path / "echo.json"
     body = {"model": MODEL, "input": "Echo", "user": f"owner of {REAL_KEY}", "metadata": {"k": REAL_KEY}}
@@ -376,3 +397,16 @@ def test_the_examples_in_the_docstrings_hold(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_an_invalid_follow_up_keeps_mockais_own_error(tmp_path: Path) -> None:
+    path = tmp_path / "invalid.json"
+    save(path, [_responses_interaction(body={"id": "resp_held", "object": "response", "status": "completed",
+                                              "output": []})])
+    client = MockAI(cassette=path).client(max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:  # a bad temperature is a bad temperature, cassette or not
+        client.responses.create(model=MODEL, input="x", previous_response_id="resp_held", temperature=9)
+    assert info.value.code == "decimal_above_max_value"
+    with pytest.raises(openai.BadRequestError) as miss:
+        client.responses.create(model=MODEL, input="x", previous_response_id="resp_held")
+    assert miss.value.code == "cassette_miss"

@@ -130,7 +130,9 @@ class Cassette:
     def rejected(self, http: HTTPRequest, call: Call, error: APIError) -> HTTPResponse | None:
         """Answer a request the engine's own checks rejected with ``error``: its recorded answer when the cassette
         has one (a recorded error comes back as it was recorded), else, while recording, the upstream's answer
-        to it, forwarded as it came; ``None`` leaves the engine's error standing (not recording, and a miss)."""
+        to it, forwarded as it came; ``None`` leaves the engine's error standing (not recording, and a miss). A
+        response the engine does not know (a 404, ``previous_response_not_found``) that this cassette answered
+        with is a miss that says so: a replayed response is not stored by mockai."""
         try:
             body: Any = json.loads(http.body) if http.body else None
         except (ValueError, RecursionError):  # not JSON (or bad UTF-8, or nested too deep): matched as text
@@ -143,8 +145,9 @@ class Cassette:
             call.body = body if isinstance(body, dict) else None
             call.responder = self.name
             return answer
-        held = sorted(self._response_ids & set(mentioned_ids(http.path, body)))
-        if held:  # a follow-up about a replayed response: say so rather than "not found"
+        unknown = error.status == 404 or error.code == "previous_response_not_found"
+        held = sorted(self._response_ids & set(mentioned_ids(http.path, body))) if unknown else []
+        if held:  # a follow-up about a replayed response, unknown here: say so rather than "not found"
             text = (f"{self.miss_message(req, key)}\nThe response {held[0]} comes from this cassette: a replayed "
                     "response is not stored by mockai, so what follows it (retrieving, deleting, cancelling it, "
                     "listing its input items, continuing it with previous_response_id) is answered only from "
