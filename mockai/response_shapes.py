@@ -98,7 +98,13 @@ class ResponseSpace:
 def space_of(prompt: Prompt) -> ResponseSpace:
     """What a Responses request constrains: the tools it offers and ``tool_choice`` (``allowed_tools`` too),
     ``parallel_tool_calls``, ``text.format``, ``max_output_tokens``, whether the model reasons and a summary is
-    asked for, and the logprobs ``include``."""
+    asked for, and the logprobs ``include``.
+
+    >>> from mockai.prompt import Turn
+    >>> space = space_of(Prompt(api="responses", model="o3", turns=(Turn("user", "Hi"),), reasoning_summary="auto"))
+    >>> space.reasoning, space.summary, space.allowed_kinds()
+    (True, True, ['text', 'refusal'])
+    """
     tools = prompt.callable_tools()
     fmt = prompt.format
     schema_ = (fmt.schema or {"type": "object"}) if fmt is not None and fmt.kind == "json_schema" else None
@@ -127,7 +133,12 @@ def split_deltas(src: Source, text: str) -> list[str]:
     """Pieces joining to ``text`` (never empty; ``[]`` for no text): cut at drawn code points (fewer cuts shrink
     first), token-sized, one code point each, or at every place that splits a user-perceived character (after a
     ZWJ, before a combining mark, a variation selector, a skin tone, between a flag's halves) and between
-    words."""
+    words.
+
+    >>> pieces = split_deltas(SeededSource(random.Random(0)), "Hi \U0001f469\u200d\U0001f4bb!")
+    >>> "".join(pieces)
+    'Hi 👩\u200d💻!'
+    """
     if not text:
         return []
     mode = src.integer(0, 3)
@@ -146,7 +157,11 @@ def split_deltas(src: Source, text: str) -> list[str]:
 
 class SeededSplit:
     """A :data:`~mockai.responses.render.Split` drawing each text's pieces from ``seed`` and the text alone: the
-    same text splits the same way in any process, in any order, from any thread."""
+    same text splits the same way in any process, in any order, from any thread.
+
+    >>> SeededSplit(b"seed")("Hello, world") == SeededSplit(b"seed")("Hello, world")
+    True
+    """
 
     def __init__(self, seed: bytes) -> None:
         self.seed = seed
@@ -158,7 +173,13 @@ class SeededSplit:
 
 class Pieces:
     """A :data:`~mockai.responses.render.Split` that draws each text's pieces from ``src`` the first time and
-    keeps them (``drawn``); once :meth:`freeze` is called it only replays them (token-sized for a new text)."""
+    keeps them (``drawn``); once :meth:`freeze` is called it only replays them (token-sized for a new text).
+
+    >>> pieces = Pieces(SeededSource(random.Random(2)))
+    >>> first = pieces("Hello, world")
+    >>> pieces.freeze()("Hello, world") == first, pieces("new text")
+    (True, ['new', ' text'])
+    """
 
     def __init__(self, src: Source | None) -> None:
         self.src = src
