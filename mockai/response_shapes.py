@@ -37,7 +37,7 @@ from . import schema, tokens
 from .generate import compact, custom_input
 from .models import effort
 from .prompt import Prompt, ToolDef
-from .reply import Choice, ToolCall
+from .reply import Choice, TokenLogprob, ToolCall
 from .responses import render
 from .shapes import MAX_TOOL_CALLS, MODELS, REFUSALS, Kind, SeededSource, Source, _b62, _logprob, draw_text
 
@@ -352,6 +352,10 @@ def _mirror(items: list[dict[str, Any]], calls: list[ToolCall], reason: str | No
                     reasoning=" ".join(summary) if any(i["type"] == "reasoning" for i in items) else None,
                     annotations=[a for p, key in _texts(items) if key == "text" for a in p["annotations"]])
     choice.tokens = [t for text in texts for t in tokens.split(text)]  # counted part by part, as drawn and cut
+    drawn = [lp for p, key in _texts(items) if key == "text" for lp in p.get("logprobs") or []]
+    if drawn:  # the engine would make some up otherwise
+        choice.logprobs = [TokenLogprob(lp["token"], lp["logprob"], [(t["token"], t["logprob"])
+                                                                     for t in lp["top_logprobs"]]) for lp in drawn]
     choice.finish_reason = ("length" if reason == "max_output_tokens" else "content_filter" if reason else
                             "tool_calls" if calls else "stop")
     return choice
