@@ -3,10 +3,18 @@
 ``mockai serve --responder fuzz --seed N``, ``MockAI(responder="fuzz")`` or
 ``@pytest.mark.mockai(responder="fuzz")``. It takes the default generator's place at the end of the chain
 (scripted rules and cassettes still answer first) and draws from the very building blocks the Hypothesis
-strategies use (:mod:`mockai.shapes`): text with ZWJ emoji and combining marks, tool calls, refusals, JSON for the
-schema asked for, finishes on ``length`` and ``content_filter``, role-only and empty deltas, content and
-arguments split anywhere, interleaved choices — within what the request constrains (tools offered and
-``tool_choice``, ``n``, ``response_format``, ``max_tokens``, ``stop``, ``logprobs``, ``include_usage``).
+strategies use. Chat completions (:mod:`mockai.shapes`): text with ZWJ emoji and combining marks, tool calls,
+refusals, JSON for the schema asked for, finishes on ``length`` and ``content_filter``, role-only and empty
+deltas, content and arguments split anywhere, interleaved choices — within what the request constrains (tools
+offered and ``tool_choice``, ``n``, ``response_format``, ``max_tokens``, ``stop``, ``logprobs``,
+``include_usage``). The Responses API (:mod:`mockai.response_shapes`): a reasoning item with summary parts
+before the text (reasoning models), one or two messages with ``url_citation`` annotations (and their
+``annotation.added`` events), a refusal part, a message then function and custom tool calls, ``incomplete``
+finishes; every text (summaries, arguments and tool input too) in many tiny deltas: one code point each, cut
+inside ZWJ emoji, flags and combining sequences, or anywhere — within ``tools`` and ``tool_choice``
+(``allowed_tools`` too), ``parallel_tool_calls``, ``text.format``, ``max_output_tokens``, ``reasoning`` and the
+logprobs ``include``. Each stream is written from its finished response by the server's renderer (its deltas
+cut by :func:`mockai.responses.render.resplit`), so it reassembles to it.
 
 Deterministic: the draws come from a :class:`~mockai.shapes.SeededSource` over ``random.Random`` seeded from
 (seed, canonical request), not from Hypothesis (whose ``.example()`` is not reproducible and whose engine is
@@ -36,6 +44,7 @@ from .errors import APIError
 from .generate import Generator, rng_for
 from .prompt import Prompt
 from .reply import Reply
+from .response_shapes import SeededSplit, draw_drafted, space_of
 from .schema import SchemaError
 from .shapes import SeededSource, Source, draw_reply, space_for
 
@@ -56,6 +65,9 @@ class Fuzzer(Generator):
     def generate(self, prompt: Prompt, *, key: bytes, seed: int) -> Reply:
         src = SeededSource(rng_for(key, seed, "fuzz"))
         try:
+            if prompt.api == "responses":
+                split = SeededSplit(b"%d|%s" % (seed, key))
+                return draw_drafted(src, space_of(prompt), split)
             return draw_reply(src, space_for(prompt))
         except (SchemaError, LookupError, TypeError, ValueError, RecursionError) as exc:
             reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)

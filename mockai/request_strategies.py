@@ -13,23 +13,58 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from .enums import IMAGE_DETAILS, REASONING_EFFORTS, SERVICE_TIERS, VERBOSITIES
+from .schema import WORDS
+from .shapes import MAX_WORD, WORD_CATEGORIES
 from .wire import METADATA_MAX_KEY, METADATA_MAX_KEYS, METADATA_MAX_VALUE
 
-__all__ = ["chat_requests", "messages", "tools"]
+__all__ = ["HypothesisSource", "chat_requests", "messages", "tools"]
 
-_CHAR = st.characters(exclude_categories=["Cs"])  # every code point UTF-8 can carry
+T = TypeVar("T")
+_CHAR = st.characters(exclude_categories=["Cs"])  # every code point UTF-8 can carry (a codec= filter costs 1 s)
+_WORD = st.one_of(st.sampled_from(WORDS),
+                  st.text(st.characters(categories=WORD_CATEGORIES), min_size=1, max_size=MAX_WORD))
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)  # any UTF-8 text
 _NAMES = st.from_regex(r"[a-zA-Z0-9_-]{1,20}", fullmatch=True)
 _SCALARS = [{"type": "string"}, {"type": "integer", "minimum": 0, "maximum": 100}, {"type": "number"},
             {"type": "boolean"}, {"type": "string", "enum": ["a", "b", "c"]},
             {"type": "array", "items": {"type": "string"}, "maxItems": 3}]
+
+
+class HypothesisSource:
+    """A :class:`mockai.shapes.Source` over Hypothesis draws: integers shrink to their lower bound, choices to
+    the first option, booleans to ``False``; words and characters range wider than a seeded source's (any
+    letters; any code point but surrogates)."""
+
+    def __init__(self, draw: Callable[[SearchStrategy[Any]], Any]) -> None:
+        self.draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.draw(st.integers(lo, hi)))
+
+    def number(self, lo: float, hi: float) -> float:
+        return float(self.draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)))
+
+    def boolean(self, p: float = 0.5) -> bool:
+        if p == 0.5:
+            return bool(self.draw(st.booleans()))
+        # True with about probability p; shrinks to 0, i.e. False.
+        return bool(self.draw(st.integers(0, 99)) >= round(100 * (1 - p)))
+
+    def choice(self, options: Sequence[T]) -> T:
+        return options[self.integer(0, len(options) - 1)] if len(options) > 1 else options[0]
+
+    def word(self) -> str:
+        return str(self.draw(_WORD))
+
+    def char(self) -> str:
+        return str(self.draw(_CHAR))
 
 
 @st.composite

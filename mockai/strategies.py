@@ -10,6 +10,9 @@ Every value drawn is valid: replies and chunks parse with the ``openai`` SDK's t
 reassemble (with the SDK's own accumulator) to the reply they came from, and requests (from
 :mod:`mockai.request_strategies`) are valid by OpenAI's request schema and the SDK's request types.
 
+For the Responses API: :func:`response_requests`, :func:`response_objects` and :func:`response_streams` (from
+:mod:`mockai.response_strategies`).
+
     from hypothesis import given
     from mockai import MockAI
     from mockai.strategies import chunk_streams
@@ -45,13 +48,12 @@ from .chat import prompt_of
 from .embedding_strategies import embedding_requests, embedding_responses
 from .errors import APIError
 from .faults import QUOTA_MESSAGE, duration, rate_limit_error, retry_headers
-from .request_strategies import chat_requests, messages, tools
-from .schema import WORDS, SchemaError, value_for
+from .request_strategies import HypothesisSource, chat_requests, messages, tools
+from .response_strategies import DrawnResponse, response_objects, response_requests, response_streams
+from .schema import SchemaError, value_for
 from .shapes import (
     FINISHES,
     KINDS,
-    MAX_WORD,
-    WORD_CATEGORIES,
     DrawnStream,
     ReplySpace,
     SeededSource,
@@ -62,6 +64,7 @@ from .shapes import (
 from .wire import NAME_PATTERN, ChatCompletionRequest
 
 __all__ = [
+    "DrawnResponse",
     "DrawnStream",
     "HypothesisSource",
     "api_errors",
@@ -74,46 +77,16 @@ __all__ = [
     "json_for_schema",
     "messages",
     "refusals",
+    "response_objects",
+    "response_requests",
+    "response_streams",
     "tool_calls",
     "tools",
 ]
 
 T = TypeVar("T")
 
-_WORD = st.one_of(st.sampled_from(WORDS),
-                  st.text(st.characters(categories=WORD_CATEGORIES), min_size=1, max_size=MAX_WORD))
-_CHAR = st.characters(exclude_categories=["Cs"])  # every code point UTF-8 can carry (a codec= filter costs 1 s)
 _FLOAT = st.floats(allow_nan=False, allow_infinity=False)
-
-
-class HypothesisSource:
-    """A :class:`mockai.shapes.Source` over Hypothesis draws: integers shrink to their lower bound, choices to
-    the first option, booleans to ``False``; words and characters range wider than a seeded source's (any
-    letters; any code point but surrogates)."""
-
-    def __init__(self, draw: Callable[[SearchStrategy[Any]], Any]) -> None:
-        self.draw = draw
-
-    def integer(self, lo: int, hi: int) -> int:
-        return int(self.draw(st.integers(lo, hi)))
-
-    def number(self, lo: float, hi: float) -> float:
-        return float(self.draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)))
-
-    def boolean(self, p: float = 0.5) -> bool:
-        if p == 0.5:
-            return bool(self.draw(st.booleans()))
-        # True with about probability p; shrinks to 0, i.e. False.
-        return bool(self.draw(st.integers(0, 99)) >= round(100 * (1 - p)))
-
-    def choice(self, options: Sequence[T]) -> T:
-        return options[self.integer(0, len(options) - 1)] if len(options) > 1 else options[0]
-
-    def word(self) -> str:
-        return str(self.draw(_WORD))
-
-    def char(self) -> str:
-        return str(self.draw(_CHAR))
 
 
 # --- replies and streams -----------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Cassettes: record real OpenAI traffic once, replay it forever, offline.
 
 A cassette is a JSON file of interactions (request, then response: a JSON body, or a stream's events with their
-timing). Recording proxies each request to an upstream (``https://api.openai.com/v1`` by default, or any
-OpenAI-compatible base URL) with the caller's credentials, passes the answer through as it arrives, scrubs
-secrets and appends it to the cassette's journal, folded into the file atomically off the request path. While
-recording, the upstream judges requests: what mockai would reject is forwarded and its answer recorded. Replay is
-one more responder in the engine's chain, so the in-process door and the socket door replay alike.
+timing), of chat completions and of the Responses API alike. Recording proxies each request to an upstream
+(``https://api.openai.com/v1`` by default, or any OpenAI-compatible base URL) with the caller's credentials,
+passes the answer through as it arrives, scrubs secrets and appends it to the cassette's journal, folded into the
+file atomically off the request path. While recording, the upstream judges requests: what mockai would reject is
+forwarded and its answer recorded (so is a follow-up about a response only the upstream stores: retrieving it,
+continuing it with ``previous_response_id``). Replay is one more responder in the engine's chain, so the
+in-process door and the socket door replay alike.
 
 >>> from mockai import MockAI
 >>> mock = MockAI(cassette=example("stream"))       # record_mode="none": replay only
@@ -34,8 +36,10 @@ from .tools import import_vcr, transcript
 
 
 def example(name: str) -> Path:
-    """The path of an example cassette shipped with mockai: ``tool_use``, ``stream``, ``structured_output`` or
-    ``error`` (``fixtures/cassettes/`` in a checkout, ``mockai/_fixtures/cassettes/`` in a wheel).
+    """The path of an example cassette shipped with mockai: ``tool_use``, ``stream``, ``structured_output``,
+    ``error`` (chat completions) or ``responses`` (the Responses API: a stream, a function call and its follow-up
+    with ``previous_response_id``) (``fixtures/cassettes/`` in a checkout, ``mockai/_fixtures/cassettes/`` in a
+    wheel).
 
     >>> example("stream").name
     'stream.json'
@@ -45,7 +49,8 @@ def example(name: str) -> Path:
         path = base / f"{name}{EXTENSION}"
         if path.exists():
             return path
-    raise FileNotFoundError(f"no example cassette named {name!r} (try tool_use, stream, structured_output, error)")
+    raise FileNotFoundError(f"no example cassette named {name!r} (try tool_use, stream, structured_output, error, "
+                            "responses)")
 
 __all__ = [
     "DEFAULT_UPSTREAM",

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import APIError
 from ..http import HTTPResponse
 from . import writer
-from .matching import CassetteRequest, Matcher
+from .matching import CassetteRequest, Matcher, api_of
 from .proxy import DEFAULT_UPSTREAM, Recording
-from .replay import UsageFor, respond
+from .replay import UsageFor, recorded_chunks, respond
 from .scrub import Scrubber
 from .store import CassetteError, append, exists, load
 
@@ -87,6 +87,8 @@ class Cassette:
         self.misses: list[str] = []
         self.recorded: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # The Responses API responses the cassette holds (what a follow-up may be about).
+        self._response_ids = {rid for inter in self.interactions for rid in response_ids(inter)}
         self._index: dict[str, list[int]] = {}
         self._played: dict[str, int] = {}
         for i, inter in enumerate(self.interactions):
@@ -128,19 +130,32 @@ class Cassette:
     def rejected(self, http: HTTPRequest, call: Call, error: APIError) -> HTTPResponse | None:
         """Answer a request the engine's own checks rejected with ``error``: its recorded answer when the cassette
         has one (a recorded error comes back as it was recorded), else, while recording, the upstream's answer
-        to it, forwarded as it came; ``None`` leaves the engine's error standing (not recording, and a miss)."""
+        to it, forwarded as it came; ``None`` leaves the engine's error standing (not recording, and a miss). A
+        response the engine does not know (a 404, ``previous_response_not_found``) that this cassette answered
+        with is a miss that says so: a replayed response is not stored by mockai."""
         try:
             body: Any = json.loads(http.body) if http.body else None
         except (ValueError, RecursionError):  # not JSON (or bad UTF-8, or nested too deep): matched as text
             body = http.body.decode("utf-8", "replace")
         try:
-            answer = self._answer(http, body, None)[2]
+            req, key, answer = self._answer(http, body, None)
         except RecursionError:  # nested too deep to scrub: it cannot be recorded safely, the engine's error stands
             return None
         if answer is not None:
             call.body = body if isinstance(body, dict) else None
             call.responder = self.name
-        return answer
+            return answer
+        unknown = error.status == 404 or error.code == "previous_response_not_found"
+        held = sorted(self._response_ids & set(mentioned_ids(http.path, body))) if unknown else []
+        if held:  # a follow-up about a replayed response, unknown here: say so rather than "not found"
+            text = (f"{self.miss_message(req, key)}\nThe response {held[0]} comes from this cassette: a replayed "
+                    "response is not stored by mockai, so what follows it (retrieving, deleting, cancelling it, "
+                    "listing its input items, continuing it with previous_response_id) is answered only from "
+                    "what was recorded after it.")
+            with self._lock:
+                self.misses.append(text)
+            raise APIError(400, text, code="cassette_miss")
+        return None
 
     def _answer(self, http: HTTPRequest, body: Any, usage: UsageFor | None
                 ) -> tuple[CassetteRequest, str, HTTPResponse | None]:
@@ -154,7 +169,8 @@ class Cassette:
             with self._lock:
                 found = self._next(key)
             if found is not None:
-                stream = isinstance(body, dict) and bool(body.get("stream"))
+                # A stream: asked in the body (POST), or in the query (GET /responses/{id}?stream=true).
+                stream = bool(body.get("stream")) if isinstance(body, dict) else "stream=true" in http.query.lower()
                 options = body.get("stream_options") if isinstance(body, dict) else None
                 include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
                 return req, key, respond(self.interactions[found], stream=stream, include_usage=include_usage,
@@ -194,6 +210,7 @@ class Cassette:
             hits.append(index)
             self._played[key] = len(hits)
             self.recorded.append(clean)
+            self._response_ids.update(response_ids(clean))
         append(self._file, clean, run=self.run if self.record_mode == "all" else None)
         writer.WRITER.pending(self._file)
 
@@ -274,5 +291,25 @@ def _usage(ex: Exchange, body: dict[str, Any]) -> dict[str, Any] | None:
     except (KeyError, TypeError, ValueError):
         return None
 
+
+def response_ids(inter: dict[str, Any]) -> list[str]:
+    """The ids of the Responses API responses a recorded interaction answered with (its body's, or its stream's)."""
+    res = inter.get("response") or {}
+    body = res.get("body")
+    found = [body] if isinstance(body, dict) and body.get("object") == "response" else []
+    found += [c["response"] for c in recorded_chunks(res) if isinstance(c.get("response"), dict)]
+    return sorted({str(r["id"]) for r in found if isinstance(r.get("id"), str)})
+
+
+def mentioned_ids(path: str, body: Any) -> list[str]:
+    """The response ids a Responses request is about: ``/responses/{id}…`` and ``previous_response_id``."""
+    out = []
+    parts = path.split("?", 1)[0].split("/")
+    if api_of(path) == "responses" and "responses" in parts:
+        after = parts[parts.index("responses") + 1:]
+        out += after[:1]
+    if isinstance(body, dict) and isinstance(body.get("previous_response_id"), str):
+        out.append(body["previous_response_id"])
+    return out
 
 __all__ = ["RECORD_MODES", "Cassette", "CassetteError"]

@@ -1,11 +1,13 @@
 """Matching a request to recorded interactions: by a key, so a lookup costs the same for 10 or 10,000 of them.
 
 A :class:`Matcher` names the parts of a request that must agree (``method``, ``path``, ``query``, ``body``,
-``model``, ``messages``, ``last_user``, ``tools``, or callables of the :class:`CassetteRequest` returning any
-JSON-able value), keys of the body to ignore (dotted JSON paths: ``user``, ``metadata``, ``temperature``), and
-patterns whose matches are normalised away in every string of the body before comparing (regular expressions, or
-the presets ``uuid``, ``date``, ``time``, ``datetime``, ``hex``). ``stream`` and ``stream_options`` never take
-part: a recorded reply answers the same request streamed or not.
+``model``, ``messages``, ``last_user`` (a chat body's last user message, a Responses body's ``input`` text),
+``tools``, or callables of the :class:`CassetteRequest` returning any JSON-able value), keys of the body to
+ignore (dotted JSON paths: ``user``, ``metadata``, ``temperature``), and patterns whose matches are normalised
+away in every string of the body before comparing (regular expressions, or the presets ``uuid``, ``date``,
+``time``, ``datetime``, ``hex``). ``stream`` and ``stream_options`` never take part: a recorded reply answers the
+same request streamed or not. Whatever the matchers, a recording only answers a request to its own API
+(:func:`api_of`: chat completions, the Responses API, ...): chat bytes never answer a Responses request.
 
 >>> m = Matcher(on=["method", "path", "last_user"], normalize=["date"])
 >>> def ask(path, text): return CassetteRequest("POST", path, body={"messages": [{"role": "user", "content": text}]})
@@ -69,16 +71,45 @@ class CassetteRequest:
             out += f" model={body['model']!r}"
         out += f" last_user={_clip(last_user(body))!r}"
         if body.get("tools"):
-            out += f" tools={[t.get('function', {}).get('name') for t in body['tools'] if isinstance(t, dict)]}"
+            names = [(t.get("function") or {}).get("name") or t.get("name") or t.get("type")
+                     for t in body["tools"] if isinstance(t, dict)]
+            out += f" tools={names}"
         if body.get("stream"):
             out += " stream"
         return out
 
 
+def api_of(path: str) -> str:
+    """The API a request path is for: its first segment after ``/v1``, ``/openai/v1`` or Azure's
+    ``/openai/deployments/NAME`` (``chat`` for ``/v1/chat/completions``, ``responses`` for ``/v1/responses`` and
+    every route under it).
+
+    >>> api_of("/v1/chat/completions"), api_of("/openai/deployments/gpt4/chat/completions"), api_of("/responses/r1")
+    ('chat', 'chat', 'responses')
+    """
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if parts[:2] == ["openai", "deployments"]:
+        parts = parts[3:]
+    elif parts[:2] == ["openai", "v1"]:
+        parts = parts[2:]
+    elif parts[:1] in (["v1"], ["openai"]):
+        parts = parts[1:]
+    return parts[0] if parts else ""
+
+
 def last_user(body: Any) -> str:
-    """The text of the last user message of a chat body ("" when there is none)."""
-    messages = body.get("messages") if isinstance(body, dict) else None
-    for msg in reversed(messages or []):
+    """The text of the last user message of a chat body, or of a Responses body's ``input`` (a string, or its
+    last user message); "" when there is none."""
+    messages: Any = None
+    if isinstance(body, dict) and "messages" not in body and "input" in body:
+        given = body["input"]
+        if isinstance(given, str):
+            return given
+        if isinstance(given, list):
+            messages = [i for i in given if isinstance(i, dict) and i.get("type", "message") == "message"]
+    elif isinstance(body, dict):
+        messages = body.get("messages")
+    for msg in reversed(messages if isinstance(messages, list) else []):
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
             if isinstance(content, str):
@@ -195,14 +226,19 @@ class Matcher:
         return out
 
     def key(self, req: CassetteRequest) -> str:
-        """A digest of :meth:`components`: equal keys mean a match."""
-        values = [v for _, v in self.components(req)]
+        """A digest of :meth:`components` and of the request's API (:func:`api_of`): equal keys mean a match. A
+        recording answers requests of its own API only, whatever the matchers: chat bytes never answer a
+        Responses request, nor the reverse."""
+        values = [api_of(req.path), *(v for _, v in self.components(req))]
         text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def explain(self, want: CassetteRequest, have: CassetteRequest) -> list[str]:
         """Why ``have`` (recorded) does not match ``want``: one line per failing matcher, empty when it does."""
         out = []
+        apis = api_of(have.path), api_of(want.path)
+        if apis[0] != apis[1] and "path" not in self.on:
+            out.append(f"api differs: recorded {apis[0]!r}, got {apis[1]!r} (a recording answers its own API only)")
         for (name, a), (_, b) in zip(self.components(want), self.components(have), strict=True):
             if _canon(a) != _canon(b):
                 where = difference(b, a)

@@ -96,9 +96,24 @@ class Capture:
         return out
 
 
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One recorded event back as SSE bytes (``event: <name>`` first for a named one)."""
+    if "raw" in event:
+        return str(event["raw"]).encode() + b"\n\n"
+    data = event.get("data")
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = b"event: " + str(event["event"]).encode() + b"\n" if "event" in event else b""
+    return head + b"data: " + text.encode() + b"\n\n"
+
+
 def parse_event(text: str, at: float) -> dict[str, Any]:
-    """One SSE event as recorded: ``{"at", "data"}`` for a plain ``data:`` event, else ``{"at", "raw"}``."""
+    """One SSE event as recorded: ``{"at", "data"}`` for a plain ``data:`` event, ``{"at", "event", "data"}`` for
+    a named one (the Responses API's ``event: <type>`` + ``data: {...}``), else ``{"at", "raw"}``."""
     lines = text.split("\n")
+    name = None
+    if lines[0].startswith("event:") and len(lines) > 1:
+        name = lines[0][6:].removeprefix(" ")
+        lines = lines[1:]
     if all(line.startswith("data:") for line in lines):
         data = "\n".join(line[6:] if line.startswith("data: ") else line[5:] for line in lines)
         try:
@@ -106,8 +121,9 @@ def parse_event(text: str, at: float) -> dict[str, Any]:
         except ValueError:
             value = None
         if isinstance(value, (dict, list)):
-            return {"at": at, "data": value}
-        return {"at": at, "data": data}
+            return {"at": at, "data": value} if name is None else {"at": at, "event": name, "data": value}
+        if name is None:
+            return {"at": at, "data": data}
     return {"at": at, "raw": text}
 
 
@@ -130,8 +146,6 @@ class Recording:
         res = capture.response(status, headers, dropped)
         self.response.status, self.response.headers = status, headers
         if capture.stream:
-            from .replay import encode_event
-
             self.response.events = [encode_event(e) for e in capture.events]
         else:
             self.response.body = bytes(capture.body)

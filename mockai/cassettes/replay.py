@@ -1,5 +1,14 @@
 """A recorded interaction sent again: as it was, or converted between a stream and a JSON body.
 
+The Responses API (a recording of ``/v1/responses``): a recorded stream answers a stream request as recorded
+(``event:`` and ``data:`` lines, no ``[DONE]``, with its timing) and a request without ``stream`` with the
+``response`` of its terminal event (``response.completed``, ``.incomplete`` or ``.failed``; a stream that ended
+on an ``error`` event gives that error as a 500, one without a terminal event a 400 ``cassette_miss``); a
+recorded ``response`` object answers a stream request with the events of that response, written by mockai's
+renderer (the real API's grammar, the recorded ids), unless it is not finished (``queued``: a 400
+``cassette_miss``). Chat recordings never answer Responses requests, nor the reverse (see
+:mod:`.matching`). The rest of this docstring is about chat completions.
+
 A recorded ``chat.completion`` answering a request with ``stream: true`` is chunked by :mod:`mockai.streaming`
 (the same ids, model, fingerprint and usage; usage as a last chunk when ``stream_options.include_usage``); a
 recorded stream answering a request without it is reassembled into the ``chat.completion`` it stands for. Errors
@@ -34,20 +43,15 @@ from typing import Any
 
 from .. import streaming
 from ..http import Delivery, HTTPResponse
+from ..responses import render
 from ..rules import from_completion
+from .matching import api_of
+from .proxy import encode_event, parse_event
 from .scrub import is_secret_header_name
 
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
-
-
-def encode_event(event: dict[str, Any]) -> bytes:
-    """One recorded event back as SSE bytes."""
-    if "raw" in event:
-        return str(event["raw"]).encode() + b"\n\n"
-    data = event.get("data")
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return b"data: " + text.encode() + b"\n\n"
+TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def events_json(events: Sequence[bytes]) -> list[dict[str, Any]]:
@@ -63,7 +67,37 @@ def events_json(events: Sequence[bytes]) -> list[dict[str, Any]]:
 
 
 def recorded_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e["data"] for e in response.get("events") or [] if isinstance(e.get("data"), dict)]
+    """The JSON data of a recorded stream's events (a Responses event kept whole as ``raw``, as older mockai
+    recorded them, is read too)."""
+    out = []
+    for event in response.get("events") or []:
+        if "raw" in event and "data" not in event:
+            event = parse_event(str(event["raw"]), 0.0)
+        if isinstance(event.get("data"), dict):
+            out.append(event["data"])
+    return out
+
+
+# --- the Responses API ------------------------------------------------------------------------------------------
+
+FINAL_STATUSES = ("completed", "incomplete", "failed", "cancelled")
+
+
+def final_response(events: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``response`` a recorded Responses stream ended with (its ``response.completed``, ``.incomplete`` or
+    ``.failed`` event), or ``None``."""
+    for event in reversed(events):
+        if event.get("type") in TERMINAL_EVENTS and isinstance(event.get("response"), dict):
+            return dict(event["response"])
+    return None
+
+
+def response_stream(body: dict[str, Any]) -> list[bytes] | None:
+    """A recorded ``response`` object as the stream of the same response (mockai's own renderer: the grammar the
+    real API sends, the recorded ids); ``None`` for a response that is not finished (``queued``, …)."""
+    if body.get("status") not in FINAL_STATUSES or not isinstance(body.get("output"), list):
+        return None
+    return render.sse(render.events(body), streaming.dumps)
 
 
 def reassemble(chunks: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -184,6 +218,14 @@ def _timing(at: Sequence[float], speed: float | None) -> Delivery | None:
     return Delivery(delay=times[0], gaps=gaps or None)
 
 
+def _unconvertible(what: str, how: str, headers: dict[str, str]) -> HTTPResponse:
+    """The answer to a request that matched a recording which cannot be sent the way it asks."""
+    message = (f"mockai: the cassette matched {what}, which cannot be sent {how}; record this request as it "
+               "is sent now (record_mode='new_episodes').")
+    error = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "cassette_miss"}}
+    return HTTPResponse(400, _headers(headers, JSON_TYPE), body=streaming.dumps(error))
+
+
 def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
             speed: float | None = None, elapsed: bool = False, usage: UsageFor | None = None) -> HTTPResponse:
     """The response to send for a recorded interaction, to a request that asked for ``stream`` or not;
@@ -195,6 +237,8 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
     ``None``: nothing waits.
     """
     res = inter["response"]
+    request = inter.get("request") or {}
+    responses = api_of(str(request.get("path") or "")) == "responses"
     if "status" not in res:  # the upstream dropped the connection before answering
         return HTTPResponse(502, {}, delivery=Delivery(reset=True))
     status, headers = int(res["status"]), dict(res.get("headers") or {})
@@ -203,7 +247,7 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
     if events is not None:
         ok = 200 <= status < 300
         if stream or not ok:
-            if ok:
+            if ok and not responses:  # chat's usage chunk follows the request; a Responses stream is as it was
                 events = usage_events(events, include_usage, usage, complete=not res.get("dropped"))
             out = [encode_event(e) for e in events]
             delivery = _timing([float(e.get("at") or 0.0) for e in events], speed)
@@ -217,16 +261,35 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
             delivery.cut_after = 0
             return HTTPResponse(status, _headers(headers, JSON_TYPE), body=b"", delivery=delivery)
         chunks = recorded_chunks(res)
-        errors = [c["error"] for c in chunks if isinstance(c.get("error"), dict)]
+        if responses:
+            errors = [{k: c.get(k) for k in ("message", "type", "param", "code")} | {"type": "server_error"}
+                      for c in chunks if c.get("type") == "error"]
+        else:
+            errors = [c["error"] for c in chunks if isinstance(c.get("error"), dict)]
         if errors:
             err = errors[0]
             return HTTPResponse(500, _headers(headers, JSON_TYPE), body=streaming.dumps({"error": err}),
                                 delivery=_timing(waited, speed))
-        body = streaming.dumps(reassemble(chunks))
+        if responses:
+            final = final_response(chunks)
+            if final is None:
+                return _unconvertible("a recorded stream without its final response event", "without stream",
+                                      headers)
+            body = streaming.dumps(final)
+        else:
+            body = streaming.dumps(reassemble(chunks))
         return HTTPResponse(status, _headers(headers, JSON_TYPE), body=body, delivery=_timing(waited, speed))
     if "body" in res:
         body_value = res["body"]
-        if stream and 200 <= status < 300 and isinstance(body_value, dict) and "choices" in body_value:
+        ok = 200 <= status < 300 and isinstance(body_value, dict)
+        if stream and ok and responses:
+            converted = response_stream(body_value)
+            if converted is None:
+                return _unconvertible(f"a recorded response with status {body_value.get('status')!r}", "streamed",
+                                      headers)
+            return HTTPResponse(status, _headers(headers, SSE_TYPE), events=converted,
+                                delivery=_timing(waited, speed))
+        if stream and ok and not responses and "choices" in body_value:
             out = chunk(body_value, include_usage, usage)
             return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(waited, speed))
         raw = streaming.dumps(body_value)

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .matching import CassetteRequest, last_user
+from .matching import CassetteRequest, api_of, last_user
 from .proxy import REQUEST_SKIP, RESPONSE_SKIP, parse_event
-from .replay import reassemble, recorded_chunks
+from .replay import final_response, reassemble, recorded_chunks
 
 
 def _text(value: Any) -> str:
@@ -124,7 +124,8 @@ def transcript(interactions: list[dict[str, Any]], source: str = "cassette") -> 
             head += " [connection dropped]"
         lines += ["", head]
         if body.get("tools"):
-            names = [t.get("function", {}).get("name") for t in body["tools"] if isinstance(t, dict)]
+            names = [(t.get("function") or {}).get("name") or t.get("name") or t.get("type")
+                     for t in body["tools"] if isinstance(t, dict)]
             lines.append(f"  tools: {', '.join(str(n) for n in names)}")
         for msg in body.get("messages") or []:
             if not isinstance(msg, dict):
@@ -136,6 +137,9 @@ def transcript(interactions: list[dict[str, Any]], source: str = "cassette") -> 
             if msg.get("role") == "tool":
                 text = f"[{msg.get('tool_call_id')}] {text}"
             lines.append(f"  {msg.get('role')}: {text.strip()}")
+        if api_of(str(req.get("path", ""))) == "responses":
+            lines += _responses_lines(body, res)
+            continue
         if not body.get("messages") and last_user(body):
             lines.append(f"  user: {last_user(body)}")
         answer = res.get("body")
@@ -160,6 +164,51 @@ def transcript(interactions: list[dict[str, Any]], source: str = "cassette") -> 
         elif "text" in res:
             lines.append(f"  body: {res['text'][:200]}")
     return "\n".join(lines)
+
+
+def _item_line(item: Any) -> str | None:
+    """One input or output item of the Responses API as a transcript line (``None``: nothing to show)."""
+    if not isinstance(item, dict):
+        return None
+    kind = item.get("type", "message")
+    if kind == "message":
+        content = item.get("content")
+        text = _content([{"text": p.get("text", p.get("refusal", f"[{p.get('type')}]"))} if isinstance(p, dict)
+                         else p for p in content] if isinstance(content, list) else content)
+        refused = isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "refusal"
+                                                     for p in content)
+        return f"  {item.get('role', 'assistant')}: {'[refusal] ' if refused else ''}{text.strip()}"
+    if kind in ("function_call", "custom_tool_call"):
+        return f"  assistant: -> {item.get('name')}({item.get('arguments', item.get('input'))})"
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        return f"  tool: [{item.get('call_id')}] {_content(item.get('output'))}"
+    if kind == "reasoning":
+        summary = " ".join(s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict))
+        return f"  reasoning: {summary}" if summary else None
+    return f"  [{kind}]"
+
+
+def _responses_lines(body: dict[str, Any], res: dict[str, Any]) -> list[str]:
+    """A Responses API interaction: the instructions and input, then the output items and how it finished."""
+    lines = [f"  instructions: {body['instructions']}"] if body.get("instructions") else []
+    given = body.get("input")
+    items = [{"role": "user", "content": given}] if isinstance(given, str) else given if isinstance(given, list) \
+        else []
+    lines += [line for line in map(_item_line, items) if line is not None]
+    answer = res.get("body")
+    if "events" in res:
+        chunks = recorded_chunks(res)
+        errors = [c for c in chunks if c.get("type") == "error"]
+        answer = {"error": errors[0]} if errors else final_response(chunks)
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict) and answer.get("object") != "response":
+        err = answer["error"]
+        lines.append(f"  error: {err.get('type')} {err.get('code')}: {err.get('message')}")
+    elif isinstance(answer, dict):
+        lines += [line for line in map(_item_line, answer.get("output") or []) if line is not None]
+        lines.append(f"  [{answer.get('status')}]")
+    elif "text" in res:
+        lines.append(f"  body: {res['text'][:200]}")
+    return lines
 
 
 def describe_request(inter: dict[str, Any]) -> str:

@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reply import Choice, Reply
+from ..reply import Choice, Reply, ToolCall
 from ..tokens import split
 
 Event = dict[str, Any]
+Split = Callable[[str], list[str]]  # a text -> the deltas a stream sends it in (joining to it)
 _PREFIXES = {"message": "msg_", "function_call": "fc_", "custom_tool_call": "ctc_", "reasoning": "rs_"}
 TERMINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed",
             "cancelled": "response.failed"}
@@ -64,6 +65,24 @@ class Meta:
     logprobs: bool = False
     encrypted: bool = False
     item_ids: Callable[[str, str, int], str] = item_id
+
+
+@dataclass
+class Drafted(Reply):
+    """A reply already laid out as Responses output items: what the fuzz responder and the Hypothesis strategies
+    draw (:mod:`mockai.response_shapes`), which one choice cannot say (two messages, several summary parts,
+    annotations on each part, where each delta ends).
+
+    ``items`` are the drafts of ``output``, in order, without ids or status: ``{"type": "reasoning", "summary":
+    [...]}``, ``{"type": "message", "content": [parts]}`` and, for each of the first choice's tool calls in turn, a
+    bare ``{"type": "function_call"}`` or ``{"type": "custom_tool_call"}`` (the call itself, id included, is the
+    choice's: the engine names it). ``split`` cuts each text into its stream's deltas (``None``: token-sized; see
+    :func:`resplit`). The first choice says the same in neutral form, for rules, the journal, usage and the chat
+    wire; a rewritten reply (a content fault) is a plain :class:`Reply` again.
+    """
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    split: Split | None = None
 
 
 # The fields of a response in the order the real API writes them, with their defaults.
@@ -109,6 +128,8 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
     """The response's ``output`` items."""
     choice = reply.choices[0]
     status, _ = status_of(choice)
+    if isinstance(reply, Drafted) and reply.items:
+        return _drafted(reply.items, choice, meta, status)
     items: list[dict[str, Any]] = []
 
     def new_id(kind: str) -> str:
@@ -143,6 +164,42 @@ def output(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
             items.append({"id": new_id("function_call"), "type": "function_call", "status": status,
                           "arguments": call.arguments, "call_id": call.id, "name": call.name})
     return items
+
+
+def _drafted(drafts: list[dict[str, Any]], choice: Choice, meta: Meta, status: str) -> list[dict[str, Any]]:
+    """The output items of a :class:`Drafted` reply: each draft with its id and status, the calls filled in."""
+    calls = list(choice.tool_calls)
+    items: list[dict[str, Any]] = []
+    for draft in drafts:
+        kind = draft["type"]
+        if kind in ("function_call", "custom_tool_call"):
+            if calls:
+                items.append(_call_item(calls.pop(0), meta, len(items), status))
+            continue
+        item_id = meta.item_ids(meta.id, kind, len(items))
+        if kind == "message":
+            parts = [{**part, "annotations": list(part.get("annotations") or []),
+                      "logprobs": list(part.get("logprobs") or []) if meta.logprobs else []}
+                     if part["type"] == "output_text" else dict(part) for part in draft["content"]]
+            items.append({"id": item_id, "type": "message", "status": status, "content": parts,
+                          "role": "assistant"})
+            continue
+        item = {"id": item_id, **copy.deepcopy({k: v for k, v in draft.items() if k != "id"})}
+        if kind == "reasoning" and meta.encrypted:
+            item["encrypted_content"] = "gAAAAA" + hashlib.sha256(item_id.encode()).hexdigest()
+        item["status"] = status
+        items.append(item)
+    items.extend(_call_item(call, meta, len(items) + i, status) for i, call in enumerate(calls))
+    return items
+
+
+def _call_item(call: ToolCall, meta: Meta, index: int, status: str) -> dict[str, Any]:
+    """A function or custom tool call as an output item."""
+    if call.type == "custom":
+        return {"id": meta.item_ids(meta.id, "custom_tool_call", index), "type": "custom_tool_call",
+                "status": status, "call_id": call.id, "input": call.arguments, "name": call.name}
+    return {"id": meta.item_ids(meta.id, "function_call", index), "type": "function_call", "status": status,
+            "arguments": call.arguments, "call_id": call.id, "name": call.name}
 
 
 def response(reply: Reply | None, meta: Meta, *, status: str | None = None,
@@ -263,6 +320,51 @@ def _part_events(part: dict[str, Any], where: dict[str, Any]) -> Iterator[Event]
                "annotation": annotation}
     yield {"type": "response.output_text.done", **where, "text": part["text"], "logprobs": lps}
     yield {"type": "response.content_part.done", **where, "part": part}
+
+
+_DELTAS = ("response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta",
+           "response.custom_tool_call_input.delta", "response.reasoning_summary_text.delta")
+
+
+def resplit(events_: list[Event], reply: Reply | Split | None) -> list[Event]:
+    """``events_`` with each run of deltas of one text sent again as ``split`` cuts it (a :class:`Drafted`
+    reply's own ``split``; anything else leaves the events as they are), numbered anew. Deltas that carry
+    logprobs stay token by token (each logprob is a token's).
+
+    >>> meta = Meta(id="resp_1", created_at=0, model="gpt-4o-mini", usage=None)
+    >>> done = response(Reply.text("Hi there"), meta)
+    >>> [e["delta"] for e in resplit(events(done), list) if e["type"].endswith(".delta")]
+    ['H', 'i', ' ', 't', 'h', 'e', 'r', 'e']
+    """
+    cut = reply.split if isinstance(reply, Drafted) else reply if not isinstance(reply, Reply) else None
+    if cut is None:
+        return events_
+    out: list[Event] = []
+    run: list[Event] = []
+
+    def flush() -> None:
+        if any(e.get("logprobs") for e in run):
+            out.extend(run)
+        elif run:
+            text = "".join(e["delta"] for e in run)
+            out.extend({**run[0], "delta": piece} for piece in cut(text))
+        run.clear()
+
+    for event in events_:
+        same = run and all(event.get(k) == run[0].get(k) for k in ("type", "item_id", "content_index",
+                                                                     "summary_index"))
+        if event["type"] in _DELTAS and (not run or same):
+            run.append(event)
+            continue
+        flush()
+        if event["type"] in _DELTAS:
+            run.append(event)
+        else:
+            out.append(event)
+    flush()
+    for n, event in enumerate(out):
+        event["sequence_number"] = n
+    return out
 
 
 def sse(events_: list[Event], dumps: Callable[[Any], bytes]) -> list[bytes]:

@@ -193,7 +193,7 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            events = render.sse(render.events(done), _dumps)
+            events = render.sse(render.resplit(render.events(done), reply), _dumps)
             if request.store is not False:
                 self.keep(request, done, False, 3 * (len(events[-1]) + len(ex.http.body)))
             return HTTPResponse(200, headers, events=events)
@@ -283,7 +283,10 @@ class Responses:
     # --- the other routes ------------------------------------------------------------------------------------
 
     def retrieve(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
-        record = self.stored(args["id"])
+        try:
+            record = self.stored(args["id"])
+        except APIError as err:
+            return self.core.reject(http, call, err)  # a cassette may hold it (see Core.reject)
         done = record["response"]
         query = _query(http)
         if query.get("stream", "").lower() == "true":
@@ -301,14 +304,14 @@ class Responses:
     def delete(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
         rid = args["id"]
         if not self.store.delete(rid):
-            raise APIError(404, f"Response with id '{rid}' not found.")
+            return self.core.reject(http, call, APIError(404, f"Response with id '{rid}' not found."))
         return self.core.json_response(200, {"id": rid, "object": "response", "deleted": True})
 
     def cancel(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
         rid = args["id"]
         record = self.store.get(rid)
         if record is None:
-            raise APIError(404, f"Response with id '{rid}' not found.")
+            return self.core.reject(http, call, APIError(404, f"Response with id '{rid}' not found."))
         done = record["response"]
         if not done.get("background"):
             raise invalid("Only responses created with background=true can be cancelled.", None, None)
@@ -319,7 +322,10 @@ class Responses:
         return self.core.json_response(200, done)  # already finished: cancelling changes nothing
 
     def list_input_items(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
-        record = self.stored(args["id"])
+        try:
+            record = self.stored(args["id"])
+        except APIError as err:
+            return self.core.reject(http, call, err)
         return self.core.json_response(200, page(record["input_items"], _query(http)))
 
     def input_tokens(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
