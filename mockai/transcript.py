@@ -134,8 +134,8 @@ def reply_lines(reply: Reply) -> list[str]:
             text += f" -> {call.name}({call.arguments})"
         if choice.reasoning:
             lines.append(f"  reasoning: {_clip(choice.reasoning)}")
-        lines.append(f"  {'assistant[%d]' % i if many else 'assistant'}: {_clip(text.strip(), 600)}  "
-                     f"[{choice.finish_reason}]")
+        who = f"assistant[{i}]" if many else "assistant"
+        lines.append(f"  {who}: {_clip(text.strip(), 600)}  [{choice.finish_reason}]")
     return lines
 
 
@@ -143,7 +143,8 @@ def error_of(call: Call) -> dict[str, Any] | None:
     """The error a call was answered with (``message``, ``type``, ``param``, ``code``), or ``None``: from the
     engine's error, else from a 4xx/5xx body in OpenAI's envelope (a recorded or proxied answer)."""
     if call.error is not None:
-        return call.error.envelope()["error"]
+        err = call.error
+        return {"message": err.message, "type": err.type, "param": err.param, "code": err.code}
     res = call.response
     if res.status < 400 or res.events is not None or not res.body:
         return None
@@ -151,18 +152,16 @@ def error_of(call: Call) -> dict[str, Any] | None:
         body = json.loads(res.body)
     except ValueError:
         return {"message": res.body[:200].decode("utf-8", "replace"), "type": None, "param": None, "code": None}
-    err = body.get("error") if isinstance(body, dict) else None
-    return err if isinstance(err, dict) else None
+    found = body.get("error") if isinstance(body, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def tokens_of(call: Call) -> tuple[int | None, int | None]:
     """``(input, output)`` tokens the answer reported in its ``usage`` (either ``None`` when it has none: a
     stream without ``include_usage``, an error, embeddings' output)."""
     res = call.response
-    if res.events is not None:
-        data = b"".join(res.events[-3:])  # usage rides on the last events (chat's usage chunk, response.completed)
-    else:
-        data = res.body
+    # Usage rides on a stream's last events (chat's usage chunk, the Responses API's response.completed).
+    data = b"".join(res.events[-3:]) if res.events is not None else res.body
     if b"_tokens" not in data:
         return None, None
     found_in = _IN.findall(data)
@@ -256,7 +255,8 @@ def _output_lines(response: dict[str, Any]) -> list[str]:
 
 def _folded(events: Iterable[bytes]) -> list[str]:
     """A stream's text, folded from its events: chat chunks' deltas, or the Responses API's final response."""
-    text, finish, calls = "", None, {}
+    text, finish = "", None
+    calls: dict[int, list[str]] = {}
     for event in events:
         for line in event.split(b"\n"):
             if not line.startswith(b"data: ") or line == b"data: [DONE]":
@@ -269,7 +269,8 @@ def _folded(events: Iterable[bytes]) -> list[str]:
                 continue
             if isinstance(data.get("error"), dict):
                 err = data["error"]
-                return [f"  error (in the stream): {err.get('type')} {err.get('code')}: {_clip(str(err.get('message')))}"]
+                message = _clip(str(err.get("message")))
+                return [f"  error (in the stream): {err.get('type')} {err.get('code')}: {message}"]
             if isinstance(data.get("response"), dict) and data.get("type", "").startswith("response.") and \
                     data["response"].get("status") not in (None, "in_progress", "queued"):
                 return _output_lines(data["response"])
