@@ -248,14 +248,12 @@ class LiveResponse(Response):
         """An endless source (the inspector's feed, ``/_mockai/events``): forward its pieces until the client
         leaves (uvicorn drops writes to a departed client silently), then close it."""
         gone = asyncio.ensure_future(_disconnected(receive))
+        step: asyncio.Future[bytes] | None = None
         try:
             while True:
                 step = asyncio.ensure_future(pieces.__anext__())
                 await asyncio.wait([step, gone], return_when=asyncio.FIRST_COMPLETED)
                 if not step.done():
-                    step.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await step
                     self.dropped = "client"
                     return
                 try:
@@ -265,6 +263,10 @@ class LiveResponse(Response):
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
         finally:
             gone.cancel()
+            if step is not None and not step.done():  # the generator is inside this step: stop it there first
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
             aclose = getattr(pieces, "aclose", None)
             if aclose is not None:
                 await aclose()

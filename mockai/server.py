@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -90,6 +91,10 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        if "_inspector_feed" in self.engine.__dict__:  # open inspector pages: end their feeds, or they hold us up
+            from .inspector.feed import end_feeds
+
+            end_feeds(self.engine)
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -182,6 +187,11 @@ def _quiet_server_class() -> type:
     class QuietServer(uvicorn.Server):
         """uvicorn re-raises the signal that stopped it once it has shut down, so a clean SIGTERM would end the
         process with -15 (and SIGINT with click's "Aborted!"); a test server should just exit 0."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if "mockai.inspector.feed" in sys.modules:  # open inspector pages: end their feeds, or they hold us up
+                sys.modules["mockai.inspector.feed"].end_feeds()
+            super().handle_exit(sig, frame)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

@@ -22,6 +22,7 @@ import contextlib
 import json
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,7 +44,7 @@ _LOCK = threading.Lock()
 @dataclass
 class _Listener:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[Call, float] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[tuple[Call, float] | str | None] = field(default_factory=asyncio.Queue)
     lagged: int = 0
 
     def __call__(self, call: Call) -> None:  # under the journal's lock, on any thread: hand over, nothing more
@@ -57,6 +58,10 @@ class _Listener:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
 
+    def end(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, _END)
+
 
 class Feed:
     """The live feed of one engine (:meth:`of`); a :class:`~mockai.http.LiveSource` that runs until the client
@@ -69,6 +74,7 @@ class Feed:
         self.scrubber = Scrubber.of(engine.config.scrub)
         self.listeners: list[_Listener] = []
         engine.on_reset.append(self.cleared)
+        _ALL.add(self)
 
     @classmethod
     def of(cls, engine: Engine) -> Feed:
@@ -83,6 +89,11 @@ class Feed:
     def existing(cls, engine: Engine) -> Feed | None:
         feed = engine.__dict__.get("_inspector_feed")
         return feed if isinstance(feed, Feed) else None
+
+    def end(self) -> None:
+        """End every open stream (the server is stopping: an open page must not hold up its shutdown)."""
+        for listener in list(self.listeners):
+            listener.end()
 
     def cleared(self) -> None:
         """The journal was emptied: every page empties its list."""
@@ -130,6 +141,8 @@ class Feed:
                     seq = 0
                     yield _CLEAR
                     continue
+                if isinstance(item, str):  # _END
+                    return
                 call, at = item
                 yield self.event(call, seq, at)
                 seq += 1
@@ -139,3 +152,13 @@ class Feed:
 
 
 _CLEAR = b"retry: 2000\n\nevent: clear\ndata: {}\n\n"
+_END = "end"
+_ALL: weakref.WeakSet[Feed] = weakref.WeakSet()
+
+
+def end_feeds(engine: Engine | None = None) -> None:
+    """End the open feeds of ``engine`` (every engine's: ``None``), so a stopping server is not held up by an open
+    inspector page (the page reconnects to the next server)."""
+    for feed in list(_ALL):
+        if engine is None or feed.engine is engine:
+            feed.end()

@@ -285,7 +285,8 @@ function connect() {
   feed.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "live off"; });
   feed.addEventListener("clear", () => clearAll());
   feed.addEventListener("call", (e) => {
-    add(JSON.parse(e.data), true);
+    const c = JSON.parse(e.data);
+    add(c, c.at !== null);  // the journal so far arrives without a time: only new calls flash
     if (!$("view-scenario").hidden) loadState();
   });
   feed.addEventListener("lagged", (e) => {
