@@ -84,12 +84,19 @@ class AccessLog:
         """The fields of one line (see :func:`text_line`)."""
         from .transcript import error_of, tokens_of
 
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
         query = scope.get("query_string", b"").decode("latin-1")
-        secrets = self.scrubber.secrets(headers, query)
+        secrets: list[str] | None = None
+
+        def found() -> list[str]:  # the credentials to scrub, found only when there is text to scrub
+            nonlocal secrets
+            if secrets is None:
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+                secrets = self.scrubber.secrets(headers, query)
+            return secrets
+
         path = scope.get("path", "")
         if query:
-            path += "?" + self.scrubber.query(query, secrets)
+            path += "?" + self.scrubber.query(query, found())
         out: dict[str, Any] = {"method": scope.get("method"), "path": path, "status": sent.status}
         error: dict[str, Any] | None = None
         if call is not None:
@@ -106,7 +113,7 @@ class AccessLog:
         if sent.dropped:
             out["dropped"] = sent.dropped
         if error is not None and (sent.status or 0) >= 400:
-            out["error"] = self.scrubber.text(str(error.get("message")), secrets)
+            out["error"] = self.scrubber.text(str(error.get("message")), found())
             if error.get("param"):
                 out["param"] = error["param"]
             if error.get("code"):
