@@ -136,7 +136,7 @@ def test_serve_answers_quickly_and_logs_each_request(serve_cli: Any) -> None:
     for _ in range(3):
         assert served.chat()[0] == 200
     assert served.request("GET", "/models")[0] == 200
-    _, out, err = served.stop(signal.SIGTERM)
+    _, _, err = served.stop(signal.SIGTERM)
     # mockai's request line (mockai.access), not uvicorn's access line
     logged = [ln for ln in err.splitlines() if "POST /v1/chat/completions 200 model=gpt-4o-mini stream=false" in ln]
     assert len(logged) == 4
