@@ -5,7 +5,13 @@ section with the transcript of its calls, capped, and off with ``--mockai-no-jou
 from __future__ import annotations
 
 import hypothesis  # noqa: F401  (imported once here: otherwise every in-process pytester run re-imports it)
+import openai
 import pytest
+
+# The SDK imports its HTTP stack (httpx2, httpcore2) when a client is first made. Made here, once: otherwise the
+# in-process pytester runs below import it, pytester drops those modules afterwards, and the next test of this
+# worker gets a second copy whose connection errors the SDK no longer recognises.
+openai.OpenAI(api_key="sk-unused", base_url="http://127.0.0.1:9").close()
 
 pytest_plugins = ["pytester"]
 
