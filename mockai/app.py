@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import ipaddress
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .access import AccessLog, LoggedEndpoint
 from .engine import ConnectionDropped, Delivery, Engine, HTTPRequest, HTTPResponse, too_large
 from .errors import APIError
 
@@ -46,8 +48,10 @@ class MockApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1) -> Starlette:
-    """A Starlette app that answers every request through ``engine``.
+def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access_log: AccessLog | None = None
+               ) -> Starlette:
+    """A Starlette app that answers every request through ``engine``; with ``access_log``, one log line per
+    request (:mod:`mockai.access`).
 
     The control API (``/_mockai/``) is served when ``engine.config.control`` is true, or when it is ``None`` and
     ``host`` is a loopback address or a control token is set; never when ``workers`` processes share the port,
@@ -91,7 +95,8 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1) -> Sta
         return _send(engine.error_response(err))
 
     # An ASGI endpoint (not a function) makes the route accept every method, so the engine answers them all.
-    app = MockApp(routes=[Route("/{path:path}", _Endpoint(endpoint))], exception_handlers={Exception: crash})
+    door = _Endpoint(endpoint) if access_log is None else LoggedEndpoint(endpoint, access_log)
+    app = MockApp(routes=[Route("/{path:path}", door)], exception_handlers={Exception: crash})
     app.state.engine = engine
     return app
 
@@ -139,6 +144,8 @@ def _send(res: HTTPResponse) -> Response:
 class DeliveredResponse(Response):
     """Sends an engine response as its :class:`Delivery` says: delays, per-event writes, faults."""
 
+    dropped: str | None = None  # why the connection ended early, for the request log: reset, hang, cut, client
+
     def __init__(self, res: HTTPResponse, delivery: Delivery) -> None:
         super().__init__(None, status_code=res.status, headers=res.headers)
         self.res = res
@@ -148,6 +155,7 @@ class DeliveredResponse(Response):
         d = self.delivery
         cycle = scope.get(TRANSPORT_KEY)
         if d.reset:
+            self.dropped = "reset"
             _drop(cycle, reset=True)
             return
         # The client may leave during a pause (uvicorn then drops our writes silently): stop at once, so a
@@ -163,10 +171,14 @@ class DeliveredResponse(Response):
             """Wait; true when the client left meanwhile."""
             if not gone.done():
                 await asyncio.wait([gone], timeout=seconds)
-            return gone.done() or bool(getattr(cycle, "disconnected", False))
+            left = gone.done() or bool(getattr(cycle, "disconnected", False))
+            if left:
+                self.dropped = "client"
+            return left
 
         if d.hang is not None:
             if not await pause(d.hang):
+                self.dropped = "hang"
                 _drop(cycle, reset=False)
             return
         if d.delay and await pause(d.delay):
@@ -189,6 +201,7 @@ class DeliveredResponse(Response):
         if cut:
             # Give the last writes a moment to leave, then drop the connection without the final chunk.
             if not await pause(0.01):
+                self.dropped = "cut"
                 _drop(cycle, reset=False)
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -204,6 +217,8 @@ class LiveResponse(Response):
     """Forwards a live source (a recording proxy's upstream) piece by piece, as it arrives; a dropped upstream
     connection drops the client's."""
 
+    dropped: str | None = None  # for the request log: "upstream" when the live source's connection dropped
+
     def __init__(self, res: HTTPResponse) -> None:
         super().__init__(None, status_code=200)
         self.res = res
@@ -214,18 +229,51 @@ class LiveResponse(Response):
         try:
             status, head, pieces = await self.res.live.aopen()
         except ConnectionDropped:
+            self.dropped = "upstream"
             _drop(cycle, reset=True)
             return
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.items()
                    if k.lower() not in ("content-length", "transfer-encoding")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
+        if getattr(self.res.live, "endless", False):
+            await self._follow(pieces, receive, send)
+            return
         try:
             async for piece in pieces:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
         except ConnectionDropped:
+            self.dropped = "upstream"
             await asyncio.sleep(0.01)
             _drop(cycle, reset=False)
             return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _follow(self, pieces: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
+        """An endless source (the inspector's feed, ``/_mockai/events``): forward its pieces until the client
+        leaves (uvicorn drops writes to a departed client silently), then close it."""
+        gone = asyncio.ensure_future(_disconnected(receive))
+        step: asyncio.Future[bytes] | None = None
+        try:
+            while True:
+                step = asyncio.ensure_future(pieces.__anext__())
+                await asyncio.wait([step, gone], return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    self.dropped = "client"
+                    return
+                try:
+                    piece = step.result()
+                except StopAsyncIteration:
+                    break
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        finally:
+            gone.cancel()
+            if step is not None and not step.done():  # the generator is inside this step: stop it there first
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -53,7 +53,10 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
               help="Worker processes sharing the port. Replies agree across workers; ids stay unique.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-              help="Logging threshold; 'info' logs one line per request.")
+              help="Logging threshold; 'info' logs one line per request (model, who answered, status, fault, "
+                   "tokens, timing).")
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="Log lines as text, or as one JSON object per line (the same fields) for log pipelines.")
 @click.option("--api-key", default=None, metavar="KEY",
               help="Require exactly this API key (Authorization: Bearer KEY, or Azure's api-key header). "
                    "By default any non-empty key is accepted.")
@@ -133,8 +136,8 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--journal-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1),
               metavar="BYTES", help="Bytes the journal keeps at most (bodies, parsed requests, replies), oldest "
                                     "calls out first; the newest call always stays.")
-def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key: str | None, no_auth: bool,
-          models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
+def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_format: str, api_key: str | None,
+          no_auth: bool, models: str | None, strict_models: bool, max_body: int, freeze_time: int | None,
           scenarios: tuple[str, ...], strict: bool, control: bool | None, control_token: str | None,
           faults: str | None = None, latency: str | None = None, rpm: int | None = None, tpm: int | None = None,
           fault_header: bool = False, cassette: str | None = None, record_mode: str = "none",
@@ -174,7 +177,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, api_key
                     "journal_bytes": journal_bytes})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
-            announce=lambda text: click.echo(text, err=False))
+            announce=lambda text: click.echo(text, err=False), log_format=log_format)
     except OSError as exc:
         from .server import busy_port_hint
 

@@ -9,11 +9,16 @@
 ``DELETE /_mockai/rules``   remove every rule and queued reply
 ``POST   /_mockai/reset``   both of the above, and ids start over
 ``GET    /_mockai/stats``   the serving process: asyncio tasks, open file descriptors, RSS, threads, calls
+``GET    /_mockai/``        the inspector: a live page of the journal, rules and cassette (:mod:`mockai.inspector`)
+``GET    /_mockai/events``  the journal as server-sent events, live (the inspector's feed)
+``GET    /_mockai/state``   rules, queue, unused scripted replies, configuration and cassette
 =========================  ======================================================================
 
 On by default in-process and when the server is bound to a loopback address; off otherwise unless
 ``control_token`` is set, in which case every control request must send ``Authorization: Bearer TOKEN``
-(or ``X-Mockai-Token: TOKEN``).
+(or ``X-Mockai-Token: TOKEN``). A browser cannot send those: ``GET /_mockai/?token=TOKEN`` answers with a
+cookie (``HttpOnly``, ``SameSite=Strict``, path ``/_mockai/``) that lets the page read, never write: it is
+accepted on ``GET`` requests only.
 """
 
 from __future__ import annotations
@@ -31,10 +36,16 @@ if TYPE_CHECKING:
 
 def handle(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     try:
+        action = action.strip("/")
+        if action == "" and http.method == "GET" and _query_token(http) is not None:
+            return _sign_in(engine, http)
         _authorize(engine, http)
-        return _dispatch(engine, http, action.strip("/"))
+        return _dispatch(engine, http, action)
     except APIError as err:
         return engine.error_response(err)
+
+
+COOKIE = "mockai_control"
 
 
 def _authorize(engine: Engine, http: HTTPRequest) -> None:
@@ -45,14 +56,86 @@ def _authorize(engine: Engine, http: HTTPRequest) -> None:
     auth = http.headers.get("authorization", "")
     if given is None and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
+    if given is None and http.method == "GET":  # the inspector's cookie reads, never writes
+        given = _cookie(http, COOKIE)
     if given is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise APIError(401, "The control API needs the control token (Authorization: Bearer TOKEN or "
                             "X-Mockai-Token).", code="invalid_control_token")
 
 
+def _query_token(http: HTTPRequest) -> str | None:
+    from urllib.parse import parse_qs
+
+    query = http.query or (http.path.split("?", 1)[1] if "?" in http.path else "")
+    values = parse_qs(query).get("token")
+    return values[0] if values else None
+
+
+def _cookie(http: HTTPRequest, name: str) -> str | None:
+    from urllib.parse import unquote
+
+    for part in http.headers.get("cookie", "").split(";"):
+        key, eq, value = part.strip().partition("=")
+        if eq and key == name:
+            return unquote(value)
+    return None
+
+
+def _sign_in(engine: Engine, http: HTTPRequest) -> HTTPResponse:
+    """``GET /_mockai/?token=TOKEN``: the inspector's cookie, and a redirect to the page (the token leaves the
+    address bar and the browser's history)."""
+    from urllib.parse import quote
+
+    from .http import HTTPResponse
+
+    token, given = engine.config.control_token, _query_token(http)
+    if token is None:
+        return HTTPResponse(303, {"location": "/_mockai/", "cache-control": "no-store"})
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        raise APIError(401, "The control token in ?token= is not this server's.", code="invalid_control_token")
+    cookie = f"{COOKIE}={quote(token, safe='')}; Path=/_mockai/; HttpOnly; SameSite=Strict"
+    return HTTPResponse(303, {"location": "/_mockai/", "set-cookie": cookie, "cache-control": "no-store"})
+
+
+# The page's own rules: its files only, no inline code, nothing from elsewhere.
+_PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def _inspector(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse | None:
+    """The inspector's routes (:mod:`mockai.inspector`), or ``None`` for another action."""
+    if action not in ("", "events", "state") and not action.startswith("inspector/"):
+        return None
+    if http.method != "GET":
+        raise APIError(405, f"Method not allowed: {http.method} /_mockai/{action} accepts GET.",
+                       headers={"allow": "GET"})
+    from .http import HTTPResponse
+    from .inspector import Feed, page, state_view
+
+    if action == "events":
+        feed = Feed.of(engine)
+        return HTTPResponse(200, {"content-type": "text/event-stream; charset=utf-8"}, live=feed)
+    if action == "state":
+        return engine.json_response(200, state_view(engine))
+    name = "index.html" if action == "" else action[len("inspector/"):]
+    try:
+        kind, data = page(name)
+    except KeyError:
+        raise APIError(404, f"Invalid URL (GET /_mockai/{action}): the inspector has no such file.") from None
+    return HTTPResponse(200, {"content-type": kind, **_PAGE_HEADERS}, body=data)
+
+
 def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     method = http.method
     script = engine.script
+    inspected = _inspector(engine, http, action)
+    if inspected is not None:
+        return inspected
     if (action, method) == ("health", "GET"):
         return engine.json_response(200, {"status": "ok", "calls": len(engine.calls), "rules": len(script.rules),
                                           "queued": len(script.pending)})
@@ -61,6 +144,11 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
                                                                      for i, c in enumerate(list(engine.calls))]})
     if (action, method) == ("calls", "DELETE"):
         engine.calls.clear()
+        from .inspector import Feed
+
+        feed = Feed.existing(engine)
+        if feed is not None:
+            feed.cleared()
         return engine.json_response(200, {"deleted": True})
     if (action, method) == ("rules", "GET"):
         return engine.json_response(200, {
@@ -88,8 +176,9 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     if action in ("health", "calls", "rules", "reset", "stats"):
         raise APIError(405, f"Method not allowed: {method} /_mockai/{action}.")
     raise APIError(404, f"Invalid URL ({method} /_mockai/{action}). The control API serves GET /_mockai/health, "
-                        "GET and DELETE /_mockai/calls, GET, POST and DELETE /_mockai/rules, POST /_mockai/reset and "
-                        "GET /_mockai/stats.")
+                        "GET and DELETE /_mockai/calls, GET, POST and DELETE /_mockai/rules, POST /_mockai/reset, "
+                        "GET /_mockai/stats, and the inspector: GET /_mockai/ (the page), /_mockai/events and "
+                        "/_mockai/state.")
 
 
 _YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})

@@ -139,6 +139,9 @@ class Core:
         self.transforms: list[Transform] = []
         self.on_reset: list[Callable[[], None]] = []
         self.on_reject: list[Rejection] = []
+        # Called with each call as it enters the journal, under the journal's lock (keep them quick): the socket
+        # door's request log and the inspector's live feed. Empty, as it is unless someone listens, it costs nothing.
+        self.on_record: list[Callable[[Call], None]] = []
         self.calls = CallList()
         # Memos of what is a pure function of the request, under digests of the bodies, bounded by bytes.
         self._parsed = Memo[Any](_PARSED_BYTES)
@@ -223,6 +226,9 @@ class Core:
         size = call_bytes(call) if budget is not None else 0
         with self._lock:
             self.calls.append(call)
+            if self.on_record:
+                for listener in self.on_record:
+                    listener(call)
             limit = self.config.journal_size
             trimmed = False
             if limit is not None and len(self.calls) >= 2 * limit + 1:
@@ -232,6 +238,18 @@ class Core:
                 self._journal_bytes += size
                 if trimmed or self._journal_bytes > budget:
                     self._journal_bytes = trim(self.calls, budget)
+
+    def follow(self, listener: Callable[[Call], None]) -> CallList:
+        """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,
+        so no call is in both or in neither. ``listener`` runs under the journal's lock: it must be quick."""
+        with self._lock:
+            self.on_record.append(listener)
+            return CallList(self.calls)
+
+    def unfollow(self, listener: Callable[[Call], None]) -> None:
+        """Stop calling ``listener`` (see :meth:`follow`)."""
+        with self._lock:
+            self.on_record[:] = [f for f in self.on_record if f is not listener]
 
     def _dispatch(self, http: HTTPRequest, path: str, route: Route | None, args: dict[str, str],
                   call: Call) -> HTTPResponse:

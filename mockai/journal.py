@@ -47,6 +47,27 @@ class Call:
     responder: str | None = None
     fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
     prompt: Prompt | None = None
+    source: str | None = None  # which scripted reply answered: "rule 'greet'", "rule #2", "queue #1"
+
+    def __repr__(self) -> str:
+        return f"<Call {self.describe()}>"
+
+    @property
+    def answered_by(self) -> str | None:
+        """Who answered, in a few words: ``"rule 'greet'"``, ``"rule #2"`` (no name: its place, from 1),
+        ``"queue #1"``, ``"generator"``, ``"fuzz"``, ``"cassette"`` (replayed), ``"cassette (recorded)"``,
+        ``"faults"``, ``"ratelimit"``; ``None`` when mockai's own checks refused the request first.
+
+        A rule's fault on a reply the generator wrote reads ``"generator (fault of rule #1)"``.
+        """
+        responder = self.responder
+        if responder == "script":
+            return self.source or responder
+        if responder == "cassette" and self.response.live is not None:
+            return "cassette (recorded)"
+        if responder is not None and self.source is not None:
+            return f"{responder} (fault of {self.source})"
+        return responder
 
     @property
     def last_user_text(self) -> str:
@@ -173,6 +194,33 @@ class CallList(list[Call]):
 
     def describe(self) -> str:
         return "\n".join(f"  [{i}] {c.describe()}" for i, c in enumerate(self)) or "  (none)"
+
+    # --- reading it -----------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<CallList: no calls>"
+        many = f"{len(self)} call{'s' if len(self) != 1 else ''}"
+        return f"<CallList: {many}, last: {self[-1].describe()}>"
+
+    def __str__(self) -> str:
+        return self.transcript()
+
+    def transcript(self, *, last: int | None = None, max_chars: int | None = None) -> str:
+        """The calls as a readable transcript (see :mod:`mockai.transcript`): each call's conversation, tools,
+        reply or error, and a stream's timing. ``last`` keeps only the newest calls, ``max_chars`` cuts the
+        oldest ones that do not fit; either says what it left out.
+
+        >>> print(CallList().transcript())
+        no calls
+        """
+        from .transcript import transcript
+
+        return transcript(self, last=last, max_chars=max_chars)
+
+    def show(self, *, last: int | None = None) -> None:
+        """Print :meth:`transcript`: ``mock.calls.show()``; ``mock.calls.show(last=3)``."""
+        print(self.transcript(last=last))
 
 
 def _matches(call: Call, model: str | None, last_user: str | re.Pattern[str] | None, params: dict[str, Any]) -> bool:

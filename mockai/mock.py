@@ -121,6 +121,20 @@ class MockAI:
         if scenario is not None:
             self.load(scenario)
 
+    def __repr__(self) -> str:
+        """One line: ``<MockAI seed=1 rules=2 queued=1 calls=3, last: POST /v1/chat/completions -> 200 …>``."""
+        script = self.engine.script
+        line = f"<MockAI seed={self.engine.config.seed} rules={len(script.rules)} queued={len(script.pending)} "\
+               f"calls={len(self.engine.calls)}"
+        if self.engine.config.strict:
+            line += " strict"
+        running = [s for s in self._servers if s.running]
+        if running:
+            line += f" serving {running[-1].base_url}"
+        if self.engine.calls:
+            line += f", last: {self.engine.calls[-1].describe()}"
+        return line + ">"
+
     # --- scripting -----------------------------------------------------------------------------------------
 
     @checked_keywords

@@ -400,7 +400,7 @@ class Script:
 
     def __call__(self, ex: Exchange) -> Any:
         with self._lock:
-            for rule in self.rules:
+            for index, rule in enumerate(self.rules):
                 try:
                     missed = rule.miss(ex)
                 except CallbackError as err:
@@ -408,10 +408,12 @@ class Script:
                     raise self._failed(err, ex) from err.exception
                 if missed is None:
                     rule.record(ex.call)
+                    ex.call.source = f"rule {rule.name!r}" if rule.name else f"rule #{index + 1}"
                     return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
             if self.pending and answers(self.queued[self._queue_used], ex.prompt.api):
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
+                ex.call.source = f"queue #{self._queue_used}"
                 return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)
         return None
 

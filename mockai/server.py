@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,10 +36,13 @@ class ServerThread:
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
         import uvicorn
 
+        from .access import AccessLog
         from .app import create_app
 
         self.engine = engine
-        self._config = uvicorn.Config(SocketDoor(create_app(engine, host)), host=host, port=port,
+        # At info or debug, a line per request on the ``mockai.access`` logger (pytest shows it with a failure).
+        access = AccessLog(engine) if log_level in ("info", "debug", "trace") else None
+        self._config = uvicorn.Config(SocketDoor(create_app(engine, host, access_log=access)), host=host, port=port,
                                       log_level=log_level, access_log=False, lifespan="off",
                                       timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(self._config)
@@ -87,6 +91,10 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        if "_inspector_feed" in self.engine.__dict__:  # open inspector pages: end their feeds, or they hold us up
+            from .inspector.feed import end_feeds
+
+            end_feeds(self.engine)
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -180,6 +188,11 @@ def _quiet_server_class() -> type:
         """uvicorn re-raises the signal that stopped it once it has shut down, so a clean SIGTERM would end the
         process with -15 (and SIGINT with click's "Aborted!"); a test server should just exit 0."""
 
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if "mockai.inspector.feed" in sys.modules:  # open inspector pages: end their feeds, or they hold us up
+                sys.modules["mockai.inspector.feed"].end_feeds()
+            super().handle_exit(sig, frame)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             with super().capture_signals():
@@ -193,6 +206,24 @@ def quiet_server(config: Any) -> Any:
     return _quiet_server_class()(config)
 
 
+def control_line(options: dict[str, Any], host: str, workers: int, url: str) -> str:
+    """Where the inspector and the control API are, or why they are off (see :func:`mockai.app.create_app`)."""
+    from .app import is_loopback
+
+    token = options.get("control_token")
+    control = options.get("control")
+    if workers > 1:
+        return f"inspector and control API: off (each of the {workers} workers has its own rules and journal)"
+    if control is False or (control is None and not is_loopback(host) and token is None):
+        why = "--no-control" if control is False else f"{host} is not a loopback address: pass --control-token"
+        return f"inspector and control API: off ({why})"
+    line = f"inspector: {url}/_mockai/  (control API: {url}/_mockai/health, calls, rules, reset, events)"
+    if token is not None:
+        line = (f"inspector: {url}/_mockai/?token=CONTROL_TOKEN  (control API: {url}/_mockai/…, with "
+                "Authorization: Bearer CONTROL_TOKEN)")
+    return line
+
+
 def config_from_env() -> Config:
     """The engine configuration the CLI handed to worker processes."""
     raw: dict[str, Any] = json.loads(os.environ.get(CONFIG_ENV, "{}"))
@@ -200,7 +231,9 @@ def config_from_env() -> Config:
 
 
 def app_factory() -> Any:
-    """For uvicorn's ``--factory`` in each worker process: an app over a fresh engine."""
+    """For uvicorn's ``--factory`` in each worker process: an app over a fresh engine, with the request log when
+    the ``mockai.access`` logger is at ``info``."""
+    from .access import AccessLog
     from .app import create_app
 
     config = config_from_env()
@@ -213,31 +246,40 @@ def app_factory() -> Any:
             from .scenario import apply, load_scenario
 
             apply(load_scenario(path), engine.script)
-    return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers)
+    return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers, access_log=AccessLog.wanted(engine))
 
 
 def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str,
-          scenarios: Sequence[str] = (), announce: Callable[[str], None] = print) -> None:
+          scenarios: Sequence[str] = (), announce: Callable[[str], None] = print, log_format: str = "text") -> None:
     """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments,
-    ``scenarios`` paths of scenario files (already checked by the caller)."""
+    ``scenarios`` paths of scenario files (already checked by the caller). At ``info`` every request is logged on
+    stderr, in ``log_format`` (``text`` or ``json``; see :mod:`mockai.access`)."""
+    import logging.config
+
     import uvicorn
+
+    from .access import logging_config
 
     os.environ[CONFIG_ENV] = json.dumps(options)
     os.environ[SCENARIO_ENV] = os.pathsep.join(scenarios)
     os.environ[HOST_ENV] = host
     os.environ[WORKERS_ENV] = str(workers)
+    log_config = logging_config(log_format, log_level)
+    logging.config.dictConfig(log_config)  # before the app is built: it asks whether requests are logged
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "log_config": log_config,
+                              "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 2}
     if workers > 1:
-        config = uvicorn.Config("mockai.server:app_factory", factory=True, host=host, port=port, workers=workers,
-                                log_level=log_level, lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config("mockai.server:app_factory", factory=True, workers=workers, **common)
     else:
-        config = uvicorn.Config(app_factory(), host=host, port=port, log_level=log_level, lifespan="off",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app_factory(), **common)
     sock = listen(host, port, config.backlog)
     with sock:
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
-        announce(f"mockai serving on http://{shown}:{bound}/v1  (seed {options.get('seed', 0)}, {workers} worker"
-                 f"{'s' if workers > 1 else ''})\nOPENAI_BASE_URL=http://{shown}:{bound}/v1")
+        url = f"http://{shown}:{bound}"
+        announce(f"mockai serving on {url}/v1  (seed {options.get('seed', 0)}, {workers} worker"
+                 f"{'s' if workers > 1 else ''})\n{control_line(options, host, workers, url)}\n"
+                 f"OPENAI_BASE_URL={url}/v1")
         # Everything built so far lives as long as the server: keep it out of the collector's way.
         gc.freeze()
         if workers > 1:

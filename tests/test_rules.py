@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ class _Ex:
     def __init__(self, request: ChatCompletionRequest) -> None:
         self.request = request
         self.prompt = prompt_of(request)
-        self.call = object()
+        self.call = SimpleNamespace()  # Script writes which rule or queued reply answered (call.source)
         self.wire = _Wire()
 
 

@@ -8,8 +8,12 @@ mockai itself (Starlette, pydantic, Faker…) is imported when a fixture is firs
         assert summarize("long text") == "A short summary."      # code under test calls api.openai.com
         assert mockai.calls.last.request.model == "gpt-4o-mini"
 
+When a test that used ``mockai`` or ``mockai_server`` fails, its report gets a "mockai journal" section: the
+transcript of the calls the mock answered (the last 20, at most 8 KB; ``mock.calls.show()`` prints it all).
+
 Options (command line, or ``[tool.pytest.ini_options]``): ``--mockai-seed`` / ``mockai_seed``,
-``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``, ``--mockai-record-mode`` and
+``--mockai-strict`` / ``mockai_strict``, ``mockai_assert_all_called``, ``--mockai-no-journal`` /
+``mockai_journal_report = false`` (no journal in failure reports), ``--mockai-record-mode`` and
 ``--mockai-upstream`` / ``mockai_upstream`` (cassettes: ``@pytest.mark.mockai(cassette=True)`` replays
 ``<test dir>/cassettes/<module>/<test>.json``). The seed defaults to one derived from the test's node id, so a
 test's replies do not depend on test order, selection or xdist.
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
     from mockai import MockAI
 
 TEST_KEY = "sk-mockai-test-key"
+JOURNAL_CALLS = 20  # a failure report shows at most the last 20 calls…
+JOURNAL_CHARS = 8 * 1024  # … in at most 8 KB
 _call_failed = pytest.StashKey[bool]()
 _mock = pytest.StashKey["MockAI"]()
 
@@ -45,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=None)
     parser.addini("mockai_strict", "Fail requests that no scripted reply answers.", type="bool", default=False)
     parser.addini("mockai_assert_all_called", "Fail a test whose scripted replies were not all used.",
+                  type="bool", default=True)
+    group.addoption("--mockai-no-journal", action="store_true", default=False,
+                    help="Leave the 'mockai journal' section (the calls the mock answered) out of failure reports.")
+    parser.addini("mockai_journal_report", "Show the calls the mock answered in the report of a failed test.",
                   type="bool", default=True)
     group.addoption("--mockai-record-mode", default=None, choices=["none", "once", "new_episodes", "all"],
                     help="Record mode of every mockai cassette in this run, over markers (default: none, replay "
@@ -80,9 +90,9 @@ def _ini_seed(config: pytest.Config) -> int | None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    mock = item.stash.get(_mock, None)
     if report.when == "call":
         item.stash[_call_failed] = report.failed
-        mock = item.stash.get(_mock, None)
         if report.failed and mock is not None:
             # Teardown stays quiet after a failure, but what mockai saw may explain it (an app that swallowed
             # the strict mode's 400 fails on `assert None`): show it with the failure.
@@ -91,7 +101,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 for e in mock.callback_errors if e.raised]
             if problems:
                 report.sections.append(("mockai", "\n\n".join(problems)))
+    if report.failed and mock is not None and report.when != "setup" and _journal_wanted(item.config):
+        report.sections.append(("mockai journal", journal_report(mock)))
     return report
+
+
+def _journal_wanted(config: pytest.Config) -> bool:
+    return not config.getoption("--mockai-no-journal") and bool(config.getini("mockai_journal_report"))
+
+
+def journal_report(mock: MockAI, calls: int = JOURNAL_CALLS, chars: int = JOURNAL_CHARS) -> str:
+    """The "mockai journal" section of a failure report: the transcript of the last ``calls`` calls, in at most
+    ``chars`` characters (it says what it left out), and how to see it all or turn it off."""
+    text = mock.calls.transcript(last=calls, max_chars=chars)
+    if len(mock.calls) > 0:
+        text += "\n\n(all of it: mockai.calls.show(); leave this section out: --mockai-no-journal or " \
+                "mockai_journal_report = false)"
+    return text
 
 
 @pytest.fixture

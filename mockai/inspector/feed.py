@@ -1,0 +1,164 @@
+"""The inspector's live feed: ``GET /_mockai/events``, the journal as server-sent events.
+
+A connection first gets ``event: clear`` (the page empties its list: this also makes a reconnect start afresh),
+then one ``event: call`` per call already in the journal, then one per call as it is recorded; ``event: clear``
+again when the journal is emptied (``DELETE /_mockai/calls``, a reset), ``event: lagged`` when a slow page missed
+calls, and a comment every 15 s so proxies keep the connection open. Each ``call`` event's data is the call's
+:func:`~mockai.inspector.view.call_view`.
+
+It costs the engine nothing while nobody listens: a connection adds a journal listener
+(:meth:`mockai.core.Core.follow`) and removes it when it closes.
+
+>>> from mockai.engine import Engine
+>>> status, headers, pieces = Feed.of(Engine()).open()
+>>> status, headers["content-type"], next(pieces)
+(200, 'text/event-stream; charset=utf-8', b'retry: 2000\\n\\nevent: clear\\ndata: {}\\n\\n')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..cassettes.scrub import Scrubber
+from .view import call_view
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..journal import Call
+
+PING_SECONDS = 15.0
+BACKLOG_LIMIT = 10_000  # calls waiting for a slow page before it is told it lagged
+HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store",
+           "x-accel-buffering": "no"}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class _Listener:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[tuple[Call, float] | str | None] = field(default_factory=asyncio.Queue)
+    lagged: int = 0
+
+    def __call__(self, call: Call) -> None:  # under the journal's lock, on any thread: hand over, nothing more
+        if self.queue.qsize() >= BACKLOG_LIMIT:
+            self.lagged += 1
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the page is gone
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (call, time.time()))
+
+    def clear(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
+    def end(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, _END)
+
+
+class Feed:
+    """The live feed of one engine (:meth:`of`); a :class:`~mockai.http.LiveSource` that runs until the client
+    leaves (``endless``: the socket door then watches for the client leaving)."""
+
+    endless = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.scrubber = Scrubber.of(engine.config.scrub)
+        self.listeners: list[_Listener] = []
+        engine.on_reset.append(self.cleared)
+        _ALL.add(self)
+
+    @classmethod
+    def of(cls, engine: Engine) -> Feed:
+        """The engine's feed (made on first use, kept on the engine)."""
+        with _LOCK:
+            feed = engine.__dict__.get("_inspector_feed")
+            if not isinstance(feed, Feed):
+                feed = engine.__dict__["_inspector_feed"] = cls(engine)
+            return feed
+
+    @classmethod
+    def existing(cls, engine: Engine) -> Feed | None:
+        feed = engine.__dict__.get("_inspector_feed")
+        return feed if isinstance(feed, Feed) else None
+
+    def end(self) -> None:
+        """End every open stream (the server is stopping: an open page must not hold up its shutdown)."""
+        for listener in list(self.listeners):
+            listener.end()
+
+    def cleared(self) -> None:
+        """The journal was emptied: every page empties its list."""
+        for listener in list(self.listeners):
+            listener.clear()
+
+    def event(self, call: Call, seq: int, at: float | None) -> bytes:
+        data = json.dumps(call_view(call, seq, self.scrubber, at), ensure_ascii=False, default=str)
+        return f"id: {seq}\nevent: call\ndata: {data}\n\n".encode()
+
+    def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]:
+        """In-process (a sync client): the journal so far, then the stream ends."""
+        calls = list(self.engine.calls)
+
+        def pieces() -> Iterator[bytes]:
+            yield _CLEAR
+            for seq, call in enumerate(calls):
+                yield self.event(call, seq, None)
+
+        return 200, dict(HEADERS), pieces()
+
+    async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        listener = _Listener(asyncio.get_running_loop())
+        backlog = self.engine.follow(listener)
+        self.listeners.append(listener)
+        return 200, dict(HEADERS), self._pieces(listener, list(backlog))
+
+    async def _pieces(self, listener: _Listener, backlog: list[Call]) -> AsyncIterator[bytes]:
+        try:
+            yield _CLEAR
+            for seq, call in enumerate(backlog):
+                yield self.event(call, seq, None)
+            seq = len(backlog)
+            del backlog[:]
+            while True:
+                try:
+                    item = await asyncio.wait_for(listener.queue.get(), PING_SECONDS)
+                except asyncio.TimeoutError:
+                    yield b": ping\n\n"
+                    continue
+                if listener.lagged:
+                    yield f"event: lagged\ndata: {json.dumps({'missed': listener.lagged})}\n\n".encode()
+                    listener.lagged = 0
+                if item is None:
+                    seq = 0
+                    yield _CLEAR
+                    continue
+                if isinstance(item, str):  # _END
+                    return
+                call, at = item
+                yield self.event(call, seq, at)
+                seq += 1
+        finally:
+            self.engine.unfollow(listener)
+            self.listeners[:] = [x for x in self.listeners if x is not listener]
+
+
+_CLEAR = b"retry: 2000\n\nevent: clear\ndata: {}\n\n"
+_END = "end"
+_ALL: weakref.WeakSet[Feed] = weakref.WeakSet()
+
+
+def end_feeds(engine: Engine | None = None) -> None:
+    """End the open feeds of ``engine`` (every engine's: ``None``), so a stopping server is not held up by an open
+    inspector page (the page reconnects to the next server)."""
+    for feed in list(_ALL):
+        if engine is None or feed.engine is engine:
+            feed.end()
