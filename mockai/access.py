@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from starlette.responses import Response
     from starlette.types import Message, Receive, Scope, Send
 
@@ -145,16 +144,16 @@ class Sent:
 
 
 class LoggedEndpoint:
-    """The door's endpoint with a log line per request (:class:`AccessLog`); without one the door uses its plain
-    endpoint, so a server without the log runs none of this."""
+    """The door (:class:`mockai.app.Door`) with a log line per request (:class:`AccessLog`); without one the app
+    uses the plain door, so a server without the log runs none of this."""
 
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]], log: AccessLog) -> None:
+    def __init__(self, handler: Callable[[Scope, Receive], Awaitable[Response]],
+                 crash: Callable[[Scope, Receive, Send], Awaitable[None]], log: AccessLog) -> None:
         self.handler = handler
+        self.crash = crash
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from starlette.requests import Request
-
         sent = Sent(time.perf_counter())
         slot = _Slot()
         token = _SLOT.set(slot)
@@ -174,10 +173,12 @@ class LoggedEndpoint:
 
         response: Response | None = None
         try:
-            response = await self.handler(Request(scope, receive))
+            response = await self.handler(scope, receive)
             await response(scope, receive, timed)
-        except BaseException:
+        except BaseException as exc:
             sent.dropped = "error"
+            if isinstance(exc, Exception):
+                await self.crash(scope, receive, timed)
             raise
         finally:
             _SLOT.reset(token)

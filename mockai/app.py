@@ -22,9 +22,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .access import AccessLog, LoggedEndpoint
@@ -40,11 +38,17 @@ TRANSPORT_KEY = "mockai.transport"
 
 
 class MockApp(Starlette):
-    """Starlette, plus a handle on the connection (uvicorn's transport) so faults can drop it."""
+    """Starlette, with the engine's door in front: every HTTP request goes straight to :class:`Door` (the engine
+    does its own routing, so Starlette's router and middleware would only cost time); other scopes (lifespan)
+    are Starlette's."""
+
+    door: Door | LoggedEndpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[TRANSPORT_KEY] = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle
+            await self.door(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -65,49 +69,81 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
         control = False
         why_not = f": the control API is off, each of the {workers} workers has its own rules and journal"
 
-    async def endpoint(request: Request) -> Response:
-        scope = request.scope
+    async def endpoint(scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]
         if not control and path.startswith("/_mockai/"):
-            return _send(engine.error_response(APIError(404, f"Invalid URL ({request.method} {path}){why_not}")))
+            return _send(engine.error_response(APIError(404, f"Invalid URL ({scope['method']} {path}){why_not}")))
         # Straight from the ASGI scope: Starlette's URL and Headers objects cost more than the engine's work.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         limit = engine.config.max_body
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return _send(engine.error_response(too_large(limit)))
-        body = bytearray()
-        try:
-            async for part in request.stream():
-                body += part
-                if len(body) > limit:
-                    return _send(engine.error_response(too_large(limit)))
-        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing to log
-            return Response(status_code=400)
+        body = await _read_body(receive, limit)
+        if body is None:
+            return _send(engine.error_response(too_large(limit)))
+        if isinstance(body, Response):
+            return body
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
-                           headers=headers, body=bytes(body))
+                           headers=headers, body=body)
         if heavy(http.body, path):  # keep the event loop, and every other client, free while it is made
             return _send(await run_in_threadpool(engine.handle, http))
         return _send(engine.handle(http))
 
-    async def crash(request: Request, exc: Exception) -> Response:
+    async def crash(scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the 500 envelope, unless the response had already started (the server then just drops the
+        connection, as it does for any app that fails mid-response)."""
         err = APIError(500, "The server had an error while processing your request.", code="server_error")
-        return _send(engine.error_response(err))
+        with contextlib.suppress(Exception):
+            await _send(engine.error_response(err))(scope, receive, send)
 
-    # An ASGI endpoint (not a function) makes the route accept every method, so the engine answers them all.
-    door = _Endpoint(endpoint) if access_log is None else LoggedEndpoint(endpoint, access_log)
-    app = MockApp(routes=[Route("/{path:path}", door)], exception_handlers={Exception: crash})
+    app = MockApp()
+    app.door = Door(endpoint, crash) if access_log is None else LoggedEndpoint(endpoint, crash, access_log)
     app.state.engine = engine
     return app
 
 
-class _Endpoint:
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self.handler = handler
+async def _read_body(receive: Receive, limit: int) -> bytes | Response | None:
+    """The request's body; ``None`` once it passes ``limit`` bytes, or an empty 400 when the client left
+    mid-upload (nobody to answer, nothing to log)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        return Response(status_code=400)
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):  # the usual case: the whole body in one message
+        return body if len(body) <= limit else None
+    parts = bytearray(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return Response(status_code=400)
+        parts += message.get("body", b"")
+        if len(parts) > limit:
+            return None
+        if not message.get("more_body", False):
+            return bytes(parts)
+
+
+Endpoint = Callable[[Scope, Receive], Awaitable[Response]]
+Crash = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Door:
+    """The ASGI door onto the engine: ``endpoint`` makes the response, which is then sent; an exception that
+    escapes is answered as the real API's 500 ``server_error`` (``crash``) and raised again, for the server's
+    error log."""
+
+    def __init__(self, endpoint: Endpoint, crash: Crash) -> None:
+        self.endpoint = endpoint
+        self.crash = crash
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handler(Request(scope, receive))
-        await response(scope, receive, send)
+        try:
+            response = await self.endpoint(scope, receive)
+            await response(scope, receive, send)
+        except Exception:
+            await self.crash(scope, receive, send)
+            raise
 
 
 def heavy(body: bytes, path: str = "") -> bool:

@@ -42,7 +42,7 @@ class Delivery:
     hang: float | None = None  # send nothing for this long (bounded), then drop the connection
     cut_after: int | None = None  # send this many events, then drop the connection: no [DONE]
     fragments: Sequence[int] | None = None  # write the bytes in pieces of these sizes (cycled), not event-aligned
-    fragment_pause: float = 0.0005  # seconds between fragments
+    fragment_pause: float = 0.001  # seconds between fragments (uvloop's timers count whole milliseconds)
 
     @property
     def plain(self) -> bool:

@@ -43,7 +43,7 @@ class ServerThread:
         # At info or debug, a line per request on the ``mockai.access`` logger (pytest shows it with a failure).
         access = AccessLog(engine) if log_level in ("info", "debug", "trace") else None
         self._config = uvicorn.Config(SocketDoor(create_app(engine, host, access_log=access)), host=host, port=port,
-                                      log_level=log_level, access_log=False, lifespan="off",
+                                      log_level=log_level, access_log=False, lifespan="off", proxy_headers=False,
                                       timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(self._config)
         self._socket: socket.socket | None = None
@@ -267,7 +267,9 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
     log_config = logging_config(log_format, log_level)
     logging.config.dictConfig(log_config)  # before the app is built: it asks whether requests are logged
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "log_config": log_config,
-                              "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 2}
+                              "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 2,
+                              # mockai never reads the client's address: no X-Forwarded-For middleware per request
+                              "proxy_headers": False}
     if workers > 1:
         config = uvicorn.Config("mockai.server:app_factory", factory=True, workers=workers, **common)
     else:

@@ -188,8 +188,8 @@ def test_fragment_sizes_split_a_multibyte_character_and_cover_every_byte() -> No
 
 
 def _raw_reads(port: int, payload: dict[str, Any]) -> list[bytes]:
-    """POST over a plain socket and return each recv() as it arrived. HTTP/1.0, so the body comes without
-    chunked framing and ends when the server closes the connection."""
+    """POST over a plain socket and return each recv() as it arrived. HTTP/1.0, so the body ends when the server
+    closes the connection (uvicorn's httptools protocol still frames it in chunks: see :func:`_body_cuts`)."""
     raw = json.dumps(payload).encode()
     head = (f"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH['authorization']}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n").encode()
@@ -204,6 +204,28 @@ def _raw_reads(port: int, payload: dict[str, Any]) -> list[bytes]:
             reads.append(piece)
 
 
+def _body_cuts(reads: list[bytes]) -> tuple[bytes, list[int]]:
+    """The response body without its head and chunked framing (if any), and the body offsets at which each read
+    but the last ended."""
+    raw = b"".join(reads)
+    start = raw.index(b"\r\n\r\n") + 4
+    spans = []  # where the body's bytes sit in the raw bytes
+    if b"transfer-encoding: chunked" in raw[:start].lower():
+        i = start
+        while (size := int(raw[i:raw.index(b"\r\n", i)].split(b";")[0], 16)) > 0:
+            data = raw.index(b"\r\n", i) + 2
+            spans.append((data, data + size))
+            i = data + size + 2
+    else:
+        spans.append((start, len(raw)))
+    body = b"".join(raw[a:b] for a, b in spans)
+    cuts, at = [], 0
+    for r in reads[:-1]:
+        at += len(r)
+        cuts.append(sum(max(0, min(b, at) - a) for a, b in spans))
+    return body, cuts
+
+
 def test_a_multibyte_character_split_between_reads_reaches_a_raw_socket_client_and_the_sdk_copes() -> None:
     mock = MockAI(responder="fuzz", fuzz_fragments=1.0, seed=9)
     with mock.serve() as server:
@@ -211,15 +233,15 @@ def test_a_multibyte_character_split_between_reads_reaches_a_raw_socket_client_a
         split_seen = 0
         for i in range(40):
             reads = _raw_reads(port, body(f"tell me something {i} 😀", stream=True))
-            data = b"".join(reads)
+            data, cuts = _body_cuts(reads)
             assert data.rstrip().endswith(b"data: [DONE]")
-            pos = 0
-            for r in reads[:-1]:
-                pos += len(r)
+            last = 0
+            for pos in cuts:
                 if pos < len(data) and 0x80 <= data[pos] < 0xC0:
                     split_seen += 1  # this read ended inside a UTF-8 character; the next one finishes it
                     with pytest.raises(UnicodeDecodeError):
-                        r.decode("utf-8")
+                        data[last:pos].decode("utf-8")
+                last = pos
             if split_seen >= 2:
                 break
         assert split_seen >= 2, "no multi-byte character reached the client split between two reads"
@@ -279,7 +301,7 @@ def test_wire_fragments_keep_the_pauses_of_latency_and_stalls() -> None:
 
     pieces = list(_pieces([b"aaaa", b"bbbb", b"cc"], Delivery(gaps=[0.5, 0.0], fragments=[3])))
     assert b"".join(p for p in pieces if isinstance(p, bytes)) == b"aaaabbbbcc"
-    assert pieces[:4] == [b"aaa", 0.0005, b"a", 0.5]  # the gap comes before the event's first fragment
+    assert pieces[:4] == [b"aaa", 0.001, b"a", 0.5]  # the gap comes before the event's first fragment
     assert sum(p for p in pieces if isinstance(p, float)) >= 0.5
     # over the socket: a stall on a fragmented fuzz stream still takes its time
     mock = MockAI(responder="fuzz", fuzz_fragments=1.0, seed=5, latency="ttft=0,per_token=0.001")

@@ -16,7 +16,7 @@ from test_cli import Served
 
 from mockai import MockAI
 from mockai.access import AccessLog, LoggedEndpoint, logging_config, text_line
-from mockai.app import _Endpoint
+from mockai.app import Door
 from mockai.server import ServerThread
 
 SECRET = "sk-live-secret-0123456789abcdef"
@@ -153,11 +153,11 @@ def test_quiet_servers_carry_no_logging_code() -> None:
     mock = MockAI(seed=1)
     with mock.serve() as server:
         openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).models.list()
-        door = server._config.app.app.routes[0].app
-    assert isinstance(door, _Endpoint)
+        door = server._config.app.app.door
+    assert isinstance(door, Door)
     assert mock.engine.on_record == []
     with mock.serve(log_level="info") as server:
-        door = server._config.app.app.routes[0].app
+        door = server._config.app.app.door
     assert isinstance(door, LoggedEndpoint)
     assert len(mock.engine.on_record) == 1
 
@@ -226,4 +226,4 @@ def test_access_log_is_off_unless_info(caplog: pytest.LogCaptureFixture) -> None
 
 def test_server_thread_default_is_quiet() -> None:
     server = ServerThread(MockAI().engine)
-    assert isinstance(server._config.app.app.routes[0].app, _Endpoint)
+    assert isinstance(server._config.app.app.door, Door)

@@ -388,3 +388,27 @@ def test_patch_mode_lets_requests_to_mockai_servers_through() -> None:
     assert served.call_count == 2
     with MockAI(), pytest.raises(NotMockedError):  # stopped: its port is not let through any more
         httpx.get(base_url + "/models")
+
+
+def test_a_bug_that_escapes_the_engine_is_the_real_apis_500_over_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The door answers an exception that escapes the engine with OpenAI's 500 envelope, never a plain-text
+    page; the SDK sees an ``InternalServerError``, and the server goes on answering."""
+    mock = MockAI()
+    real = mock.engine.handle
+    broken = {"on": True}
+
+    def handle(http: Any) -> Any:
+        if broken["on"]:
+            raise RuntimeError("a bug")
+        return real(http)
+
+    monkeypatch.setattr(mock.engine, "handle", handle)
+    with mock.serve() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        with pytest.raises(openai.InternalServerError) as info:
+            client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert info.value.status_code == 500
+        assert info.value.body == {"message": "The server had an error while processing your request.",
+                                   "type": "server_error", "param": None, "code": "server_error"}
+        broken["on"] = False
+        assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
