@@ -148,7 +148,7 @@ class LoggedEndpoint:
     uses the plain door, so a server without the log runs none of this."""
 
     def __init__(self, handler: Callable[[Scope, Receive], Awaitable[Response]],
-                 crash: Callable[[Scope, Receive, Send], Awaitable[None]], log: AccessLog) -> None:
+                 crash: Callable[[Scope, Receive, Send], Awaitable[bool]], log: AccessLog) -> None:
         self.handler = handler
         self.crash = crash
         self.log = log
@@ -175,10 +175,14 @@ class LoggedEndpoint:
         try:
             response = await self.handler(scope, receive)
             await response(scope, receive, timed)
-        except BaseException as exc:
+        except Exception:
             sent.dropped = "error"
-            if isinstance(exc, Exception):
-                await self.crash(scope, receive, timed)
+            if not await self.crash(scope, receive, timed):
+                raise
+            logging.getLogger("mockai.errors").exception("mockai: %s %s failed; answered 500 server_error",
+                                                         scope["method"], scope["path"])
+        except BaseException:
+            sent.dropped = "error"
             raise
         finally:
             _SLOT.reset(token)

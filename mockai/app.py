@@ -15,6 +15,7 @@ import asyncio
 import bisect
 import contextlib
 import ipaddress
+import logging
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -90,12 +91,15 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
             return _send(await run_in_threadpool(engine.handle, http))
         return _send(engine.handle(http))
 
-    async def crash(scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the 500 envelope, unless the response had already started (the server then just drops the
-        connection, as it does for any app that fails mid-response)."""
+    async def crash(scope: Scope, receive: Receive, send: Send) -> bool:
+        """Send the 500 envelope; false when the response had already started (the connection must then be
+        dropped, as the server does for any app that fails mid-response)."""
         err = APIError(500, "The server had an error while processing your request.", code="server_error")
-        with contextlib.suppress(Exception):
+        try:
             await _send(engine.error_response(err))(scope, receive, send)
+        except Exception:
+            return False
+        return True
 
     app = MockApp()
     app.door = Door(endpoint, crash) if access_log is None else LoggedEndpoint(endpoint, crash, access_log)
@@ -125,13 +129,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes | Response | None:
 
 
 Endpoint = Callable[[Scope, Receive], Awaitable[Response]]
-Crash = Callable[[Scope, Receive, Send], Awaitable[None]]
+Crash = Callable[[Scope, Receive, Send], Awaitable[bool]]
+ERRORS = logging.getLogger("mockai.errors")
 
 
 class Door:
     """The ASGI door onto the engine: ``endpoint`` makes the response, which is then sent; an exception that
-    escapes is answered as the real API's 500 ``server_error`` (``crash``) and raised again, for the server's
-    error log."""
+    escapes is answered as the real API's 500 ``server_error`` (``crash``) and logged with its traceback on the
+    ``mockai.errors`` logger, the connection kept; raised again (the server then drops the connection) when the
+    response had already started."""
 
     def __init__(self, endpoint: Endpoint, crash: Crash) -> None:
         self.endpoint = endpoint
@@ -142,8 +148,9 @@ class Door:
             response = await self.endpoint(scope, receive)
             await response(scope, receive, send)
         except Exception:
-            await self.crash(scope, receive, send)
-            raise
+            if not await self.crash(scope, receive, send):
+                raise
+            ERRORS.exception("mockai: %s %s failed; answered 500 server_error", scope["method"], scope["path"])
 
 
 def heavy(body: bytes, path: str = "") -> bool:

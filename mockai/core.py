@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -26,9 +25,9 @@ from typing import Any, Protocol
 from .config import Config
 from .errors import APIError, CallbackError
 from .generate import Generator
-from .http import HTTPRequest, HTTPResponse
+from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
-from .keys import TRANSPORT_FIELDS, Ids, b62, body_key, canonical_key
+from .keys import TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key
 from .memo import Memo
 from .prompt import Prompt
 from .reply import Reply, ToolCall
@@ -151,8 +150,7 @@ class Core:
         self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
         self._transport = Memo[bytes](_KEYS_BYTES)  # exact key -> key without the transport fields
         self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
-        self._seen: dict[bytes, int] = {}
-        self._epoch = 0  # see _occurrence
+        self._seen = Occurrences(_SEEN_SIZE)  # per request: how often it was seen (ids come from it)
         self._answers = 0  # answers without a reply id, for their x-request-id
         self._lock = threading.Lock()
 
@@ -223,7 +221,7 @@ class Core:
     def record(self, call: Call) -> None:
         """Add a call to the journal, within its bounds."""
         budget = self.config.journal_bytes
-        size = call_bytes(call) if budget is not None else 0
+        size = call.size = call_bytes(call) if budget is not None else 0
         with self._lock:
             self.calls.append(call)
             if self.on_record:
@@ -417,7 +415,7 @@ class Core:
         ``metadata``, an explicit ``stream: false``), gets new ones.
         """
         transport = self._transport_key(ex)
-        occurrence, epoch = self._occurrence(transport + (b"|stream" if ex.prompt.stream else b"|json"))
+        occurrence, epoch = self._seen.next(transport, b"s" if ex.prompt.stream else b"j")
         digest = hashlib.sha256(b"%d|%s|%s|%d|%d" % (
             self.config.seed, self.config.instance.encode(), ex.exact, occurrence, epoch)).digest()
         return Ids(digest, transport, occurrence, epoch)
@@ -446,20 +444,6 @@ class Core:
             self._transport.put(ex.exact, key, _KEY_ENTRY)
         return key
 
-    def _occurrence(self, key: bytes) -> tuple[int, int]:
-        """How often this request was seen before, and the epoch of that count.
-
-        The counts are bounded: when they fill up they start over in a new epoch, which is mixed into ids, so
-        ids stay unique (and a run still replays byte for byte) without the counts growing for ever.
-        """
-        with self._lock:
-            if len(self._seen) >= _SEEN_SIZE:
-                self._seen.clear()
-                self._epoch += 1
-            n = self._seen.get(key, 0)
-            self._seen[key] = n + 1
-            return n, self._epoch
-
     # --- answers ---------------------------------------------------------------------------------------------
 
     def json_response(self, status: int, value: Any, headers: Mapping[str, str] | None = None) -> HTTPResponse:
@@ -487,7 +471,6 @@ class Core:
             self.calls.clear()
             self._journal_bytes = 0
             self._seen.clear()
-            self._epoch = 0
         for hook in self.on_reset:
             hook()
 
@@ -495,10 +478,6 @@ class Core:
 def _listed(words: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def unscripted(misses: list[str], call: Call) -> APIError:
@@ -514,7 +493,9 @@ def _redact(key: str) -> str:
 
 
 _EMPTY = HTTPResponse(0, {})
-_SEEN_SIZE = 1_000_000  # distinct request bodies whose occurrences are counted before a new epoch starts
+# Distinct requests whose occurrences are counted before a new epoch starts (ids stay unique: the epoch is in
+# them): about 10 MB at most.
+_SEEN_SIZE = 65_536
 # Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
 _PARSED_BYTES = 8 * MiB
 _KEYS_BYTES = 1 * MiB

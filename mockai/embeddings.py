@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from . import tokens, vectors
 from .core import Core, Exchange, Route
 from .errors import APIError, from_validation, invalid
-from .http import HTTPRequest, HTTPResponse
+from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call
 from .prompt import Prompt, Turn
 from .validation import parse_json
@@ -356,13 +356,13 @@ class Embeddings:
         parts = []
         for i, vector in enumerate(reply.vectors):
             value = vectors.encode(vector, fmt)
-            parts.append(b'{"object":"embedding","index":%d,"embedding":%s}' % (i, _dumps(value)))
+            parts.append(b'{"object":"embedding","index":%d,"embedding":%s}' % (i, dumps(value)))
         tokens_used = ex.prompt_tokens
         usage = dict(reply.usage) if reply.usage is not None else {"prompt_tokens": tokens_used,
                                                                    "total_tokens": tokens_used}
         model = reply.model or REPLY_MODELS.get(request.model, request.model)
-        body = b"".join((b'{"object":"list","data":[', b",".join(parts), b'],"model":', _dumps(model),
-                         b',"usage":', _dumps(usage), b"}"))
+        body = b"".join((b'{"object":"list","data":[', b",".join(parts), b'],"model":', dumps(model),
+                         b',"usage":', dumps(usage), b"}"))
         digest = self.core.ids(ex).digest
         headers = {"content-type": "application/json", "x-request-id": "req_" + digest[8:24].hex(),
                    "openai-processing-ms": "1", "openai-version": "2020-10-01", "openai-model": model}
@@ -469,7 +469,3 @@ def _numbers(value: Any) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

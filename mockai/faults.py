@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 import threading
 from collections.abc import Mapping
@@ -58,6 +57,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import APIError
+from .keys import Occurrences
 from .reply import Choice, FinishReason, Reply, ToolCall
 from .tokens import split
 
@@ -397,7 +397,7 @@ class FaultPlan:
         self.queued: list[Fault] = []
         self.by_call: dict[int, Fault] = {}
         self.count = 0
-        self._seen: dict[bytes, int] = {}
+        self._seen = Occurrences()  # per request: how often the schedule drew for it
         self._lock = threading.Lock()
 
     def add(self, spec: str | Fault, arg: float | None = None, *, times: int = 1,
@@ -453,12 +453,10 @@ class FaultPlan:
 
     def draw(self, ex: Exchange) -> Fault | None:
         """The schedule's pick for this request: a function of the seed, the request and its occurrence."""
-        exact = json.dumps(ex.body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        key = hashlib.sha256(exact).digest()
-        with self._lock:
-            occurrence = self._seen.get(key, 0)
-            self._seen[key] = occurrence + 1
-        digest = hashlib.sha256(b"faults|%d|%s|%d" % (ex.seed, key, occurrence)).digest()
+        key = ex.exact  # the digest of the whole body, canonical
+        occurrence, epoch = self._seen.next(key)
+        era = b"|%d" % epoch if epoch else b""  # the counts started over: draw anew (as before, until they do)
+        digest = hashlib.sha256(b"faults|%d|%s|%d%s" % (ex.seed, key, occurrence, era)).digest()
         u = int.from_bytes(digest[:8], "big") / 2**64
         total = 0.0
         for f, p in self._table:

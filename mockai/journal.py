@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 from .errors import APIError
@@ -48,6 +48,8 @@ class Call:
     fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
     prompt: Prompt | None = None
     source: str | None = None  # which scripted reply answered: "rule 'greet'", "rule #2", "queue #1"
+    # The call's estimated bytes (call_bytes), measured once as it enters a byte-bounded journal.
+    size: int = field(default=0, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"<Call {self.describe()}>"
@@ -288,7 +290,7 @@ def trim(calls: list[Call], budget: int) -> int:
     measures every call, comes once per quarter budget of new calls); the newest call always stays. Returns the
     bytes the journal then holds.
     """
-    sizes = [call_bytes(c) for c in calls]  # measured afresh: a reset may have emptied the journal meanwhile
+    sizes = [c.size or call_bytes(c) for c in calls]  # summed afresh: a reset may have emptied the journal
     total = sum(sizes)
     target = budget * 3 // 4
     drop = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,3 +58,41 @@ def body_key(http: HTTPRequest, salt: str = "") -> bytes | None:
     digest.update(b"\0" + salt.encode() + b"\0")
     digest.update(http.body)
     return digest.digest()
+
+
+class Occurrences:
+    """How often each key was seen, for at most ``limit`` distinct keys: when the counts fill up they start over
+    in a new epoch (which callers mix into what they derive, so nothing repeats), so memory stays bounded. Keys
+    are digests, kept as their first 16 bytes (about 150 bytes an entry with the dict's own).
+
+    >>> seen = Occurrences(limit=2)
+    >>> [seen.next(b"a" * 32), seen.next(b"a" * 32), seen.next(b"b" * 32), seen.next(b"c" * 32)]
+    [(0, 0), (1, 0), (0, 0), (0, 1)]
+    """
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self.limit = limit
+        self.epoch = 0
+        self._counts: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+
+    def next(self, key: bytes, salt: bytes = b"") -> tuple[int, int]:
+        """The occurrence of ``key`` (how often it was seen before, from 0) and the epoch of that count."""
+        short = key[:16] + salt
+        with self._lock:
+            counts = self._counts
+            if len(counts) >= self.limit and short not in counts:
+                counts.clear()
+                self.epoch += 1
+            n = counts.get(short, 0)
+            counts[short] = n + 1
+            return n, self.epoch
+
+    def clear(self) -> None:
+        """Forget every count; the epoch starts over too."""
+        with self._lock:
+            self._counts.clear()
+            self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self._counts)

@@ -23,12 +23,12 @@ last delta carries only ``expires_at``, as the SDK's types describe.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import audio
+from .http import dumps as dumps
 from .reply import Audio, Choice, Reply, ToolCall
 from .tokens import split
 
@@ -48,10 +48,6 @@ class Meta:
     include_usage: bool = False
     logprobs: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _logprobs(choice: Choice) -> dict[str, Any] | None:

@@ -244,3 +244,58 @@ def test_mockai_serve_bounds_its_journal_by_bytes_by_default() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+# --- the whole engine under a load test's traffic ---------------------------------------------------------------
+
+def test_the_engine_keeps_a_bounded_footprint_under_many_distinct_small_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a load test sends (small bodies, every one different, streams and not, scripted and generated) leaves
+    the engine holding no more than its bounds: the journal's bytes, the memos' budgets and the occurrence counts
+    (made small here so that they start over several times), whatever the number of requests."""
+    from mockai import core as engine_module
+
+    monkeypatch.setattr(engine_module, "_SEEN_SIZE", 2_000)
+    engine = Engine(Config(seed=1, clock=1, journal_size=1000, journal_bytes=4 * MiB))
+    engine.script.on(last_user="scripted").reply("Lighthouses guide ships past rocks at night.")
+
+    def load(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            body: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [
+                {"role": "user", "content": f"{'scripted' if i % 2 else 'generated'} question #{i}"}]}
+            if i % 3 == 0:
+                body["stream"] = True
+            assert post(engine, body) == 200
+
+    load(0, 2_000)  # the interpreter's own caches warm up
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        load(2_000, 8_000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(engine._seen) <= 2_000
+    assert engine._seen.epoch >= 3  # the counts started over, and kept within their bound
+    assert len(engine.calls) <= 2 * 1000
+    memos = (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._counted, engine._transport)
+    bound = 4 * MiB + sum(m.budget for m in memos) + 2_000 * 200
+    assert grown <= bound, f"{grown / MiB:.1f} MiB kept after 8,000 more requests; the bounds sum to {bound / MiB:.1f}"
+
+
+def test_a_serialized_reply_holds_only_its_own_bytes() -> None:
+    """Reply bodies and events live on in the journal and the memos: each holds its length, not an encoder's
+    whole buffer (orjson's own bytes objects keep 4 KiB each)."""
+    from mockai.http import dumps
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [dumps({"index": i, "delta": {"content": "hi"}}) for i in range(2_000)]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept[1] == b'{"index":1,"delta":{"content":"hi"}}'
+    assert grown <= 2_000 * (len(kept[0]) + 80), f"{grown / len(kept):.0f} bytes per {len(kept[0])}-byte body"

@@ -34,7 +34,7 @@ from ..core import Core, Exchange, Route
 from ..enums import served_tier
 from ..errors import APIError, invalid
 from ..generate import logprobs_for, rng_for
-from ..http import HTTPRequest, HTTPResponse
+from ..http import HTTPRequest, HTTPResponse, dumps
 from ..journal import Call
 from ..models import effort, reasoning_tokens, snapshot
 from ..prompt import Prompt, Turn
@@ -162,7 +162,7 @@ class Responses:
 
     def stream_error(self, err: APIError, ex: Exchange, index: int) -> bytes:
         event = render.error_event(err.message, err.code, err.param, index, err.type)
-        return render.sse([event], _dumps)[0]
+        return render.sse([event], dumps)[0]
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
         """Give a reply its ids, clock and usage, keep it (``store``), and write it as JSON or a stream."""
@@ -193,16 +193,16 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            events = render.sse(render.resplit(render.events(done), reply), _dumps)
+            events = render.sse(render.resplit(render.events(done), reply), dumps)
             if request.store is not False:
                 self.keep(request, done, False, 3 * (len(events[-1]) + len(ex.http.body)))
             return HTTPResponse(200, headers, events=events)
         headers["content-type"] = "application/json"
-        body = _dumps(done)
+        body = dumps(done)
         if request.store is not False:
             self.keep(request, done, background, 3 * (len(body) + len(ex.http.body)))
         if background:
-            body = _dumps(render.lifecycle(done, "queued"))
+            body = dumps(render.lifecycle(done, "queued"))
         return HTTPResponse(200, headers, body=body)
 
     def usage(self, ex: Exchange, reply: Reply) -> dict[str, Any]:
@@ -298,7 +298,7 @@ class Responses:
                                   "starting_after", "invalid_type")
                 start = int(after) + 1
             headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-            return HTTPResponse(200, headers, events=render.sse(render.events(done)[max(start, 0):], _dumps))
+            return HTTPResponse(200, headers, events=render.sse(render.events(done)[max(start, 0):], dumps))
         return self.core.json_response(200, done)
 
     def delete(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
@@ -430,10 +430,4 @@ def _json_object(http: HTTPRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid("Invalid type for request body: expected an object.", None, "invalid_type")
     return dict(data)
-
-
-def _dumps(value: Any) -> bytes:
-    import json
-
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
