@@ -35,6 +35,7 @@ from .specs import (
     reply_spec,
     short_form,
     short_form_fields,
+    spec_apis,
 )
 from .suggest import checked_keywords
 
@@ -170,6 +171,7 @@ class Rule:
     _effects: Iterator[Any] | None = field(default=None, repr=False)
     _fault: Fault | None = field(default=None, repr=False)
     _script: Script | None = field(default=None, repr=False, compare=False)
+    _apis: tuple[Any, tuple[str, ...] | None] | None = field(default=None, repr=False, compare=False)
 
     # --- scripting ------------------------------------------------------------------------------------------
 
@@ -272,7 +274,7 @@ class Rule:
         """Why this rule does not match the request, or ``None`` when it does."""
         if self.exhausted:
             return f"used up ({self.call_count} of times={self.times})"
-        if "api" not in self.matchers and not answers(self._spec(), ex.prompt.api):
+        if "api" not in self.matchers and not self._answers(ex.prompt.api):
             return f"its reply is not one for {ex.prompt.api} requests"
         for key, want in self.matchers.items():
             reason = MATCHERS[key](ex.prompt, want)
@@ -288,6 +290,14 @@ class Rule:
             if not ok:
                 return f"where={getattr(self.where, '__name__', 'callable')} returned False"
         return None
+
+    def _answers(self, api: str) -> bool:
+        """Whether this rule's reply can answer ``api``'s requests: worked out once per reply spec."""
+        spec = self._spec()
+        known = self._apis
+        if known is None or known[0] is not spec:
+            known = self._apis = (spec, spec_apis(spec))
+        return known[1] is None or api in known[1]
 
     def _spec(self) -> ReplySpec:
         """The reply this rule gives (the first of a sequence), to tell which APIs it can answer."""

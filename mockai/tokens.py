@@ -57,7 +57,26 @@ _ENCODING_SHA256 = {
 
 
 def split(text: str) -> list[str]:
-    """Split text into token-sized pieces that join back to exactly ``text``."""
+    """Split text into token-sized pieces that join back to exactly ``text``.
+
+    Short texts are remembered (a scripted reply is split once, not at every call it answers).
+    """
+    if len(text) <= _SPLIT_TEXT:
+        known = _SPLITS.get(text)
+        if known is None:
+            if len(_SPLITS) >= _SPLIT_ENTRIES:
+                _SPLITS.clear()
+            known = _SPLITS[text] = _split(text)
+        return list(known)
+    return _split(text)
+
+
+_SPLIT_TEXT = 1024  # longer texts are split each time
+_SPLIT_ENTRIES = 1024  # at most about 1,024 × 8 KB of text and pieces
+_SPLITS: dict[str, list[str]] = {}
+
+
+def _split(text: str) -> list[str]:
     out: list[str] = []
     for piece in _PIECES.findall(text):
         if len(piece) <= _LONG:
