@@ -29,6 +29,7 @@ from typing import Any
 
 from . import audio
 from .http import dumps as dumps
+from .http import scratch_dumps
 from .reply import Audio, Choice, Reply, ToolCall
 from .tokens import split
 
@@ -102,8 +103,8 @@ def encode_body(reply: Reply, meta: Meta, choices: bytes | None = None) -> bytes
     """``dumps(body(reply, meta))``, byte for byte; ``choices`` is :func:`choices_part` of ``reply``, if known."""
     if meta.extra:
         return dumps(body(reply, meta))
-    head = dumps({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model})
-    tail = dumps({"usage": meta.usage, "service_tier": meta.service_tier,
+    head = scratch_dumps({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model})
+    tail = scratch_dumps({"usage": meta.usage, "service_tier": meta.service_tier,
                   "system_fingerprint": meta.system_fingerprint})
     return head[:-1] + b',"choices":' + (choices_part(reply) if choices is None else choices) + b"," + tail[1:]
 
@@ -204,7 +205,7 @@ def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
 
 def sse(chunk_list: Iterable[dict[str, Any]]) -> list[bytes]:
     """Each chunk framed as one server-sent event, then ``data: [DONE]``."""
-    events = [b"data: " + dumps(c) + b"\n\n" for c in chunk_list]
+    events = [b"data: " + scratch_dumps(c) + b"\n\n" for c in chunk_list]
     events.append(DONE)
     return events
 
@@ -214,13 +215,35 @@ def choice_parts(reply: Reply) -> list[bytes]:
     return [dumps(choice) for choice in _choices(reply)]
 
 
+_FIRST_TEXT = (b'{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,'
+               b'"finish_reason":null}')
+
+
+def _text_parts(reply: Reply) -> list[bytes] | None:
+    """:func:`choice_parts` of the usual stream, one choice of plain text, written without making each chunk's
+    objects; ``None`` for any other reply."""
+    if len(reply.choices) != 1:
+        return None
+    c = reply.choices[0]
+    if (not c.content or c.logprobs is not None or c.refusal or c.audio is not None or c.tool_calls
+            or c.function_call is not None):
+        return None
+    parts = [_FIRST_TEXT]
+    parts += [b'{"index":0,"delta":{"content":' + scratch_dumps(tok) + b'},"logprobs":null,"finish_reason":null}'
+              for tok in c.content_tokens()]
+    parts.append(b'{"index":0,"delta":{},"logprobs":null,"finish_reason":' + scratch_dumps(c.finish_reason) + b"}")
+    return parts
+
+
 def encode(reply: Reply, meta: Meta, parts: list[bytes] | None = None) -> list[bytes]:
     """``sse(chunks(reply, meta))``, byte for byte, without serializing the fields every chunk shares again
     for each chunk (they are most of its bytes). ``parts``: :func:`choice_parts` of ``reply``, if known."""
     base = _base(meta)
-    head = b"data: " + dumps(base)[:-1] + b',"choices":['
-    events = [head + part + b"]}\n\n" for part in (choice_parts(reply) if parts is None else parts)]
+    head = b"data: " + scratch_dumps(base)[:-1] + b',"choices":['
+    if parts is None:
+        parts = _text_parts(reply) or [scratch_dumps(choice) for choice in _choices(reply)]
+    events = [head + part + b"]}\n\n" for part in parts]
     if meta.include_usage:
-        events.append(b"data: " + dumps({**base, "choices": [], "usage": meta.usage}) + b"\n\n")
+        events.append(b"data: " + scratch_dumps({**base, "choices": [], "usage": meta.usage}) + b"\n\n")
     events.append(DONE)
     return events

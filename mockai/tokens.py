@@ -71,8 +71,8 @@ def split(text: str) -> list[str]:
     return _split(text)
 
 
-_SPLIT_TEXT = 1024  # longer texts are split each time
-_SPLIT_ENTRIES = 1024  # at most about 1,024 × 8 KB of text and pieces
+_SPLIT_TEXT = 256  # longer texts are split each time
+_SPLIT_ENTRIES = 256  # at most about 256 × 4 KB of text and pieces
 _SPLITS: dict[str, list[str]] = {}
 
 

@@ -249,3 +249,19 @@ def test_chunks_keep_every_character() -> None:
     rebuilt = reassemble(out)
     assert rebuilt[0]["content"] == text
     assert rebuilt[1]["tool_calls"][0]["function"]["arguments"] == args
+
+
+@pytest.mark.parametrize("reply", [
+    Reply.text("Hello, world! \\u00e9 \"quoted\" \n and a tab\t."),
+    Reply.text("cut short", finish_reason="length"),
+    Reply([Choice(content="two"), Choice(content="choices")]),
+    Reply([Choice(content="", finish_reason="stop")]),
+    Reply([Choice(content="with a refusal too", refusal="no")]),
+], ids=["text", "length", "two choices", "empty", "refusal"])
+@pytest.mark.parametrize("usage", [False, True], ids=["", "usage"])
+def test_a_streams_fast_encoding_is_byte_for_byte_its_chunks(reply: Reply, usage: bool) -> None:
+    """``encode`` writes the usual stream (one choice of text) without making each chunk's objects: its bytes
+    are exactly those of the chunks it stands for, and every other reply takes the general path."""
+    meta = streaming.Meta(id="chatcmpl-x", created=1, model="gpt-4o-mini", system_fingerprint="fp_1",
+                          usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, include_usage=usage)
+    assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))

@@ -34,7 +34,7 @@ from ..core import Core, Exchange, Route
 from ..enums import served_tier
 from ..errors import APIError, invalid
 from ..generate import logprobs_for, rng_for
-from ..http import HTTPRequest, HTTPResponse, dumps
+from ..http import HTTPRequest, HTTPResponse, dumps, scratch_dumps
 from ..journal import Call
 from ..models import effort, reasoning_tokens, snapshot
 from ..prompt import Prompt, Turn
@@ -162,7 +162,7 @@ class Responses:
 
     def stream_error(self, err: APIError, ex: Exchange, index: int) -> bytes:
         event = render.error_event(err.message, err.code, err.param, index, err.type)
-        return render.sse([event], dumps)[0]
+        return render.sse([event], scratch_dumps)[0]
 
     def render(self, reply: Reply, ex: Exchange) -> HTTPResponse:
         """Give a reply its ids, clock and usage, keep it (``store``), and write it as JSON or a stream."""
@@ -193,7 +193,7 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            events = render.sse(render.resplit(render.events(done), reply), dumps)
+            events = render.sse(render.resplit(render.events(done), reply), scratch_dumps)
             if request.store is not False:
                 self.keep(request, done, False, 3 * (len(events[-1]) + len(ex.http.body)))
             return HTTPResponse(200, headers, events=events)
@@ -298,7 +298,7 @@ class Responses:
                                   "starting_after", "invalid_type")
                 start = int(after) + 1
             headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-            return HTTPResponse(200, headers, events=render.sse(render.events(done)[max(start, 0):], dumps))
+            return HTTPResponse(200, headers, events=render.sse(render.events(done)[max(start, 0):], scratch_dumps))
         return self.core.json_response(200, done)
 
     def delete(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
