@@ -138,3 +138,12 @@ def test_the_changelog_is_keep_a_changelog_and_names_this_version() -> None:
     assert sections
     assert sections <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
     assert "tests/test_public_api.py" in changelog  # the policy names what pins the public API
+
+
+def test_the_api_reference_documents_every_public_name() -> None:
+    import mockai
+
+    page = (ROOT / "docs" / "reference" / "api.md").read_text()
+    documented = {name.rsplit(".", 1)[1] for name in re.findall(r"^::: (mockai\.[\w.]+)$", page, re.MULTILINE)}
+    assert documented == set(mockai.__all__)
+    assert ":command: main" in (ROOT / "docs" / "reference" / "cli.md").read_text()  # every command, from click
