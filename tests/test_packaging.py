@@ -178,3 +178,18 @@ def test_install_hints_name_this_distribution() -> None:
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in texts
              for n, line in enumerate(path.read_text().splitlines(), 1) if wrong.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_the_version_comes_from_this_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mockai --version`` reads the metadata of ``pytest-mockai``: click before 8.2 cannot map the import name
+    ``mockai`` to it (this hides the mapping newer clicks make)."""
+    import importlib.metadata
+
+    from click.testing import CliRunner
+
+    from mockai.cli import main
+
+    monkeypatch.setattr(importlib.metadata, "packages_distributions", dict)
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"mockai, version {VERSION}\n"
