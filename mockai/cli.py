@@ -17,7 +17,7 @@ from .models import DEFAULT_MODELS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mockai")
+@click.version_option(package_name="pytest-mockai", prog_name="mockai")
 def main() -> None:
     """mockai: a faithful, deterministic fake of OpenAI's chat completions API for tests."""
 

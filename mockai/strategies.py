@@ -1,7 +1,7 @@
 """Hypothesis strategies for chat completions (requests, replies, streams, structured outputs and errors) and
 embeddings (requests and replies, from :mod:`mockai.embedding_strategies`).
 
-Imported only by those who ask (``pip install -e '.[hypothesis]'``); nothing else in mockai imports Hypothesis.
+Imported only by those who ask (``pip install 'pytest-mockai[hypothesis]'``); nothing else in mockai imports Hypothesis.
 Replies and streams come from :mod:`mockai.shapes`, the same building blocks behind the fuzz responder
 (``mockai serve --responder fuzz``), driven here by Hypothesis draws, so they shrink: towards short plain text,
 ``finish_reason: "stop"``, one choice, one content piece and the real API's own first delta.
@@ -42,7 +42,7 @@ try:
     from hypothesis.strategies import SearchStrategy
 except ImportError as exc:  # an optional dependency: say how to get it
     raise ImportError("mockai.strategies needs Hypothesis, which is not installed: pip install hypothesis (or "
-                      "pip install 'mockai[hypothesis]')") from exc
+                      "pip install 'pytest-mockai[hypothesis]')") from exc
 
 from .chat import prompt_of
 from .embedding_strategies import embedding_requests, embedding_responses

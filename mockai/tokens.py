@@ -8,7 +8,7 @@ cuts and logprobs are the same bytes on every machine. For English prose it land
 
 Prompt tokens are counted by the first of these that works on this machine, never touching the network:
 
-1. ``bpe-openai`` (``pip install 'mockai[tokens]'``): ships ``o200k_base`` and ``cl100k_base`` in its wheel, so
+1. ``bpe-openai`` (``pip install 'pytest-mockai[tokens]'``): ships ``o200k_base`` and ``cl100k_base`` in its wheel, so
    counts are exact offline (the same counts as tiktoken's). An encoding is loaded on its first count, never at
    import: about 0.2 s and 70 MB of memory (half of it the wheel's file, mapped read-only) once per process, by
    one thread while any other waits.
@@ -203,7 +203,7 @@ def _load(name: str) -> tuple[str, Callable[[str], int] | None]:
         if count is not None:
             return f"{backend}:{name}", count
     if choice != "auto":
-        how = ("pip install 'mockai[tokens]'" if choice == "bpe-openai"
+        how = ("pip install 'pytest-mockai[tokens]'" if choice == "bpe-openai"
                else "install tiktoken and put its encoding files in its cache")
         warnings.warn(f"MOCKAI_TOKENIZER={choice}: {choice} cannot count {name} on this machine ({how}); counting "
                       "tokens approximately", RuntimeWarning, stacklevel=3)
