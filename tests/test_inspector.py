@@ -324,6 +324,14 @@ def scripted_session(mock: MockAI, client: openai.OpenAI) -> None:
                                        temperature=3)
 
 
+def calls_listed(page: Any, count: int) -> None:
+    """Wait until the page lists ``count`` calls. Through Playwright's selector engine, not a script evaluated in
+    the page: the page's Content-Security-Policy may refuse an evaluated string (``wait_for_function``)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#calls li")).to_have_count(count, timeout=15_000)
+
+
 def test_a_call_appears_live_and_opens_to_request_reply_and_stream(
         browser_page: Any, served: tuple[MockAI, ServerThread]) -> None:
     mock, server = served
@@ -368,7 +376,7 @@ def test_faults_errors_filters_and_the_scenario_view(browser_page: Any,
     page.goto(server.url + "/_mockai/")
     page.wait_for_selector("#live.on")
     scripted_session(mock, sdk(server))
-    page.wait_for_function("document.querySelectorAll('#calls li').length === 4")
+    calls_listed(page, 4)
     assert page.locator("#calls li .badge.fault").inner_text() == "fault cut=5"
     assert page.locator("#calls li .badge.error").inner_text() == "integer_above_max_value"
     page.locator("#calls li", has_text="fault cut=5").click()
@@ -414,7 +422,7 @@ def test_screenshot_layout(browser_page: Any) -> None:
     with mock.serve() as server:
         scripted_session(mock, sdk(server))
         page.goto(server.url + "/_mockai/")
-        page.wait_for_function("document.querySelectorAll('#calls li').length === 4")
+        calls_listed(page, 4)
         page.locator("#calls li").nth(2).click()  # the stream answering the tool result
         page.click("#stream-tab")
         page.wait_for_selector("#d-timeline li")
