@@ -575,6 +575,8 @@ def report_load(o: Outcome) -> None:
               f" {start} | {idle:.0f} → {after:.0f} ({peak:.0f}) |")
 
     cols = [(m, b) for m in names if m.startswith("mockai") for b in ("aimock", "bare") if b in names]
+    if "mockai-w2" in names and "mockai" in names:  # two workers against one
+        cols.append(("mockai-w2", "mockai"))
     if not cols:
         return
     print("\n## Ratios (median of per-round ratios; for p99, start-up and RSS lower is better)\n")
@@ -700,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mockai-load-") as tmp:
         workdir = Path(tmp)
         specs, events = make_specs(workdir, readme_bin, fast_bin, llmock, aimock_version)
-        names = [n for n in ("mockai", "mockai-uv", "bare", "aimock") if n in wanted]
+        names = [n for n in ("mockai", "mockai-uv", "mockai-w2", "bare", "aimock") if n in wanted]
         o = Outcome(names, {n: specs[n].about for n in names}, events)
         load = Load(wrk, args.threads, args.connections)
         if "load" in phases:
@@ -754,9 +756,12 @@ def make_specs(workdir: Path, readme_bin: Path, fast_bin: Path, llmock: Path,
     serve = ["serve", "--port", "0", "--log-level", "warning", "--scenario", str(scenario)]
     specs = {
         "mockai": Spec("mockai", [str(readme_bin / "mockai"), *serve], OPENAI_BASE_URL,
-                       "`mockai serve`, README install (h11, asyncio)"),
+                       "`mockai serve`, README install (uvloop, httptools, orjson where wheels exist)"),
         "mockai-uv": Spec("mockai-uv", [str(fast_bin / "mockai"), *serve], OPENAI_BASE_URL,
-                          "`mockai serve` + uvloop + httptools"),
+                          "`mockai serve`, README install + uvloop + httptools named again (and py-spy)"),
+        # Two worker processes on one port (issue 12 point 6). Its CPU per request counts the supervisor only.
+        "mockai-w2": Spec("mockai-w2", [str(readme_bin / "mockai"), *serve, "--workers", "2"], OPENAI_BASE_URL,
+                          "`mockai serve --workers 2`, README install"),
         # Unscripted: generated replies (other text, other event counts), for the memory run and the profile only.
         "mockai-gen": Spec("mockai-gen", [str(readme_bin / "mockai"), *serve[:-2]], OPENAI_BASE_URL,
                            "`mockai serve`, README install, generated replies (no scenario)"),

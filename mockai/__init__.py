@@ -1,4 +1,5 @@
-"""mockai: a faithful, deterministic fake of OpenAI's chat completions API for tests.
+"""mockai: a faithful, deterministic fake of OpenAI's API (chat completions, Responses, embeddings,
+moderations) for tests.
 
 >>> import mockai
 >>> mock = mockai.MockAI(seed=1)

@@ -19,7 +19,8 @@ from .models import DEFAULT_MODELS
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pytest-mockai", prog_name="mockai")
 def main() -> None:
-    """mockai: a faithful, deterministic fake of OpenAI's chat completions API for tests."""
+    """mockai: a faithful, deterministic fake of OpenAI's API for tests (chat completions, Responses, embeddings,
+    moderations)."""
 
 
 def _check_faults(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
