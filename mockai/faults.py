@@ -35,8 +35,8 @@ built with ``fault_header=True``), a fault for a call number (``mock.fault("500"
 (``mock.fault("429", times=2)``: the next two chat requests), a rule's fault (``mock.on(...).fault("cut=3")``),
 then the seeded random schedule (``Config(faults={"429": 0.05, "reset": 0.01})``, ``mockai serve --faults
 429:0.05,reset:0.01 --seed N``). A schedule's draw depends on the seed, the request and how many times that exact
-request was seen by this engine, so a run repeats exactly, whatever the order of concurrent requests (with
-``mockai serve --workers N`` each worker counts for itself: use one worker when the schedule must repeat). The
+request was seen by this engine, so a run repeats exactly, whatever the order of concurrent requests (the workers
+of ``mockai serve --workers N`` and replicas sharing ``--state`` count together: :mod:`mockai.shared`). The
 journal records
 each call's fault (``mock.calls[0].fault == "429"``).
 
@@ -53,7 +53,7 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -399,6 +399,8 @@ class FaultPlan:
         self.count = 0
         self._seen: dict[bytes, int] = {}
         self._lock = threading.Lock()
+        # How often a request was drawn for before (mockai.shared counts for every worker and replica).
+        self.occurrence: Callable[[bytes], int] = self._occurrence
 
     def add(self, spec: str | Fault, arg: float | None = None, *, times: int = 1,
             on_call: int | None = None) -> Fault:
@@ -455,9 +457,7 @@ class FaultPlan:
         """The schedule's pick for this request: a function of the seed, the request and its occurrence."""
         exact = json.dumps(ex.body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
         key = hashlib.sha256(exact).digest()
-        with self._lock:
-            occurrence = self._seen.get(key, 0)
-            self._seen[key] = occurrence + 1
+        occurrence = self.occurrence(key)
         digest = hashlib.sha256(b"faults|%d|%s|%d" % (ex.seed, key, occurrence)).digest()
         u = int.from_bytes(digest[:8], "big") / 2**64
         total = 0.0
@@ -466,6 +466,12 @@ class FaultPlan:
             if u < total:
                 return f
         return None
+
+    def _occurrence(self, key: bytes) -> int:
+        with self._lock:
+            occurrence = self._seen.get(key, 0)
+            self._seen[key] = occurrence + 1
+        return occurrence
 
     # hooks -------------------------------------------------------------------------------------------------
 

@@ -212,8 +212,6 @@ def control_line(options: dict[str, Any], host: str, workers: int, url: str) -> 
 
     token = options.get("control_token")
     control = options.get("control")
-    if workers > 1:
-        return f"inspector and control API: off (each of the {workers} workers has its own rules and journal)"
     if control is False or (control is None and not is_loopback(host) and token is None):
         why = "--no-control" if control is False else f"{host} is not a loopback address: pass --control-token"
         return f"inspector and control API: off ({why})"
@@ -238,14 +236,17 @@ def app_factory() -> Any:
 
     config = config_from_env()
     workers = int(os.environ.get(WORKERS_ENV, "1"))
-    if workers > 1:  # one engine per process: keep their ids apart
-        config.instance = f"{config.instance}{os.getpid()}"
     engine = Engine(config)
-    for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep):
-        if path:
-            from .scenario import apply, load_scenario
+    paths = [path for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep) if path]
+    if engine.shared is not None:  # workers or replicas: the first to start puts the files' rules in the state
+        from .shared.wiring import SharedScript, scenario_documents
 
-            apply(load_scenario(path), engine.script)
+        assert isinstance(engine.script, SharedScript)
+        engine.script.seed(scenario_documents(paths))
+    for path in paths if engine.shared is None else ():
+        from .scenario import apply, load_scenario
+
+        apply(load_scenario(path), engine.script)
     return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers, access_log=AccessLog.wanted(engine))
 
 
@@ -253,7 +254,22 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
           scenarios: Sequence[str] = (), announce: Callable[[str], None] = print, log_format: str = "text") -> None:
     """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments,
     ``scenarios`` paths of scenario files (already checked by the caller). At ``info`` every request is logged on
-    stderr, in ``log_format`` (``text`` or ``json``; see :mod:`mockai.access`)."""
+    stderr, in ``log_format`` (``text`` or ``json``; see :mod:`mockai.access`).
+
+    Several ``workers`` share one state (:mod:`mockai.shared`): ``options["state"]``, or a temporary SQLite file
+    removed when the server stops."""
+    if workers > 1 and not options.get("state"):
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mockai-state-")
+        try:
+            serve({**options, "state": f"sqlite:///{os.path.join(folder, 'state.db')}"}, host=host, port=port,
+                  workers=workers, log_level=log_level, scenarios=scenarios, announce=announce,
+                  log_format=log_format)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
     import logging.config
 
     import uvicorn
@@ -278,7 +294,8 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{bound}"
         announce(f"mockai serving on {url}/v1  (seed {options.get('seed', 0)}, {workers} worker"
-                 f"{'s' if workers > 1 else ''})\n{control_line(options, host, workers, url)}\n"
+                 f"{'s' if workers > 1 else ''}{', state ' + _safe(options['state']) if options.get('state') else ''})"
+                 f"\n{control_line(options, host, workers, url)}\n"
                  f"OPENAI_BASE_URL={url}/v1")
         # Everything built so far lives as long as the server: keep it out of the collector's way.
         gc.freeze()
@@ -288,3 +305,11 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
             Multiprocess(config, sockets=[sock]).run()
         else:
             quiet_server(config).run(sockets=[sock])
+
+
+def _safe(url: str) -> str:
+    """A state URL without its password, to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

@@ -1,0 +1,232 @@
+"""The shared state in a SQLite file: what the workers of ``mockai serve --workers N`` share on one machine.
+
+The file is in WAL mode (readers never wait for the writer) with ``synchronous=NORMAL``: a worker that dies loses
+nothing it committed; only a power cut may lose the last transactions, which a test server can afford. Writes take
+the file's write lock (``BEGIN IMMEDIATE``), waiting at most :data:`~mockai.shared.TIMEOUT` seconds for it. Each
+thread has its own connection.
+
+>>> import tempfile, os
+>>> backend = SQLiteBackend("sqlite:///" + os.path.join(tempfile.mkdtemp(), "state.db"))
+>>> backend.put("response", "resp_1", '{"n": 1}', max_items=1, max_bytes=100)
+>>> backend.put("response", "resp_2", '{"n": 2}', max_items=1, max_bytes=100)
+>>> backend.record("response", "resp_1"), backend.record("response", "resp_2")
+(None, '{"n": 2}')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from . import TIMEOUT, Backend, StateError, StateUnavailable
+
+R = TypeVar("R")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (space TEXT NOT NULL, key BLOB NOT NULL, n INTEGER NOT NULL,
+                                 PRIMARY KEY (space, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry BLOB NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, value TEXT NOT NULL,
+                                    size INTEGER NOT NULL, PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
+"""
+_UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
+_TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
+
+
+class SQLiteBackend(Backend):
+    """The state in the SQLite file ``sqlite:///PATH`` (``sqlite:////abs/path`` or ``sqlite:///rel/path``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not self.path:
+            raise StateError(f"--state {url}: name a file, e.g. sqlite:///mockai-state.db")
+        self._local = threading.local()
+        self._appends = 0
+        try:
+            self._connection().executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            where = os.path.dirname(os.path.abspath(self.path))
+            raise StateError(f"--state {url}: cannot use {self.path} ({exc}); the directory {where} must exist and "
+                             "be writable") from None
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=TIMEOUT, isolation_level=None, check_same_thread=False)
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; a failure of the file is a :class:`StateUnavailable`."""
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StateUnavailable(self.url, exc) from None
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StateUnavailable(self.url, exc) from None
+            raise
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._connection().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StateUnavailable(self.url, exc) from None
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """One statement, its own transaction (autocommit)."""
+        try:
+            return self._connection().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StateUnavailable(self.url, exc) from None
+
+    # --- counters ---------------------------------------------------------------------------------------------
+
+    def incr(self, key: str) -> int:
+        return int(self._write(_UPSERT + " RETURNING n", (key,))[0][0])
+
+    def counter(self, key: str) -> int:
+        rows = self._read("SELECT n FROM counters WHERE key = ?", (key,))
+        return int(rows[0][0]) if rows else 0
+
+    def claim(self, key: str, limit: int | None) -> int | None:
+        if limit is None:
+            return self.incr(key)
+        if limit < 1:
+            return None
+        rows = self._write(_UPSERT + " WHERE n < ? RETURNING n", (key, limit))
+        return int(rows[0][0]) if rows else None
+
+    def claim_at(self, key: str, expected: int) -> bool:
+        if expected == 0:
+            return bool(self._write("INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE "
+                                    "SET n = 1 WHERE n = 0 RETURNING n", (key,)))
+        return bool(self._write("UPDATE counters SET n = n + 1 WHERE key = ? AND n = ? RETURNING n", (key, expected)))
+
+    def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
+        with self._tx() as conn:
+            n = int(conn.execute("INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO "
+                                 "UPDATE SET n = n + 1 RETURNING n", (space, key)).fetchone()[0])
+            epoch_key = f"epoch:{space}"
+            if n == 1:
+                size = int(conn.execute(_UPSERT + " RETURNING n", (f"seen:{space}",)).fetchone()[0])
+                if size > bound:  # full: start over in a new epoch (the key counted afresh, as its first sighting)
+                    conn.execute("DELETE FROM seen WHERE space = ? AND key != ?", (space, key))
+                    conn.execute("UPDATE counters SET n = 1 WHERE key = ?", (f"seen:{space}",))
+                    conn.execute(_UPSERT, (epoch_key,))
+            row = conn.execute("SELECT n FROM counters WHERE key = ?", (epoch_key,)).fetchone()
+        return n - 1, int(row[0]) if row else 0
+
+    # --- values -----------------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any | None:
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R:
+        with self._tx() as conn:
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            value, result = update(json.loads(row[0]) if row else None)
+            if value is None:
+                conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+                             "excluded.value", (key, json.dumps(value, separators=(",", ":"))))
+        return result
+
+    # --- the journal ------------------------------------------------------------------------------------------
+
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
+        self._write("INSERT INTO journal (entry, size) VALUES (?, ?)", (entry, len(entry)))
+        self._appends += 1
+        if self._appends % _TRIM_EVERY == 0 or len(entry) > max_bytes // _TRIM_EVERY:
+            self.trim(max_items, max_bytes)
+
+    def trim(self, max_items: int, max_bytes: int) -> None:
+        """Keep the newest ``max_items`` entries within ``max_bytes`` (the newest always)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (max_items,))
+            conn.execute("DELETE FROM journal WHERE seq < (SELECT MAX(seq) FROM journal) AND seq <= (SELECT "
+                         "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
+                         "WHERE total > ?)", (max_bytes,))
+
+    def entries(self) -> list[bytes]:
+        return [bytes(row[0]) for row in self._read("SELECT entry FROM journal ORDER BY seq")]
+
+    # --- records ----------------------------------------------------------------------------------------------
+
+    def record(self, kind: str, key: str) -> str | None:
+        rows = self._read("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key))
+        return str(rows[0][0]) if rows else None
+
+    def put(self, kind: str, key: str, value: str, max_items: int, max_bytes: int) -> None:
+        size = len(value)
+        with self._tx() as conn:
+            seq = int(conn.execute(_UPSERT + " RETURNING n", (f"records:{kind}",)).fetchone()[0])
+            conn.execute("INSERT INTO records (kind, key, seq, value, size) VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                         "(kind, key) DO UPDATE SET seq = excluded.seq, value = excluded.value, size = excluded.size",
+                         (kind, key, seq, value, size))
+            count, total = conn.execute("SELECT COUNT(*), SUM(size) FROM records WHERE kind = ?", (kind,)).fetchone()
+            if count > max_items or total > max_bytes:
+                kept = conn.execute("SELECT seq, size FROM records WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+                drop = 0
+                while count - drop > 1 and (count - drop > max_items or total > max_bytes):
+                    total -= kept[drop][1]
+                    drop += 1
+                conn.execute("DELETE FROM records WHERE kind = ? AND seq <= ?", (kind, kept[drop - 1][0]))
+
+    def replace(self, kind: str, key: str, value: str) -> bool:
+        return bool(self._write("UPDATE records SET value = ?, size = ? WHERE kind = ? AND key = ? RETURNING seq",
+                                (value, len(value), kind, key)))
+
+    def delete(self, kind: str, key: str) -> bool:
+        return bool(self._write("DELETE FROM records WHERE kind = ? AND key = ? RETURNING seq", (kind, key)))
+
+    def records(self, kind: str) -> list[str]:
+        return [str(row[0]) for row in self._read("SELECT value FROM records WHERE kind = ? ORDER BY seq", (kind,))]
+
+    def count(self, kind: str) -> tuple[int, int]:
+        count, total = self._read("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM records WHERE kind = ?", (kind,))[0]
+        return int(count), int(total)
+
+    # --- housekeeping -----------------------------------------------------------------------------------------
+
+    def clear(self, *names: str) -> None:
+        with self._tx() as conn:
+            for name in names:
+                if name == "journal":
+                    conn.execute("DELETE FROM journal")
+                elif name.startswith("records:"):
+                    conn.execute("DELETE FROM records WHERE kind = ?", (name[len("records:"):],))
+                else:
+                    if name.startswith("seen:"):
+                        conn.execute("DELETE FROM seen WHERE space = ?", (name[len("seen:"):],))
+                        conn.execute("DELETE FROM counters WHERE key = ?", ("epoch:" + name[len("seen:"):],))
+                    pattern = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                    conn.execute("DELETE FROM counters WHERE key LIKE ? ESCAPE '\\'", (pattern,))
+                    conn.execute("DELETE FROM kv WHERE key LIKE ? ESCAPE '\\'", (pattern,))
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
