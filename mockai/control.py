@@ -138,10 +138,11 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     if inspected is not None:
         return inspected
     shared = _sharing(engine)
-    if shared is not None:
-        script.sync()  # type: ignore[attr-defined]  # a SharedScript: rules other processes added
+    shared_script = shared.script if shared is not None else None
+    if shared_script is not None:
+        shared_script.sync()  # rules other processes added
     if (action, method) == ("health", "GET"):
-        calls = len(shared.backend.entries()) if shared is not None else len(engine.calls)
+        calls = len(shared.calls()) if shared is not None else len(engine.calls)
         return engine.json_response(200, {"status": "ok", "calls": calls, "rules": len(script.rules),
                                           "queued": len(script.pending)})
     if (action, method) == ("calls", "GET"):
@@ -158,8 +159,8 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
             feed.cleared()
         return engine.json_response(200, {"deleted": True})
     if (action, method) == ("rules", "GET"):
-        if shared is not None:
-            script.refresh()  # type: ignore[attr-defined]  # every process's uses of each rule
+        if shared_script is not None:
+            shared_script.refresh()  # every process's uses of each rule
         return engine.json_response(200, {
             "rules": [{"rule": r.describe(), "call_count": r.call_count, "times": r.times} for r in script.rules],
             "queued": len(script.pending),
@@ -171,8 +172,8 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
             scenario = parse_scenario(data, "request body", lines)
         except ScenarioError as exc:
             raise APIError(400, str(exc), code="invalid_scenario") from None
-        if shared is not None:
-            script.publish(data)  # type: ignore[attr-defined]  # for every process (mockai.shared)
+        if shared_script is not None:
+            shared_script.publish(data)  # for every process (mockai.shared)
         else:
             apply(scenario, script)
         return engine.json_response(201, {"rules": len(script.rules), "queued": len(script.pending)})

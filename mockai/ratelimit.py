@@ -174,7 +174,7 @@ class RateLimiter:
 
         def update(saved: Any | None) -> tuple[Any, R]:
             pair = self._new(now)
-            for bucket, state in zip(pair, saved or (None, None)):
+            for bucket, state in zip(pair, saved or (None, None), strict=True):
                 if bucket is not None and state is not None:
                     bucket.level, bucket.updated = state
                 if bucket is not None:

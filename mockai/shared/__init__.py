@@ -105,8 +105,8 @@ class Backend(ABC):
         """Add a journal entry; the oldest go first past ``max_items`` entries or ``max_bytes`` bytes."""
 
     @abstractmethod
-    def entries(self) -> list[bytes]:
-        """The journal, oldest first."""
+    def entries(self, newest: int) -> list[bytes]:
+        """The ``newest`` entries of the journal (at most), oldest first."""
 
     # --- records (stored responses, conversations, completions) ------------------------------------------------
 

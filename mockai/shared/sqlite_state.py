@@ -169,8 +169,9 @@ class SQLiteBackend(Backend):
                          "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
                          "WHERE total > ?)", (max_bytes,))
 
-    def entries(self) -> list[bytes]:
-        return [bytes(row[0]) for row in self._read("SELECT entry FROM journal ORDER BY seq")]
+    def entries(self, newest: int) -> list[bytes]:
+        rows = self._read("SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (newest,))
+        return [bytes(row[0]) for row in reversed(rows)]
 
     # --- records ----------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
     backend = backend or open_backend(str(engine.config.state))
     sharing = Sharing(engine, backend)
     engine.shared = sharing
-    engine.script = SharedScript(backend)  # type: ignore[assignment]  # a Script, as the engine's is
+    engine.script = sharing.script
     for owner in (getattr(engine, "responses", None), getattr(engine, "conversations", None),
                   getattr(getattr(engine, "chat", None), "stored", None)):
         old = getattr(owner, "store", None)
@@ -89,6 +89,7 @@ class Sharing:
         self.max_bytes = engine.config.journal_bytes or JOURNAL_BYTES
         self.pid = os.getpid()
         self._fallback = 0
+        self.script = SharedScript(backend)
 
     def occurrence(self, key: bytes) -> tuple[int, int]:
         return self.backend.occurrence("ids", key, SEEN_SIZE)
@@ -110,7 +111,7 @@ class Sharing:
 
     def calls(self) -> list[dict[str, Any]]:
         """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
-        return [shown(i, json.loads(raw)) for i, raw in enumerate(self.backend.entries())]
+        return [shown(i, json.loads(raw)) for i, raw in enumerate(self.backend.entries(self.max_items))]
 
     def clear_calls(self) -> None:
         self.backend.clear("journal")
@@ -286,8 +287,7 @@ class SharedScript(Script):
                 rule._count = n - 1
                 rule.record(ex.call)
                 ex.call.source = f"rule {rule.name!r}" if rule.name else f"rule #{index + 1}"
-                effects = rule.side_effect
-                produce = (lambda _: effects[n - 1]) if isinstance(effects, list) else rule.produce
+                produce = _nth(rule.side_effect, n) if isinstance(rule.side_effect, list) else rule.produce
                 return self._answer(produce, rule._fault, f"rule {rule.describe()}", ex)
             while self.queued:
                 used = self.backend.counter(self._queue_key())
@@ -297,8 +297,13 @@ class SharedScript(Script):
                     spec = self.queued[used]
                     self._queue_used = used + 1
                     ex.call.source = f"queue #{used + 1}"
-                    return self._answer(lambda _: spec, None, f"queued reply #{used + 1}", ex)
+                    return self._answer(_nth([spec], 1), None, f"queued reply #{used + 1}", ex)
         return None
+
+
+def _nth(specs: list[ReplySpec], n: int) -> Callable[[Any], ReplySpec]:
+    """What answers a rule's ``n``-th use: the ``n``-th reply of its sequence."""
+    return lambda _: specs[n - 1]
 
 
 def scenario_documents(paths: Sequence[str]) -> list[Any]:
