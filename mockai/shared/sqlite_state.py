@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
 """
 _UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
 _TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
+_BOUND_EVERY = 1024  # new keys a process counts between two checks of the occurrence counts' bound
 
 
 class SQLiteBackend(Backend):
@@ -51,6 +52,7 @@ class SQLiteBackend(Backend):
             raise StateError(f"--state {url}: name a file, e.g. sqlite:///mockai-state.db")
         self._local = threading.local()
         self._appends = 0
+        self._new_keys = 0
         try:
             self._connection().executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -123,18 +125,26 @@ class SQLiteBackend(Backend):
         return bool(self._write("UPDATE counters SET n = n + 1 WHERE key = ? AND n = ? RETURNING n", (key, expected)))
 
     def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
+        # One statement, so one transaction: the count and the epoch it belongs to, read together.
+        n, epoch = self._write("INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO UPDATE "
+                               "SET n = n + 1 RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+                               (space, key, f"epoch:{space}"))[0]
+        if n == 1:
+            self._new_keys += 1
+            if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
+                self._bound(space, bound)
+                if self.counter(f"epoch:{space}") != (epoch or 0):  # started over: count it in the new epoch
+                    return self.occurrence(space, key, bound)
+        return int(n) - 1, int(epoch or 0)
+
+    def _bound(self, space: str, bound: int) -> None:
+        """Past ``bound`` counted keys, start over in a new epoch (checked every :data:`_BOUND_EVERY` new keys a
+        process counts, so the counts hold at most that many more per process)."""
         with self._tx() as conn:
-            n = int(conn.execute("INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO "
-                                 "UPDATE SET n = n + 1 RETURNING n", (space, key)).fetchone()[0])
-            epoch_key = f"epoch:{space}"
-            if n == 1:
-                size = int(conn.execute(_UPSERT + " RETURNING n", (f"seen:{space}",)).fetchone()[0])
-                if size > bound:  # full: start over in a new epoch (the key counted afresh, as its first sighting)
-                    conn.execute("DELETE FROM seen WHERE space = ? AND key != ?", (space, key))
-                    conn.execute("UPDATE counters SET n = 1 WHERE key = ?", (f"seen:{space}",))
-                    conn.execute(_UPSERT, (epoch_key,))
-            row = conn.execute("SELECT n FROM counters WHERE key = ?", (epoch_key,)).fetchone()
-        return n - 1, int(row[0]) if row else 0
+            (size,) = conn.execute("SELECT COUNT(*) FROM seen WHERE space = ?", (space,)).fetchone()
+            if size > bound:
+                conn.execute("DELETE FROM seen WHERE space = ?", (space,))
+                conn.execute(_UPSERT, (f"epoch:{space}",))
 
     # --- values -----------------------------------------------------------------------------------------------
 
