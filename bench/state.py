@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--only", default=None, metavar="A,B", help="measure only these servers (memory always)")
     args = parser.parse_args(argv)
     wrk = need("wrk", "apt-get install wrk")
     load = Load(wrk, 1, args.connections)
@@ -157,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
             "redis-1": [serve_spec("redis-1", "--state", redis_url)],
             "redis-2r": [serve_spec(f"redis-2r-{i}", "--state", redis_url) for i in (1, 2)],
         }
+        if args.only:
+            keep = {"memory", *args.only.split(",")}
+            specs = {k: v for k, v in specs.items() if k in keep}
         targets = []
         for name, group in specs.items():
             servers = [stack.enter_context(Server(spec, work)) for spec in group]

@@ -262,7 +262,9 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         import shutil
         import tempfile
 
-        folder = tempfile.mkdtemp(prefix="mockai-state-")
+        # In memory when the system has a tmpfs for it (Linux's /dev/shm): the file lives as long as the server.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        folder = tempfile.mkdtemp(prefix="mockai-state-", dir=shm)
         try:
             serve({**options, "state": f"sqlite:///{os.path.join(folder, 'state.db')}"}, host=host, port=port,
                   workers=workers, log_level=log_level, scenarios=scenarios, announce=announce,

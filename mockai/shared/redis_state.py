@@ -10,6 +10,7 @@ Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -109,10 +110,24 @@ class RedisBackend(Backend):
         except (ValueError, redis.RedisError) as exc:
             raise StateError(f"--state {_shown(url)}: cannot reach Redis ({exc}); start it, or check the host, "
                              "port and database number") from None
-        register = self.client.register_script
-        self._claim, self._claim_at = register(_CLAIM), register(_CLAIM_AT)
-        self._occurrence, self._append = register(_OCCURRENCE), register(_APPEND)
-        self._put, self._replace, self._delete = register(_PUT), register(_REPLACE), register(_DELETE)
+        self._no_script = redis.exceptions.NoScriptError
+        self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
+        self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
+        self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
+
+    def _script(self, source: str) -> Callable[..., Any]:
+        """A Lua script, called by its digest (``EVALSHA``; loaded again when the server lost it, after a restart).
+        Cheaper than redis-py's ``Script`` objects, which inspect their arguments on every call."""
+        sha = hashlib.sha1(source.encode()).hexdigest()
+
+        def run(keys: list[str], args: list[Any]) -> Any:
+            try:
+                return self.client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            except self._no_script:
+                self.client.script_load(source)
+                return self.client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+
+        return run
 
     def _call(self, run: Callable[[], R]) -> R:
         try:
@@ -132,15 +147,15 @@ class RedisBackend(Backend):
     def claim(self, key: str, limit: int | None) -> int | None:
         if limit is None:
             return self.incr(key)
-        n = int(self._call(lambda: self._claim(keys=[PREFIX + key], args=[limit])))
+        n = int(self._call(lambda: self._claim([PREFIX + key], [limit])))
         return None if n < 0 else n
 
     def claim_at(self, key: str, expected: int) -> bool:
-        return bool(self._call(lambda: self._claim_at(keys=[PREFIX + key], args=[expected])))
+        return bool(self._call(lambda: self._claim_at([PREFIX + key], [expected])))
 
     def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
-        n, epoch = self._call(lambda: self._occurrence(keys=[f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"],
-                                                       args=[key, bound]))
+        n, epoch = self._call(lambda: self._occurrence([f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"],
+                                                       [key, bound]))
         return int(n), int(epoch)
 
     # --- values -----------------------------------------------------------------------------------------------
@@ -179,8 +194,8 @@ class RedisBackend(Backend):
     # --- the journal ------------------------------------------------------------------------------------------
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._call(lambda: self._append(keys=[f"{PREFIX}journal", f"{PREFIX}journal-bytes"],
-                                        args=[entry, max_items, max_bytes]))
+        self._call(lambda: self._append([f"{PREFIX}journal", f"{PREFIX}journal-bytes"],
+                                        [entry, max_items, max_bytes]))
 
     def entries(self, newest: int) -> list[bytes]:
         return list(self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)))
@@ -197,13 +212,13 @@ class RedisBackend(Backend):
         return value.decode() if value is not None else None
 
     def put(self, kind: str, key: str, value: str, max_items: int, max_bytes: int) -> None:
-        self._call(lambda: self._put(keys=self._keys(kind), args=[key, value, max_items, max_bytes]))
+        self._call(lambda: self._put(self._keys(kind), [key, value, max_items, max_bytes]))
 
     def replace(self, kind: str, key: str, value: str) -> bool:
-        return bool(self._call(lambda: self._replace(keys=self._keys(kind), args=[key, value])))
+        return bool(self._call(lambda: self._replace(self._keys(kind), [key, value])))
 
     def delete(self, kind: str, key: str) -> bool:
-        return bool(self._call(lambda: self._delete(keys=self._keys(kind), args=[key])))
+        return bool(self._call(lambda: self._delete(self._keys(kind), [key])))
 
     def records(self, kind: str) -> list[str]:
         values, order = self._keys(kind)[:2]

@@ -111,7 +111,7 @@ class Sharing:
 
     def calls(self) -> list[dict[str, Any]]:
         """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
-        return [shown(i, json.loads(raw)) for i, raw in enumerate(self.backend.entries(self.max_items))]
+        return [shown(i, raw) for i, raw in enumerate(self.backend.entries(self.max_items))]
 
     def clear_calls(self) -> None:
         self.backend.clear("journal")
@@ -121,38 +121,38 @@ class Sharing:
 
 
 def entry(call: Call, pid: int) -> bytes:
-    """One call as the shared journal keeps it: the raw bodies, parsed only when the journal is read."""
+    """One call as the shared journal keeps it: a line of JSON about it, then the request body and the response
+    (body, or the stream's events) as they were sent, each after a NUL byte (which neither can hold: a body that
+    did not parse is not kept). Nothing is parsed or re-encoded on the request path; reading does that."""
     res = call.response
-    return json.dumps({
-        "method": call.http.method, "path": call.http.path, "route": call.route, "status": res.status,
-        "request": call.http.body.decode("utf-8", "replace") if call.body is not None else None,
-        "events": [e.decode("utf-8", "replace") for e in res.events] if res.events is not None else None,
-        "response": res.body.decode("utf-8", "replace") if res.events is None else None,
-        "unexpected": call.unexpected, "responder": call.responder, "fault": call.fault, "worker": pid,
-    }, ensure_ascii=False, separators=(",", ":")).encode()
+    about = json.dumps([call.http.method, call.http.path, call.route, res.status, call.unexpected, call.responder,
+                        call.fault, pid, res.events is not None, call.body is not None],
+                       ensure_ascii=False, separators=(",", ":")).encode()
+    request = call.http.body if call.body is not None else b""
+    response = b"".join(res.events) if res.events is not None else res.body
+    return b"\0".join((about, request.replace(b"\0", b""), response.replace(b"\0", b"")))
 
 
-def shown(index: int, raw: dict[str, Any]) -> dict[str, Any]:
+def shown(index: int, raw: bytes) -> dict[str, Any]:
     """A journal entry as :func:`mockai.control.call_json` shows a call, with the ``worker`` (process id) that
     answered it."""
-    out: dict[str, Any] = {"index": index, "method": raw["method"], "path": raw["path"], "route": raw["route"],
-                           "status": raw["status"], "request": _json(raw["request"]),
-                           "stream": raw["events"] is not None, "unexpected": raw["unexpected"],
-                           "responder": raw["responder"], "fault": raw["fault"], "worker": raw["worker"]}
-    if raw["events"] is not None:
-        out["events"] = [e.strip() for e in raw["events"]]
+    about, request, response = raw.split(b"\0", 2)
+    method, path, route, status, unexpected, responder, fault, worker, stream, parsed = json.loads(about)
+    out: dict[str, Any] = {"index": index, "method": method, "path": path, "route": route, "status": status,
+                           "request": _json(request) if parsed else None, "stream": stream,
+                           "unexpected": unexpected, "responder": responder, "fault": fault, "worker": worker}
+    if stream:
+        out["events"] = [e.decode("utf-8", "replace").strip() for e in response.split(b"\n\n") if e.strip()]
     else:
-        out["response"] = _json(raw["response"]) if raw["response"] else None
+        out["response"] = _json(response) if response else None
     return out
 
 
-def _json(text: str | None) -> Any:
-    if text is None:
-        return None
+def _json(data: bytes) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(data)
     except ValueError:
-        return text
+        return data.decode("utf-8", "replace")
 
 
 class SharedStore(Store):
