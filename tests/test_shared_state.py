@@ -139,8 +139,9 @@ def test_transact_replaces_and_deletes(backend: Backend) -> None:
 def test_the_journal_keeps_the_newest_within_its_bounds(backend: Backend) -> None:
     for i in range(200):
         backend.append(b"entry %03d" % i, 50, 10_000)
-    assert backend.entries(50)[-1] == b"entry 199"
-    assert backend.entries(50) == [b"entry %03d" % i for i in range(150, 200)]
+    assert backend.entries(50)[-1] == (200, b"entry 199")
+    assert backend.entries(50) == [(i + 1, b"entry %03d" % i) for i in range(150, 200)]
+    assert backend.entries(50, after=197) == [(198, b"entry 197"), (199, b"entry 198"), (200, b"entry 199")]
     if hasattr(backend, "trim"):  # SQLite trims every 64 appends: at most that many past the bound
         backend.trim(50, 10_000)
     assert len(backend.entries(1000)) == 50
@@ -148,11 +149,13 @@ def test_the_journal_keeps_the_newest_within_its_bounds(backend: Backend) -> Non
         backend.append(b"x" * 99 + b"%d" % (i % 10), 1000, 1000)
     if hasattr(backend, "trim"):
         backend.trim(1000, 1000)
-    assert sum(len(e) for e in backend.entries(1000)) <= 1000
+    assert sum(len(e) for _, e in backend.entries(1000)) <= 1000
     backend.append(b"y" * 5000, 1000, 1000)
-    assert backend.entries(1000) == [b"y" * 5000]
+    assert [e for _, e in backend.entries(1000)] == [b"y" * 5000]
     backend.clear("journal")
     assert backend.entries(10) == []
+    backend.append(b"after", 10, 1000)
+    assert backend.entries(10) == [(222, b"after")], "numbers never repeat, even after the journal is emptied"
 
 
 def test_records_are_bounded_oldest_first(backend: Backend) -> None:
@@ -467,3 +470,41 @@ def test_a_state_that_cannot_be_used_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--port", "0", "--state", "postgres://db/x"])
     assert result.exit_code == 2
     assert "use sqlite:///PATH or redis://HOST:PORT/DB" in result.output
+
+
+def test_the_inspector_feed_shows_every_workers_calls() -> None:
+    with serving("--workers", "2", "--freeze-time", "1") as served:
+        served.chat(retry_for=10)
+        ask_control(served, "DELETE", "calls")
+        root = served.base_url.removesuffix("/v1")
+        events: list[tuple[str, Any]] = []
+        with httpx.stream("GET", root + "/_mockai/events", timeout=20) as feed:
+            lines = feed.iter_lines()
+
+            def read_until(count: int) -> None:
+                kind = None
+                for line in lines:
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: ") and kind is not None:
+                        events.append((kind, json.loads(line[6:])))
+                        kind = None
+                        if sum(k == "call" for k, _ in events) >= count:
+                            return
+
+            workers: set[int] = set()
+            sent = 0
+            with ThreadPoolExecutor(8) as pool:
+                while len(workers) < 2 and sent < 400:  # until both workers answered some
+                    list(pool.map(lambda i: served.chat(f"feed {i}"), range(sent, sent + 20)))
+                    sent += 20
+                    workers = {c["worker"] for c in ask_control(served, "GET", "calls")[1]["data"]}
+            assert len(workers) == 2
+            read_until(sent)
+        calls = [view for kind, view in events if kind == "call"]
+        assert events[0][0] == "clear"
+        assert len(calls) == sent, "one page shows the calls of every worker"
+        assert sorted(int(v["request"]["body"]["messages"][0]["content"].split()[1]) for v in calls) == list(
+            range(sent))
+        assert all(v["status"] == 200 and v["by"] == "generator" for v in calls)
+        assert calls[0]["transcript"].startswith("#0 POST /v1/chat/completions model=gpt-4o-mini")

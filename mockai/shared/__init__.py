@@ -105,8 +105,9 @@ class Backend(ABC):
         """Add a journal entry; the oldest go first past ``max_items`` entries or ``max_bytes`` bytes."""
 
     @abstractmethod
-    def entries(self, newest: int) -> list[bytes]:
-        """The ``newest`` entries of the journal (at most), oldest first."""
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        """The ``newest`` entries of the journal (at most) numbered above ``after``, oldest first, each with its
+        number (which counts every entry ever appended: it never repeats, even after the journal is emptied)."""
 
     # --- records (stored responses, conversations, completions) ------------------------------------------------
 

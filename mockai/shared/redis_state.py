@@ -41,10 +41,12 @@ if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
 end
 return {n - 1, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
-# KEYS: the journal list, its bytes. ARGV: the entry, max items, max bytes.
+# KEYS: the journal list, its bytes, its sequence. ARGV: the entry, max items, max bytes. Entries are kept as
+# "SEQ:ENTRY".
 _APPEND = """
-local n = redis.call('RPUSH', KEYS[1], ARGV[1])
-local bytes = redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
+local element = redis.call('INCR', KEYS[3]) .. ':' .. ARGV[1]
+local n = redis.call('RPUSH', KEYS[1], element)
+local bytes = redis.call('INCRBY', KEYS[2], string.len(element))
 while n > 1 and (n > tonumber(ARGV[2]) or bytes > tonumber(ARGV[3])) do
   bytes = redis.call('INCRBY', KEYS[2], -string.len(redis.call('LPOP', KEYS[1])))
   n = n - 1
@@ -194,11 +196,16 @@ class RedisBackend(Backend):
     # --- the journal ------------------------------------------------------------------------------------------
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._call(lambda: self._append([f"{PREFIX}journal", f"{PREFIX}journal-bytes"],
+        self._call(lambda: self._append([f"{PREFIX}journal", f"{PREFIX}journal-bytes", f"{PREFIX}journal-seq"],
                                         [entry, max_items, max_bytes]))
 
-    def entries(self, newest: int) -> list[bytes]:
-        return list(self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)))
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        out = []
+        for raw in self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)):
+            seq, _, entry = raw.partition(b":")
+            if int(seq) > after:
+                out.append((int(seq), entry))
+        return out
 
     # --- records ----------------------------------------------------------------------------------------------
 

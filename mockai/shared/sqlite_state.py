@@ -181,9 +181,9 @@ class SQLiteBackend(Backend):
                          "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
                          "WHERE total > ?)", (max_bytes,))
 
-    def entries(self, newest: int) -> list[bytes]:
-        rows = self._read("SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (newest,))
-        return [bytes(row[0]) for row in reversed(rows)]
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        rows = self._read("SELECT seq, entry FROM journal WHERE seq > ? ORDER BY seq DESC LIMIT ?", (after, newest))
+        return [(int(seq), bytes(entry)) for seq, entry in reversed(rows)]
 
     # --- records ----------------------------------------------------------------------------------------------
 

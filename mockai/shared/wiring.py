@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..http import HTTPRequest, HTTPResponse
 from ..journal import Call
 from ..rules import Script
 from ..scenario import apply, parse_scenario
@@ -50,6 +51,7 @@ JOURNAL_SIZE = 1000  # calls the shared journal keeps when the configuration doe
 JOURNAL_BYTES = 16 * 1024 * 1024
 _SCRIPT = "script"  # the scenario documents: {"epoch": N, "docs": [...]}
 _VERSION = "script-version"  # counts every change of the documents: a process rebuilds its rules when it moved
+_CLEARED = "journal-cleared"  # counts the times the journal was emptied (the inspector's pages empty their lists)
 
 
 def share(engine: Core, backend: Backend | None = None) -> Sharing:
@@ -111,40 +113,81 @@ class Sharing:
 
     def calls(self) -> list[dict[str, Any]]:
         """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
-        return [shown(i, raw) for i, raw in enumerate(self.backend.entries(self.max_items))]
+        return [shown(i, raw) for i, (_, raw) in enumerate(self.backend.entries(self.max_items))]
 
     def clear_calls(self) -> None:
         self.backend.clear("journal")
+        self.backend.incr(_CLEARED)
 
     def reset(self) -> None:
         self.backend.clear("journal", "seen:ids", "seen:faults", "answers", "conversations", "bucket:")
+        self.backend.incr(_CLEARED)
+
+    async def follow(self, poll: float = 0.25, idle: float = 15.0,
+                     stopped: Callable[[], bool] = lambda: False) -> AsyncIterator[Call | str | None]:
+        """The shared journal, live, for the inspector's feed (:mod:`mockai.inspector.feed`): ``None`` first and
+        whenever the journal is emptied, then every call, oldest first, as any process records it (polled every
+        ``poll`` seconds, off the event loop); ``"ping"`` after ``idle`` quiet seconds; until ``stopped()``."""
+        import asyncio
+
+        last, cleared, quiet = 0, None, 0.0
+        while not stopped():
+            now_cleared = await asyncio.to_thread(self.backend.counter, _CLEARED)
+            if now_cleared != cleared:
+                cleared, last = now_cleared, 0
+                yield None
+            fresh = await asyncio.to_thread(self.backend.entries, self.max_items, last)
+            for seq, raw in fresh:
+                last = seq
+                yield recorded(raw)[0]
+            quiet = 0.0 if fresh else quiet + poll
+            if quiet >= idle:
+                quiet = 0.0
+                yield "ping"
+            await asyncio.sleep(poll)
 
 
 def entry(call: Call, pid: int) -> bytes:
     """One call as the shared journal keeps it: a line of JSON about it, then the request body and the response
     (body, or the stream's events) as they were sent, each after a NUL byte (which neither can hold: a body that
     did not parse is not kept). Nothing is parsed or re-encoded on the request path; reading does that."""
-    res = call.response
-    about = json.dumps([call.http.method, call.http.path, call.route, res.status, call.unexpected, call.responder,
-                        call.fault, pid, res.events is not None, call.body is not None],
-                       ensure_ascii=False, separators=(",", ":")).encode()
-    request = call.http.body if call.body is not None else b""
+    res, http = call.response, call.http
+    about = json.dumps([http.method, http.path, call.route, res.status, call.unexpected, call.responder, call.fault,
+                        pid, res.events is not None, call.body is not None, http.query, dict(http.headers),
+                        res.headers, call.source], ensure_ascii=False, separators=(",", ":")).encode()
+    request = http.body if call.body is not None else b""
     response = b"".join(res.events) if res.events is not None else res.body
     return b"\0".join((about, request.replace(b"\0", b""), response.replace(b"\0", b"")))
+
+
+def recorded(raw: bytes) -> tuple[Call, int]:
+    """A journal entry back as a :class:`~mockai.journal.Call` (without the parsed request, its prompt and reply,
+    which stay with the process that answered it), and the process id of that process."""
+    about, request, response = raw.split(b"\0", 2)
+    (method, path, route, status, unexpected, responder, fault, pid, stream, parsed, query, req_headers,
+     res_headers, source) = json.loads(about)
+    events = [e + b"\n\n" for e in response.split(b"\n\n") if e.strip()] if stream else None
+    body = _json(request) if parsed else None
+    call = Call(http=HTTPRequest(method, path, query, req_headers, request), route=route,
+                response=HTTPResponse(status, res_headers, b"" if stream else response, events),
+                body=body if isinstance(body, dict) else None, unexpected=unexpected, responder=responder,
+                fault=fault, source=source)
+    return call, int(pid)
 
 
 def shown(index: int, raw: bytes) -> dict[str, Any]:
     """A journal entry as :func:`mockai.control.call_json` shows a call, with the ``worker`` (process id) that
     answered it."""
-    about, request, response = raw.split(b"\0", 2)
-    method, path, route, status, unexpected, responder, fault, worker, stream, parsed = json.loads(about)
-    out: dict[str, Any] = {"index": index, "method": method, "path": path, "route": route, "status": status,
-                           "request": _json(request) if parsed else None, "stream": stream,
-                           "unexpected": unexpected, "responder": responder, "fault": fault, "worker": worker}
-    if stream:
-        out["events"] = [e.decode("utf-8", "replace").strip() for e in response.split(b"\n\n") if e.strip()]
+    call, pid = recorded(raw)
+    res = call.response
+    out: dict[str, Any] = {"index": index, "method": call.http.method, "path": call.http.path, "route": call.route,
+                           "status": res.status, "request": call.body, "stream": res.is_stream,
+                           "unexpected": call.unexpected, "responder": call.responder, "fault": call.fault,
+                           "worker": pid}
+    if res.events is not None:
+        out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events]
     else:
-        out["response"] = _json(response) if response else None
+        out["response"] = _json(res.body) if res.body else None
     return out
 
 
