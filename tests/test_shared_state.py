@@ -325,6 +325,25 @@ def test_stored_responses_continue_on_another_engine(state_url: str) -> None:
         sdk_a.responses.retrieve(first.id)
 
 
+def test_cassette_playback_goes_on_across_engines(tmp_path: Path) -> None:
+    """Two recordings of one request: the first engine replays the first, the other the second, then a miss."""
+    from test_cassettes import interaction
+
+    from mockai.cassettes.store import save
+
+    path = tmp_path / "twice.json"
+    save(path, [interaction("Hi", "First recording.", rid="chatcmpl-1"),
+                interaction("Hi", "Second recording.", rid="chatcmpl-2")])
+    a, b = pair(f"sqlite:///{tmp_path / 'state.db'}", cassette=str(path), replay_speed=0)
+    answers = [chat(e) for e in (b, a, b)]
+    assert [r.json()["choices"][0]["message"]["content"] for r in answers[:2]] == [
+        "First recording.", "Second recording."]
+    assert answers[2].status == 400
+    assert answers[2].json()["error"]["code"] == "cassette_miss"
+    control(a, "POST", "reset")  # playback starts over, for both
+    assert chat(a).json()["choices"][0]["message"]["content"] == "First recording."
+
+
 def test_a_state_that_fails_at_run_time_is_a_503_and_the_call_is_kept_locally(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     engine = Engine(Config(state=url))

@@ -29,6 +29,7 @@ ids and the fault schedule         occurrence counts, the request-id and convers
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -77,6 +78,10 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
     plan = getattr(engine, "fault_plan", None)
     if plan is not None:
         plan.occurrence = lambda key: backend.occurrence("faults", key, SEEN_SIZE)[0]
+    for responder in engine.responders:  # a cassette's playback order: each recording replayed once in all
+        if getattr(responder, "name", None) == "cassette" and hasattr(responder, "claim"):
+            responder.claim = lambda key, recordings: backend.claim(
+                "played:" + hashlib.sha256(key.encode()).hexdigest()[:32], recordings)
     engine.on_reset.append(sharing.reset)
     return sharing
 
@@ -120,7 +125,7 @@ class Sharing:
         self.backend.incr(_CLEARED)
 
     def reset(self) -> None:
-        self.backend.clear("journal", "seen:ids", "seen:faults", "answers", "conversations", "bucket:")
+        self.backend.clear("journal", "seen:ids", "seen:faults", "answers", "conversations", "bucket:", "played:")
         self.backend.incr(_CLEARED)
 
     async def follow(self, poll: float = 0.25, idle: float = 15.0,
