@@ -272,6 +272,10 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
+    if options.get("state"):  # create it (tables, WAL mode) once, before the workers open it all at once
+        from .shared import open_backend
+
+        open_backend(options["state"]).close()
     import logging.config
 
     import uvicorn

@@ -395,6 +395,14 @@ def serving(*args: str) -> Iterator[Served]:
     supervisor would leave them running)."""
     served = Served("--log-level", "warning", *args)
     try:
+        deadline = time.monotonic() + 60  # up: on a loaded machine workers may take seconds to start
+        while True:
+            try:
+                httpx.get(served.base_url + "/models", headers=AUTH, timeout=30)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "mockai serve did not answer"
+                time.sleep(0.05)
         yield served
     finally:
         if served.proc.poll() is None:
