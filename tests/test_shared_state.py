@@ -215,6 +215,11 @@ def test_unusable_state_urls_fail_clearly(tmp_path: Path) -> None:
         open_backend("memcached://x")
     with pytest.raises(StateError, match=r"cannot use .*no-such-dir.*must exist and be writable"):
         open_backend(f"sqlite:///{tmp_path / 'no-such-dir' / 'state.db'}")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("PRAGMA user_version = 7")
+    with pytest.raises(StateError, match=r"holds another version's state \(format 7, this mockai writes format 1\)"):
+        open_backend(f"sqlite:///{other}")
     started = time.monotonic()
     with pytest.raises(StateError, match=r"cannot reach Redis .*start it, or check the host"):
         open_backend(f"redis://127.0.0.1:{free_port()}/0")

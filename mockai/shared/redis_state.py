@@ -2,7 +2,7 @@
 
 Every update that reads before it writes is one Lua script (run atomically by the server) or a ``WATCH``/``MULTI``
 transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas never double-spend a rate limit or
-serve a queued reply twice. Keys start with ``mockai:``. Every call has a socket timeout
+serve a queued reply twice. Keys start with ``mockai:1:`` (the version of their format). Every call has a socket timeout
 (:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
 
 Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from . import TIMEOUT, Backend, StateError, StateUnavailable
 
 R = TypeVar("R")
-PREFIX = "mockai:"
+PREFIX = "mockai:1:"  # the format's version is in the keys: another format's keys are never read as this one's
 
 _CLAIM = """
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -203,7 +203,7 @@ class RedisBackend(Backend):
         out = []
         for raw in self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)):
             seq, _, entry = raw.partition(b":")
-            if int(seq) > after:
+            if seq.isdigit() and int(seq) > after:
                 out.append((int(seq), entry))
         return out
 

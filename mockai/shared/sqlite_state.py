@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, seq I
                                     size INTEGER NOT NULL, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
 """
+FORMAT = 1  # the version of the tables' format, kept in the file's user_version
 _UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
 _TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
 _BOUND_EVERY = 1024  # new keys a process counts between two checks of the occurrence counts' bound
@@ -56,7 +57,14 @@ class SQLiteBackend(Backend):
         self._appends = 0
         self._new_keys = 0
         try:
-            self._connection().executescript(_SCHEMA)
+            conn = self._connection()
+            conn.executescript(_SCHEMA)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                conn.execute(f"PRAGMA user_version = {FORMAT}")
+            elif version != FORMAT:
+                raise StateError(f"--state {url}: {self.path} holds another version's state (format {version}, this "
+                                 f"mockai writes format {FORMAT}); name a new file")
         except sqlite3.Error as exc:
             where = os.path.dirname(os.path.abspath(self.path))
             raise StateError(f"--state {url}: cannot use {self.path} ({exc}); the directory {where} must exist and "
