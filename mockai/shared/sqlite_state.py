@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, value TEXT NOT NULL,
                                     size INTEGER NOT NULL, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
+CREATE TRIGGER IF NOT EXISTS journal_added AFTER INSERT ON journal BEGIN
+  INSERT INTO counters (key, n) VALUES ('journal-bytes', NEW.size)
+    ON CONFLICT (key) DO UPDATE SET n = n + NEW.size;
+END;
+CREATE TRIGGER IF NOT EXISTS journal_dropped AFTER DELETE ON journal BEGIN
+  UPDATE counters SET n = n - OLD.size WHERE key = 'journal-bytes';
+END;
 """
 FORMAT = 1  # the version of the tables' format, kept in the file's user_version
 _UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
@@ -182,12 +189,15 @@ class SQLiteBackend(Backend):
             self.trim(max_items, max_bytes)
 
     def trim(self, max_items: int, max_bytes: int) -> None:
-        """Keep the newest ``max_items`` entries within ``max_bytes`` (the newest always)."""
+        """Keep the newest ``max_items`` entries within ``max_bytes`` (the newest always). The entries' bytes are
+        counted as they come and go (triggers), so only a journal over its byte budget is measured entry by entry."""
         with self._tx() as conn:
             conn.execute("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (max_items,))
-            conn.execute("DELETE FROM journal WHERE seq < (SELECT MAX(seq) FROM journal) AND seq <= (SELECT "
-                         "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
-                         "WHERE total > ?)", (max_bytes,))
+            (total,) = conn.execute("SELECT n FROM counters WHERE key = 'journal-bytes'").fetchone() or (0,)
+            if total > max_bytes:
+                conn.execute("DELETE FROM journal WHERE seq < (SELECT MAX(seq) FROM journal) AND seq <= (SELECT "
+                             "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
+                             "WHERE total > ?)", (max_bytes,))
 
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         rows = self._read("SELECT seq, entry FROM journal WHERE seq > ? ORDER BY seq DESC LIMIT ?", (after, newest))
