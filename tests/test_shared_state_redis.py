@@ -134,3 +134,15 @@ def test_the_redis_keys_are_namespaced(redis_server: RedisServer) -> None:
     keys = redis.Redis.from_url(redis_server.url).keys("*")
     assert keys
     assert all(k.decode().startswith(PREFIX) for k in keys)
+
+
+def test_a_redis_restart_between_requests_costs_no_request(redis_server: RedisServer) -> None:
+    """The replica's connections die with the server: the first request after it is back still gets its answer."""
+    with serving("--state", redis_server.url) as served:
+        client = sdk(served)
+        assert ask(client, "Hi")
+        redis_server.stop()
+        redis_server.start()
+        assert ask(client, "Hi again")
+        _, calls = ask_control(served, "GET", "calls")
+        assert [c["status"] for c in calls["data"]] == [200]

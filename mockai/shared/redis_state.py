@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -103,6 +104,8 @@ class RedisBackend(Backend):
             raise StateError(f"--state {_shown(url)} needs the redis client library: pip install "
                              "'pytest-mockai[redis]' (or pip install redis)") from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self._reply_error = redis.ResponseError
+        self._closed = redis.ConnectionError
         self._watch_error = redis.WatchError
         try:
             # No retries: a store that is gone must be a prompt 503, not a request held for seconds.
@@ -113,6 +116,7 @@ class RedisBackend(Backend):
             raise StateError(f"--state {_shown(url)}: cannot reach Redis ({exc}); start it, or check the host, "
                              "port and database number") from None
         self._no_script = redis.exceptions.NoScriptError
+        self._local = threading.local()
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
@@ -124,12 +128,32 @@ class RedisBackend(Backend):
 
         def run(keys: list[str], args: list[Any]) -> Any:
             try:
-                return self.client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return self._execute("EVALSHA", sha, len(keys), *keys, *args)
             except self._no_script:
                 self.client.script_load(source)
-                return self.client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+                return self._execute("EVALSHA", sha, len(keys), *keys, *args)
 
         return run
+
+    def _execute(self, *command: Any) -> Any:
+        """One command on this thread's own connection: the request path's commands skip the pool's checks,
+        which cost three times the command itself. A connection that failed is dropped; one found closed (the
+        server restarted since it was last used) is replaced once at once."""
+        conn = getattr(self._local, "conn", None)
+        fresh = conn is None
+        if conn is None:
+            conn = self._local.conn = self.client.connection_pool.make_connection()
+        try:
+            conn.send_command(*command)
+            return conn.read_response()
+        except self._errors[0] as exc:
+            if isinstance(exc, self._reply_error):  # the server said no: the connection itself is fine
+                raise
+            conn.disconnect()
+            if fresh or not isinstance(exc, self._closed):
+                raise
+        conn.send_command(*command)
+        return conn.read_response()
 
     def _call(self, run: Callable[[], R]) -> R:
         try:
@@ -140,10 +164,10 @@ class RedisBackend(Backend):
     # --- counters ---------------------------------------------------------------------------------------------
 
     def incr(self, key: str) -> int:
-        return int(self._call(lambda: self.client.incr(PREFIX + key)))
+        return int(self._call(lambda: self._execute("INCR", PREFIX + key)))
 
     def counter(self, key: str) -> int:
-        value = self._call(lambda: self.client.get(PREFIX + key))
+        value = self._call(lambda: self._execute("GET", PREFIX + key))
         return int(value) if value is not None else 0
 
     def claim(self, key: str, limit: int | None) -> int | None:
@@ -265,6 +289,10 @@ class RedisBackend(Backend):
         self._call(run)
 
     def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.disconnect()
+            self._local.conn = None
         self.client.close()
 
 
