@@ -142,7 +142,7 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     if shared_script is not None:
         shared_script.sync()  # rules other processes added
     if (action, method) == ("health", "GET"):
-        calls = len(shared.calls()) if shared is not None else len(engine.calls)
+        calls = len(shared.backend.entries(shared.max_items)) if shared is not None else len(engine.calls)
         return engine.json_response(200, {"status": "ok", "calls": calls, "rules": len(script.rules),
                                           "queued": len(script.pending)})
     if (action, method) == ("calls", "GET"):

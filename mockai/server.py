@@ -238,12 +238,7 @@ def app_factory() -> Any:
     workers = int(os.environ.get(WORKERS_ENV, "1"))
     engine = Engine(config)
     paths = [path for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep) if path]
-    if engine.shared is not None:  # workers or replicas: the first to start puts the files' rules in the state
-        from .shared.wiring import SharedScript, scenario_documents
-
-        assert isinstance(engine.script, SharedScript)
-        engine.script.seed(scenario_documents(paths))
-    for path in paths if engine.shared is None else ():
+    for path in paths if engine.shared is None else ():  # a shared state has them already (_prepare_state)
         from .scenario import apply, load_scenario
 
         apply(load_scenario(path), engine.script)
@@ -273,9 +268,7 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
             shutil.rmtree(folder, ignore_errors=True)
         return
     if options.get("state"):  # create it (tables, WAL mode) once, before the workers open it all at once
-        from .shared import open_backend
-
-        open_backend(options["state"]).close()
+        _prepare_state(options["state"], scenarios, announce)
     import logging.config
 
     import uvicorn
@@ -311,6 +304,22 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
             Multiprocess(config, sockets=[sock]).run()
         else:
             quiet_server(config).run(sockets=[sock])
+
+
+def _prepare_state(url: str, scenarios: Sequence[str], announce: Callable[[str], None]) -> None:
+    """Create the shared state's tables once, before workers open it together, and put the scenario files' rules
+    in it unless it has a script already (another replica's, or this server's before a restart): say so then."""
+    from .shared import open_backend
+    from .shared.wiring import SharedScript, scenario_documents
+
+    backend = open_backend(url)
+    try:
+        if scenarios and not SharedScript(backend).seed(scenario_documents(scenarios)):
+            announce(f"mockai: the shared state already holds scripted rules (another replica's, or from before a "
+                     f"restart): {', '.join(scenarios)} not added again. POST /_mockai/reset and POST the files to "
+                     "/_mockai/rules to start over.")
+    finally:
+        backend.close()
 
 
 def _safe(url: str) -> str:

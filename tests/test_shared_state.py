@@ -540,3 +540,15 @@ def test_the_inspector_feed_shows_every_workers_calls() -> None:
             range(sent))
         assert all(v["status"] == 200 and v["by"] == "generator" for v in calls)
         assert calls[0]["transcript"].startswith("#0 POST /v1/chat/completions model=gpt-4o-mini")
+
+
+def test_workers_load_scenario_files_once(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({"queue": ["Once, from the file."],
+                                    "rules": [{"match": {"last_user": "twice"}, "reply": "T", "times": 2}]}))
+    with serving("--workers", "2", "--scenario", str(scenario)) as served:
+        with ThreadPoolExecutor(8) as pool:
+            texts = list(pool.map(lambda i: served.chat("twice" if i % 2 else "Hi")[1]["choices"][0]["message"][
+                "content"], range(16)))
+        assert texts.count("Once, from the file.") == 1
+        assert texts.count("T") == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -146,3 +147,18 @@ def test_a_redis_restart_between_requests_costs_no_request(redis_server: RedisSe
         assert ask(client, "Hi again")
         _, calls = ask_control(served, "GET", "calls")
         assert [c["status"] for c in calls["data"]] == [200]
+
+
+def test_scenario_files_are_loaded_once_for_all_replicas(redis_server: RedisServer, tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("queue:\n  - Served by one replica, once.\nrules:\n  - match: {last_user: ping}\n"
+                        "    reply: pong\n")
+    with serving("--state", redis_server.url, "--scenario", str(scenario)) as one, \
+            serving("--state", redis_server.url, "--scenario", str(scenario)) as two:
+        assert "not added again" in "".join(two.announced), "the second replica says why it adds nothing"
+        clients = [sdk(one), sdk(two)]
+        texts = [ask(clients[i % 2], "Hi") for i in range(6)]
+        assert texts.count("Served by one replica, once.") == 1
+        _, rules = ask_control(one, "GET", "rules")
+        assert len(rules["rules"]) == 1
+        assert [ask(c, "ping") for c in clients] == ["pong", "pong"]
