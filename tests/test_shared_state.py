@@ -28,7 +28,7 @@ from test_cli import Served
 from mockai.cli import main
 from mockai.engine import Config, Engine, HTTPRequest
 from mockai.shared import Backend, StateError, StateUnavailable, open_backend
-from mockai.shared.wiring import SharedScript, Sharing
+from mockai.shared.wiring import SharedOccurrences, SharedScript, Sharing
 from mockai.transport import EngineTransport
 
 AUTH = {"authorization": "Bearer sk-test"}
@@ -123,6 +123,18 @@ def test_counters_claims_and_occurrences(backend: Backend) -> None:
     backend.clear("seen:ids", "n")
     assert backend.occurrence("ids", b"a", 2) == (0, 0)
     assert backend.counter("n") == 0
+
+
+def test_shared_occurrences_count_as_the_memory_ones_do(backend: Backend) -> None:
+    """The engine's occurrence counts kept in the state: next(key, salt) and clear(), bounded the same way."""
+    seen = SharedOccurrences(backend, "ids", limit=2)
+    assert [seen.next(b"a" * 32), seen.next(b"a" * 32), seen.next(b"b" * 32), seen.next(b"c" * 32)] == [
+        (0, 0), (1, 0), (0, 0), (0, 1)]
+    assert seen.next(b"c" * 32, b"s") == (0, 1), "the salt makes another key"
+    other = SharedOccurrences(backend, "ids", limit=2)  # another process, the same counts
+    assert other.next(b"c" * 32) == (1, 1)
+    seen.clear()
+    assert other.next(b"c" * 32) == (0, 0)
 
 
 def test_transact_replaces_and_deletes(backend: Backend) -> None:

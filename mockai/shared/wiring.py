@@ -78,6 +78,13 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
     plan = getattr(engine, "fault_plan", None)
     if plan is not None:
         plan.occurrence = lambda key: backend.occurrence("faults", key, SEEN_SIZE)[0]
+    # Where the occurrence counts are an object of their own (keys.Occurrences: next(key, salt), clear()), it is
+    # swapped for one kept in the state; the hooks above serve the engine that counts in a dict.
+    owners: list[tuple[Any, str]] = [(engine, "ids"), (plan, "faults")]
+    for owner, space in owners:
+        seen = getattr(owner, "_seen", None)
+        if seen is not None and hasattr(seen, "next"):
+            owner._seen = SharedOccurrences(backend, space, getattr(seen, "limit", SEEN_SIZE))
     for responder in engine.responders:  # a cassette's playback order: each recording replayed once in all
         if getattr(responder, "name", None) == "cassette" and hasattr(responder, "claim"):
             responder.claim = lambda key, recordings: backend.claim(
@@ -201,6 +208,20 @@ def _json(data: bytes) -> Any:
         return json.loads(data)
     except ValueError:
         return data.decode("utf-8", "replace")
+
+
+class SharedOccurrences:
+    """How often each key was seen, counted in the shared state: the interface of the engine's in-memory counts
+    (``next(key, salt)`` → ``(occurrence, epoch)``, ``clear()``), bounded to ``limit`` keys the same way."""
+
+    def __init__(self, backend: Backend, space: str, limit: int = SEEN_SIZE) -> None:
+        self.backend, self.space, self.limit = backend, space, limit
+
+    def next(self, key: bytes, salt: bytes = b"") -> tuple[int, int]:
+        return self.backend.occurrence(self.space, key[:16] + salt, self.limit)
+
+    def clear(self) -> None:
+        self.backend.clear(f"seen:{self.space}")
 
 
 class SharedStore(Store):
