@@ -1,6 +1,6 @@
 """Shared state (issue 15): what one state for every worker and replica costs, under wrk, in one run.
 
-    python bench/state.py [--duration 5] [--rounds 3] [--connections 32] [--no-check]
+    python bench/state.py [--duration 5] [--rounds 3] [--connections 32] [--only sqlite-1,redis-1] [--no-check]
 
 Servers, each `mockai serve` of the interpreter running this script (so run it from the venv to measure),
 answering with the generator (no scenario: every reply generated, every call journaled, ids counted):
