@@ -564,3 +564,16 @@ def test_workers_load_scenario_files_once(tmp_path: Path) -> None:
                 "content"], range(16)))
         assert texts.count("Once, from the file.") == 1
         assert texts.count("T") == 2
+
+
+def test_the_docstring_examples_run() -> None:
+    import doctest
+
+    import mockai.shared
+    import mockai.shared.sqlite_state
+    import mockai.shared.wiring
+
+    for module in (mockai.shared, mockai.shared.sqlite_state, mockai.shared.wiring):
+        result = doctest.testmod(module)
+        assert result.attempted > 0, module.__name__
+        assert result.failed == 0, module.__name__

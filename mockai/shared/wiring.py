@@ -12,6 +12,8 @@ scripted rules and the queue       :class:`SharedScript`: scenario documents (``
 stored objects                     :class:`SharedStore` for responses, conversations and chat completions
 rate limits                        the limiter's buckets, updated in one transaction per request
 ids and the fault schedule         occurrence counts, the request-id and conversation counters
+cassette playback                  which recording of a request was replayed last (each is replayed once in all)
+the inspector's live feed          :meth:`Sharing.follow`: the shared journal, polled
 =================================  ==============================================================================
 
 >>> import os, tempfile
