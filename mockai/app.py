@@ -59,14 +59,14 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
     request (:mod:`mockai.access`).
 
     The control API (``/_mockai/``) is served when ``engine.config.control`` is true, or when it is ``None`` and
-    ``host`` is a loopback address or a control token is set; never when ``workers`` processes share the port,
-    since each has its own rules and journal.
+    ``host`` is a loopback address or a control token is set. With ``workers`` processes on one port it is off
+    unless they share one state (``engine.config.state``: :mod:`mockai.shared`).
     """
     control = engine.config.control
     if control is None:
         control = is_loopback(host) or engine.config.control_token is not None
     why_not = ""  # off because of where it listens: say no more than any unknown URL would
-    if workers > 1:
+    if workers > 1 and engine.shared is None:
         control = False
         why_not = f": the control API is off, each of the {workers} workers has its own rules and journal"
 

@@ -51,7 +51,11 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of every generated reply: the same seed and request give the same reply.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes sharing the port. Replies agree across workers; ids stay unique.")
+              help="Worker processes sharing the port and one state (a temporary SQLite file unless --state): the "
+                   "journal, rules and queue, stored responses, rate limits and ids are the same for all.")
+@click.option("--state", default=None, metavar="URL",
+              help="Where the state lives, for several workers or replicas: sqlite:///PATH (one machine) or "
+                   "redis://HOST:PORT/DB (any number of replicas; pip install 'pytest-mockai[redis]').")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               help="Logging threshold; 'info' logs one line per request (model, who answered, status, fault, "
@@ -146,7 +150,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
           allow_playback_repeats: bool = False, match_on: str | None = None,
           match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
           scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
-          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 16 * 1024 * 1024) -> None:
+          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 16 * 1024 * 1024,
+          state: str | None = None) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
@@ -155,8 +160,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
     from .scenario import ScenarioError, load_scenario
     from .server import serve as run
 
-    if control and workers > 1:
-        raise click.UsageError("--control needs --workers 1: each worker process has its own rules and journal")
+    if state is not None:
+        _check_state(state)
     for path in scenarios:
         try:
             load_scenario(path)
@@ -175,7 +180,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
                                          match_normalize, scrub_header, scrub_path, scrub_pattern))
         options.update({"replay_elapsed": replay_elapsed, "allow_playback_repeats": allow_playback_repeats})
     options.update({"responder": responder, "fuzz_fragments": fuzz_fragments, "journal_size": journal_size,
-                    "journal_bytes": journal_bytes})
+                    "journal_bytes": journal_bytes, "state": state})
     try:
         run(options, host=host, port=port, workers=workers, log_level=log_level, scenarios=scenarios,
             announce=lambda text: click.echo(text, err=False), log_format=log_format)
@@ -189,6 +194,16 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
         from .cassettes.writer import fold
 
         fold(cassette)
+
+
+def _check_state(url: str) -> None:
+    """A usage error, before anything is served, when the state at ``url`` cannot be used."""
+    from .shared import StateError, open_backend
+
+    try:
+        open_backend(url).close()
+    except StateError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--state'") from None
 
 
 def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:

@@ -64,6 +64,9 @@ class Config:
     replay_elapsed: bool = False  # non-stream replays also wait their recorded elapsed time (socket door)
     allow_playback_repeats: bool = False
     cassette_run: str | None = None  # record mode all: one id for every worker of a run (see Cassette.run)
+    # One state for several processes (mockai.shared): "sqlite:///PATH" or "redis://HOST:PORT/DB"; None keeps the
+    # state in this process's memory.
+    state: str | None = None
 
     def now(self) -> int:
         if self.clock is None:

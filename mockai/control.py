@@ -32,6 +32,7 @@ from .scenario import ScenarioError, apply, parse_scenario
 
 if TYPE_CHECKING:
     from .engine import Call, Engine, HTTPRequest, HTTPResponse
+    from .shared.wiring import Sharing
 
 
 def handle(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
@@ -136,14 +137,21 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
     inspected = _inspector(engine, http, action)
     if inspected is not None:
         return inspected
+    shared = _sharing(engine)
+    shared_script = shared.script if shared is not None else None
+    if shared_script is not None:
+        shared_script.sync()  # rules other processes added
     if (action, method) == ("health", "GET"):
-        return engine.json_response(200, {"status": "ok", "calls": len(engine.calls), "rules": len(script.rules),
+        calls = len(shared.backend.entries(shared.max_items)) if shared is not None else len(engine.calls)
+        return engine.json_response(200, {"status": "ok", "calls": calls, "rules": len(script.rules),
                                           "queued": len(script.pending)})
     if (action, method) == ("calls", "GET"):
-        return engine.json_response(200, {"object": "list", "data": [call_json(i, c)
-                                                                     for i, c in enumerate(list(engine.calls))]})
+        data = shared.calls() if shared is not None else [call_json(i, c) for i, c in enumerate(list(engine.calls))]
+        return engine.json_response(200, {"object": "list", "data": data})
     if (action, method) == ("calls", "DELETE"):
         engine.calls.clear()
+        if shared is not None:
+            shared.clear_calls()
         from .inspector import Feed
 
         feed = Feed.existing(engine)
@@ -151,6 +159,8 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
             feed.cleared()
         return engine.json_response(200, {"deleted": True})
     if (action, method) == ("rules", "GET"):
+        if shared_script is not None:
+            shared_script.refresh()  # every process's uses of each rule
         return engine.json_response(200, {
             "rules": [{"rule": r.describe(), "call_count": r.call_count, "times": r.times} for r in script.rules],
             "queued": len(script.pending),
@@ -162,7 +172,10 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
             scenario = parse_scenario(data, "request body", lines)
         except ScenarioError as exc:
             raise APIError(400, str(exc), code="invalid_scenario") from None
-        apply(scenario, script)
+        if shared_script is not None:
+            shared_script.publish(data)  # for every process (mockai.shared)
+        else:
+            apply(scenario, script)
         return engine.json_response(201, {"rules": len(script.rules), "queued": len(script.pending)})
     if (action, method) == ("rules", "DELETE"):
         script.clear()
@@ -220,6 +233,15 @@ def _yaml(body: bytes, code: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
                        code=code) from None
     except ScenarioError as exc:
         raise APIError(400, f"The control API expects a scenario document as JSON or YAML: {exc}", code=code) from None
+
+
+def _sharing(engine: Engine) -> Sharing | None:
+    """The shared state's hooks when several processes share one (:mod:`mockai.shared`)."""
+    if engine.shared is None:
+        return None
+    from .shared.wiring import Sharing
+
+    return engine.shared if isinstance(engine.shared, Sharing) else None
 
 
 def process_stats(engine: Engine) -> dict[str, Any]:

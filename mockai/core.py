@@ -70,6 +70,14 @@ class Wire(Protocol):
     def prompt_tokens(self, ex: Exchange) -> int: ...
 
 
+class Shared(Protocol):
+    """The state several processes share (:mod:`mockai.shared`), when they do: ``Core.shared``."""
+
+    def request_number(self) -> int: ...
+
+    def record(self, call: Call) -> None: ...
+
+
 class Scripted(Protocol):
     """The first responder: scripted rules and a queue, which can say why each missed (strict mode)."""
 
@@ -153,6 +161,7 @@ class Core:
         self._seen = Occurrences(_SEEN_SIZE)  # per request: how often it was seen (ids come from it)
         self._answers = 0  # answers without a reply id, for their x-request-id
         self._lock = threading.Lock()
+        self.shared: Shared | None = None  # set by mockai.shared when processes share one state
 
     # --- routes ----------------------------------------------------------------------------------------------
 
@@ -236,6 +245,8 @@ class Core:
                 self._journal_bytes += size
                 if trimmed or self._journal_bytes > budget:
                     self._journal_bytes = trim(self.calls, budget)
+        if self.shared is not None:
+            self.shared.record(call)
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,
@@ -459,9 +470,12 @@ class Core:
 
     def _request_id(self) -> str:
         """A unique ``x-request-id`` for answers that have no reply id to derive one from (errors, listings)."""
-        with self._lock:
-            self._answers += 1
-            n = self._answers
+        if self.shared is not None:
+            n = self.shared.request_number()
+        else:
+            with self._lock:
+                self._answers += 1
+                n = self._answers
         salt = b"%d|%s|%d" % (self.config.seed, self.config.instance.encode(), n)
         return "req_" + hashlib.sha256(salt).hexdigest()[:32]
 

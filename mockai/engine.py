@@ -87,6 +87,10 @@ class Engine(Core):
             from .fuzz import install as install_responder
 
             install_responder(self)
+        if self.config.state is not None:  # workers or replicas: one state for all (mockai.shared)
+            from .shared.wiring import share
+
+            share(self)
 
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """Answer one request: the control API under ``/_mockai/`` (when on), every other path through the

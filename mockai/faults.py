@@ -35,8 +35,8 @@ built with ``fault_header=True``), a fault for a call number (``mock.fault("500"
 (``mock.fault("429", times=2)``: the next two chat requests), a rule's fault (``mock.on(...).fault("cut=3")``),
 then the seeded random schedule (``Config(faults={"429": 0.05, "reset": 0.01})``, ``mockai serve --faults
 429:0.05,reset:0.01 --seed N``). A schedule's draw depends on the seed, the request and how many times that exact
-request was seen by this engine, so a run repeats exactly, whatever the order of concurrent requests (with
-``mockai serve --workers N`` each worker counts for itself: use one worker when the schedule must repeat). The
+request was seen by this engine, so a run repeats exactly, whatever the order of concurrent requests (the workers
+of ``mockai serve --workers N`` and replicas sharing ``--state`` count together: :mod:`mockai.shared`). The
 journal records
 each call's fault (``mock.calls[0].fault == "429"``).
 

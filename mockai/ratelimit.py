@@ -28,11 +28,13 @@ limiter uses ``time.monotonic()``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import APIError
 from .faults import duration, rate_limit_error
@@ -41,6 +43,17 @@ if TYPE_CHECKING:
     from .config import Config
     from .core import Core, Exchange
     from .http import HTTPResponse
+
+R = TypeVar("R")
+Pair = tuple["Bucket | None", "Bucket | None"]  # an API key's request and token buckets
+
+
+class Buckets(Protocol):
+    """Where the buckets live when several processes share them (a :class:`mockai.shared.Backend`)."""
+
+    def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R: ...
+
+    def clear(self, *names: str) -> None: ...
 
 
 class Clock:
@@ -123,6 +136,8 @@ class RateLimiter:
         self.rpm, self.tpm = rpm, tpm
         self._keys: dict[str, tuple[Bucket | None, Bucket | None]] = {}
         self._lock = threading.Lock()
+        # Set by mockai.shared: the buckets of every worker and replica, each request one atomic update of them.
+        self.shared: Buckets | None = None
 
     @property
     def active(self) -> bool:
@@ -131,17 +146,43 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._keys.clear()
+        if self.shared is not None:
+            self.shared.clear("bucket:")
 
     def _buckets(self, key: str, now: float) -> tuple[Bucket | None, Bucket | None]:
         pair = self._keys.get(key)
         if pair is None:
-            pair = (Bucket(self.rpm, float(self.rpm), now) if self.rpm else None,
-                    Bucket(self.tpm, float(self.tpm), now) if self.tpm else None)
+            pair = self._new(now)
             self._keys[key] = pair
         for bucket in pair:
             if bucket is not None:
                 bucket.refill(now)
         return pair
+
+    def _new(self, now: float) -> Pair:
+        return (Bucket(self.rpm, float(self.rpm), now) if self.rpm else None,
+                Bucket(self.tpm, float(self.tpm), now) if self.tpm else None)
+
+    def _with(self, key: str, use: Callable[[Pair], R]) -> R:
+        """``use(buckets)`` on ``key``'s buckets, refilled to now, atomically: under the lock in one process, in
+        one transaction of the shared state otherwise (where time is the wall clock, the same in every process)."""
+        if self.shared is None:
+            with self._lock:
+                return use(self._buckets(key, seconds(self.engine.config)))
+        clock = self.engine.config.clock
+        now = time.time() if clock is None else seconds(self.engine.config)
+
+        def update(saved: Any | None) -> tuple[Any, R]:
+            pair = self._new(now)
+            for bucket, state in zip(pair, saved or (None, None), strict=True):
+                if bucket is not None and state is not None:
+                    bucket.level, bucket.updated = state
+                if bucket is not None:
+                    bucket.refill(now)
+            result = use(pair)
+            return [None if b is None else [b.level, b.updated] for b in pair], result
+
+        return self.shared.transact("bucket:" + hashlib.sha256(key.encode()).hexdigest()[:32], update)
 
     @staticmethod
     def estimate(ex: Exchange) -> int:
@@ -156,8 +197,9 @@ class RateLimiter:
             return None
         model = ex.prompt.model
         cost = self.estimate(ex) if self.tpm else 0
-        with self._lock:
-            requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
+
+        def admit(pair: Pair) -> None:
+            requests, tokens = pair
             if tokens is not None and cost > tokens.capacity:
                 raise APIError(429, f"Request too large for {model} in organization org-mockai on tokens per min "
                                     f"(TPM): Limit {tokens.capacity}, Requested {cost}. The input or output tokens "
@@ -180,26 +222,30 @@ class RateLimiter:
                 requests.level -= 1
             if tokens is not None:
                 tokens.level -= cost
+
+        self._with(api_key(ex), admit)
         return None
 
     def finish(self, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
         """Charge a reply's tokens when the request set no limit, and add the ``x-ratelimit-*`` headers."""
         if not self.active:
             return response
-        with self._lock:
-            requests, tokens = self._buckets(api_key(ex), seconds(self.engine.config))
+
+        def charge(pair: Pair) -> dict[str, str]:
+            requests, tokens = pair
             reply = ex.call.reply
             if (tokens is not None and reply is not None and ex.call.responder != self.name
                     and ex.prompt.token_limit is None and 200 <= response.status < 300):
                 tokens.level -= sum(c.completion_tokens() for c in reply.choices)
-            headers = self._headers(requests, tokens)
+            return self._headers(requests, tokens)
+
+        headers = self._with(api_key(ex), charge)
         response.headers.update({k: v for k, v in headers.items() if k not in response.headers})
         return response
 
     def headers(self, ex: Exchange) -> dict[str, str]:
         """The ``x-ratelimit-*`` headers for this request's API key, as they stand."""
-        with self._lock:
-            return self._headers(*self._buckets(api_key(ex), seconds(self.engine.config)))
+        return self._with(api_key(ex), lambda pair: self._headers(*pair))
 
     @staticmethod
     def _headers(requests: Bucket | None, tokens: Bucket | None) -> dict[str, str]:

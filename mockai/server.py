@@ -212,8 +212,6 @@ def control_line(options: dict[str, Any], host: str, workers: int, url: str) -> 
 
     token = options.get("control_token")
     control = options.get("control")
-    if workers > 1:
-        return f"inspector and control API: off (each of the {workers} workers has its own rules and journal)"
     if control is False or (control is None and not is_loopback(host) and token is None):
         why = "--no-control" if control is False else f"{host} is not a loopback address: pass --control-token"
         return f"inspector and control API: off ({why})"
@@ -238,14 +236,12 @@ def app_factory() -> Any:
 
     config = config_from_env()
     workers = int(os.environ.get(WORKERS_ENV, "1"))
-    if workers > 1:  # one engine per process: keep their ids apart
-        config.instance = f"{config.instance}{os.getpid()}"
     engine = Engine(config)
-    for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep):
-        if path:
-            from .scenario import apply, load_scenario
+    paths = [path for path in os.environ.get(SCENARIO_ENV, "").split(os.pathsep) if path]
+    for path in paths if engine.shared is None else ():  # a shared state has them already (_prepare_state)
+        from .scenario import apply, load_scenario
 
-            apply(load_scenario(path), engine.script)
+        apply(load_scenario(path), engine.script)
     return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers, access_log=AccessLog.wanted(engine))
 
 
@@ -253,7 +249,26 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
           scenarios: Sequence[str] = (), announce: Callable[[str], None] = print, log_format: str = "text") -> None:
     """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments,
     ``scenarios`` paths of scenario files (already checked by the caller). At ``info`` every request is logged on
-    stderr, in ``log_format`` (``text`` or ``json``; see :mod:`mockai.access`)."""
+    stderr, in ``log_format`` (``text`` or ``json``; see :mod:`mockai.access`).
+
+    Several ``workers`` share one state (:mod:`mockai.shared`): ``options["state"]``, or a temporary SQLite file
+    removed when the server stops."""
+    if workers > 1 and not options.get("state"):
+        import shutil
+        import tempfile
+
+        # In memory when the system has a tmpfs for it (Linux's /dev/shm): the file lives as long as the server.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        folder = tempfile.mkdtemp(prefix="mockai-state-", dir=shm)
+        try:
+            serve({**options, "state": f"sqlite:///{os.path.join(folder, 'state.db')}"}, host=host, port=port,
+                  workers=workers, log_level=log_level, scenarios=scenarios, announce=announce,
+                  log_format=log_format)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    if options.get("state"):  # create it (tables, WAL mode) once, before the workers open it all at once
+        _prepare_state(options["state"], scenarios, announce)
     import logging.config
 
     import uvicorn
@@ -280,7 +295,8 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{bound}"
         announce(f"mockai serving on {url}/v1  (seed {options.get('seed', 0)}, {workers} worker"
-                 f"{'s' if workers > 1 else ''})\n{control_line(options, host, workers, url)}\n"
+                 f"{'s' if workers > 1 else ''}{', state ' + _safe(options['state']) if options.get('state') else ''})"
+                 f"\n{control_line(options, host, workers, url)}\n"
                  f"OPENAI_BASE_URL={url}/v1")
         # Everything built so far lives as long as the server: keep it out of the collector's way.
         gc.freeze()
@@ -290,3 +306,27 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
             Multiprocess(config, sockets=[sock]).run()
         else:
             quiet_server(config).run(sockets=[sock])
+
+
+def _prepare_state(url: str, scenarios: Sequence[str], announce: Callable[[str], None]) -> None:
+    """Create the shared state's tables once, before workers open it together, and put the scenario files' rules
+    in it unless it has a script already (another replica's, or this server's before a restart): say so then."""
+    from .shared import open_backend
+    from .shared.wiring import SharedScript, scenario_documents
+
+    backend = open_backend(url)
+    try:
+        if scenarios and not SharedScript(backend).seed(scenario_documents(scenarios)):
+            announce(f"mockai: the shared state already holds scripted rules (another replica's, or from before a "
+                     f"restart): {', '.join(scenarios)} not added again. POST /_mockai/reset and POST the files to "
+                     "/_mockai/rules to start over.")
+    finally:
+        backend.close()
+
+
+def _safe(url: str) -> str:
+    """A state URL without its password, to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

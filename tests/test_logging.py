@@ -145,7 +145,9 @@ def test_start_up_says_where_the_inspector_is() -> None:
         announced = "".join(server.announced)
     finally:
         server.kill()
-    assert "inspector and control API: off (each of the 2 workers has its own rules and journal)" in announced
+    # Workers share one state (mockai.shared), so the control API serves them all.
+    assert "2 workers, state sqlite:///" in announced
+    assert "inspector: http://127.0.0.1:" in announced
 
 
 def test_quiet_servers_carry_no_logging_code() -> None:

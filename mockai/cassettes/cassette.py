@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,9 @@ class Cassette:
         self._response_ids = {rid for inter in self.interactions for rid in response_ids(inter)}
         self._index: dict[str, list[int]] = {}
         self._played: dict[str, int] = {}
+        # Set by mockai.shared: playback counted once for every worker and replica, ``claim(key, recordings)``
+        # returning which use of ``key`` this is (from 1), or None when all were played.
+        self.claim: Callable[[str, int], int | None] | None = None
         for i, inter in enumerate(self.interactions):
             self._index.setdefault(self._key(CassetteRequest.of(inter["request"])), []).append(i)
 
@@ -190,6 +194,11 @@ class Cassette:
         hits = self._index.get(key)
         if not hits:
             return None
+        if self.claim is not None:
+            n = self.claim(key, len(hits))
+            if n is None:
+                return hits[-1] if self.allow_playback_repeats else None
+            return hits[n - 1]
         played = self._played.get(key, 0)
         if played >= len(hits):
             return hits[-1] if self.allow_playback_repeats else None

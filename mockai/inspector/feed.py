@@ -63,6 +63,21 @@ class _Listener:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, _END)
 
 
+class _Stop(_Listener):
+    """Tells a shared journal's feed that the server is stopping (the journal itself is polled)."""
+
+    ended: bool = False
+
+    def stopped(self) -> bool:
+        return self.ended
+
+    def end(self) -> None:
+        self.ended = True
+
+    def clear(self) -> None:
+        pass
+
+
 class Feed:
     """The live feed of one engine (:meth:`of`); a :class:`~mockai.http.LiveSource` that runs until the client
     leaves (``endless``: the socket door then watches for the client leaving)."""
@@ -116,6 +131,11 @@ class Feed:
         return 200, dict(HEADERS), pieces()
 
     async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        follow = getattr(self.engine.shared, "follow", None)
+        if follow is not None:  # several processes share one journal (mockai.shared): every one's calls
+            stop = _Stop(asyncio.get_running_loop())
+            self.listeners.append(stop)
+            return 200, dict(HEADERS), self._shared(follow(stopped=stop.stopped), stop)
         listener = _Listener(asyncio.get_running_loop())
         backlog = self.engine.follow(listener)
         self.listeners.append(listener)
@@ -149,6 +169,23 @@ class Feed:
         finally:
             self.engine.unfollow(listener)
             self.listeners[:] = [x for x in self.listeners if x is not listener]
+
+
+    async def _shared(self, calls: AsyncIterator[Call | str | None], stop: _Stop) -> AsyncIterator[bytes]:
+        """The feed of a shared journal: its calls as any process records them (``None``: it was emptied)."""
+        seq = 0
+        try:
+            async for item in calls:
+                if item is None:
+                    seq = 0
+                    yield _CLEAR
+                elif isinstance(item, str):
+                    yield b": ping\n\n"
+                else:
+                    yield self.event(item, seq, None)
+                    seq += 1
+        finally:
+            self.listeners[:] = [x for x in self.listeners if x is not stop]
 
 
 _CLEAR = b"retry: 2000\n\nevent: clear\ndata: {}\n\n"

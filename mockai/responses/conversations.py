@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -42,12 +42,18 @@ class Conversations:
         self.store = Store("conversation", max_items=STORED)
         self._count = 0
         self._lock = threading.Lock()
+        self.number: Callable[[], int] = self._next  # the conversation counter (mockai.shared: one for all)
         core.on_reset.append(self.reset)
 
     def reset(self) -> None:
         self.store.clear()
         with self._lock:
             self._count = 0
+
+    def _next(self) -> int:
+        with self._lock:
+            self._count += 1
+            return self._count
 
     def routes(self) -> Iterable[Route]:
         yield Route("POST", "/conversations", self.create, "conversations.create")
@@ -75,9 +81,7 @@ class Conversations:
     def create(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
         body = _body(http, call)
         metadata = _metadata(body.get("metadata"))
-        with self._lock:
-            self._count += 1
-            n = self._count
+        n = self.number()
         digest = hashlib.sha256(b"conversation|%d|%s|%d" % (self.core.config.seed,
                                                              self.core.config.instance.encode(), n)).hexdigest()
         cid = "conv_" + digest[:48]

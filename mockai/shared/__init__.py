@@ -1,0 +1,168 @@
+"""One state for every worker and replica: what ``mockai serve --workers N`` and replicas behind a load balancer
+share, so that together they behave as one server.
+
+In one process nothing here is used: the engine keeps today's in-memory objects (the journal's
+:class:`~mockai.journal.CallList`, the rules' :class:`~mockai.rules.Script`, :class:`~mockai.state.Store`, the
+limiter's buckets, the id and fault counters), which are this interface's memory implementation. With
+``--workers N > 1`` (a SQLite file) or ``--state URL`` the wiring (:mod:`mockai.shared.wiring`) puts a
+:class:`Backend` under them: the journal of every worker's calls, the scripted rules and queue (each queued reply
+served once, a rule's ``times`` counted across workers), the stored responses, conversations and chat completions,
+the rate-limit buckets (updated atomically: N workers never admit more than the limit), and the counters ids and
+the fault schedule are derived from (so ids repeat run to run with a frozen clock). Cassettes already have one
+writer across processes (an append-only journal file folded in under a directory lock: :mod:`mockai.cassettes`).
+
+=================================  ==============================================================================
+``sqlite:///path/to/state.db``     a file every process on this machine opens (WAL); the default of ``--workers N``
+                                   is a temporary one, removed when the server stops
+``redis://host:port/db``           a Redis server every replica reaches (``pip install 'pytest-mockai[redis]'``)
+=================================  ==============================================================================
+
+Every structure is bounded as in one process. A backend that cannot be reached raises :class:`StateUnavailable`:
+an :class:`~mockai.errors.APIError` answered as a 503 in OpenAI's envelope, never a hang (every wait has a
+timeout).
+
+>>> backend = open_backend("sqlite:///:memory:")
+>>> backend.incr("calls"), backend.incr("calls")
+(1, 2)
+>>> backend.claim("rule", 1), backend.claim("rule", 1)
+(1, None)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..errors import APIError
+
+R = TypeVar("R")
+
+SCHEMES = ("sqlite", "redis")
+TIMEOUT = 5.0  # seconds any one operation on the shared state may wait (a lock, a connection) before it fails
+
+
+class StateError(Exception):
+    """The shared state named by a URL cannot be used (a bad URL, a file that cannot be written, no server)."""
+
+
+class StateUnavailable(APIError):
+    """The shared state failed while answering a request: a 503 in OpenAI's envelope."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(503, f"mockai's shared state ({url}) is unavailable: {reason}. The request was not "
+                              "answered; retry once the store is back.", type="server_error",
+                         code="state_unavailable", headers={"x-should-retry": "true", "retry-after": "1"})
+
+
+class Backend(ABC):
+    """The primitives the shared structures are built of; every one is atomic across processes.
+
+    Values are JSON; keys are strings (``bytes`` for occurrence keys). Implementations: :class:`SQLiteBackend
+    <mockai.shared.sqlite_state.SQLiteBackend>`, :class:`RedisBackend <mockai.shared.redis_state.RedisBackend>`.
+    """
+
+    url: str
+
+    # --- counters ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def incr(self, key: str) -> int:
+        """Add one to the counter ``key`` (0 when new) and return its new value."""
+
+    @abstractmethod
+    def counter(self, key: str) -> int:
+        """The counter's value (0 when it was never counted)."""
+
+    @abstractmethod
+    def claim(self, key: str, limit: int | None) -> int | None:
+        """Count one more use of ``key`` unless it was used ``limit`` times already: the new count, or ``None``."""
+
+    @abstractmethod
+    def claim_at(self, key: str, expected: int) -> bool:
+        """Move the counter ``key`` from ``expected`` to ``expected + 1``; ``False`` when another got there first."""
+
+    @abstractmethod
+    def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
+        """How often ``key`` was seen before in ``space``, and the epoch of that count: at most ``bound`` keys are
+        counted, then the counts start over in a new epoch (see :meth:`mockai.core.Core.ids`)."""
+
+    # --- values -----------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, key: str) -> Any | None:
+        """The JSON value under ``key``, or ``None``."""
+
+    @abstractmethod
+    def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R:
+        """Atomically replace the value under ``key`` by ``update(value)[0]`` (``None``: delete it); returns
+        ``update(value)[1]``. ``update`` may run more than once (optimistic backends retry it)."""
+
+    # --- the journal ------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
+        """Add a journal entry; the oldest go first past ``max_items`` entries or ``max_bytes`` bytes."""
+
+    @abstractmethod
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        """The ``newest`` entries of the journal (at most) numbered above ``after``, oldest first, each with its
+        number (which counts every entry ever appended: it never repeats, even after the journal is emptied)."""
+
+    # --- records (stored responses, conversations, completions) ------------------------------------------------
+
+    @abstractmethod
+    def record(self, kind: str, key: str) -> str | None:
+        """The record ``key`` of ``kind`` (its JSON text), or ``None``."""
+
+    @abstractmethod
+    def put(self, kind: str, key: str, value: str, max_items: int, max_bytes: int) -> None:
+        """Keep ``value`` under ``key`` as the newest record of ``kind``; drop the oldest past the bounds (never the
+        newest)."""
+
+    @abstractmethod
+    def replace(self, kind: str, key: str, value: str) -> bool:
+        """Replace a kept record, its age unchanged; ``False`` when there is none."""
+
+    @abstractmethod
+    def delete(self, kind: str, key: str) -> bool:
+        """Forget a record; ``False`` when there was none."""
+
+    @abstractmethod
+    def records(self, kind: str) -> list[str]:
+        """Every record of ``kind``, oldest first."""
+
+    @abstractmethod
+    def count(self, kind: str) -> tuple[int, int]:
+        """How many records of ``kind`` are kept, and their bytes."""
+
+    # --- housekeeping -----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def clear(self, *names: str) -> None:
+        """Forget the named parts: ``"journal"``, ``"records:KIND"``, or a prefix of counters and values
+        (``"rule:"``); occurrence spaces are counters named ``"seen:SPACE"``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (the state itself stays)."""
+
+
+def open_backend(url: str) -> Backend:
+    """The backend for ``url``; raises :class:`StateError` with what to do when it cannot be used.
+
+    >>> open_backend("mysql://x")
+    Traceback (most recent call last):
+    ...
+    mockai.shared.StateError: --state mysql://x: unsupported; use sqlite:///PATH or redis://HOST:PORT/DB
+    """
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
+        from .sqlite_state import SQLiteBackend
+
+        return SQLiteBackend(url)
+    if scheme in ("redis", "rediss"):
+        from .redis_state import RedisBackend
+
+        return RedisBackend(url)
+    raise StateError(f"--state {url}: unsupported; use sqlite:///PATH or redis://HOST:PORT/DB")

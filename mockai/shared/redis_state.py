@@ -1,0 +1,304 @@
+"""The shared state in Redis: what any number of ``mockai serve --state redis://HOST:PORT/DB`` replicas share.
+
+Every update that reads before it writes is one Lua script (run atomically by the server) or a ``WATCH``/``MULTI``
+transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas never double-spend a rate limit or
+serve a queued reply twice. Keys start with ``mockai:1:`` (the version of their format). Every call has a socket timeout
+(:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
+
+Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import TIMEOUT, Backend, StateError, StateUnavailable
+
+R = TypeVar("R")
+PREFIX = "mockai:1:"  # the format's version is in the keys: another format's keys are never read as this one's
+
+_CLAIM = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return -1 end
+return redis.call('INCR', KEYS[1])
+"""
+_CLAIM_AT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+return 1
+"""
+# KEYS: the space's hash of counts, its epoch. ARGV: the key, the bound.
+_OCCURRENCE = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], ARGV[1], 1)
+  redis.call('INCR', KEYS[2])
+end
+return {n - 1, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+# KEYS: the journal list, its bytes, its sequence. ARGV: the entry, max items, max bytes. Entries are kept as
+# "SEQ:ENTRY".
+_APPEND = """
+local element = redis.call('INCR', KEYS[3]) .. ':' .. ARGV[1]
+local n = redis.call('RPUSH', KEYS[1], element)
+local bytes = redis.call('INCRBY', KEYS[2], string.len(element))
+while n > 1 and (n > tonumber(ARGV[2]) or bytes > tonumber(ARGV[3])) do
+  bytes = redis.call('INCRBY', KEYS[2], -string.len(redis.call('LPOP', KEYS[1])))
+  n = n - 1
+end
+return n
+"""
+# KEYS: values (hash), order (sorted set), sizes (hash), bytes, sequence. ARGV: key, value, max items, max bytes.
+_PUT = """
+local old = redis.call('HGET', KEYS[3], ARGV[1])
+if old then redis.call('INCRBY', KEYS[4], -tonumber(old)) end
+local size = string.len(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], size)
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1])
+local bytes = redis.call('INCRBY', KEYS[4], size)
+local n = redis.call('ZCARD', KEYS[2])
+while n > 1 and (n > tonumber(ARGV[3]) or bytes > tonumber(ARGV[4])) do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  bytes = redis.call('INCRBY', KEYS[4], -tonumber(redis.call('HGET', KEYS[3], oldest)))
+  redis.call('ZREM', KEYS[2], oldest)
+  redis.call('HDEL', KEYS[1], oldest)
+  redis.call('HDEL', KEYS[3], oldest)
+  n = n - 1
+end
+"""
+_REPLACE = """
+local old = redis.call('HGET', KEYS[3], ARGV[1])
+if not old then return 0 end
+local size = string.len(ARGV[2])
+redis.call('INCRBY', KEYS[4], size - tonumber(old))
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], size)
+return 1
+"""
+_DELETE = """
+local old = redis.call('HGET', KEYS[3], ARGV[1])
+if not old then return 0 end
+redis.call('INCRBY', KEYS[4], -tonumber(old))
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class RedisBackend(Backend):
+    """The state in the Redis database ``redis://[:password@]host:port/db`` (``rediss://`` for TLS)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            import redis
+        except ImportError:
+            raise StateError(f"--state {_shown(url)} needs the redis client library: pip install "
+                             "'pytest-mockai[redis]' (or pip install redis)") from None
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self._reply_error = redis.ResponseError
+        self._closed = redis.ConnectionError
+        self._watch_error = redis.WatchError
+        try:
+            # No retries: a store that is gone must be a prompt 503, not a request held for seconds.
+            self.client: Any = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
+                                               retry=None, retry_on_timeout=False, health_check_interval=0)
+            self.client.ping()
+        except (ValueError, redis.RedisError) as exc:
+            raise StateError(f"--state {_shown(url)}: cannot reach Redis ({exc}); start it, or check the host, "
+                             "port and database number") from None
+        self._no_script = redis.exceptions.NoScriptError
+        self._local = threading.local()
+        self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
+        self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
+        self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
+
+    def _script(self, source: str) -> Callable[..., Any]:
+        """A Lua script, called by its digest (``EVALSHA``; loaded again when the server lost it, after a restart).
+        Cheaper than redis-py's ``Script`` objects, which inspect their arguments on every call."""
+        sha = hashlib.sha1(source.encode()).hexdigest()
+
+        def run(keys: list[str], args: list[Any]) -> Any:
+            try:
+                return self._execute("EVALSHA", sha, len(keys), *keys, *args)
+            except self._no_script:
+                self.client.script_load(source)
+                return self._execute("EVALSHA", sha, len(keys), *keys, *args)
+
+        return run
+
+    def _execute(self, *command: Any) -> Any:
+        """One command on this thread's own connection: the request path's commands skip the pool's checks,
+        which cost three times the command itself. A connection that failed is dropped; one found closed (the
+        server restarted since it was last used) is replaced once at once."""
+        conn = getattr(self._local, "conn", None)
+        fresh = conn is None
+        if conn is None:
+            conn = self._local.conn = self.client.connection_pool.make_connection()
+        try:
+            conn.send_command(*command)
+            return conn.read_response()
+        except self._errors[0] as exc:
+            if isinstance(exc, self._reply_error):  # the server said no: the connection itself is fine
+                raise
+            conn.disconnect()
+            if fresh or not isinstance(exc, self._closed):
+                raise
+        conn.send_command(*command)
+        return conn.read_response()
+
+    def _call(self, run: Callable[[], R]) -> R:
+        try:
+            return run()
+        except self._errors as exc:
+            raise StateUnavailable(_shown(self.url), exc) from None
+
+    # --- counters ---------------------------------------------------------------------------------------------
+
+    def incr(self, key: str) -> int:
+        return int(self._call(lambda: self._execute("INCR", PREFIX + key)))
+
+    def counter(self, key: str) -> int:
+        value = self._call(lambda: self._execute("GET", PREFIX + key))
+        return int(value) if value is not None else 0
+
+    def claim(self, key: str, limit: int | None) -> int | None:
+        if limit is None:
+            return self.incr(key)
+        n = int(self._call(lambda: self._claim([PREFIX + key], [limit])))
+        return None if n < 0 else n
+
+    def claim_at(self, key: str, expected: int) -> bool:
+        return bool(self._call(lambda: self._claim_at([PREFIX + key], [expected])))
+
+    def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
+        n, epoch = self._call(lambda: self._occurrence([f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"],
+                                                       [key, bound]))
+        return int(n), int(epoch)
+
+    # --- values -----------------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any | None:
+        value = self._call(lambda: self.client.get(PREFIX + key))
+        return json.loads(value) if value is not None else None
+
+    def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R:
+        name = PREFIX + key
+        deadline = time.monotonic() + TIMEOUT
+
+        def attempt() -> tuple[bool, R | None]:
+            with self.client.pipeline() as pipe:
+                try:
+                    pipe.watch(name)
+                    raw = pipe.get(name)
+                    value, result = update(json.loads(raw) if raw is not None else None)
+                    pipe.multi()
+                    if value is None:
+                        pipe.delete(name)
+                    else:
+                        pipe.set(name, json.dumps(value, separators=(",", ":")))
+                    pipe.execute()
+                    return True, result
+                except self._watch_error:  # another replica changed it meanwhile: read it again
+                    return False, None
+
+        while True:
+            done, result = self._call(attempt)
+            if done:
+                return result  # type: ignore[return-value]  # set whenever done
+            if time.monotonic() > deadline:
+                raise StateUnavailable(_shown(self.url), f"{key} kept changing under us for {TIMEOUT} s")
+
+    # --- the journal ------------------------------------------------------------------------------------------
+
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
+        self._call(lambda: self._append([f"{PREFIX}journal", f"{PREFIX}journal-bytes", f"{PREFIX}journal-seq"],
+                                        [entry, max_items, max_bytes]))
+
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        out = []
+        for raw in self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)):
+            seq, _, entry = raw.partition(b":")
+            if seq.isdigit() and int(seq) > after:
+                out.append((int(seq), entry))
+        return out
+
+    # --- records ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _keys(kind: str) -> list[str]:
+        base = f"{PREFIX}records:{kind}"
+        return [base, base + ":order", base + ":sizes", base + ":bytes", base + ":seq"]
+
+    def record(self, kind: str, key: str) -> str | None:
+        value = self._call(lambda: self.client.hget(self._keys(kind)[0], key))
+        return value.decode() if value is not None else None
+
+    def put(self, kind: str, key: str, value: str, max_items: int, max_bytes: int) -> None:
+        self._call(lambda: self._put(self._keys(kind), [key, value, max_items, max_bytes]))
+
+    def replace(self, kind: str, key: str, value: str) -> bool:
+        return bool(self._call(lambda: self._replace(self._keys(kind), [key, value])))
+
+    def delete(self, kind: str, key: str) -> bool:
+        return bool(self._call(lambda: self._delete(self._keys(kind), [key])))
+
+    def records(self, kind: str) -> list[str]:
+        values, order = self._keys(kind)[:2]
+
+        def read() -> list[str]:
+            keys = self.client.zrange(order, 0, -1)
+            out: list[str] = []
+            for start in range(0, len(keys), 1000):
+                out.extend(v.decode() for v in self.client.hmget(values, keys[start:start + 1000]) if v is not None)
+            return out
+
+        return self._call(read)
+
+    def count(self, kind: str) -> tuple[int, int]:
+        _, order, _, total, _ = self._keys(kind)
+        n, size = self._call(lambda: self.client.pipeline(transaction=False).zcard(order).get(total).execute())
+        return int(n), int(size or 0)
+
+    # --- housekeeping -----------------------------------------------------------------------------------------
+
+    def clear(self, *names: str) -> None:
+        def run() -> None:
+            doomed: list[str] = []
+            for name in names:
+                if name == "journal":
+                    doomed += [f"{PREFIX}journal", f"{PREFIX}journal-bytes"]
+                elif name.startswith("records:"):
+                    doomed += self._keys(name[len("records:"):])[:4]
+                else:
+                    if name.startswith("seen:"):
+                        doomed.append(f"{PREFIX}epoch:{name[len('seen:'):]}")
+                    pattern = (PREFIX + name).replace("[", "\\[").replace("*", "\\*").replace("?", "\\?") + "*"
+                    doomed += [k.decode() for k in self.client.scan_iter(match=pattern, count=1000)]
+            if doomed:
+                self.client.delete(*doomed)
+
+        self._call(run)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.disconnect()
+            self._local.conn = None
+        self.client.close()
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)

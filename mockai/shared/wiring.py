@@ -1,0 +1,383 @@
+"""Putting a :class:`~mockai.shared.Backend` under an engine: :func:`share` swaps each in-memory structure that
+must be shared for its shared twin, leaving everything that is a pure function of the request (parsing, memos,
+generated replies) in the process.
+
+=================================  ==============================================================================
+the journal                        every call is also appended to the shared journal (``GET /_mockai/calls``);
+                                   when the append fails the call is answered 503 instead, so no answered call
+                                   is missing from it
+scripted rules and the queue       :class:`SharedScript`: scenario documents (``--scenario`` files, ``POST
+                                   /_mockai/rules``) are kept in the state and every process rebuilds its rules
+                                   from them; each use of a rule and each queued reply is claimed atomically
+stored objects                     :class:`SharedStore` for responses, conversations and chat completions
+rate limits                        the limiter's buckets, updated in one transaction per request
+ids and the fault schedule         occurrence counts, the request-id and conversation counters
+cassette playback                  which recording of a request was replayed last (each is replayed once in all)
+the inspector's live feed          :meth:`Sharing.follow`: the shared journal, polled
+=================================  ==============================================================================
+
+>>> import os, tempfile
+>>> from mockai.engine import Config, Engine, HTTPRequest
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "state.db")
+>>> first, second = Engine(Config(state=url)), Engine(Config(state=url))
+>>> first.script.publish({"queue": ["Only once"]})
+>>> ask = HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer sk-test"},
+...                   body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}')
+>>> [engine.handle(ask).json()["choices"][0]["message"]["content"] == "Only once" for engine in (second, first)]
+[True, False]
+>>> len(first.shared.calls())
+2
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..http import HTTPRequest, HTTPResponse
+from ..journal import Call
+from ..rules import Script
+from ..scenario import apply, parse_scenario
+from ..specs import ReplySpec, answers
+from ..state import Store
+from . import Backend, StateUnavailable, open_backend
+
+if TYPE_CHECKING:
+    from ..core import Core, Exchange
+
+SEEN_SIZE = 65_536  # request bodies whose occurrences are counted before a new epoch starts (as in one process)
+JOURNAL_SIZE = 1000  # calls the shared journal keeps when the configuration does not say
+JOURNAL_BYTES = 16 * 1024 * 1024
+_SCRIPT = "script"  # the scenario documents: {"epoch": N, "docs": [...]}
+_VERSION = "script-version"  # counts every change of the documents: a process rebuilds its rules when it moved
+_CLEARED = "journal-cleared"  # counts the times the journal was emptied (the inspector's pages empty their lists)
+
+
+def share(engine: Core, backend: Backend | None = None) -> Sharing:
+    """Put ``backend`` (by default the one ``engine.config.state`` names) under ``engine``; returns the
+    :class:`Sharing` also set as ``engine.shared``."""
+    backend = backend or open_backend(str(engine.config.state))
+    sharing = Sharing(engine, backend)
+    engine.shared = sharing
+    engine.script = sharing.script
+    for owner in (getattr(engine, "responses", None), getattr(engine, "conversations", None),
+                  getattr(getattr(engine, "chat", None), "stored", None)):
+        old = getattr(owner, "store", None)
+        if isinstance(old, Store):
+            new = SharedStore(backend, old.kind, max_items=old.max_items, max_bytes=old.max_bytes)
+            owner.store = new  # type: ignore[union-attr]
+            engine.on_reset[:] = [new.clear if hook == old.clear else hook for hook in engine.on_reset]
+    conversations = getattr(engine, "conversations", None)
+    if conversations is not None:
+        conversations.number = lambda: backend.incr("conversations")
+    limiter = getattr(engine, "rate_limiter", None)
+    if limiter is not None:
+        limiter.shared = backend
+    plan = getattr(engine, "fault_plan", None)
+    # The occurrence counts (keys.Occurrences: next(key, salt), clear()) of ids and of the fault schedule are
+    # swapped for counts kept in the state.
+    owners: list[tuple[Any, str]] = [(engine, "ids"), (plan, "faults")]
+    for owner, space in owners:
+        seen = getattr(owner, "_seen", None)
+        if seen is not None and hasattr(seen, "next"):
+            owner._seen = SharedOccurrences(backend, space, getattr(seen, "limit", SEEN_SIZE))
+    for responder in engine.responders:  # a cassette's playback order: each recording replayed once in all
+        if getattr(responder, "name", None) == "cassette" and hasattr(responder, "claim"):
+            responder.claim = lambda key, recordings: backend.claim(
+                "played:" + hashlib.sha256(key.encode()).hexdigest()[:32], recordings)
+    engine.on_reset.append(sharing.reset)
+    return sharing
+
+
+class Sharing:
+    """The engine's hooks into the shared state (``engine.shared``): ids, request ids and the journal."""
+
+    def __init__(self, engine: Core, backend: Backend) -> None:
+        self.engine = engine
+        self.backend = backend
+        self.max_items = engine.config.journal_size or JOURNAL_SIZE
+        self.max_bytes = engine.config.journal_bytes or JOURNAL_BYTES
+        self.pid = os.getpid()
+        self._fallback = 0
+        self.script = SharedScript(backend)
+
+    def request_number(self) -> int:
+        try:
+            return self.backend.incr("answers")
+        except StateUnavailable:  # the 503 saying so needs an id too: one of this process's own
+            self._fallback += 1
+            return -(self.pid * 1_000_000 + self._fallback)
+
+    def record(self, call: Call) -> None:
+        """Append ``call`` to the shared journal; when that fails the call is answered 503 (and kept locally)."""
+        try:
+            self.backend.append(entry(call, self.pid), self.max_items, self.max_bytes)
+        except StateUnavailable as err:
+            call.error = err
+            call.response = self.engine.error_response(err)
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
+        return [shown(i, raw) for i, (_, raw) in enumerate(self.backend.entries(self.max_items))]
+
+    def clear_calls(self) -> None:
+        self.backend.clear("journal")
+        self.backend.incr(_CLEARED)
+
+    def reset(self) -> None:
+        self.backend.clear("journal", "seen:ids", "seen:faults", "answers", "conversations", "bucket:", "played:")
+        self.backend.incr(_CLEARED)
+
+    async def follow(self, poll: float = 0.25, idle: float = 15.0,
+                     stopped: Callable[[], bool] = lambda: False) -> AsyncIterator[Call | str | None]:
+        """The shared journal, live, for the inspector's feed (:mod:`mockai.inspector.feed`): ``None`` first and
+        whenever the journal is emptied, then every call, oldest first, as any process records it (polled every
+        ``poll`` seconds, off the event loop); ``"ping"`` after ``idle`` quiet seconds; until ``stopped()``."""
+        import asyncio
+
+        last, cleared, quiet = 0, None, 0.0
+        while not stopped():
+            now_cleared = await asyncio.to_thread(self.backend.counter, _CLEARED)
+            if now_cleared != cleared:
+                cleared, last = now_cleared, 0
+                yield None
+            fresh = await asyncio.to_thread(self.backend.entries, self.max_items, last)
+            for seq, raw in fresh:
+                last = seq
+                yield recorded(raw)[0]
+            quiet = 0.0 if fresh else quiet + poll
+            if quiet >= idle:
+                quiet = 0.0
+                yield "ping"
+            await asyncio.sleep(poll)
+
+
+def entry(call: Call, pid: int) -> bytes:
+    """One call as the shared journal keeps it: a line of JSON about it, then the request body and the response
+    (body, or the stream's events) as they were sent, each after a NUL byte (which neither can hold: a body that
+    did not parse is not kept). Nothing is parsed or re-encoded on the request path; reading does that."""
+    res, http = call.response, call.http
+    about = json.dumps([http.method, http.path, call.route, res.status, call.unexpected, call.responder, call.fault,
+                        pid, res.events is not None, call.body is not None, http.query, dict(http.headers),
+                        res.headers, call.source], ensure_ascii=False, separators=(",", ":")).encode()
+    request = http.body if call.body is not None else b""
+    response = b"".join(res.events) if res.events is not None else res.body
+    return b"\0".join((about, request.replace(b"\0", b""), response.replace(b"\0", b"")))
+
+
+def recorded(raw: bytes) -> tuple[Call, int]:
+    """A journal entry back as a :class:`~mockai.journal.Call` (without the parsed request, its prompt and reply,
+    which stay with the process that answered it), and the process id of that process."""
+    about, request, response = raw.split(b"\0", 2)
+    (method, path, route, status, unexpected, responder, fault, pid, stream, parsed, query, req_headers,
+     res_headers, source) = json.loads(about)
+    events = [e + b"\n\n" for e in response.split(b"\n\n") if e.strip()] if stream else None
+    body = _json(request) if parsed else None
+    call = Call(http=HTTPRequest(method, path, query, req_headers, request), route=route,
+                response=HTTPResponse(status, res_headers, b"" if stream else response, events),
+                body=body if isinstance(body, dict) else None, unexpected=unexpected, responder=responder,
+                fault=fault, source=source)
+    return call, int(pid)
+
+
+def shown(index: int, raw: bytes) -> dict[str, Any]:
+    """A journal entry as :func:`mockai.control.call_json` shows a call, with the ``worker`` (process id) that
+    answered it."""
+    call, pid = recorded(raw)
+    res = call.response
+    out: dict[str, Any] = {"index": index, "method": call.http.method, "path": call.http.path, "route": call.route,
+                           "status": res.status, "request": call.body, "stream": res.is_stream,
+                           "unexpected": call.unexpected, "responder": call.responder, "fault": call.fault,
+                           "worker": pid}
+    if res.events is not None:
+        out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events]
+    else:
+        out["response"] = _json(res.body) if res.body else None
+    return out
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")
+
+
+class SharedOccurrences:
+    """How often each key was seen, counted in the shared state: the interface of the engine's in-memory counts
+    (``next(key, salt)`` → ``(occurrence, epoch)``, ``clear()``), bounded to ``limit`` keys the same way."""
+
+    def __init__(self, backend: Backend, space: str, limit: int = SEEN_SIZE) -> None:
+        self.backend, self.space, self.limit = backend, space, limit
+
+    def next(self, key: bytes, salt: bytes = b"") -> tuple[int, int]:
+        return self.backend.occurrence(self.space, key[:16] + salt, self.limit)
+
+    def clear(self) -> None:
+        self.backend.clear(f"seen:{self.space}")
+
+
+class SharedStore(Store):
+    """A :class:`~mockai.state.Store` whose records live in the shared state (as JSON text)."""
+
+    def __init__(self, backend: Backend, kind: str, *, max_items: int, max_bytes: int) -> None:
+        super().__init__(kind, max_items=max_items, max_bytes=max_bytes)
+        self.backend = backend
+
+    def __len__(self) -> int:
+        return self.backend.count(self.kind)[0]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.backend.record(self.kind, key) is not None
+
+    def get(self, key: str) -> Any | None:
+        text = self.backend.record(self.kind, key)
+        return None if text is None else json.loads(text)
+
+    def put(self, key: str, record: Any, size: int | None = None) -> None:
+        self.backend.put(self.kind, key, _dumps(record), self.max_items, self.max_bytes)
+
+    def update(self, key: str, record: Any) -> bool:
+        return self.backend.replace(self.kind, key, _dumps(record))
+
+    def delete(self, key: str) -> bool:
+        return self.backend.delete(self.kind, key)
+
+    def values(self) -> Iterator[Any]:
+        return iter([json.loads(text) for text in self.backend.records(self.kind)])
+
+    def clear(self) -> None:
+        self.backend.clear(f"records:{self.kind}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class SharedScript(Script):
+    """Scripted rules and a queue shared by every process: built from scenario documents kept in the state.
+
+    Each process rebuilds its rules when the documents changed (one counter read per request tells). A rule's
+    uses are claimed atomically (``times`` holds across processes; a sequence gives its n-th reply to the n-th use
+    anywhere), and so is each queued reply: it is served once, by whichever process claims it.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self.backend = backend
+        self._version = -1
+        self._epoch = 0
+
+    # --- changing it ------------------------------------------------------------------------------------------
+
+    def publish(self, document: Any) -> None:
+        """Add a scenario document (``{"rules": [...], "queue": [...]}``, already checked) for every process."""
+        doc = json.loads(json.dumps(document, default=str))
+        self.backend.transact(_SCRIPT, lambda s: ({"epoch": (s or {}).get("epoch", 0),
+                                                   "docs": [*(s or {}).get("docs", []), doc]}, None))
+        self.backend.incr(_VERSION)
+        self.sync()
+
+    def seed(self, documents: Sequence[Any]) -> bool:
+        """The documents a server starts with (``--scenario``), unless the state has a script already (another
+        replica seeded it, or this one before a restart); ``True`` when they were added."""
+        docs = [json.loads(json.dumps(d, default=str)) for d in documents]
+        added: bool = self.backend.transact(_SCRIPT, lambda s: (s, False) if s is not None else
+                                            ({"epoch": 0, "docs": docs}, True))
+        if added:
+            self.backend.incr(_VERSION)
+        self.sync()
+        return added
+
+    def clear(self) -> None:
+        """Remove every rule and queued reply, in every process."""
+        epoch = self.backend.transact(_SCRIPT, lambda s: ({"epoch": (s or {}).get("epoch", 0) + 1, "docs": []},
+                                                          (s or {}).get("epoch", 0) + 1))
+        self.backend.clear(f"rule:{epoch - 1}:", f"queue:{epoch - 1}")
+        self.backend.incr(_VERSION)
+        self.sync()
+
+    def sync(self) -> None:
+        """Rebuild the rules from the shared documents if they changed since the last look."""
+        version = self.backend.counter(_VERSION)
+        if version == self._version:
+            return
+        state = self.backend.get(_SCRIPT) or {"epoch": 0, "docs": []}
+        with self._lock:
+            Script.clear(self)
+            for doc in state["docs"]:
+                apply(parse_scenario(doc, "the shared script"), self)
+            self._epoch = state["epoch"]
+            self._version = version
+
+    def refresh(self) -> None:
+        """Bring the rules' use counts up to date (for listings)."""
+        self.sync()
+        for index, rule in enumerate(self.rules):
+            rule._count = self.backend.counter(self._rule_key(index))
+        self._queue_used = min(self.backend.counter(self._queue_key()), len(self.queued))
+
+    def _rule_key(self, index: int) -> str:
+        return f"rule:{self._epoch}:{index}"
+
+    def _queue_key(self) -> str:
+        return f"queue:{self._epoch}"
+
+    # --- reading it -------------------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> list[ReplySpec]:
+        used = self.backend.counter(self._queue_key()) if self.queued else 0
+        return self.queued[used:]
+
+    def unused(self) -> list[str]:
+        self.refresh()
+        return super().unused()
+
+    # --- answering --------------------------------------------------------------------------------------------
+
+    def __call__(self, ex: Exchange) -> Any:
+        self.sync()
+        with self._lock:
+            for index, rule in enumerate(self.rules):
+                if rule.miss(ex) is not None:
+                    continue
+                n = self.backend.claim(self._rule_key(index), rule.times)
+                if n is None:  # used up by other processes
+                    rule._count = rule.times or 0
+                    continue
+                rule._count = n - 1
+                rule.record(ex.call)
+                ex.call.source = f"rule {rule.name!r}" if rule.name else f"rule #{index + 1}"
+                produce = _nth(rule.side_effect, n) if isinstance(rule.side_effect, list) else rule.produce
+                return self._answer(produce, rule._fault, f"rule {rule.describe()}", ex)
+            while self.queued:
+                used = self.backend.counter(self._queue_key())
+                if used >= len(self.queued) or not answers(self.queued[used], ex.prompt.api):
+                    break
+                if self.backend.claim_at(self._queue_key(), used):
+                    spec = self.queued[used]
+                    self._queue_used = used + 1
+                    ex.call.source = f"queue #{used + 1}"
+                    return self._answer(_nth([spec], 1), None, f"queued reply #{used + 1}", ex)
+        return None
+
+
+def _nth(specs: list[ReplySpec], n: int) -> Callable[[Any], ReplySpec]:
+    """What answers a rule's ``n``-th use: the ``n``-th reply of its sequence."""
+    return lambda _: specs[n - 1]
+
+
+def scenario_documents(paths: Sequence[str]) -> list[Any]:
+    """The documents of scenario files, as :meth:`SharedScript.seed` keeps them (already checked by the CLI)."""
+    import yaml
+
+    docs = []
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        docs.append(json.loads(text) if path.endswith(".json") else yaml.safe_load(text))
+    return docs
