@@ -265,3 +265,28 @@ def test_a_streams_fast_encoding_is_byte_for_byte_its_chunks(reply: Reply, usage
     meta = streaming.Meta(id="chatcmpl-x", created=1, model="gpt-4o-mini", system_fingerprint="fp_1",
                           usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, include_usage=usage)
     assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))
+
+
+def test_without_orjson_replies_are_the_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the platform has no orjson wheel the standard library writes the bodies: the same JSON, and the
+    same bytes for everything but some floats' spelling (none here)."""
+    from mockai import http
+    from mockai.engine import Config
+
+    engine = Engine(Config(seed=3, clock=1))
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Héllo \u2028 \"there\""}], "n": 2}
+
+    def answer() -> list[bytes]:
+        engine.reset()
+        out = []
+        for extra in ({"stream": True, "stream_options": {"include_usage": True}}, {}):
+            res = engine.handle(http.HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
+                                                 body=json.dumps({**body, **extra}).encode()))
+            assert res.status == 200, res.content()
+            out.append(res.content())
+        return out
+
+    fast = answer()
+    monkeypatch.setattr(http, "_orjson", None)
+    assert answer() == fast
+    assert http.dumps({"a": 10**30}) == b'{"a":1000000000000000000000000000000}'  # past orjson's 64 bits too
