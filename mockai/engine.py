@@ -95,6 +95,9 @@ class Engine(Core):
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """Answer one request: the control API under ``/_mockai/`` (when on), every other path through the
         mounted routes."""
+        if http.path == "/_mockai" and self.config.control is not False:  # the inspector's address, typed bare
+            location = "/_mockai/" + ("?" + http.query if http.query else "")
+            return HTTPResponse(308, {"location": location, "cache-control": "no-store"})
         if http.path.startswith("/_mockai/") and self.config.control is not False:
             from .control import handle as control
 

@@ -252,6 +252,10 @@ def test_the_inspector_has_the_control_apis_protection() -> None:
         assert httpx.post(url + "/_mockai/reset", headers=jar).status_code == 401
         assert httpx.delete(url + "/_mockai/calls", headers=jar).status_code == 401
         assert httpx.get(url + "/_mockai/", headers={"authorization": f"Bearer {token}"}).status_code == 200
+        # the address typed without its slash leads to the page, the token kept for the sign-in
+        bare = httpx.get(url + f"/_mockai?token={token}")
+        assert (bare.status_code, bare.headers["location"]) == (308, f"/_mockai/?token={token}")
+        assert httpx.get(url + f"/_mockai?token={token}", follow_redirects=True, headers=jar).status_code == 200
     with ServerThread(Engine(Config()), host="0.0.0.0") as server:  # not loopback, no token: off
         assert httpx.get(f"http://127.0.0.1:{server.port}/_mockai/").status_code == 404
 
