@@ -333,7 +333,15 @@ class Core:
         memo = body_key(http, wire.name)
         keys = self._keys.get(memo) if memo is not None else None
         if keys is None:  # (each API's bodies have their own required fields: no salt needed between them)
-            keys = (canonical_key(body, wire.unseeded), canonical_key(body))
+            exact = canonical_key(body)
+            # Keys of the same text are the same digest: a body without the unseeded fields has one serialization
+            # for both keys, and one whose only unseeded fields are stream/stream_options has its content key
+            # for its transport key (see _transport_key).
+            dropped = wire.unseeded.intersection(body)
+            content = exact if not dropped else canonical_key(body, wire.unseeded)
+            if dropped and dropped == TRANSPORT_FIELDS.intersection(body):
+                self._transport.put(exact, content, _KEY_ENTRY)
+            keys = (content, exact)
             if memo is not None:
                 self._keys.put(memo, keys, _KEY_ENTRY)
         key, exact = keys
