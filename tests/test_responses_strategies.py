@@ -238,6 +238,9 @@ def _break(events: list[dict[str, Any]], how: str, at: int) -> list[dict[str, An
         out[deltas[at % len(deltas)]]["delta"] += "x"
     elif how == "swap two events" and len(inner) >= 2:
         i = inner[at % (len(inner) - 1)]
+        kinds = {out[i]["type"], out[i + 1]["type"]}
+        if "response.output_text.annotation.added" in kinds and "response.output_text.delta" in kinds:
+            return None  # an annotation may come before or after the next delta: both orders are a valid stream
         out[i], out[i + 1] = out[i + 1], out[i]
     elif how == "renumber" and inner:
         out[inner[at % len(inner)]]["sequence_number"] += 1
