@@ -308,6 +308,9 @@ def _cut_to(items: list[dict[str, Any]], calls: list[ToolCall], budget: int) -> 
         pending = list(calls)
         calls.clear()
         for item in items:
+            if item["type"] == "reasoning":  # none of its tokens are visible ones: kept however little is left
+                kept.append(item)
+                continue
             if left <= 0:
                 break
             if item["type"] == "message":
