@@ -101,7 +101,12 @@ _TYPE_NAMES = {
 }
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How the real API's messages name a JSON value's type: ``"a string"``, ``"an integer"``, ``"null"``…
+
+    >>> json_type(True), json_type(1.5), json_type([])
+    ('a boolean', 'a decimal', 'an array')
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -176,7 +181,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
     wanted = _expected_type(kind)
     if wanted is not None:
         return invalid(
-            f"Invalid type for '{param}': expected {wanted}, but got {_json_type(value)} instead.",
+            f"Invalid type for '{param}': expected {wanted}, but got {json_type(value)} instead.",
             param,
             "invalid_type",
         )

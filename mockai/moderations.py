@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 
 from . import moderation
 from .core import Core, Exchange, Route
-from .errors import APIError, from_validation, invalid
+from .errors import APIError, from_validation, invalid, json_type
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
 from .prompt import Prompt, Turn
@@ -94,7 +94,7 @@ def parse_moderation(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], Mo
                 raise from_validation(errors, body) from None
     elif "input" in body and not isinstance(value, str):
         raise invalid(f"Invalid type for 'input': expected a string, an array of strings or an array of text and "
-                      f"image_url parts, but got {_json_type(value)} instead.", "input", "invalid_type")
+                      f"image_url parts, but got {json_type(value)} instead.", "input", "invalid_type")
     try:
         request = ModerationRequest.model_validate(body)
     except ValidationError as exc:
@@ -109,10 +109,6 @@ def parse_moderation(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], Mo
     else:
         request._texts = [p for p in parts if isinstance(p, str)]
     return body, request
-
-
-def _json_type(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a decimal", dict: "an object"}.get(type(value), "null")
 
 
 @dataclass

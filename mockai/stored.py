@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .core import Core
-from .errors import APIError, invalid
+from .errors import APIError, invalid, json_type
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
 from .state import DEFAULT_BYTES, DEFAULT_ITEMS, Store, page
@@ -137,7 +137,7 @@ def not_found(completion_id: str) -> APIError:
 def check_update(body: Any) -> dict[str, str]:
     """The new ``metadata`` of an update body (``null`` clears it), or the 400 the real API sends."""
     if not isinstance(body, dict):
-        raise invalid(f"Invalid type for request body: expected an object, but got {_kind(body)} instead.", None,
+        raise invalid(f"Invalid type for request body: expected an object, but got {json_type(body)} instead.", None,
                       "invalid_type")
     if "metadata" not in body:
         raise APIError(400, "Missing required parameter: 'metadata'.", param="metadata",
@@ -146,7 +146,7 @@ def check_update(body: Any) -> dict[str, str]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise invalid(f"Invalid type for 'metadata': expected an object, but got {_kind(metadata)} instead.",
+        raise invalid(f"Invalid type for 'metadata': expected an object, but got {json_type(metadata)} instead.",
                       "metadata", "invalid_type")
     if len(metadata) > METADATA_MAX_KEYS:
         raise invalid(f"Invalid 'metadata': too many properties. Expected an object with at most {METADATA_MAX_KEYS} "
@@ -158,7 +158,7 @@ def check_update(body: Any) -> dict[str, str]:
                           f"length {METADATA_MAX_KEY}, but got a string with length {len(key)} instead.",
                           f"metadata.{key}", "string_above_max_length")
         if not isinstance(value, str):
-            raise invalid(f"Invalid type for 'metadata.{key}': expected a string, but got {_kind(value)} instead.",
+            raise invalid(f"Invalid type for 'metadata.{key}': expected a string, but got {json_type(value)} instead.",
                           f"metadata.{key}", "invalid_type")
         if len(value) > METADATA_MAX_VALUE:
             raise invalid(f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length "
@@ -200,15 +200,3 @@ def _query(http: HTTPRequest) -> dict[str, str]:
     return dict(parse_qsl(http.query or http.path.partition("?")[2], keep_blank_values=True))
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"

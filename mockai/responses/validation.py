@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import APIError, _json_type, _most_specific, from_validation, invalid
+from ..errors import APIError, _most_specific, from_validation, invalid, json_type
 from ..validation import check_schema, check_unicode, parse_json
 from .values import INPUT_PARTS, ITEM_TYPES, OUTPUT_PARTS, PART_TYPES, ROLES
 from .wire import (
@@ -81,7 +81,7 @@ def parse_response_request(
         body = dict(raw)
         check_unicode(body)
     if not isinstance(body, dict):
-        raise invalid(f"Invalid type for request body: expected an object, but got {_json_type(body)} instead.",
+        raise invalid(f"Invalid type for request body: expected an object, but got {json_type(body)} instead.",
                       None, "invalid_type")
     _check_required(body)
     _check_moved(body)
@@ -138,7 +138,7 @@ def _check_items(items: Sequence[Any]) -> None:
     for i, item in enumerate(items):
         where = f"input[{i}]"
         if not isinstance(item, dict):
-            raise invalid(f"Invalid type for '{where}': expected an input item, but got {_json_type(item)} instead.",
+            raise invalid(f"Invalid type for '{where}': expected an input item, but got {json_type(item)} instead.",
                           where, "invalid_type")
         kind = item.get("type")
         if kind is not None and kind not in ITEM_TYPES:
@@ -181,7 +181,7 @@ def _from_errors(errors: Sequence[Mapping[str, Any]], body: Mapping[str, Any]) -
     value = body.get(top) if isinstance(top, str) else None
     words = _TYPE_WORDS.get(top) if isinstance(top, str) else None
     if words is not None and value is not None and not isinstance(value, words[1]):
-        return invalid(f"Invalid type for '{top}': expected {words[0]}, but got {_json_type(value)} instead.",
+        return invalid(f"Invalid type for '{top}': expected {words[0]}, but got {json_type(value)} instead.",
                        str(top), "invalid_type")
     if top == "input" and isinstance(value, list):
         in_items = [e for e in group if len(e["loc"]) > 2 and isinstance(e["loc"][2], int)]
@@ -200,7 +200,7 @@ def _from_errors(errors: Sequence[Mapping[str, Any]], body: Mapping[str, Any]) -
             err.message = f"Invalid value: '{got}'. Supported values are: {_listed(values)}."
         else:
             err.message = (f"Invalid type for '{err.param}': expected one of {_listed(values, 'or')}, but got "
-                           f"{_json_type(got)} instead.")
+                           f"{json_type(got)} instead.")
             err.code = "invalid_type"
     elif chosen["type"] == "union_tag_invalid":
         tags = _QUOTED.findall(str(ctx.get("expected_tags", "")))
