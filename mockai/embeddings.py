@@ -75,7 +75,7 @@ class EmbeddingRequest(BaseModel):
     (['Hello world'], [2])
     """
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
     input: str | list[str] | list[int] | list[list[int]]
     model: str

@@ -59,7 +59,7 @@ class ModerationRequest(BaseModel):
     'omni-moderation-latest'
     """
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
     input: str | list[str] | list[dict[str, Any]]
     model: str | None = None

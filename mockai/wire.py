@@ -36,7 +36,7 @@ MAX_TOOLS = 128
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
 
 # --- content parts ------------------------------------------------------------------------------------------
@@ -324,7 +324,8 @@ class ChatCompletionRequest(_Wire):
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: the engine writes its replies as JSON without these models (start-up time).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class TopLogprob(_Reply):

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..core import Core, Route
 from ..errors import APIError, from_validation, invalid
@@ -31,7 +31,7 @@ from .wire import CreateResponseRequest, InputItem
 
 MAX_ITEMS_PER_CALL = 20
 STORED = 10_000
-_ITEMS: TypeAdapter[list[InputItem]] = TypeAdapter(list[InputItem])
+_ITEMS: TypeAdapter[list[InputItem]] = TypeAdapter(list[InputItem], config=ConfigDict(defer_build=True))
 
 
 class Conversations:

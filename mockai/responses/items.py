@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .validation import message_text
@@ -51,7 +51,7 @@ Resolve = Callable[[str], "Mapping[str, Any] | None"]
 NewId = Callable[[str, int], str]
 """Makes the id of the input item at an index that was sent without one, from the prefix its type takes."""
 
-_ITEM: TypeAdapter[InputItem] = TypeAdapter(InputItem)
+_ITEM: TypeAdapter[InputItem] = TypeAdapter(InputItem, config=ConfigDict(defer_build=True))
 
 # The id prefixes the real API gives items; other item types get "item".
 _PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "custom_tool_call": "ctc",

@@ -28,7 +28,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..core import Core, Exchange, Route
 from ..enums import served_tier
@@ -67,7 +67,7 @@ UNSEEDED_FIELDS = frozenset({
 STORED = 10_000  # stored responses kept (and 64 MiB of them); the oldest are dropped first
 CHAIN = 1_000  # previous responses followed, at most, to rebuild a conversation
 DEFAULT_MODEL = "gpt-4.1"  # the model of a request that names none (a reusable prompt's, which mockai cannot see)
-_ITEM: TypeAdapter[InputItem] = TypeAdapter(InputItem)
+_ITEM: TypeAdapter[InputItem] = TypeAdapter(InputItem, config=ConfigDict(defer_build=True))
 
 
 class Responses:

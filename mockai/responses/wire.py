@@ -50,7 +50,8 @@ TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    # Validators built by the first Responses request, not at import: a server answering only chat starts sooner.
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
 
 # --- content parts ------------------------------------------------------------------------------------------
