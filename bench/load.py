@@ -582,7 +582,8 @@ def report_load(o: Outcome) -> None:
               f" {med(r.rps for r in s) * events:,.0f} | {med(r.p99_ms for r in s):.1f} |"
               f" {start} | {idle:.0f} → {after:.0f} ({peak:.0f}) |")
 
-    cols = [(m, b) for m in names if m.startswith("mockai") for b in ("aimock", "bare") if b in names]
+    cols: list[tuple[str, str]] = [(m, b) for m in names if m.startswith("mockai")
+                                   for b in ("aimock", "bare") if b in names]
     if "mockai-w2" in names and "mockai" in names:  # two workers against one
         cols.append(("mockai-w2", "mockai"))
     if not cols:
