@@ -247,6 +247,24 @@ def test_strict_models_knows_the_embedding_models(make_engine: Any) -> None:
     assert embed_post(make_engine(), {"model": "text-embedding-4", "input": "x"}).status == 200  # lenient by default
 
 
+def test_the_default_catalogue_lists_the_embedding_and_moderation_models() -> None:
+    """A client may look a model up before using it: the default listing has what mockai serves, and a configured
+    list stays exactly as given."""
+    with MockAI() as mock:
+        client = mock.client()
+        listed = [m.id for m in client.models.list()]
+        assert {SMALL, LARGE, "text-embedding-ada-002", "omni-moderation-latest"} <= set(listed)
+        assert "text-moderation-latest" not in listed  # still answered, no longer listed by the real API
+        assert listed[0] == "gpt-4o"
+        assert len(listed) == len(set(listed))
+        assert client.models.retrieve(LARGE).id == LARGE
+        client.embeddings.create(model=listed[listed.index(SMALL)], input="x")
+    with MockAI(models=["alpha"]) as mock:
+        assert [m.id for m in mock.client().models.list()] == ["alpha"]
+        with pytest.raises(openai.NotFoundError):
+            mock.client().models.retrieve(SMALL)
+
+
 # --- token ids ---------------------------------------------------------------------------------------------
 
 
