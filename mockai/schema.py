@@ -140,6 +140,11 @@ def _cost(value: Any) -> int:
     return len(dumps(value))
 
 
+# Keywords that say nothing of which values are valid.
+_ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "$defs", "definitions",
+                          "$schema", "$id", "deprecated", "readOnly", "writeOnly"})
+
+
 class _Builder:
     def __init__(self, root: Mapping[str, Any], source: Source, strict: bool, budget: int) -> None:
         self.root = root
@@ -202,7 +207,13 @@ class _Builder:
                 options = list(schema[key])
                 if depth >= _MAX_DEPTH:  # prefer a branch that ends the recursion
                     options = [o for o in options if self._is_leaf(o)] or options
-                return self.value(self.src.choice(options), depth + 1)
+                branch = self.src.choice(options)
+                # Keywords beside anyOf apply too ({"properties": ..., "anyOf": [{"required": ["a"]}, ...]}):
+                # merged under the branch, whose own keywords (its type) come first.
+                rest = {k: v for k, v in schema.items() if k != key and k not in _ANNOTATIONS}
+                if rest and branch is not False:
+                    branch = {"allOf": [branch, rest]} if isinstance(branch, Mapping) else rest
+                return self.value(branch, depth + 1)
         kind = schema.get("type")
         if isinstance(kind, list):
             kinds = [k for k in kind if k != "null"] if depth >= _MAX_DEPTH and len(kind) > 1 else kind

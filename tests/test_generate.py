@@ -501,7 +501,9 @@ def test_models_listing(engine: Engine, prefix: str) -> None:
     assert res.status == 200
     body = res.json()
     assert body["object"] == "list"
-    assert [m["id"] for m in body["data"]] == list(DEFAULT_MODELS)
+    assert [m["id"] for m in body["data"]] == [*DEFAULT_MODELS, "text-embedding-3-small", "text-embedding-3-large",
+                                               "text-embedding-ada-002", "omni-moderation-latest",
+                                               "omni-moderation-2024-09-26"]
     for m in body["data"]:
         assert m["object"] == "model"
         assert isinstance(m["created"], int)

@@ -38,6 +38,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                     "properties": {"c": {"type": "null"}}}}}}}},
     "anyOf": {"anyOf": [{"type": "integer", "minimum": 10}, {"type": "string", "maxLength": 2}]},
     "oneOf": {"oneOf": [{"type": "boolean"}, {"type": "null"}]},
+    # Keywords beside anyOf/oneOf apply as well as the branch's (they were ignored: a bare word came back).
+    "anyOf with properties beside it": {"type": "object", "properties": {"a": {"type": "string"}, "b": {
+        "type": "integer"}}, "additionalProperties": False, "anyOf": [{"required": ["a"]}, {"required": ["b"]}]},
+    "anyOf narrowing a type list": {"type": ["string", "null"], "anyOf": [{"type": "null"}, {"maxLength": 3}]},
+    "oneOf beside a type": {"type": "string", "oneOf": [{"enum": ["x", "y"]}, {"pattern": "^z+$", "minLength": 2}]},
     "allOf": {"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
                         {"properties": {"b": {"type": "string"}}, "required": ["b"]}]},
     "$ref": {"type": "object", "required": ["p"], "properties": {"p": {"$ref": "#/$defs/point"}},
