@@ -5,10 +5,11 @@ Hypothesis strategies (driven by draws): everything random goes through a :class
 
 Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, ``allOf`` (merged), local
 ``$ref`` into ``$defs``/``definitions`` (recursion bounded), objects (``properties``, ``required``,
-``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems``, ``minItems``, ``maxItems``,
-``uniqueItems``), strings (``minLength``, ``maxLength``, common ``format`` values, ``pattern`` by drawing from
-the regular expression itself), numbers (``minimum``, ``maximum``, exclusive bounds, ``multipleOf``), booleans
-and ``null``. With ``strict`` every property is present, as OpenAI's structured outputs require.
+``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems`` or draft 7's list of ``items``
+with ``additionalItems``, ``minItems``, ``maxItems``, ``uniqueItems``), strings (``minLength``, ``maxLength``,
+common ``format`` values, ``pattern`` by drawing from the regular expression itself), numbers (``minimum``,
+``maximum``, exclusive bounds, ``multipleOf``), booleans and ``null``. With ``strict`` every property is present,
+as OpenAI's structured outputs require. Keywords beside ``anyOf``/``oneOf`` apply to the chosen branch too.
 
 Numbers honour ``multipleOf`` as validators check it: ``v / multipleOf`` is a whole number in floating point
 (jsonschema, Ajv), so ``multipleOf: 0.1`` gives ``0.2`` or ``0.5``, never ``0.30000000000000004`` nor ``0.3``.
@@ -331,12 +332,14 @@ class _Builder:
 
     def _array(self, schema: Mapping[str, Any], depth: int) -> list[Any]:
         prefix = list(schema.get("prefixItems", []))
+        items = schema.get("items", {})
+        if isinstance(items, list):  # drafts 4-7: a list of "items" is prefixItems, "additionalItems" the rest
+            prefix, items = prefix or items, schema.get("additionalItems", {})
         lo = _size(schema, "minItems")
         hi = int(schema.get("maxItems", max(lo, len(prefix), 3)))
         if depth >= _MAX_DEPTH:
             hi = max(lo, min(hi, len(prefix)))
         size = self.src.integer(max(lo, min(len(prefix), hi)), max(lo, hi)) if hi >= lo else lo
-        items = schema.get("items", {})
         out: list[Any] = []
         self.spend(2)
         for i in range(size):

@@ -55,6 +55,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "minProperties": {"type": "object", "minProperties": 3, "additionalProperties": {"type": "integer"}},
     "empty schema": {},
 }
+# Draft 7's forms, still common in tool schemas written by hand (checked with Draft7Validator).
+DRAFT7: dict[str, dict[str, Any]] = {
+    "items as a list": {"type": "object", "required": ["t"], "properties": {"t": {
+        "type": "array", "items": [{"type": "integer"}, {"type": "string"}], "minItems": 2}}},
+    "items as a list, additionalItems": {"type": "array", "items": [{"const": 1}], "additionalItems": {"type": "null"},
+                                         "minItems": 3},
+    "items as a list, no additionalItems": {"type": "array", "items": [{"type": "boolean"}], "additionalItems": False},
+}
+
+
+@pytest.mark.parametrize("schema", list(DRAFT7.values()), ids=list(DRAFT7))
+def test_draft7_array_forms_are_valid(schema: dict[str, Any]) -> None:
+    for seed in range(30):
+        jsonschema.Draft7Validator(schema).validate(value_for(schema, RandomSource(random.Random(seed))))
+
+
+def test_a_tool_with_draft7_items_is_answered(engine: Engine) -> None:
+    """It used to be a 400 ("a schema must be an object or a boolean, got list"): a false 400."""
+    params = DRAFT7["items as a list"]
+    res = post(engine, chat_body(tools=[{"type": "function", "function": {"name": "f", "parameters": params}}],
+                                 tool_choice="required"))
+    assert res.status == 200, res.json()
+    call = res.json()["choices"][0]["message"]["tool_calls"][0]
+    jsonschema.Draft7Validator(params).validate(json.loads(call["function"]["arguments"]))
 
 
 @pytest.mark.parametrize("schema", list(SCHEMAS.values()), ids=list(SCHEMAS))
