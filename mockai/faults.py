@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import APIError
 from .keys import Occurrences
-from .reply import Choice, FinishReason, Reply, ToolCall
+from .reply import Choice, FinishReason, Reply
 from .tokens import split
 
 if TYPE_CHECKING:
@@ -364,7 +364,8 @@ def rewrite(f: Fault, reply: Reply) -> Reply:
             toks = c.content_tokens()
             keep = _half(len(toks)) if f.arg is None else int(f.arg)
             content = "".join(toks[:keep]) if c.content is not None else None
-            calls = [ToolCall(t.name, "".join(split(t.arguments)[: _half(len(split(t.arguments)))]), t.id)
+            # The call as it was (its id, its type: a custom call stays one), its arguments or input cut.
+            calls = [dataclasses.replace(t, arguments="".join(split(t.arguments)[: _half(len(split(t.arguments)))]))
                      for t in c.tool_calls] if finish == "length" else []
             if content is None and not calls:
                 content = ""

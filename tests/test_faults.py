@@ -279,6 +279,29 @@ def test_length_cuts_a_stream_and_tool_arguments_too() -> None:
     assert len(text.split()) <= 3
 
 
+def test_length_keeps_a_custom_calls_type_and_id() -> None:
+    """A cut custom call is still a custom call (it came back as a function call), on both wires."""
+    from mockai import ToolCall
+
+    mock = MockAI()
+    for _ in range(2):
+        mock.queue(fault("length", reply={"tool_calls": [ToolCall("run_sql", "SELECT name FROM users", "call_1",
+                                                                  type="custom")]}))
+    tools = [{"type": "custom", "custom": {"name": "run_sql"}}]
+    data = post(mock, body(tools=tools)).json()
+    (made,) = data["choices"][0]["message"]["tool_calls"]
+    assert (made["type"], made["id"], data["choices"][0]["finish_reason"]) == ("custom", "call_1", "length")
+    assert "SELECT name FROM users".startswith(made["custom"]["input"])
+    assert made["custom"]["input"] != "SELECT name FROM users"
+    from mockai.engine import HTTPRequest
+
+    res = mock.engine.handle(HTTPRequest("POST", "/v1/responses", headers=AUTH, body=json.dumps(
+        {"model": "gpt-4o-mini", "input": "q", "tools": [{"type": "custom", "name": "run_sql"}]}).encode()))
+    out = res.json()
+    assert [item["type"] for item in out["output"]] == ["custom_tool_call"]
+    assert (out["status"], out["incomplete_details"]) == ("incomplete", {"reason": "max_output_tokens"})
+
+
 def test_refusal_and_empty_content() -> None:
     mock = MockAI()
     mock.fault("refusal")
