@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import tokens, vectors
 from .core import Core, Exchange, Route
+from .deferred import built
 from .errors import APIError, from_validation, invalid
 from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call
@@ -126,7 +127,7 @@ def parse_embeddings(raw: bytes | Mapping[str, Any], deployment: str = ""
         raise APIError(400, "you must provide a model parameter")
     inputs = check_input(body["input"]) if "input" in body else []
     try:
-        request = EmbeddingRequest.model_validate(body)
+        request = built(EmbeddingRequest).model_validate(body)
     except ValidationError as exc:
         raise from_validation(exc.errors(include_url=False), body) from None
     model = request.model

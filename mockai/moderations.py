@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 
 from . import moderation
 from .core import Core, Exchange, Route
+from .deferred import built
 from .errors import APIError, from_validation, invalid, json_type
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
@@ -96,7 +97,7 @@ def parse_moderation(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], Mo
         raise invalid(f"Invalid type for 'input': expected a string, an array of strings or an array of text and "
                       f"image_url parts, but got {json_type(value)} instead.", "input", "invalid_type")
     try:
-        request = ModerationRequest.model_validate(body)
+        request = built(ModerationRequest).model_validate(body)
     except ValidationError as exc:
         raise from_validation(exc.errors(include_url=False), body) from None
     if request.model == "":

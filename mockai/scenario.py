@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
+from .deferred import built
 from .errors import param_path
 from .rules import Script, error, short_form, short_form_fields
 from .suggest import closest
@@ -213,7 +214,7 @@ def _reply(item: ReplyItem) -> Any:
 def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] | None = None) -> Scenario:
     """Validate a loaded document; errors name ``source``, the line (when known) and the field's path."""
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = built(Scenario).model_validate(data)
         for i, rule in enumerate(scenario.rules):
             given = [k for k in ("reply", "replies", "error") if getattr(rule, k) is not None]
             if len(given) != 1 and not (rule.fault is not None and not given):

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import capabilities
+from .deferred import built
 from .errors import APIError, from_validation, invalid, param_path, unparsable_json
 from .generate import message_text
 from .wire import (
@@ -105,7 +106,7 @@ def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatComp
         # this; a missing or null one is refused by the schema check like any other parameter.
         raise APIError(400, "you must provide a model parameter")
     try:
-        request = ChatCompletionRequest.model_validate(body)
+        request = built(ChatCompletionRequest).model_validate(body)
     except ValidationError as exc:
         raise from_validation(exc.errors(include_url=False), body) from None
     check_chat(request)

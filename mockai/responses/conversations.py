@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..core import Core, Route
+from ..deferred import built
 from ..errors import APIError, from_validation, invalid
 from ..http import HTTPRequest, HTTPResponse
 from ..journal import Call
@@ -167,7 +168,7 @@ class Conversations:
             _ITEMS.validate_python(raw)
         except ValidationError as exc:
             raise from_validation(exc.errors(include_url=False), {"items": raw}) from None
-        request = CreateResponseRequest.model_validate({"model": "-", "input": raw})
+        request = built(CreateResponseRequest).model_validate({"model": "-", "input": raw})
         return input_items(request, lambda prefix, i: f"{prefix}_" + hashlib.sha256(
             f"{cid}|{start + i}".encode()).hexdigest()[:48])
 

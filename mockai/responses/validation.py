@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..deferred import built
 from ..errors import APIError, _most_specific, from_validation, invalid, json_type
 from ..validation import check_schema, check_unicode, parse_json
 from .values import INPUT_PARTS, ITEM_TYPES, OUTPUT_PARTS, PART_TYPES, ROLES
@@ -88,7 +89,7 @@ def parse_response_request(
     if isinstance(body.get("input"), list):
         _check_items(body["input"])
     try:
-        request = CreateResponseRequest.model_validate(body)
+        request = built(CreateResponseRequest).model_validate(body)
     except ValidationError as exc:
         raise _from_errors(exc.errors(include_url=False), body) from None
     except RecursionError:

@@ -1,0 +1,63 @@
+"""Start-up: request validators are built on first use, once, and first uses from many threads at once are safe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+
+def run(code: str) -> dict[str, object]:
+    """Run ``code`` in a fresh interpreter (nothing built yet) and return the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_an_engine_builds_no_request_validator_until_a_request_needs_it() -> None:
+    got = run("""
+        import json
+        from mockai.engine import Engine, HTTPRequest
+        from mockai.wire import ChatCompletionRequest, TextPart
+        from mockai.responses.wire import CreateResponseRequest
+        engine = Engine()
+        before = [ChatCompletionRequest.__pydantic_complete__, CreateResponseRequest.__pydantic_complete__]
+        res = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
+                            body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'))
+        after = [ChatCompletionRequest.__pydantic_complete__, CreateResponseRequest.__pydantic_complete__]
+        print(json.dumps({"before": before, "after": after, "status": res.status,
+                          "nested": TextPart.__pydantic_complete__}))
+        """)
+    assert got == {"before": [False, False], "after": [True, False], "status": 200, "nested": False}
+
+
+def test_the_first_requests_of_every_surface_from_many_threads_at_once_are_answered() -> None:
+    """Each thread's first request builds (or waits for) its surface's validator; none may see a half-built one."""
+    got = run("""
+        import json, threading
+        from mockai.engine import Engine, HTTPRequest
+        engine = Engine()
+        bodies = {
+            "/v1/chat/completions": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+                                     "max_tokens": 5, "temperature": 0.5},
+            "/v1/responses": {"model": "gpt-4o-mini", "input": [{"role": "user", "content": "Hi"}],
+                              "max_output_tokens": 16},
+            "/v1/embeddings": {"model": "text-embedding-3-small", "input": ["a", "b"]},
+            "/v1/moderations": {"input": "hello"},
+        }
+        jobs = [path for path in bodies for _ in range(8)]
+        start = threading.Barrier(len(jobs))
+        statuses = [0] * len(jobs)
+        def work(i):
+            start.wait()
+            http = HTTPRequest("POST", jobs[i], headers={"authorization": "Bearer k"},
+                               body=json.dumps(bodies[jobs[i]]).encode())
+            statuses[i] = engine.handle(http).status
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(json.dumps({"statuses": sorted(set(statuses)), "n": len(statuses)}))
+        """)
+    assert got == {"statuses": [200], "n": 32}
