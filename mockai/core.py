@@ -87,6 +87,9 @@ class Scripted(Protocol):
 
     def misses(self, ex: Exchange) -> list[str]: ...
 
+    def forget_calls_before(self, seq: int) -> None:
+        """Let go of the calls recorded before ``seq``: the bounded journal has dropped them."""
+
 
 # A reply source: scripted rules, a cassette, the fuzzer… ``None`` passes to the next one. An HTTPResponse is sent
 # as it is (a recorded or proxied answer); anything else is a reply for the exchange's wire (a Reply, vectors…).
@@ -158,6 +161,7 @@ class Core:
         self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
         self._transport = Memo[bytes](_KEYS_BYTES)  # exact key -> key without the transport fields
         self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
+        self._recorded = 0  # calls recorded so far: the next one's Call.seq
         self._seen = Occurrences(_SEEN_SIZE)  # per request: how often it was seen (ids come from it)
         self._answers = 0  # answers without a reply id, for their x-request-id
         self._lock = threading.Lock()
@@ -232,6 +236,8 @@ class Core:
         budget = self.config.journal_bytes
         size = call.size = call_bytes(call) if budget is not None else 0
         with self._lock:
+            call.seq = self._recorded
+            self._recorded += 1
             self.calls.append(call)
             if self.on_record:
                 for listener in self.on_record:
@@ -245,6 +251,9 @@ class Core:
                 self._journal_bytes += size
                 if trimmed or self._journal_bytes > budget:
                     self._journal_bytes = trim(self.calls, budget)
+                    trimmed = True
+            if trimmed:  # what the journal let go, the rules' lists of their calls let go too (memory stays bounded)
+                self.script.forget_calls_before(self.calls[0].seq)
         if self.shared is not None:
             self.shared.record(call)
 

@@ -50,6 +50,8 @@ class Call:
     source: str | None = None  # which scripted reply answered: "rule 'greet'", "rule #2", "queue #1"
     # The call's estimated bytes (call_bytes), measured once as it enters a byte-bounded journal.
     size: int = field(default=0, repr=False, compare=False)
+    # Its place in the journal's order (from 0), given as it is recorded; -1 until then.
+    seq: int = field(default=-1, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"<Call {self.describe()}>"

@@ -164,8 +164,9 @@ class Rule:
     times: int | None = None
     return_value: ReplySpec = None
     side_effect: ReplySpec = None
-    # The newest calls this rule answered (at most KEPT_CALLS: a rule answering a long load test must not keep
-    # every request alive); ``call_count`` counts them all.
+    # The newest calls this rule answered (at most KEPT_CALLS, and none the journal has dropped when its size or
+    # bytes are bounded, as under `mockai serve`: a rule answering a load test must not keep every request
+    # alive); ``call_count`` counts them all.
     calls: list[Any] = field(default_factory=list)
     _count: int = field(default=0, repr=False)
     _effects: Iterator[Any] | None = field(default=None, repr=False)
@@ -392,6 +393,17 @@ class Script:
             self.queued.clear()
             self.errors.clear()
             self._queue_used = 0
+
+    def forget_calls_before(self, seq: int) -> None:
+        """Each rule's ``calls`` lets go of the calls the bounded journal dropped (recorded before ``seq``), so a
+        server's rules keep no more than its journal; a call still being answered (not yet recorded) stays."""
+        for rule in list(self.rules):
+            calls = rule.calls
+            n = 0
+            while n < len(calls) and 0 <= calls[n].seq < seq:
+                n += 1
+            if n:
+                del calls[:n]
 
     def misses(self, ex: Exchange) -> list[str]:
         """Why each rule (and the queue) did not answer the request."""

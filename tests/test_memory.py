@@ -285,6 +285,34 @@ def test_the_engine_keeps_a_bounded_footprint_under_many_distinct_small_requests
     assert grown <= bound, f"{grown / MiB:.1f} MiB kept after 8,000 more requests; the bounds sum to {bound / MiB:.1f}"
 
 
+def test_a_rule_keeps_no_call_its_bounded_journal_dropped() -> None:
+    """A rule's ``calls`` kept its newest 1,000 to 2,000 calls whatever their size: under `mockai serve` a scripted
+    stream of a few kB held ~10 MB beyond the journal's byte budget. Now it lets go of what the journal drops;
+    ``call_count`` still counts every call, and a call still being answered is never dropped."""
+    engine = Engine(Config(seed=1, clock=1, journal_size=1000, journal_bytes=256 * 1024))
+    rule = engine.script.on().reply("word " * 2_000)  # ~10 kB a reply, ~20 kB a call in the journal
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(600):
+            assert post(engine, {"model": "gpt-4o-mini", "stream": i % 2 == 0,
+                                 "messages": [{"role": "user", "content": f"question #{i}"}]}) == 200
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert rule.call_count == 600
+    kept = {id(c) for c in engine.calls}
+    assert rule.calls, "the newest calls stay"
+    assert all(id(c) in kept for c in rule.calls)
+    assert rule.calls[-1] is engine.calls.last
+    assert grown < 3 * MiB, f"{grown / MiB:.1f} MiB kept by 600 calls with a 256 kB journal"
+    in_flight = Call(http=HTTPRequest("POST", "/v1/chat/completions"), route="chat",
+                     response=engine.calls.last.response)
+    rule.calls.insert(0, in_flight)  # answered by the rule, not recorded yet (seq -1)
+    engine.script.forget_calls_before(engine.calls[0].seq + 1)
+    assert rule.calls[0] is in_flight
+
 def test_a_serialized_reply_holds_only_its_own_bytes() -> None:
     """Reply bodies and events live on in the journal and the memos: each holds its length, not an encoder's
     whole buffer (orjson's own bytes objects keep 4 KiB each)."""
