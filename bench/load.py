@@ -22,8 +22,9 @@ Measured the way DESIGN.md's "Measuring speed" says, all on 127.0.0.1 in one run
   ratio the median of the per-round ratios. Events/s = requests/s x events per reply (equal for all servers).
 - start-up: spawn to the first 200 chat completion (median of --startup-runs, alternating); RSS from
   /proc/PID/status, idle (after the first answer) and after all the loads of the run;
-- a memory run: --memory-seconds of varied non-stream load against a fresh `mockai serve`, RSS every 5 s, both
-  scripted (``mockai``) and answering with generated replies (``mockai-gen``: the README install, no scenario);
+- memory runs: --memory-seconds of varied load against a fresh `mockai serve`, non-stream and then streams (a
+  fresh server each), RSS every 5 s, both scripted (``mockai``) and answering with generated replies
+  (``mockai-gen``: the README install, no scenario);
 - a profile: py-spy (installed in the fast venv) with native stacks, attached to a fresh `mockai serve` under varied
   non-stream load; its top functions (self and total samples) and its samples per package are printed, with the
   garbage collector shown as a function and samples inside socket syscalls set aside (see summarize_profile).
@@ -382,13 +383,15 @@ def startup(specs: list[Spec], runs: int, workdir: Path) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def memory_run(spec: Spec, load: Load, seconds: int, workdir: Path) -> tuple[list[tuple[float, float]], int]:
-    """RSS (MB) every 5 s through ``seconds`` of varied non-stream load on a fresh server; and how many requests."""
+def memory_run(spec: Spec, load: Load, seconds: int, workdir: Path,
+               stream: bool = False) -> tuple[list[tuple[float, float]], int]:
+    """RSS (MB) every 5 s through ``seconds`` of varied load (streams or not) on a fresh server; and how many
+    requests."""
     with Server(spec, workdir) as server:
         server.wait_ready()
         time.sleep(0.5)
         samples = [(0.0, server.memory_mb())]
-        cmd = load.command(server.port, "varied", False, seconds)
+        cmd = load.command(server.port, "varied", stream, seconds)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -407,8 +410,9 @@ def memory_run(spec: Spec, load: Load, seconds: int, workdir: Path) -> tuple[lis
         samples.append((time.perf_counter() - t0, server.memory_mb()))
         run = parse_wrk(out, err, 0.0, 0.0)
         requests = round(run.rps * seconds)
-        print(f"memory run, {spec.name}: " + "  ".join(f"{t:.0f}s {mb:.0f}" for t, mb in samples) + " MB;"
-              f" {run.rps:.0f} req/s, {run.errors} errors", flush=True)
+        print(f"memory run, {spec.name}{' streams' if stream else ''}: "
+              + "  ".join(f"{t:.0f}s {mb:.0f}" for t, mb in samples)
+              + f" MB; {run.rps:.0f} req/s, {run.errors} errors", flush=True)
         return samples, requests
 
 
@@ -615,7 +619,7 @@ def report(o: Outcome, profile_note: str) -> list[tuple[str, bool]]:
     mockais = [n for n in o.names if n.startswith("mockai")]
     verdicts: list[tuple[str, bool]] = []
     if o.memory:
-        print("\n## Memory run (fresh server, varied non-stream load; RSS MB every 5 s)\n")
+        print("\n## Memory runs (a fresh server each, varied load, non-stream then streams; RSS MB every 5 s)\n")
         for name, (samples, requests) in o.memory.items():
             growth = (samples[-1][1] - samples[0][1]) * 1024 / max(requests, 1)
             print(f"- {name}, {requests:,} distinct requests, {growth:.1f} KB of RSS per request: "
@@ -740,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         if "memory" in phases:
             for name in args.memory_servers.split(","):
                 o.memory[name] = memory_run(specs[name], load, args.memory_seconds, workdir)
+                o.memory[f"{name} streams"] = memory_run(specs[name], load, args.memory_seconds, workdir, True)
         if "profile" in phases:
             outdir = args.profile_dir or workdir
             outdir.mkdir(parents=True, exist_ok=True)
