@@ -138,7 +138,7 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
                    "(events and multi-byte characters split between writes).")
 @click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1), metavar="N",
               help="Calls the journal (GET /_mockai/calls) keeps, newest first out; bounds memory under load.")
-@click.option("--journal-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1),
+@click.option("--journal-bytes", default=8 * 1024 * 1024, show_default=True, type=click.IntRange(1),
               metavar="BYTES", help="Bytes the journal keeps at most (bodies, parsed requests, replies), oldest "
                                     "calls out first; the newest call always stays.")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_format: str, api_key: str | None,
@@ -150,7 +150,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
           allow_playback_repeats: bool = False, match_on: str | None = None,
           match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
           scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
-          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 16 * 1024 * 1024,
+          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 8 * 1024 * 1024,
           state: str | None = None) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 

@@ -36,7 +36,7 @@ class Config:
     # not grow without bound.
     journal_size: int | None = None
     # Bytes the journal may hold (an estimate: request bodies, parsed requests, replies); the newest call is always
-    # kept. None: no bound. `mockai serve` keeps 16 MiB: a count alone lets a thousand 1 MB prompts hold 2 GB.
+    # kept. None: no bound. `mockai serve` keeps 8 MiB: a count alone lets a thousand 1 MB prompts hold 2 GB.
     journal_bytes: int | None = None
     # Unscripted requests fail (400, listing why each rule missed) instead of reaching the generator.
     strict: bool = False

@@ -528,10 +528,10 @@ _EMPTY = HTTPResponse(0, {})
 # them): about 10 MB at most.
 _SEEN_SIZE = 65_536
 # Byte budgets of the memos (each emptied when full; see mockai.memo), and what is too big to memoize at all.
-_PARSED_BYTES = 8 * MiB
+_PARSED_BYTES = 4 * MiB
 _KEYS_BYTES = 1 * MiB
-_GENERATED_BYTES = 4 * MiB
-_ENCODED_BYTES = 4 * MiB
+_GENERATED_BYTES = 2 * MiB
+_ENCODED_BYTES = 2 * MiB
 _COUNTED_BYTES = 512 * 1024
 _MEMO_BYTES = 256 * 1024  # larger replies or encodings are not memoized
 _KEY_ENTRY = 250  # bytes of one entry of the keys memo: a digest and two more in a tuple, in a dict

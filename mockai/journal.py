@@ -1,7 +1,7 @@
 """The journal: every call the engine answered, with assertion helpers in ``unittest.mock``'s vocabulary.
 
 The journal keeps every call unless the engine's configuration bounds it: by count (``journal_size``) and by
-bytes (``journal_bytes``, 16 MiB under ``mockai serve``), dropping the oldest calls first and always keeping the
+bytes (``journal_bytes``, 8 MiB under ``mockai serve``), dropping the oldest calls first and always keeping the
 newest. The bytes are estimates (:func:`call_bytes`) of what a call keeps alive: its body, the parsed request,
 the response and the reply; a test measures them against the real footprint.
 

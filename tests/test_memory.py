@@ -1,4 +1,4 @@
-"""Memory stays bounded by bytes, however large or varied the requests: the journal (``journal_bytes``, 16 MiB
+"""Memory stays bounded by bytes, however large or varied the requests: the journal (``journal_bytes``, 8 MiB
 under ``mockai serve``) and the engine's memos (parsed bodies, keys, replies, serialized choices).
 
 Each bound is proved by measuring the structures themselves (every object reachable from them) after many
@@ -239,8 +239,8 @@ def test_mockai_serve_bounds_its_journal_by_bytes_by_default() -> None:
         with urllib.request.urlopen(root + "/_mockai/calls", timeout=30) as res:
             calls = json.loads(res.read())
         kept = calls["data"] if isinstance(calls, dict) else calls
-        # 16 MiB by default: about 4 MB per call here (the body, its parse, the reply), so 3 or 4 of the 12
-        assert 1 <= len(kept) <= 6, len(kept)
+        # 8 MiB by default: about 4 MB per call here (the body, its parse, the reply), so 1 or 2 of the 12
+        assert 1 <= len(kept) <= 3, len(kept)
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
