@@ -48,6 +48,10 @@ END;
 """
 FORMAT = 1  # the version of the tables' format, kept in the file's user_version
 _UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
+_COUNT = "INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO UPDATE SET n = n + 1"
+# The same, only while a counter reads a value (a SELECT as the source of an upsert needs its WHERE clause).
+_COUNT_IF = ("INSERT INTO seen (space, key, n) SELECT ?, ?, 1 WHERE COALESCE((SELECT n FROM counters WHERE key = ?), "
+             "0) = ? ON CONFLICT (space, key) DO UPDATE SET n = n + 1")
 _TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
 _BOUND_EVERY = 1024  # new keys a process counts between two checks of the occurrence counts' bound
 
@@ -143,16 +147,27 @@ class SQLiteBackend(Backend):
 
     def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
         # One statement, so one transaction: the count and the epoch it belongs to, read together.
-        n, epoch = self._write("INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO UPDATE "
-                               "SET n = n + 1 RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+        n, epoch = self._write(_COUNT + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
                                (space, key, f"epoch:{space}"))[0]
+        return self._counted(space, key, bound, int(n), int(epoch or 0))
+
+    def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
+        rows = self._write(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+                           (space, key, counter, value, f"epoch:{space}"))
+        return self._counted(space, key, bound, int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
+
+    def _counted(self, space: str, key: bytes, bound: int, n: int, epoch: int) -> tuple[int, int]:
         if n == 1:
             self._new_keys += 1
             if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
                 self._bound(space, bound)
-                if self.counter(f"epoch:{space}") != (epoch or 0):  # started over: count it in the new epoch
+                if self.counter(f"epoch:{space}") != epoch:  # started over: count it in the new epoch
                     return self.occurrence(space, key, bound)
-        return int(n) - 1, int(epoch or 0)
+        return n - 1, epoch
+
+    def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
+        return bool(self._write("UPDATE seen SET n = n - 1 WHERE space = ? AND key = ? AND n = ? RETURNING n",
+                                (space, key, occurrence + 1)))
 
     def _bound(self, space: str, bound: int) -> None:
         """Past ``bound`` counted keys, start over in a new epoch (checked every :data:`_BOUND_EVERY` new keys a
