@@ -198,8 +198,17 @@ def test_the_journal_keeps_the_newest_within_its_bounds(backend: Backend) -> Non
     assert [e for _, e in backend.entries(1000)] == [b"y" * 5000]
     backend.clear("journal")
     assert backend.entries(10) == []
+    backend.clear("journal")  # emptied twice: still no number repeats
     backend.append(b"after", 10, 1000)
     assert backend.entries(10) == [(222, b"after")], "numbers never repeat, even after the journal is emptied"
+    for i in range(100):  # 100 bytes each, over a 1,000-byte bound for most of the run: trimmed to it
+        backend.append(b"z" * 99 + b"%d" % (i % 10), 1000, 1000)
+    if hasattr(backend, "trim"):
+        backend.trim(1000, 1000)
+    kept = backend.entries(1000)
+    assert 9 <= len(kept) <= 10, "(Redis counts each number's bytes too)"
+    assert all(e.startswith(b"z") for _, e in kept)
+    assert kept[-1][0] == 322
 
 
 def test_records_are_bounded_oldest_first(backend: Backend) -> None:
@@ -262,8 +271,13 @@ def test_unusable_state_urls_fail_clearly(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as db:
         db.execute("PRAGMA user_version = 7")
-    with pytest.raises(StateError, match=r"holds another version's state \(format 7, this mockai writes format 1\)"):
+    with pytest.raises(StateError, match=r"holds another version's state \(format 7, this mockai writes format 2\)"):
         open_backend(f"sqlite:///{other}")
+    older = tmp_path / "older.db"  # format 1: the journal counted its bytes with triggers and AUTOINCREMENT
+    with sqlite3.connect(older) as db:
+        db.execute("PRAGMA user_version = 1")
+    with pytest.raises(StateError, match=r"format 1, this mockai writes format 2\); name a new file"):
+        open_backend(f"sqlite:///{older}")
     started = time.monotonic()
     with pytest.raises(StateError, match=r"cannot reach Redis .*start it, or check the host"):
         open_backend(f"redis://127.0.0.1:{free_port()}/0")
