@@ -5,6 +5,11 @@ transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas nev
 serve a queued reply twice. Keys start with ``mockai:1:`` (the version of their format). Every call has a socket timeout
 (:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
 
+An ordinary request makes two round trips, each one ``EVALSHA``: has the script changed and how often was this
+request seen (:meth:`RedisBackend.occurrence_if`), then its journal entry, whose reply is awaited before the answer is
+sent (not pipelined into the next request's round trip: another replica listing the journal right after the answer
+must find the entry, and a failed append must answer the call 503).
+
 Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
 """
 

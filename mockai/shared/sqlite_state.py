@@ -3,9 +3,13 @@
 The file is in WAL mode (readers never wait for the writer) with ``synchronous=OFF``: every commit is written to the
 file before it returns, so a worker that dies, or is killed, loses nothing it committed; only a crash of the
 machine itself may lose the last transactions (no ``fsync``), which a test server can afford, and which makes a
-write cost about 25 µs instead of about 80. Writes take
-the file's write lock (``BEGIN IMMEDIATE``), waiting at most :data:`~mockai.shared.TIMEOUT` seconds for it. Each
-thread has its own connection.
+write cost about 25 µs instead of about 80. Writes take the file's write lock (``BEGIN IMMEDIATE``), waiting at
+most :data:`~mockai.shared.TIMEOUT` seconds for it. Each thread has its own connection.
+
+An ordinary request commits twice: its ids' occurrence count (with the check that the script did not change) and
+its journal entry, each one statement that writes only its own table's pages. Journal entries are not batched
+across requests: each is committed before its answer is sent, so another worker listing the journal (``GET
+/_mockai/calls``) the moment that answer arrives finds it, and a failed commit answers the call 503 instead.
 
 >>> import tempfile, os
 >>> backend = SQLiteBackend("sqlite:///" + os.path.join(tempfile.mkdtemp(), "state.db"))
