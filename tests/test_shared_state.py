@@ -357,6 +357,16 @@ def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(st
     assert [chat(b, "Hi").body for _ in range(2)] == [chat(one, "Hi").body for _ in range(2)], (
         "the ids count on where they were")
     assert used[-2:] == ["occurrence_if", "append"]
+    control(a, "POST", "rules", {"queue": ["Once"]})
+    assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Once"  # b rebuilt its script: a queue
+    control(a, "POST", "rules", {"queue": ["Twice"]})
+    assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Twice"
+    control(a, "POST", "rules", {"queue": []})  # a new version for b to see, its queue all served by now
+    assert chat(a, "Hi").json()["choices"][0]["message"]["content"] not in ("Once", "Twice")
+    chat(b, "Hi")
+    used.clear()
+    chat(b, "Hi")
+    assert used == ["occurrence_if", "append"], "a queue served to the end no longer costs a look per request"
 
 
 def test_a_request_that_ends_without_ids_counts_no_occurrence(state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -430,7 +430,10 @@ class SharedScript(Script):
                 return self._answer(produce, rule._fault, f"rule {rule.describe()}", ex)
             while self.queued:
                 used = self.backend.counter(self._queue_key())
-                if used >= len(self.queued) or not answers(self.queued[used], ex.prompt.api):
+                if used >= len(self.queued):  # served by others: known here too (requests may skip the check then)
+                    self._queue_used = len(self.queued)
+                    break
+                if not answers(self.queued[used], ex.prompt.api):
                     break
                 if self.backend.claim_at(self._queue_key(), used):
                     spec = self.queued[used]
