@@ -12,8 +12,10 @@ answering with the generator (no scenario: every reply generated, every call jou
   ``redis-2r``        two replicas on that redis-server, each loaded by its own wrk (half the connections each):
                       no balancer, as the replicas test does.
 
-wrk (C, bench/load.lua through bench/load.py's helpers) sends varied prompts (a counter in the prompt, never the
-same body twice), non-stream and ``"stream": true``; rounds alternate the order. Reported per server: requests/s,
+First, counted in-process: the store operations (round trips to Redis, statements on SQLite) an ordinary request
+makes, a figure no load on the machine can blur. Then wrk (C, bench/load.lua through bench/load.py's helpers) sends
+varied prompts (a counter in the prompt, never the same body twice), non-stream and ``"stream": true``; rounds
+alternate the order. Reported per server: requests/s,
 p50/p99, and the CPU each request costs the server processes (all of them: workers, replicas) and redis-server.
 
 The per-process figure the issue sets a target for (>= 0.7x of in-memory) is CPU efficiency: requests one process
@@ -132,6 +134,47 @@ class Target:
                       (r1 - r0) / n * 1e6, sum(r.errors for r in runs))
 
 
+def operations(url: str, stream: bool, requests: int = 200) -> dict[str, float]:
+    """The store operations an ordinary request makes (the wrk load's kind: a new prompt each time, generated
+    replies), counted in-process on an engine sharing ``url``: a figure no load on the machine can blur."""
+    import json
+
+    from mockai.engine import Config, Engine, HTTPRequest
+    from mockai.shared import Backend
+
+    engine = Engine(Config(state=url))
+    assert engine.shared is not None
+    backend = engine.shared.backend
+    counts: dict[str, int] = {}
+
+    def counted(name: str) -> object:
+        real = getattr(backend, name)
+
+        def count(*args: object) -> object:
+            counts[name] = counts.get(name, 0) + 1
+            return real(*args)
+        return count
+
+    for name in Backend.__abstractmethods__:
+        setattr(backend, name, counted(name))
+
+    def ask(i: int) -> None:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Operations {stream} #{i}"}]}
+        if stream:
+            body["stream"] = True
+        res = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={
+            "authorization": "Bearer sk-bench-0123456789", "content-type": "application/json"},
+            body=json.dumps(body).encode()))
+        assert res.status == 200, res.body
+
+    ask(-1)  # the first look at the script reads it whole
+    counts.clear()
+    for i in range(requests):
+        ask(i)
+    backend.close()
+    return {name: n / requests for name, n in sorted(counts.items()) if name != "close"}
+
+
 def serve_spec(name: str, *args: str) -> Spec:
     return Spec(name, [sys.executable, "-m", "mockai.cli", "serve", "--port", "0", "--log-level", "warning", *args],
                 ANNOUNCE, f"mockai serve {' '.join(args)}".strip())
@@ -170,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sys.executable}; wrk -t1 -c{args.connections} (split between replicas), varied prompts, generated "
               f"replies; {args.rounds} rounds x {args.duration} s; {os.cpu_count()} cores; "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
+        for label, url in (("sqlite", f"sqlite:///{work / 'count.db'}"), ("redis", redis_url)):
+            shown = {mode: operations(url, stream) for mode, stream in MODES}
+            print(f"store operations per request, {label}: " + "; ".join(
+                f"{mode} {sum(ops.values()):.2f} ({', '.join(f'{k} {v:.2f}' for k, v in ops.items())})"
+                for mode, ops in shown.items()), flush=True)
         ok = True
         for mode, stream in MODES:
             for t in targets:

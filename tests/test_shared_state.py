@@ -137,6 +137,38 @@ def test_shared_occurrences_count_as_the_memory_ones_do(backend: Backend) -> Non
     assert other.next(b"c" * 32) == (0, 0)
 
 
+def test_occurrences_counted_only_while_a_counter_reads_a_value(backend: Backend) -> None:
+    """occurrence_if: the script's check and the occurrence count in one atomic step; uncount takes a count back."""
+    assert backend.occurrence_if("version", 0, "ids", b"a", 100) == (0, 0), "a counter never counted reads 0"
+    backend.incr("version")
+    assert backend.occurrence_if("version", 0, "ids", b"a", 100) is None, "moved: nothing counted"
+    assert backend.occurrence_if("version", 1, "ids", b"a", 100) == (1, 0)
+    assert backend.occurrence("ids", b"a", 100) == (2, 0), "the same counts as occurrence()"
+    assert backend.uncount("ids", b"a", 2) is True
+    assert backend.uncount("ids", b"a", 0) is False, "counted again since (twice): not taken back"
+    assert backend.occurrence("ids", b"a", 100) == (2, 0), "the count taken back is given again"
+    assert backend.uncount("ids", b"never", 0) is False
+    seen = [backend.occurrence_if("version", 1, "small", key, 2) for key in (b"a", b"b", b"c", b"a")]
+    assert seen == [(0, 0), (0, 0), (0, 1), (0, 1)], "bounded as occurrence() is: a new epoch past the bound"
+
+
+def test_a_count_made_ahead_is_given_once_or_taken_back(backend: Backend) -> None:
+    """SharedOccurrences.ahead: the request's own question answered early, handed over once; settle() takes back
+    one never asked for; a counter that moved counts nothing."""
+    seen, other = SharedOccurrences(backend, "ids"), SharedOccurrences(backend, "ids")
+    assert seen.ahead(lambda: seen.next(b"k" * 32, b"j"), "version", 0) is True
+    assert other.next(b"k" * 32, b"j") == (1, 0), "counted at once, for every process"
+    assert seen.next(b"k" * 32, b"j") == (0, 0), "the request's own question gets the answer counted ahead"
+    assert seen.next(b"k" * 32, b"j") == (2, 0), "once"
+    assert seen.ahead(lambda: seen.next(b"u" * 32), "version", 0) is True
+    seen.settle()  # the request ended without asking: taken back
+    assert other.next(b"u" * 32) == (0, 0)
+    backend.incr("version")
+    assert seen.ahead(lambda: seen.next(b"m" * 32), "version", 0) is False
+    assert seen.ahead(lambda: None, "version", 1) is False, "never asked: nothing counted, so no check made"
+    assert other.next(b"m" * 32) == (0, 0), "nothing was counted while the counter read another value"
+
+
 def test_transact_replaces_and_deletes(backend: Backend) -> None:
     assert backend.transact("v", lambda v: ({"n": 1}, v)) is None
     assert backend.transact("v", lambda v: ({"n": v["n"] + 1}, v["n"])) == 1
@@ -166,8 +198,17 @@ def test_the_journal_keeps_the_newest_within_its_bounds(backend: Backend) -> Non
     assert [e for _, e in backend.entries(1000)] == [b"y" * 5000]
     backend.clear("journal")
     assert backend.entries(10) == []
+    backend.clear("journal")  # emptied twice: still no number repeats
     backend.append(b"after", 10, 1000)
     assert backend.entries(10) == [(222, b"after")], "numbers never repeat, even after the journal is emptied"
+    for i in range(100):  # 100 bytes each, over a 1,000-byte bound for most of the run: trimmed to it
+        backend.append(b"z" * 99 + b"%d" % (i % 10), 1000, 1000)
+    if hasattr(backend, "trim"):
+        backend.trim(1000, 1000)
+    kept = backend.entries(1000)
+    assert 9 <= len(kept) <= 10, "(Redis counts each number's bytes too)"
+    assert all(e.startswith(b"z") for _, e in kept)
+    assert kept[-1][0] == 322
 
 
 def test_records_are_bounded_oldest_first(backend: Backend) -> None:
@@ -230,8 +271,13 @@ def test_unusable_state_urls_fail_clearly(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as db:
         db.execute("PRAGMA user_version = 7")
-    with pytest.raises(StateError, match=r"holds another version's state \(format 7, this mockai writes format 1\)"):
+    with pytest.raises(StateError, match=r"holds another version's state \(format 7, this mockai writes format 2\)"):
         open_backend(f"sqlite:///{other}")
+    older = tmp_path / "older.db"  # format 1: the journal counted its bytes with triggers and AUTOINCREMENT
+    with sqlite3.connect(older) as db:
+        db.execute("PRAGMA user_version = 1")
+    with pytest.raises(StateError, match=r"format 1, this mockai writes format 2\); name a new file"):
+        open_backend(f"sqlite:///{older}")
     started = time.monotonic()
     with pytest.raises(StateError, match=r"cannot reach Redis .*start it, or check the host"):
         open_backend(f"redis://127.0.0.1:{free_port()}/0")
@@ -276,6 +322,65 @@ def test_scripted_replies_are_served_once_across_engines(state_url: str) -> None
     assert listed["unused"] == []
     control(b, "DELETE", "rules")
     assert control(a, "GET", "health")["rules"] == 0
+
+
+def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(state_url: str) -> None:
+    """A generated reply with nothing scripted: one operation asks whether the script changed and counts the ids'
+    occurrence, one appends to the journal. A reply scripted meanwhile through another engine is still served at
+    the next request, and the counts stay those of one engine."""
+    a, b = pair(state_url, seed=3, clock=1_700_000_000)
+    one = Engine(Config(seed=3, clock=1_700_000_000))
+    used: list[str] = []
+    backend = b.shared.backend
+
+    def spied(name: str) -> Any:
+        real = getattr(backend, name)
+
+        def spy(*args: Any) -> Any:
+            used.append(name)
+            return real(*args)
+        return spy
+
+    for name in ("counter", "occurrence", "occurrence_if", "append", "get", "incr", "uncount"):
+        setattr(backend, name, spied(name))
+    assert chat(b, "first").status == 200  # (the first look at the script reads it)
+    used.clear()
+    assert chat(b, "Hi").body == chat(one, "Hi").body
+    assert used == ["occurrence_if", "append"]
+    control(a, "POST", "rules", {"rules": [{"match": {"last_user": "weather"}, "reply": "Sunny"}],
+                                 "queue": ["Queued"]})
+    assert chat(b, "weather?").json()["choices"][0]["message"]["content"] == "Sunny"
+    assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Queued"
+    chat(one, "Hi")  # (its twin in one engine: its ids counted too)
+    control(a, "DELETE", "rules")
+    used.clear()
+    assert [chat(b, "Hi").body for _ in range(2)] == [chat(one, "Hi").body for _ in range(2)], (
+        "the ids count on where they were")
+    assert used[-2:] == ["occurrence_if", "append"]
+    control(a, "POST", "rules", {"queue": ["Once"]})
+    assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Once"  # b rebuilt its script: a queue
+    control(a, "POST", "rules", {"queue": ["Twice"]})
+    assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Twice"
+    control(a, "POST", "rules", {"queue": []})  # a new version for b to see, its queue all served by now
+    assert chat(a, "Hi").json()["choices"][0]["message"]["content"] not in ("Once", "Twice")
+    chat(b, "Hi")
+    used.clear()
+    chat(b, "Hi")
+    assert used == ["occurrence_if", "append"], "a queue served to the end no longer costs a look per request"
+
+
+def test_a_request_that_ends_without_ids_counts_no_occurrence(state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its count was made ahead (with the script's check) and is taken back at its end: the next identical request
+    gets the ids one engine gives it."""
+    from mockai.errors import APIError
+
+    shared = Engine(Config(state=state_url, seed=5))
+    one = Engine(Config(seed=5))
+    assert chat(shared, "warm up").status == 200
+    with monkeypatch.context() as patch:
+        patch.setattr(shared, "generate", lambda ex: (_ for _ in ()).throw(APIError(400, "no reply today")))
+        assert chat(shared, "Hi").status == 400
+    assert chat(shared, "Hi").body == chat(one, "Hi").body
 
 
 def test_the_journal_lists_every_engines_calls(state_url: str) -> None:

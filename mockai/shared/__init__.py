@@ -26,6 +26,8 @@ timeout).
 (1, 2)
 >>> backend.claim("rule", 1), backend.claim("rule", 1)
 (1, None)
+>>> backend.occurrence_if("calls", 1, "ids", b"key", 100), backend.occurrence_if("calls", 2, "ids", b"key", 100)
+(None, (0, 0))
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class Backend(ABC):
     def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
         """How often ``key`` was seen before in ``space``, and the epoch of that count: at most ``bound`` keys are
         counted, then the counts start over in a new epoch (see :meth:`mockai.core.Core.ids`)."""
+
+    @abstractmethod
+    def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
+        """:meth:`occurrence`, counted only while the counter ``counter`` reads ``value`` (both in one atomic step);
+        ``None``, and nothing counted, when it reads anything else. A request's two questions in one round trip:
+        has the script changed since this process last looked, and how often was this request seen."""
+
+    @abstractmethod
+    def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
+        """Take back the count of ``key`` that answered ``occurrence`` (see :meth:`occurrence`), unless ``key`` was
+        counted again since; ``True`` when it was taken back."""
 
     # --- values -----------------------------------------------------------------------------------------------
 

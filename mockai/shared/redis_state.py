@@ -5,6 +5,11 @@ transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas nev
 serve a queued reply twice. Keys start with ``mockai:1:`` (the version of their format). Every call has a socket timeout
 (:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
 
+An ordinary request makes two round trips, each one ``EVALSHA``: has the script changed and how often was this
+request seen (:meth:`RedisBackend.occurrence_if`), then its journal entry, whose reply is awaited before the answer is
+sent (not pipelined into the next request's round trip: another replica listing the journal right after the answer
+must find the entry, and a failed append must answer the call 503).
+
 Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
 """
 
@@ -41,6 +46,24 @@ if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('INCR', KEYS[2])
 end
 return {n - 1, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+# The same, only while a counter reads a value. KEYS: the counter, the space's hash, its epoch. ARGV: the value,
+# the key, the bound. Nil when the counter reads anything else (nothing counted).
+_OCCURRENCE_IF = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return false end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if n == 1 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[3]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], ARGV[2], 1)
+  redis.call('INCR', KEYS[3])
+end
+return {n - 1, tonumber(redis.call('GET', KEYS[3]) or '0')}
+"""
+# KEYS: the space's hash. ARGV: the key, its count to take back.
+_UNCOUNT = """
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+return 1
 """
 # KEYS: the journal list, its bytes, its sequence. ARGV: the entry, max items, max bytes. Entries are kept as
 # "SEQ:ENTRY".
@@ -119,6 +142,7 @@ class RedisBackend(Backend):
         self._local = threading.local()
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
+        self._occurrence_if, self._uncount = self._script(_OCCURRENCE_IF), self._script(_UNCOUNT)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
 
     def _script(self, source: str) -> Callable[..., Any]:
@@ -183,6 +207,14 @@ class RedisBackend(Backend):
         n, epoch = self._call(lambda: self._occurrence([f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"],
                                                        [key, bound]))
         return int(n), int(epoch)
+
+    def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
+        got = self._call(lambda: self._occurrence_if(
+            [PREFIX + counter, f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"], [value, key, bound]))
+        return None if got is None else (int(got[0]), int(got[1]))
+
+    def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
+        return bool(self._call(lambda: self._uncount([f"{PREFIX}seen:{space}"], [key, occurrence + 1])))
 
     # --- values -----------------------------------------------------------------------------------------------
 

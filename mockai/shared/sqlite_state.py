@@ -3,9 +3,13 @@
 The file is in WAL mode (readers never wait for the writer) with ``synchronous=OFF``: every commit is written to the
 file before it returns, so a worker that dies, or is killed, loses nothing it committed; only a crash of the
 machine itself may lose the last transactions (no ``fsync``), which a test server can afford, and which makes a
-write cost about 25 µs instead of about 80. Writes take
-the file's write lock (``BEGIN IMMEDIATE``), waiting at most :data:`~mockai.shared.TIMEOUT` seconds for it. Each
-thread has its own connection.
+write cost about 25 µs instead of about 80. Writes take the file's write lock (``BEGIN IMMEDIATE``), waiting at
+most :data:`~mockai.shared.TIMEOUT` seconds for it. Each thread has its own connection.
+
+An ordinary request commits twice: its ids' occurrence count (with the check that the script did not change) and
+its journal entry, each one statement that writes only its own table's pages. Journal entries are not batched
+across requests: each is committed before its answer is sent, so another worker listing the journal (``GET
+/_mockai/calls``) the moment that answer arrives finds it, and a failed commit answers the call 503 instead.
 
 >>> import tempfile, os
 >>> backend = SQLiteBackend("sqlite:///" + os.path.join(tempfile.mkdtemp(), "state.db"))
@@ -34,20 +38,21 @@ CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL) W
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (space TEXT NOT NULL, key BLOB NOT NULL, n INTEGER NOT NULL,
                                  PRIMARY KEY (space, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry BLOB NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, entry BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, value TEXT NOT NULL,
                                     size INTEGER NOT NULL, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
-CREATE TRIGGER IF NOT EXISTS journal_added AFTER INSERT ON journal BEGIN
-  INSERT INTO counters (key, n) VALUES ('journal-bytes', NEW.size)
-    ON CONFLICT (key) DO UPDATE SET n = n + NEW.size;
-END;
-CREATE TRIGGER IF NOT EXISTS journal_dropped AFTER DELETE ON journal BEGIN
-  UPDATE counters SET n = n - OLD.size WHERE key = 'journal-bytes';
-END;
 """
-FORMAT = 1  # the version of the tables' format, kept in the file's user_version
+FORMAT = 2  # the version of the tables' format, kept in the file's user_version
 _UPSERT = "INSERT INTO counters (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1"
+_COUNT = "INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO UPDATE SET n = n + 1"
+# The same, only while a counter reads a value (a SELECT as the source of an upsert needs its WHERE clause).
+_COUNT_IF = ("INSERT INTO seen (space, key, n) SELECT ?, ?, 1 WHERE COALESCE((SELECT n FROM counters WHERE key = ?), "
+             "0) = ? ON CONFLICT (space, key) DO UPDATE SET n = n + 1")
+# An entry's number: one past the last one, even when the journal was emptied (then kept in 'journal-seq'). No
+# AUTOINCREMENT and no byte counter kept up to date: a commit writes the journal's own pages, nothing else.
+_APPEND = ("INSERT INTO journal (seq, size, entry) VALUES (MAX(COALESCE((SELECT MAX(seq) FROM journal), 0), "
+           "COALESCE((SELECT n FROM counters WHERE key = 'journal-seq'), 0)) + 1, ?, ?)")
 _TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
 _BOUND_EVERY = 1024  # new keys a process counts between two checks of the occurrence counts' bound
 
@@ -143,16 +148,27 @@ class SQLiteBackend(Backend):
 
     def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
         # One statement, so one transaction: the count and the epoch it belongs to, read together.
-        n, epoch = self._write("INSERT INTO seen (space, key, n) VALUES (?, ?, 1) ON CONFLICT (space, key) DO UPDATE "
-                               "SET n = n + 1 RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+        n, epoch = self._write(_COUNT + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
                                (space, key, f"epoch:{space}"))[0]
+        return self._counted(space, key, bound, int(n), int(epoch or 0))
+
+    def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
+        rows = self._write(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+                           (space, key, counter, value, f"epoch:{space}"))
+        return self._counted(space, key, bound, int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
+
+    def _counted(self, space: str, key: bytes, bound: int, n: int, epoch: int) -> tuple[int, int]:
         if n == 1:
             self._new_keys += 1
             if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
                 self._bound(space, bound)
-                if self.counter(f"epoch:{space}") != (epoch or 0):  # started over: count it in the new epoch
+                if self.counter(f"epoch:{space}") != epoch:  # started over: count it in the new epoch
                     return self.occurrence(space, key, bound)
-        return int(n) - 1, int(epoch or 0)
+        return n - 1, epoch
+
+    def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
+        return bool(self._write("UPDATE seen SET n = n - 1 WHERE space = ? AND key = ? AND n = ? RETURNING n",
+                                (space, key, occurrence + 1)))
 
     def _bound(self, space: str, bound: int) -> None:
         """Past ``bound`` counted keys, start over in a new epoch (checked every :data:`_BOUND_EVERY` new keys a
@@ -183,17 +199,17 @@ class SQLiteBackend(Backend):
     # --- the journal ------------------------------------------------------------------------------------------
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._write("INSERT INTO journal (entry, size) VALUES (?, ?)", (entry, len(entry)))
+        self._write(_APPEND, (len(entry), entry))
         self._appends += 1
         if self._appends % _TRIM_EVERY == 0 or len(entry) > max_bytes // _TRIM_EVERY:
             self.trim(max_items, max_bytes)
 
     def trim(self, max_items: int, max_bytes: int) -> None:
-        """Keep the newest ``max_items`` entries within ``max_bytes`` (the newest always). The entries' bytes are
-        counted as they come and go (triggers), so only a journal over its byte budget is measured entry by entry."""
+        """Keep the newest ``max_items`` entries within ``max_bytes`` (the newest always)."""
         with self._tx() as conn:
             conn.execute("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (max_items,))
-            (total,) = conn.execute("SELECT n FROM counters WHERE key = 'journal-bytes'").fetchone() or (0,)
+            # Each entry's size comes before its bytes in the row: summing them never reads the entries.
+            (total,) = conn.execute("SELECT COALESCE(SUM(size), 0) FROM journal").fetchone()
             if total > max_bytes:
                 conn.execute("DELETE FROM journal WHERE seq < (SELECT MAX(seq) FROM journal) AND seq <= (SELECT "
                              "MAX(seq) FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS total FROM journal) "
@@ -244,7 +260,10 @@ class SQLiteBackend(Backend):
     def clear(self, *names: str) -> None:
         with self._tx() as conn:
             for name in names:
-                if name == "journal":
+                if name == "journal":  # its numbers go on from the last one (see _APPEND)
+                    conn.execute("INSERT INTO counters (key, n) SELECT 'journal-seq', last FROM (SELECT MAX(seq) AS "
+                                 "last FROM journal) WHERE last IS NOT NULL ON CONFLICT (key) DO UPDATE SET n = "
+                                 "MAX(n, excluded.n)")
                     conn.execute("DELETE FROM journal")
                 elif name.startswith("records:"):
                     conn.execute("DELETE FROM records WHERE kind = ?", (name[len("records:"):],))

@@ -11,7 +11,8 @@ scripted rules and the queue       :class:`SharedScript`: scenario documents (``
                                    from them; each use of a rule and each queued reply is claimed atomically
 stored objects                     :class:`SharedStore` for responses, conversations and chat completions
 rate limits                        the limiter's buckets, updated in one transaction per request
-ids and the fault schedule         occurrence counts, the request-id and conversation counters
+ids and the fault schedule         occurrence counts, the request-id and conversation counters (with nothing
+                                   scripted, a request's count and the script's check are one operation)
 cassette playback                  which recording of a request was replayed last (each is replayed once in all)
 the inspector's live feed          :meth:`Sharing.follow`: the shared journal, polled
 =================================  ==============================================================================
@@ -31,9 +32,11 @@ the inspector's live feed          :meth:`Sharing.follow`: the shared journal, p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +88,16 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
         seen = getattr(owner, "_seen", None)
         if seen is not None and hasattr(seen, "next"):
             owner._seen = SharedOccurrences(backend, space, getattr(seen, "limit", SEEN_SIZE))
+    if isinstance(engine._seen, SharedOccurrences):
+        sharing.ids = ids = engine._seen
+
+        def ahead(ex: Exchange, counter: str, value: int) -> bool:
+            # Only where the reply surely gets ids (the generator's, rendered): nothing else may answer first.
+            if engine.responders or engine.config.strict:
+                return False
+            return ids.ahead(lambda: engine.ids(ex), counter, value)
+
+        sharing.script.ahead = ahead
     for responder in engine.responders:  # a cassette's playback order: each recording replayed once in all
         if getattr(responder, "name", None) == "cassette" and hasattr(responder, "claim"):
             responder.claim = lambda key, recordings: backend.claim(
@@ -104,6 +117,7 @@ class Sharing:
         self.pid = os.getpid()
         self._fallback = 0
         self.script = SharedScript(backend)
+        self.ids: SharedOccurrences | None = None  # the engine's occurrence counts, once shared
 
     def request_number(self) -> int:
         try:
@@ -114,6 +128,8 @@ class Sharing:
 
     def record(self, call: Call) -> None:
         """Append ``call`` to the shared journal; when that fails the call is answered 503 (and kept locally)."""
+        if self.ids is not None:
+            self.ids.settle()
         try:
             self.backend.append(entry(call, self.pid), self.max_items, self.max_bytes)
         except StateUnavailable as err:
@@ -207,15 +223,61 @@ def _json(data: bytes) -> Any:
         return data.decode("utf-8", "replace")
 
 
+class _Moved(Exception):
+    """The script changed since this process last looked at it (nothing was counted)."""
+
+
 class SharedOccurrences:
     """How often each key was seen, counted in the shared state: the interface of the engine's in-memory counts
-    (``next(key, salt)`` → ``(occurrence, epoch)``, ``clear()``), bounded to ``limit`` keys the same way."""
+    (``next(key, salt)`` → ``(occurrence, epoch)``, ``clear()``), bounded to ``limit`` keys the same way.
+
+    A request's count can be made ahead of its time (:meth:`ahead`), in the same round trip as the script's
+    check, and is then handed to the request's own ``next`` call.
+    """
 
     def __init__(self, backend: Backend, space: str, limit: int = SEEN_SIZE) -> None:
         self.backend, self.space, self.limit = backend, space, limit
+        self._local = threading.local()  # per thread, so per request: .guard while counting ahead, .ahead after
 
     def next(self, key: bytes, salt: bytes = b"") -> tuple[int, int]:
-        return self.backend.occurrence(self.space, key[:16] + salt, self.limit)
+        full = key[:16] + salt
+        local = self._local
+        guard: tuple[str, int] | None = getattr(local, "guard", None)
+        if guard is not None:  # counting ahead (see ahead()): only while the guard's counter reads its value
+            local.guard = None
+            got = self.backend.occurrence_if(guard[0], guard[1], self.space, full, self.limit)
+            if got is None:
+                raise _Moved
+            local.ahead = (full, got)
+            return got
+        ahead: tuple[bytes, tuple[int, int]] | None = getattr(local, "ahead", None)
+        if ahead is not None and ahead[0] == full:  # counted ahead for this very question
+            local.ahead = None
+            return ahead[1]
+        return self.backend.occurrence(self.space, full, self.limit)
+
+    def ahead(self, ask: Callable[[], object], counter: str, value: int) -> bool:
+        """Run ``ask()``, which asks :meth:`next` this request's question (the engine's ``ids``), counting only
+        while the counter ``counter`` reads ``value`` (one atomic step of the state), and keep the answer for when
+        the request asks again. ``False`` (nothing counted) when the counter moved, or ``ask()`` never asked."""
+        local = self._local
+        local.ahead, local.guard = None, (counter, value)
+        try:
+            ask()
+        except _Moved:
+            return False
+        finally:
+            local.guard = None
+        return getattr(local, "ahead", None) is not None
+
+    def settle(self) -> None:
+        """The request is over: a count made ahead that it never used (its reply had no ids after all: an error,
+        say) is taken back, unless the key was counted again since, so that the counts stay those of one process."""
+        ahead: tuple[bytes, tuple[int, int]] | None = getattr(self._local, "ahead", None)
+        if ahead is not None:
+            self._local.ahead = None
+            with contextlib.suppress(StateUnavailable):  # at worst an occurrence number is skipped
+                self.backend.uncount(self.space, ahead[0], ahead[1][0])
 
     def clear(self) -> None:
         self.backend.clear(f"seen:{self.space}")
@@ -261,7 +323,8 @@ def _dumps(value: Any) -> str:
 class SharedScript(Script):
     """Scripted rules and a queue shared by every process: built from scenario documents kept in the state.
 
-    Each process rebuilds its rules when the documents changed (one counter read per request tells). A rule's
+    Each process rebuilds its rules when the documents changed (a counter read per request tells; while the script
+    is empty it is read in the same step that counts the request's occurrence: see ``__call__``). A rule's
     uses are claimed atomically (``times`` holds across processes; a sequence gives its n-th reply to the n-th use
     anywhere), and so is each queued reply: it is served once, by whichever process claims it.
     """
@@ -271,6 +334,9 @@ class SharedScript(Script):
         self.backend = backend
         self._version = -1
         self._epoch = 0
+        # Set by share(): ahead(ex, counter, value) counts the request's occurrence (for its ids) only while the
+        # counter reads value, and says whether it did. See __call__.
+        self.ahead: Callable[[Exchange, str, int], bool] | None = None
 
     # --- changing it ------------------------------------------------------------------------------------------
 
@@ -341,6 +407,13 @@ class SharedScript(Script):
     # --- answering --------------------------------------------------------------------------------------------
 
     def __call__(self, ex: Exchange) -> Any:
+        # The usual request meets a script with nothing in it: it asks whether the script changed and counts its
+        # ids' occurrence in one round trip (the count made only if the script is still the one this process last
+        # saw, so nothing can have been added meanwhile). Otherwise: look, then match, as below.
+        version = self._version
+        if (self.ahead is not None and version >= 0 and not self.rules and self._queue_used >= len(self.queued)
+                and self.ahead(ex, _VERSION, version)):
+            return None
         self.sync()
         with self._lock:
             for index, rule in enumerate(self.rules):
@@ -357,7 +430,10 @@ class SharedScript(Script):
                 return self._answer(produce, rule._fault, f"rule {rule.describe()}", ex)
             while self.queued:
                 used = self.backend.counter(self._queue_key())
-                if used >= len(self.queued) or not answers(self.queued[used], ex.prompt.api):
+                if used >= len(self.queued):  # served by others: known here too (requests may skip the check then)
+                    self._queue_used = len(self.queued)
+                    break
+                if not answers(self.queued[used], ex.prompt.api):
                     break
                 if self.backend.claim_at(self._queue_key(), used):
                     spec = self.queued[used]
