@@ -37,8 +37,10 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 
 redis.call('INCR', KEYS[1])
 return 1
 """
-# KEYS: the space's hash of counts, its epoch. ARGV: the key, the bound.
+# KEYS: the space's hash of counts, its epoch[, a counter]. ARGV: the key, the bound[, the counter's value]. With
+# a counter, nothing is counted (nil) unless it reads that value.
 _OCCURRENCE = """
+if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[3]) then return false end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
@@ -46,18 +48,6 @@ if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('INCR', KEYS[2])
 end
 return {n - 1, tonumber(redis.call('GET', KEYS[2]) or '0')}
-"""
-# The same, only while a counter reads a value. KEYS: the counter, the space's hash, its epoch. ARGV: the value,
-# the key, the bound. Nil when the counter reads anything else (nothing counted).
-_OCCURRENCE_IF = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return false end
-local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-if n == 1 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[3]) then
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[2], ARGV[2], 1)
-  redis.call('INCR', KEYS[3])
-end
-return {n - 1, tonumber(redis.call('GET', KEYS[3]) or '0')}
 """
 # KEYS: the space's hash. ARGV: the key, its count to take back.
 _UNCOUNT = """
@@ -142,7 +132,7 @@ class RedisBackend(Backend):
         self._local = threading.local()
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
-        self._occurrence_if, self._uncount = self._script(_OCCURRENCE_IF), self._script(_UNCOUNT)
+        self._uncount = self._script(_UNCOUNT)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
 
     def _script(self, source: str) -> Callable[..., Any]:
@@ -209,8 +199,8 @@ class RedisBackend(Backend):
         return int(n), int(epoch)
 
     def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
-        got = self._call(lambda: self._occurrence_if(
-            [PREFIX + counter, f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}"], [value, key, bound]))
+        got = self._call(lambda: self._occurrence(
+            [f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", PREFIX + counter], [key, bound, value]))
         return None if got is None else (int(got[0]), int(got[1]))
 
     def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
