@@ -75,7 +75,18 @@ class Shared(Protocol):
 
     def request_number(self) -> int: ...
 
-    def record(self, call: Call) -> None: ...
+    def record(self, call: Call) -> bool:
+        """Keep ``call`` in the shared journal; ``False`` when its ids were guessed wrong (nothing kept): the
+        request must be answered again."""
+
+
+class AnswerAgain(BaseException):
+    """Raised while a request is answered when the ids it was given turn out to be wrong (another process counted
+    the same request meanwhile, or changed the script): :meth:`Core.handle` answers it again, from the start. A
+    ``BaseException``, so that no handler of ordinary errors on the way turns it into an error response."""
+
+
+_ATTEMPTS = 3  # answers of one request before the shared state is said to be too busy (a second is already rare)
 
 
 class Scripted(Protocol):
@@ -211,21 +222,34 @@ class Core:
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """Answer one request; every answer (errors included) lands in the journal."""
         path, route, args = self.route(http)
-        call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
-        raised: BaseException | None = None
-        try:
-            call.response = self._dispatch(http, path, route, args, call)
-        except APIError as err:
-            call.error = err
-            call.response = self.error_response(err)
-        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
-            call.error = err.api_error()
-            call.response = self.error_response(call.error)
-            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
-        except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
-            call.error = APIError(500, "The server had an error while processing your request "
-                                       f"({type(exc).__name__}: {exc}).", code="server_error")
-            call.response = self.error_response(call.error)
+        for attempt in range(1, _ATTEMPTS + 1):
+            call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
+            raised: BaseException | None = None
+            try:
+                try:
+                    call.response = self._dispatch(http, path, route, args, call)
+                except APIError as err:
+                    call.error = err
+                    call.response = self.error_response(err)
+                except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
+                    call.error = err.api_error()
+                    call.response = self.error_response(call.error)
+                    raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, for verify()
+                except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback
+                    call.error = APIError(500, "The server had an error while processing your request "
+                                               f"({type(exc).__name__}: {exc}).", code="server_error")
+                    call.response = self.error_response(call.error)
+                if self.shared is None or self.shared.record(call):
+                    break
+            except AnswerAgain:
+                pass
+            if attempt == _ATTEMPTS:  # never seen: each answer again counts without guessing
+                call = Call(http=http, route=call.route, response=_EMPTY)
+                call.error = APIError(503, "mockai's shared state kept changing while this request was answered; "
+                                           "retry it.", type="server_error", code="state_busy")
+                call.response = self.error_response(call.error)
+                if self.shared is not None:
+                    self.shared.record(call)
         self.record(call)
         if raised is not None:
             raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
@@ -254,8 +278,6 @@ class Core:
                     trimmed = True
             if trimmed:  # what the journal let go, the rules' lists of their calls let go too (memory stays bounded)
                 self.script.forget_calls_before(self.calls[0].seq)
-        if self.shared is not None:
-            self.shared.record(call)
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,

@@ -324,10 +324,11 @@ def test_scripted_replies_are_served_once_across_engines(state_url: str) -> None
     assert control(a, "GET", "health")["rules"] == 0
 
 
-def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(state_url: str) -> None:
-    """A generated reply with nothing scripted: one operation asks whether the script changed and counts the ids'
-    occurrence, one appends to the journal. A reply scripted meanwhile through another engine is still served at
-    the next request, and the counts stay those of one engine."""
+def test_an_ordinary_request_costs_one_operation_and_still_sees_a_new_script(state_url: str) -> None:
+    """A generated reply with nothing scripted: its ids come from a guessed count, and one operation asks whether
+    the script changed, counts the ids' occurrence and, the guess being right, appends to the journal. A reply
+    scripted meanwhile through another engine is still served at the next request (the guess is found out and the
+    request answered again), and the counts stay those of one engine."""
     a, b = pair(state_url, seed=3, clock=1_700_000_000)
     one = Engine(Config(seed=3, clock=1_700_000_000))
     used: list[str] = []
@@ -341,12 +342,12 @@ def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(st
             return real(*args)
         return spy
 
-    for name in ("counter", "occurrence", "occurrence_if", "append", "get", "incr", "uncount"):
+    for name in ("counter", "occurrence", "occurrence_if", "commit", "append", "get", "incr", "uncount"):
         setattr(backend, name, spied(name))
     assert chat(b, "first").status == 200  # (the first look at the script reads it)
     used.clear()
     assert chat(b, "Hi").body == chat(one, "Hi").body
-    assert used == ["occurrence_if", "append"]
+    assert used == ["commit"]
     control(a, "POST", "rules", {"rules": [{"match": {"last_user": "weather"}, "reply": "Sunny"}],
                                  "queue": ["Queued"]})
     assert chat(b, "weather?").json()["choices"][0]["message"]["content"] == "Sunny"
@@ -356,7 +357,7 @@ def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(st
     used.clear()
     assert [chat(b, "Hi").body for _ in range(2)] == [chat(one, "Hi").body for _ in range(2)], (
         "the ids count on where they were")
-    assert used[-2:] == ["occurrence_if", "append"]
+    assert used[-1:] == ["commit"]
     control(a, "POST", "rules", {"queue": ["Once"]})
     assert chat(b, "Hi").json()["choices"][0]["message"]["content"] == "Once"  # b rebuilt its script: a queue
     control(a, "POST", "rules", {"queue": ["Twice"]})
@@ -366,7 +367,7 @@ def test_an_ordinary_request_costs_two_operations_and_still_sees_a_new_script(st
     chat(b, "Hi")
     used.clear()
     chat(b, "Hi")
-    assert used == ["occurrence_if", "append"], "a queue served to the end no longer costs a look per request"
+    assert used == ["commit"], "a queue served to the end no longer costs a look per request"
 
 
 def test_a_request_that_ends_without_ids_counts_no_occurrence(state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -414,6 +415,91 @@ def test_engines_sharing_a_state_answer_as_one_engine_does(state_url: str) -> No
     conversation = HTTPRequest("POST", "/v1/conversations", headers=AUTH, body=b"{}")
     assert [e.handle(conversation).json()["id"] for e in (a, b)] == [one.handle(conversation).json()["id"]
                                                                      for _ in range(2)]
+
+
+def test_guessed_ids_found_wrong_are_answered_again_as_one_engine_answers(state_url: str) -> None:
+    """Each engine guesses a request's count from what it last learnt; when the other engine counted the same
+    request meanwhile the guess is wrong, nothing is kept, and the request is answered again with the count the
+    state made. From then on that request's count is asked, not guessed: one wrong guess per engine and request."""
+    one = Engine(Config(seed=6, clock=1_700_000_000))
+    a, b = pair(state_url, seed=6, clock=1_700_000_000)
+    for engine in (a, b):
+        assert chat(engine, "warm up").status == 200
+    used: list[str] = []
+    for engine in (a, b):
+        backend = engine.shared.backend
+        for name in ("occurrence_if", "commit", "append", "uncount"):
+            real = getattr(backend, name)
+            setattr(backend, name, lambda *args, _real=real, _name=name: used.append(_name) or _real(*args))
+    asked = [(a, "Same", False), (b, "Same", False), (b, "Same", True), (a, "Same", False), (b, "Same", False),
+             (a, "Same", True), (a, "Other", False), (a, "Other", False)]
+    costs = []
+    shared, alone = [], []
+    for engine, text, stream in asked:
+        used.clear()
+        shared.append(chat(engine, text, stream=stream))
+        costs.append(list(used))
+        alone.append(chat(one, text, stream=stream))
+    assert [r.status for r in shared] == [200] * len(asked)
+    assert [r.content() for r in shared] == [r.content() for r in alone]
+    assert costs == [
+        ["commit"],  # a: new to everyone, guessed right
+        ["commit", "append"],  # b: guessed 0, a had counted it: answered again with 1, then kept
+        ["commit"],  # b, as a stream (counted apart): new
+        ["commit", "append"],  # a: guessed 1, b had counted 2: the key is the engines' shared from now on
+        ["occurrence_if", "append"],  # b: asked, as b was wrong about it once
+        ["commit", "append"],  # a's stream: guessed 0, b had counted it
+        ["commit"], ["commit"],  # a request only a asks: guessed right each time
+    ]
+    assert len(a.shared.calls()) == 2 + len(asked), "each call kept once, whatever was guessed"
+
+
+def test_a_guess_is_checked_before_the_request_uses_the_state_otherwise(state_url: str) -> None:
+    """A Responses API request stores its response: before the state is used for that, the guessed count is
+    checked. The engine that guessed wrong answers again, so what it stores carries the ids one engine gives."""
+    one = Engine(Config(seed=7, clock=1_700_000_000))
+    a, b = pair(state_url, seed=7, clock=1_700_000_000)
+
+    def respond(engine: Engine) -> Any:
+        body = {"model": "gpt-4o-mini", "input": "Store me"}
+        return engine.handle(HTTPRequest("POST", "/v1/responses", headers=AUTH, body=json.dumps(body).encode()))
+
+    shared = [respond(e).json() for e in (a, b, a)]
+    alone = [respond(one).json() for _ in range(3)]
+    assert [r["id"] for r in shared] == [r["id"] for r in alone]
+    assert len({r["id"] for r in shared}) == 3
+    for r in shared:  # every one stored, under the id it was answered with, and reachable from both
+        got = [e.handle(HTTPRequest("GET", f"/v1/responses/{r['id']}", headers=AUTH)) for e in (a, b)]
+        assert [g.status for g in got] == [200, 200]
+        assert got[0].json()["output"] == r["output"]
+    assert a.shared.backend.count("response")[0] == 3, "no response stored under a guessed id that was wrong"
+
+
+def test_a_guessed_epoch_follows_the_state(backend: Backend) -> None:
+    """When another process started the counts over (a new epoch), a guess in the old one is wrong once: the
+    process learns the new epoch and guesses in it after that."""
+    seen, other = SharedOccurrences(backend, "ids", limit=2), SharedOccurrences(backend, "ids", limit=2)
+    assert seen.ahead(lambda: seen.next(b"a" * 32), "v", 0, guess=True)
+    assert seen.next(b"a" * 32) == (0, 0)
+    pending = seen.take_pending()
+    assert pending is not None
+    assert backend.commit("v", 0, "ids", pending[0], 2, pending[1], b"entry", 10, 1000) == (0, 0)
+    seen.learn(pending[0], pending[1])
+    for key in (b"b", b"c", b"d"):  # the other process fills the counts past their bound: a new epoch
+        other.next(key * 32)
+    assert seen.ahead(lambda: seen.next(b"a" * 32), "v", 0, guess=True)
+    assert seen.next(b"a" * 32) == (1, 0), "guessed from what it knew"
+    key, guess, _ = seen.take_pending() or (b"", (0, 0), None)
+    got = backend.commit("v", 0, "ids", key, 2, guess, b"entry", 10, 1000)
+    assert got is not None
+    assert got[1] > 0, "counted in the new epoch"
+    assert got != guess
+    seen.missed(key, guess, got)
+    assert seen.ahead(lambda: None, "v", 0, guess=True), "answered again: the count made is handed over"
+    assert seen.next(b"a" * 32) == got
+    seen.settle()
+    assert seen.ahead(lambda: seen.next(b"z" * 32), "v", 0, guess=True)
+    assert seen.next(b"z" * 32) == (0, got[1]), "a new key is guessed in the epoch learnt"
 
 
 def test_rate_limits_are_global(state_url: str) -> None:
@@ -499,7 +585,7 @@ def test_shared_engines_hook_every_structure(tmp_path: Path) -> None:
     assert type(engine.responses.store).__name__ == "SharedStore"
     assert type(engine.conversations.store).__name__ == "SharedStore"
     assert type(engine.chat.stored.store).__name__ == "SharedStore"
-    assert engine.rate_limiter.shared is engine.shared.backend
+    assert engine.rate_limiter.shared is engine.shared.guarded  # the state, behind the check of guessed ids
     assert all(getattr(hook, "__self__", None).__class__.__name__ != "Store" for hook in engine.on_reset)
 
 

@@ -28,6 +28,10 @@ timeout).
 (1, None)
 >>> backend.occurrence_if("calls", 1, "ids", b"key", 100), backend.occurrence_if("calls", 2, "ids", b"key", 100)
 (None, (0, 0))
+>>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a call", 10, 1000), len(backend.entries(10))
+((1, 0), 1)
+>>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a guess too low", 10, 1000), len(backend.entries(10))
+((2, 0), 1)
 """
 
 from __future__ import annotations
@@ -94,6 +98,14 @@ class Backend(ABC):
         """:meth:`occurrence`, counted only while the counter ``counter`` reads ``value`` (both in one atomic step);
         ``None``, and nothing counted, when it reads anything else. A request's two questions in one round trip:
         has the script changed since this process last looked, and how often was this request seen."""
+
+    @abstractmethod
+    def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
+               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+        """:meth:`occurrence_if`, and, when the count is ``expected``, :meth:`append` of ``entry``: one atomic step.
+        ``None`` (nothing counted or kept) when the counter moved; otherwise the count, and ``entry`` was kept
+        exactly when it equals ``expected``. A request's whole business with the state in one round trip, for a
+        request whose ids were made from a guessed count."""
 
     @abstractmethod
     def uncount(self, space: str, key: bytes, occurrence: int) -> bool:

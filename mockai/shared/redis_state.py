@@ -2,13 +2,13 @@
 
 Every update that reads before it writes is one Lua script (run atomically by the server) or a ``WATCH``/``MULTI``
 transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas never double-spend a rate limit or
-serve a queued reply twice. Keys start with ``mockai:1:`` (the version of their format). Every call has a socket timeout
+serve a queued reply twice. Keys start with ``mockai:2:`` (the version of their format). Every call has a socket timeout
 (:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
 
-An ordinary request makes two round trips, each one ``EVALSHA``: has the script changed and how often was this
-request seen (:meth:`RedisBackend.occurrence_if`), then its journal entry, whose reply is awaited before the answer is
-sent (not pipelined into the next request's round trip: another replica listing the journal right after the answer
-must find the entry, and a failed append must answer the call 503).
+An ordinary request makes one round trip, one ``EVALSHA``: has the script changed, how often was this request seen,
+and its journal entry (:meth:`RedisBackend.commit`), whose reply is awaited before the answer is sent (not pipelined
+into the next request's round trip: another replica listing the journal right after the answer must find the entry,
+and a failed append must answer the call 503).
 
 Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
 """
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from . import TIMEOUT, Backend, StateError, StateUnavailable
 
 R = TypeVar("R")
-PREFIX = "mockai:1:"  # the format's version is in the keys: another format's keys are never read as this one's
+PREFIX = "mockai:2:"  # the format's version is in the keys: another format's keys are never read as this one's
 
 _CLAIM = """
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -37,36 +37,61 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 
 redis.call('INCR', KEYS[1])
 return 1
 """
-# KEYS: the space's hash of counts, its epoch[, a counter]. ARGV: the key, the bound[, the counter's value]. With
-# a counter, nothing is counted (nil) unless it reads that value.
-_OCCURRENCE = """
-if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[3]) then return false end
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if n == 1 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
+# Counting an occurrence: KEYS[1] the space's hash of counts, KEYS[2] its epoch; ARGV[1] the key, ARGV[2] the bound.
+# Leaves n (how often the key was seen before) and epoch.
+_COUNT_LUA = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1) - 1
+if n == 0 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], ARGV[1], 1)
   redis.call('INCR', KEYS[2])
 end
-return {n - 1, tonumber(redis.call('GET', KEYS[2]) or '0')}
+local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
 """
+# With KEYS[3] a counter and ARGV[3] a value: nothing is counted (nil) unless the counter reads that value.
+_GUARD_LUA = """
+if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[3]) then return false end
+"""
+_OCCURRENCE = _GUARD_LUA + _COUNT_LUA + "return {n, epoch}"
 # KEYS: the space's hash. ARGV: the key, its count to take back.
 _UNCOUNT = """
 if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 return 1
 """
-# KEYS: the journal list, its bytes, its sequence. ARGV: the entry, max items, max bytes. Entries are kept as
-# "SEQ:ENTRY".
-_APPEND = """
-local element = redis.call('INCR', KEYS[3]) .. ':' .. ARGV[1]
-local n = redis.call('RPUSH', KEYS[1], element)
-local bytes = redis.call('INCRBY', KEYS[2], string.len(element))
-while n > 1 and (n > tonumber(ARGV[2]) or bytes > tonumber(ARGV[3])) do
-  bytes = redis.call('INCRBY', KEYS[2], -string.len(redis.call('LPOP', KEYS[1])))
-  n = n - 1
+# KEYS: the journal list, its index, its bytes, its sequence. ARGV: the entry, max items, max bytes. The index
+# holds "SEQ:SIZE" for each entry, in the same order: the entry itself is copied once into Lua and once into the list,
+# never read back (trimming reads only the index), as an entry (a stream's events) can be tens of kilobytes.
+_APPEND_LUA = """
+local size = string.len(ARGV[{entry}])
+local items = redis.call('RPUSH', KEYS[{k}], ARGV[{entry}])
+redis.call('RPUSH', KEYS[{k1}], redis.call('INCR', KEYS[{k3}]) .. ':' .. size)
+local bytes = redis.call('INCRBY', KEYS[{k2}], size)
+local drop = 0
+while items - drop > 1 and (items - drop > tonumber(ARGV[{entry1}]) or bytes > tonumber(ARGV[{entry2}])) do
+  bytes = bytes - tonumber(string.match(redis.call('LPOP', KEYS[{k1}]), ':(%d+)$'))
+  drop = drop + 1
 end
-return n
+if drop > 0 then
+  redis.call('LTRIM', KEYS[{k}], drop, -1)
+  redis.call('SET', KEYS[{k2}], bytes)
+end
 """
+
+
+def _append_lua(first_key: int, entry: int) -> str:
+    """The append's body for the journal's keys from ``KEYS[first_key]`` on and the entry and its bounds from
+    ``ARGV[entry]`` on."""
+    return _APPEND_LUA.format(k=first_key, k1=first_key + 1, k2=first_key + 2, k3=first_key + 3, entry=entry,
+                              entry1=entry + 1, entry2=entry + 2)
+
+
+_APPEND = _append_lua(1, 1) + "return items - drop"
+# KEYS: the space's hash, its epoch, the counter, then the journal's four. ARGV: the key, the bound, the counter's
+# value, the expected n and epoch, then the entry and its bounds. See Backend.commit.
+_COMMIT = (_GUARD_LUA + _COUNT_LUA + """
+if n ~= tonumber(ARGV[4]) or epoch ~= tonumber(ARGV[5]) then return {n, epoch} end
+""" + _append_lua(4, 6) + "return {n, epoch}")
 # KEYS: values (hash), order (sorted set), sizes (hash), bytes, sequence. ARGV: key, value, max items, max bytes.
 _PUT = """
 local old = redis.call('HGET', KEYS[3], ARGV[1])
@@ -104,6 +129,7 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
+_JOURNAL = [f"{PREFIX}journal", f"{PREFIX}journal-index", f"{PREFIX}journal-bytes", f"{PREFIX}journal-seq"]
 
 
 class RedisBackend(Backend):
@@ -132,7 +158,7 @@ class RedisBackend(Backend):
         self._local = threading.local()
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
-        self._uncount = self._script(_UNCOUNT)
+        self._uncount, self._commit = self._script(_UNCOUNT), self._script(_COMMIT)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
 
     def _script(self, source: str) -> Callable[..., Any]:
@@ -203,6 +229,13 @@ class RedisBackend(Backend):
             [f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", PREFIX + counter], [key, bound, value]))
         return None if got is None else (int(got[0]), int(got[1]))
 
+    def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
+               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+        got = self._call(lambda: self._commit(
+            [f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", PREFIX + counter, *_JOURNAL],
+            [key, bound, value, expected[0], expected[1], entry, max_items, max_bytes]))
+        return None if got is None else (int(got[0]), int(got[1]))
+
     def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
         return bool(self._call(lambda: self._uncount([f"{PREFIX}seen:{space}"], [key, occurrence + 1])))
 
@@ -242,15 +275,20 @@ class RedisBackend(Backend):
     # --- the journal ------------------------------------------------------------------------------------------
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._call(lambda: self._append([f"{PREFIX}journal", f"{PREFIX}journal-bytes", f"{PREFIX}journal-seq"],
-                                        [entry, max_items, max_bytes]))
+        self._call(lambda: self._append(_JOURNAL, [entry, max_items, max_bytes]))
 
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        def read() -> tuple[list[bytes], list[bytes]]:
+            pipe = self.client.pipeline(transaction=True)  # both lists as of one moment
+            entries, index = pipe.lrange(_JOURNAL[0], -newest, -1).lrange(_JOURNAL[1], -newest, -1).execute()
+            return entries, index
+
+        entries, index = self._call(read)
         out = []
-        for raw in self._call(lambda: self.client.lrange(f"{PREFIX}journal", -newest, -1)):
-            seq, _, entry = raw.partition(b":")
-            if seq.isdigit() and int(seq) > after:
-                out.append((int(seq), entry))
+        for raw, about in zip(entries, index, strict=False):
+            seq = int(about.partition(b":")[0])
+            if seq > after:
+                out.append((seq, raw))
         return out
 
     # --- records ----------------------------------------------------------------------------------------------
@@ -297,7 +335,7 @@ class RedisBackend(Backend):
             doomed: list[str] = []
             for name in names:
                 if name == "journal":
-                    doomed += [f"{PREFIX}journal", f"{PREFIX}journal-bytes"]
+                    doomed += _JOURNAL[:3]  # not its sequence: entry numbers never repeat
                 elif name.startswith("records:"):
                     doomed += self._keys(name[len("records:"):])[:4]
                 else:

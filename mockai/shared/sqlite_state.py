@@ -6,8 +6,8 @@ machine itself may lose the last transactions (no ``fsync``), which a test serve
 write cost about 25 µs instead of about 80. Writes take the file's write lock (``BEGIN IMMEDIATE``), waiting at
 most :data:`~mockai.shared.TIMEOUT` seconds for it. Each thread has its own connection.
 
-An ordinary request commits twice: its ids' occurrence count (with the check that the script did not change) and
-its journal entry, each one statement that writes only its own table's pages. Journal entries are not batched
+An ordinary request commits once: its ids' occurrence count (with the check that the script did not change) and its
+journal entry, in one transaction (:meth:`~mockai.shared.Backend.commit`). Journal entries are not batched
 across requests: each is committed before its answer is sent, so another worker listing the journal (``GET
 /_mockai/calls``) the moment that answer arrives finds it, and a failed commit answers the call 503 instead.
 
@@ -157,6 +157,24 @@ class SQLiteBackend(Backend):
                            (space, key, counter, value, f"epoch:{space}"))
         return self._counted(space, key, bound, int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
 
+    def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
+               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+        with self._tx() as conn:
+            rows = conn.execute(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+                                (space, key, counter, value, f"epoch:{space}")).fetchall()
+            if not rows:
+                return None
+            got = int(rows[0][0]) - 1, int(rows[0][1] or 0)
+            if got == expected:
+                conn.execute(_APPEND, (len(entry), entry))
+        if got[0] == 0:  # a new key: keep the counts bounded (a new epoch applies from the next request on)
+            self._new_keys += 1
+            if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
+                self._bound(space, bound)
+        if got == expected:
+            self._trimmed(len(entry), max_items, max_bytes)
+        return got
+
     def _counted(self, space: str, key: bytes, bound: int, n: int, epoch: int) -> tuple[int, int]:
         if n == 1:
             self._new_keys += 1
@@ -200,8 +218,11 @@ class SQLiteBackend(Backend):
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
         self._write(_APPEND, (len(entry), entry))
+        self._trimmed(len(entry), max_items, max_bytes)
+
+    def _trimmed(self, size: int, max_items: int, max_bytes: int) -> None:
         self._appends += 1
-        if self._appends % _TRIM_EVERY == 0 or len(entry) > max_bytes // _TRIM_EVERY:
+        if self._appends % _TRIM_EVERY == 0 or size > max_bytes // _TRIM_EVERY:
             self.trim(max_items, max_bytes)
 
     def trim(self, max_items: int, max_bytes: int) -> None:

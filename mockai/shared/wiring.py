@@ -39,7 +39,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..http import HTTPRequest, HTTPResponse
 from ..journal import Call
@@ -51,6 +51,8 @@ from . import Backend, StateUnavailable, open_backend
 
 if TYPE_CHECKING:
     from ..core import Core, Exchange
+
+R = TypeVar("R")
 
 SEEN_SIZE = 65_536  # request bodies whose occurrences are counted before a new epoch starts (as in one process)
 JOURNAL_SIZE = 1000  # calls the shared journal keeps when the configuration does not say
@@ -67,19 +69,20 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
     sharing = Sharing(engine, backend)
     engine.shared = sharing
     engine.script = sharing.script
+    guarded = sharing.guarded
     for owner in (getattr(engine, "responses", None), getattr(engine, "conversations", None),
                   getattr(getattr(engine, "chat", None), "stored", None)):
         old = getattr(owner, "store", None)
         if isinstance(old, Store):
-            new = SharedStore(backend, old.kind, max_items=old.max_items, max_bytes=old.max_bytes)
+            new = SharedStore(guarded, old.kind, max_items=old.max_items, max_bytes=old.max_bytes)
             owner.store = new  # type: ignore[union-attr]
             engine.on_reset[:] = [new.clear if hook == old.clear else hook for hook in engine.on_reset]
     conversations = getattr(engine, "conversations", None)
     if conversations is not None:
-        conversations.number = lambda: backend.incr("conversations")
+        conversations.number = lambda: guarded.incr("conversations")
     limiter = getattr(engine, "rate_limiter", None)
     if limiter is not None:
-        limiter.shared = backend
+        limiter.shared = guarded
     plan = getattr(engine, "fault_plan", None)
     # The occurrence counts (keys.Occurrences: next(key, salt), clear()) of ids and of the fault schedule are
     # swapped for counts kept in the state.
@@ -87,20 +90,24 @@ def share(engine: Core, backend: Backend | None = None) -> Sharing:
     for owner, space in owners:
         seen = getattr(owner, "_seen", None)
         if seen is not None and hasattr(seen, "next"):
-            owner._seen = SharedOccurrences(backend, space, getattr(seen, "limit", SEEN_SIZE))
+            # The ids' own counts reach the state directly; any other use of it first checks a guessed count.
+            owner._seen = SharedOccurrences(backend if space == "ids" else guarded, space,
+                                            getattr(seen, "limit", SEEN_SIZE))
     if isinstance(engine._seen, SharedOccurrences):
         sharing.ids = ids = engine._seen
+        ids.stale = sharing.script.stale
 
         def ahead(ex: Exchange, counter: str, value: int) -> bool:
             # Only where the reply surely gets ids (the generator's, rendered): nothing else may answer first.
             if engine.responders or engine.config.strict:
                 return False
-            return ids.ahead(lambda: engine.ids(ex), counter, value)
+            # Guessed only while the request has done nothing else in the state: answering it again redoes all.
+            return ids.ahead(lambda: engine.ids(ex), counter, value, guess=not sharing.touched())
 
         sharing.script.ahead = ahead
     for responder in engine.responders:  # a cassette's playback order: each recording replayed once in all
         if getattr(responder, "name", None) == "cassette" and hasattr(responder, "claim"):
-            responder.claim = lambda key, recordings: backend.claim(
+            responder.claim = lambda key, recordings: guarded.claim(
                 "played:" + hashlib.sha256(key.encode()).hexdigest()[:32], recordings)
     engine.on_reset.append(sharing.reset)
     return sharing
@@ -116,25 +123,59 @@ class Sharing:
         self.max_bytes = engine.config.journal_bytes or JOURNAL_BYTES
         self.pid = os.getpid()
         self._fallback = 0
-        self.script = SharedScript(backend)
         self.ids: SharedOccurrences | None = None  # the engine's occurrence counts, once shared
+        # What every other part of the engine reaches the state through: a count guessed for this request's ids is
+        # checked before anything else the request does there (see SharedOccurrences.confirm).
+        self.guarded: Backend = Guarded(backend, self._before)
+        self.script = SharedScript(self.guarded)
+        self._local = threading.local()  # .touched: this request has used the state through `guarded`
+
+    def _before(self) -> None:
+        self._local.touched = True
+        if self.ids is not None:
+            try:
+                self.ids.confirm()
+            except BaseException:  # AnswerAgain (or the state failed): the request starts over, untouched
+                self._local.touched = False
+                raise
+
+    def touched(self) -> bool:
+        """Whether the request this thread answers has used the state (other than its ids' count) so far."""
+        return bool(getattr(self._local, "touched", False))
 
     def request_number(self) -> int:
         try:
-            return self.backend.incr("answers")
+            return self.guarded.incr("answers")
         except StateUnavailable:  # the 503 saying so needs an id too: one of this process's own
             self._fallback += 1
             return -(self.pid * 1_000_000 + self._fallback)
 
-    def record(self, call: Call) -> None:
-        """Append ``call`` to the shared journal; when that fails the call is answered 503 (and kept locally)."""
-        if self.ids is not None:
-            self.ids.settle()
+    def record(self, call: Call) -> bool:
+        """Append ``call`` to the shared journal; when that fails the call is answered 503 (and kept locally).
+
+        A call whose ids came from a guessed count (:meth:`SharedOccurrences.ahead`) has the count made and checked
+        in the same step (:meth:`~mockai.shared.Backend.commit`); ``False`` when the guess was wrong: nothing is
+        kept, and the request is answered again with the count now known."""
+        ids = self.ids
+        pending = ids.take_pending() if ids is not None else None
+        self._local.touched = False
         try:
+            if pending is not None and ids is not None:
+                key, guess, (counter, value) = pending
+                got = self.backend.commit(counter, value, ids.space, key, ids.limit, guess, entry(call, self.pid),
+                                          self.max_items, self.max_bytes)
+                if got != guess:
+                    ids.missed(key, guess, got)
+                    return False
+                ids.learn(key, guess)
+                return True
+            if ids is not None:
+                ids.settle()
             self.backend.append(entry(call, self.pid), self.max_items, self.max_bytes)
         except StateUnavailable as err:
             call.error = err
             call.response = self.engine.error_response(err)
+        return True
 
     def calls(self) -> list[dict[str, Any]]:
         """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
@@ -170,6 +211,93 @@ class Sharing:
                 quiet = 0.0
                 yield "ping"
             await asyncio.sleep(poll)
+
+
+class Guarded(Backend):
+    """``backend``, with ``before()`` called ahead of each of its operations."""
+
+    def __init__(self, backend: Backend, before: Callable[[], None]) -> None:
+        self.backend, self.before, self.url = backend, before, backend.url
+
+    def incr(self, key: str) -> int:
+        self.before()
+        return self.backend.incr(key)
+
+    def counter(self, key: str) -> int:
+        self.before()
+        return self.backend.counter(key)
+
+    def claim(self, key: str, limit: int | None) -> int | None:
+        self.before()
+        return self.backend.claim(key, limit)
+
+    def claim_at(self, key: str, expected: int) -> bool:
+        self.before()
+        return self.backend.claim_at(key, expected)
+
+    def occurrence(self, space: str, key: bytes, bound: int) -> tuple[int, int]:
+        self.before()
+        return self.backend.occurrence(space, key, bound)
+
+    def occurrence_if(self, counter: str, value: int, space: str, key: bytes, bound: int) -> tuple[int, int] | None:
+        self.before()
+        return self.backend.occurrence_if(counter, value, space, key, bound)
+
+    def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
+               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+        self.before()
+        return self.backend.commit(counter, value, space, key, bound, expected, entry, max_items, max_bytes)
+
+    def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
+        self.before()
+        return self.backend.uncount(space, key, occurrence)
+
+    def get(self, key: str) -> Any | None:
+        self.before()
+        return self.backend.get(key)
+
+    def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R:
+        self.before()
+        return self.backend.transact(key, update)
+
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
+        self.before()
+        self.backend.append(entry, max_items, max_bytes)
+
+    def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
+        self.before()
+        return self.backend.entries(newest, after)
+
+    def record(self, kind: str, key: str) -> str | None:
+        self.before()
+        return self.backend.record(kind, key)
+
+    def put(self, kind: str, key: str, value: str, max_items: int, max_bytes: int) -> None:
+        self.before()
+        self.backend.put(kind, key, value, max_items, max_bytes)
+
+    def replace(self, kind: str, key: str, value: str) -> bool:
+        self.before()
+        return self.backend.replace(kind, key, value)
+
+    def delete(self, kind: str, key: str) -> bool:
+        self.before()
+        return self.backend.delete(kind, key)
+
+    def records(self, kind: str) -> list[str]:
+        self.before()
+        return self.backend.records(kind)
+
+    def count(self, kind: str) -> tuple[int, int]:
+        self.before()
+        return self.backend.count(kind)
+
+    def clear(self, *names: str) -> None:
+        self.before()
+        self.backend.clear(*names)
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 def entry(call: Call, pid: int) -> bytes:
@@ -232,12 +360,23 @@ class SharedOccurrences:
     (``next(key, salt)`` → ``(occurrence, epoch)``, ``clear()``), bounded to ``limit`` keys the same way.
 
     A request's count can be made ahead of its time (:meth:`ahead`), in the same round trip as the script's
-    check, and is then handed to the request's own ``next`` call.
+    check, and is then handed to the request's own ``next`` call. Or it can be guessed (``ahead(guess=True)``)
+    from what this process last learnt of the key: one past its last count, or 0 for a key it does not know.
+    That is right unless another process counted the same request meanwhile, and it is checked when the request
+    is kept (:meth:`Sharing.record`), or before anything else the request does in the state (:meth:`confirm`):
+    a wrong guess answers the request again (:class:`~mockai.core.AnswerAgain`), and a key other processes count
+    too is never guessed again.
     """
 
     def __init__(self, backend: Backend, space: str, limit: int = SEEN_SIZE) -> None:
         self.backend, self.space, self.limit = backend, space, limit
-        self._local = threading.local()  # per thread, so per request: .guard while counting ahead, .ahead after
+        # Per thread, so per request: .guard while counting ahead, .ahead after; .pending while a guess is unchecked
+        # (key, guess, guard); .redo when the request is answered again with its count known.
+        self._local = threading.local()
+        self._known: dict[bytes, tuple[int, int]] = {}  # the last count this process learnt of a key
+        self._shared: dict[bytes, None] = {}  # keys other processes counted too: asked, never guessed
+        self._epoch = 0  # the newest epoch this process saw
+        self.stale: Callable[[], None] = lambda: None  # the script moved: look at it again (set by share())
 
     def next(self, key: bytes, salt: bytes = b"") -> tuple[int, int]:
         full = key[:16] + salt
@@ -245,42 +384,127 @@ class SharedOccurrences:
         guard: tuple[str, int] | None = getattr(local, "guard", None)
         if guard is not None:  # counting ahead (see ahead()): only while the guard's counter reads its value
             local.guard = None
+            guess = self._guess(full) if local.guessing else None
+            if guess is not None:
+                local.ahead, local.pending = (full, guess), (full, guess, guard)
+                return guess
             got = self.backend.occurrence_if(guard[0], guard[1], self.space, full, self.limit)
             if got is None:
                 raise _Moved
+            self.learn(full, got)
             local.ahead = (full, got)
             return got
         ahead: tuple[bytes, tuple[int, int]] | None = getattr(local, "ahead", None)
-        if ahead is not None and ahead[0] == full:  # counted ahead for this very question
+        if ahead is not None and ahead[0] == full:  # counted (or guessed) ahead for this very question
             local.ahead = None
             return ahead[1]
-        return self.backend.occurrence(self.space, full, self.limit)
+        got = self.backend.occurrence(self.space, full, self.limit)
+        self.learn(full, got)
+        return got
 
-    def ahead(self, ask: Callable[[], object], counter: str, value: int) -> bool:
+    def ahead(self, ask: Callable[[], object], counter: str, value: int, guess: bool = False) -> bool:
         """Run ``ask()``, which asks :meth:`next` this request's question (the engine's ``ids``), counting only
         while the counter ``counter`` reads ``value`` (one atomic step of the state), and keep the answer for when
-        the request asks again. ``False`` (nothing counted) when the counter moved, or ``ask()`` never asked."""
+        the request asks again. ``False`` (nothing counted) when the counter moved, or ``ask()`` never asked.
+        With ``guess``, nothing is asked of the state yet: the count is guessed, and checked later."""
         local = self._local
-        local.ahead, local.guard = None, (counter, value)
+        if getattr(local, "redo", False):  # answered again after a wrong guess: counted then, with the check
+            local.redo = False
+            return getattr(local, "ahead", None) is not None
+        local.ahead, local.guard, local.guessing = None, (counter, value), guess
         try:
             ask()
         except _Moved:
             return False
         finally:
-            local.guard = None
+            local.guard, local.guessing = None, False
         return getattr(local, "ahead", None) is not None
+
+    def _guess(self, key: bytes) -> tuple[int, int] | None:
+        if key in self._shared:
+            return None
+        epoch = self._epoch
+        known = self._known.get(key)
+        return (known[0] + 1, epoch) if known is not None and known[1] == epoch else (0, epoch)
+
+    def learn(self, key: bytes, got: tuple[int, int]) -> None:
+        """``key`` was counted ``got``: its next count is one more (in the same epoch)."""
+        self._epoch = got[1]
+        _bounded(self._known, key, got)
+
+    def take_pending(self) -> tuple[bytes, tuple[int, int], tuple[str, int]] | None:
+        """The request's guessed count, still to be checked (``None`` when there is none, or the reply never used
+        it: then nothing needs counting)."""
+        local = self._local
+        pending: tuple[bytes, tuple[int, int], tuple[str, int]] | None = getattr(local, "pending", None)
+        local.pending = None
+        if pending is not None and getattr(local, "ahead", None) == pending[:2]:
+            local.ahead = None
+            return None
+        return pending
+
+    def missed(self, key: bytes, guess: tuple[int, int], got: tuple[int, int] | None) -> None:
+        """The guess was wrong: ``got`` is the count the state made (``None``: none, the script moved). The request
+        is answered again, with that count."""
+        if got is None:
+            self.stale()
+            return
+        if got[1] == guess[1]:  # another process counted this key: from now on it is asked, not guessed
+            _bounded(self._shared, key, None)
+        self.learn(key, got)
+        local = self._local
+        local.ahead, local.redo = (key, got), True
+
+    def confirm(self) -> None:
+        """Before the request does anything else in the state: check its guessed count, if it has one. When the
+        reply has not used it yet, the count made replaces it; otherwise a wrong guess answers the request again."""
+        local = self._local
+        pending: tuple[bytes, tuple[int, int], tuple[str, int]] | None = getattr(local, "pending", None)
+        if pending is None:
+            return
+        local.pending = None
+        key, guess, (counter, value) = pending
+        unused = getattr(local, "ahead", None) == (key, guess)
+        got = self.backend.occurrence_if(counter, value, self.space, key, self.limit)
+        if got is not None and (unused or got == guess):
+            self.learn(key, got)
+            if unused:
+                local.ahead = (key, got)
+            return
+        if unused:
+            local.ahead = None
+        self.missed(key, guess, got)
+        from ..core import AnswerAgain
+
+        raise AnswerAgain
 
     def settle(self) -> None:
         """The request is over: a count made ahead that it never used (its reply had no ids after all: an error,
         say) is taken back, unless the key was counted again since, so that the counts stay those of one process."""
-        ahead: tuple[bytes, tuple[int, int]] | None = getattr(self._local, "ahead", None)
+        local = self._local
+        local.redo = False
+        ahead: tuple[bytes, tuple[int, int]] | None = getattr(local, "ahead", None)
         if ahead is not None:
-            self._local.ahead = None
+            local.ahead = None
             with contextlib.suppress(StateUnavailable):  # at worst an occurrence number is skipped
                 self.backend.uncount(self.space, ahead[0], ahead[1][0])
 
     def clear(self) -> None:
         self.backend.clear(f"seen:{self.space}")
+        self._known.clear()
+        self._shared.clear()
+        self._epoch = 0
+
+
+_KNOWN = 4096  # keys whose last count a process remembers to guess the next (a key it forgot is guessed 0: asked)
+
+
+def _bounded(table: dict[bytes, Any], key: bytes, value: Any) -> None:
+    """``table[key] = value``, the oldest key dropped past :data:`_KNOWN` keys."""
+    table[key] = value
+    if len(table) > _KNOWN:
+        with contextlib.suppress(KeyError, StopIteration, RuntimeError):  # another thread dropped it first
+            del table[next(iter(table))]
 
 
 class SharedStore(Store):
@@ -379,6 +603,10 @@ class SharedScript(Script):
                 apply(parse_scenario(doc, "the shared script"), self)
             self._epoch = state["epoch"]
             self._version = version
+
+    def stale(self) -> None:
+        """The script changed since this process looked: look again before the next request is matched."""
+        self._version = -1
 
     def refresh(self) -> None:
         """Bring the rules' use counts up to date (for listings)."""
