@@ -89,6 +89,8 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
                            headers=headers, body=body)
         if heavy(http.body, path):  # keep the event loop, and every other client, free while it is made
             return _send(await run_in_threadpool(engine.handle, http))
+        if engine.shared is not None:  # its round trips awaited, and shared with other requests
+            return _send(await engine.handle_async(http))
         return _send(engine.handle(http))
 
     async def crash(scope: Scope, receive: Receive, send: Send) -> bool:

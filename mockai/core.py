@@ -79,6 +79,9 @@ class Shared(Protocol):
         """Keep ``call`` in the shared journal; ``False`` when its ids were guessed wrong (nothing kept): the
         request must be answered again."""
 
+    async def record_async(self, call: Call) -> bool:
+        """:meth:`record`, its round trip awaited (and shared with other requests')."""
+
 
 class AnswerAgain(BaseException):
     """Raised while a request is answered when the ids it was given turn out to be wrong (another process counted
@@ -222,37 +225,64 @@ class Core:
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """Answer one request; every answer (errors included) lands in the journal."""
         path, route, args = self.route(http)
-        for attempt in range(1, _ATTEMPTS + 1):
-            call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
-            raised: BaseException | None = None
+        for _ in range(_ATTEMPTS):
             try:
-                try:
-                    call.response = self._dispatch(http, path, route, args, call)
-                except APIError as err:
-                    call.error = err
-                    call.response = self.error_response(err)
-                except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
-                    call.error = err.api_error()
-                    call.response = self.error_response(call.error)
-                    raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, for verify()
-                except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback
-                    call.error = APIError(500, "The server had an error while processing your request "
-                                               f"({type(exc).__name__}: {exc}).", code="server_error")
-                    call.response = self.error_response(call.error)
+                call, raised = self._attempt(http, path, route, args)
                 if self.shared is None or self.shared.record(call):
-                    break
+                    return self._done(call, raised)
             except AnswerAgain:
                 pass
-            if attempt == _ATTEMPTS:  # never seen: each answer again counts without guessing
-                call = Call(http=http, route=call.route, response=_EMPTY)
-                call.error = APIError(503, "mockai's shared state kept changing while this request was answered; "
-                                           "retry it.", type="server_error", code="state_busy")
-                call.response = self.error_response(call.error)
-                if self.shared is not None:
-                    self.shared.record(call)
+        return self._done(self._busy(http, route), None)
+
+    async def handle_async(self, http: HTTPRequest) -> HTTPResponse:
+        """:meth:`handle`, for an event loop (the socket door): a shared state's round trip is awaited, and shared
+        with the other requests answered meanwhile, instead of holding up the loop."""
+        if self.shared is None:
+            return self.handle(http)
+        path, route, args = self.route(http)
+        for _ in range(_ATTEMPTS):
+            try:
+                call, raised = self._attempt(http, path, route, args)
+            except AnswerAgain:
+                continue
+            if await self.shared.record_async(call):
+                return self._done(call, raised)
+        return self._done(self._busy(http, route), None)
+
+    def _attempt(self, http: HTTPRequest, path: str, route: Route | None,
+                 args: dict[str, str]) -> tuple[Call, BaseException | None]:
+        """One answer to ``http`` (errors included), and the test's own exception to raise once it is recorded."""
+        call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
+        raised: BaseException | None = None
+        try:
+            call.response = self._dispatch(http, path, route, args, call)
+        except APIError as err:
+            call.error = err
+            call.response = self.error_response(err)
+        except CallbackError as err:  # the test's own scripted code raised: the test must see it, not a 500
+            call.error = err.api_error()
+            call.response = self.error_response(call.error)
+            raised = err.deliver()  # in-process: raise it in the test; over a socket: a 500, logged, for verify()
+        except Exception as exc:  # a bug here must still look like the real API's 500, never a traceback page
+            call.error = APIError(500, "The server had an error while processing your request "
+                                       f"({type(exc).__name__}: {exc}).", code="server_error")
+            call.response = self.error_response(call.error)
+        return call, raised
+
+    def _busy(self, http: HTTPRequest, route: Route | None) -> Call:
+        """The answer when every attempt found its guessed ids wrong (never seen: each answer again asks)."""
+        call = Call(http=http, route=route.name if route is not None else "unknown", response=_EMPTY)
+        call.error = APIError(503, "mockai's shared state kept changing while this request was answered; retry it.",
+                              type="server_error", code="state_busy")
+        call.response = self.error_response(call.error)
+        if self.shared is not None:
+            self.shared.record(call)
+        return call
+
+    def _done(self, call: Call, raised: BaseException | None) -> HTTPResponse:
         self.record(call)
         if raised is not None:
-            raise raised  # outside the except block: its traceback is the callback's, without mockai's chaining
+            raise raised  # outside any except block: its traceback is the callback's, without mockai's chaining
         return call.response
 
     def record(self, call: Call) -> None:

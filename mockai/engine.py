@@ -108,3 +108,8 @@ class Engine(Core):
                 return self.error_response(APIError(500, f"The control API failed ({type(exc).__name__}: {exc}).",
                                                     code="server_error"))
         return super().handle(http)
+
+    async def handle_async(self, http: HTTPRequest) -> HTTPResponse:
+        if http.path.startswith("/_mockai") and self.config.control is not False:
+            return self.handle(http)
+        return await super().handle_async(http)

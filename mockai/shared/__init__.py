@@ -43,6 +43,9 @@ from typing import Any, TypeVar
 from ..errors import APIError
 
 R = TypeVar("R")
+# A journal entry to keep, and, for a request whose ids came from a guessed count, what commit() checks: the
+# counter and its value, the occurrence space, key and bound, and the expected count.
+Keep = tuple[bytes, "tuple[str, int, str, bytes, int, tuple[int, int]] | None"]
 
 SCHEMES = ("sqlite", "redis")
 TIMEOUT = 5.0  # seconds any one operation on the shared state may wait (a lock, a connection) before it fails
@@ -128,6 +131,23 @@ class Backend(ABC):
     @abstractmethod
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
         """Add a journal entry; the oldest go first past ``max_items`` entries or ``max_bytes`` bytes."""
+
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
+        """Several requests' :meth:`commit` (an item with a guess) or :meth:`append` (without), in order; for each,
+        what :meth:`commit` returns (``None`` for an append). Backends do it in one round trip."""
+        out: list[tuple[int, int] | None] = []
+        for entry, guess in items:
+            if guess is None:
+                self.append(entry, max_items, max_bytes)
+                out.append(None)
+            else:
+                out.append(self.commit(*guess, entry, max_items, max_bytes))
+        return out
+
+    async def keep_many_async(self, items: list[Keep], max_items: int,
+                              max_bytes: int) -> list[tuple[int, int] | None]:
+        """:meth:`keep_many` from an event loop: a backend with a network round trip awaits it."""
+        return self.keep_many(items, max_items, max_bytes)
 
     @abstractmethod
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:

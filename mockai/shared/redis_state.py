@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import TIMEOUT, Backend, StateError, StateUnavailable
+from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable
 
 R = TypeVar("R")
 PREFIX = "mockai:2:"  # the format's version is in the keys: another format's keys are never read as this one's
@@ -37,61 +37,89 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 
 redis.call('INCR', KEYS[1])
 return 1
 """
-# Counting an occurrence: KEYS[1] the space's hash of counts, KEYS[2] its epoch; ARGV[1] the key, ARGV[2] the bound.
-# Leaves n (how often the key was seen before) and epoch.
+# Counting an occurrence of the key {key} in the space's hash {seen} (its epoch in {epoch}, at most {bound} keys):
+# leaves n (how often the key was seen before) and epoch.
 _COUNT_LUA = """
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1) - 1
-if n == 0 and redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], ARGV[1], 1)
-  redis.call('INCR', KEYS[2])
+local n = redis.call('HINCRBY', {seen}, {key}, 1) - 1
+if n == 0 and redis.call('HLEN', {seen}) > tonumber({bound}) then
+  redis.call('DEL', {seen})
+  redis.call('HSET', {seen}, {key}, 1)
+  redis.call('INCR', {epoch})
 end
-local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local epoch = tonumber(redis.call('GET', {epoch}) or '0')
 """
+_COUNT = _COUNT_LUA.format(seen="KEYS[1]", epoch="KEYS[2]", key="ARGV[1]", bound="ARGV[2]")
 # With KEYS[3] a counter and ARGV[3] a value: nothing is counted (nil) unless the counter reads that value.
-_GUARD_LUA = """
+_GUARD = """
 if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[3]) then return false end
 """
-_OCCURRENCE = _GUARD_LUA + _COUNT_LUA + "return {n, epoch}"
+_OCCURRENCE = _GUARD + _COUNT + "return {n, epoch}"
 # KEYS: the space's hash. ARGV: the key, its count to take back.
 _UNCOUNT = """
 if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 return 1
 """
-# KEYS: the journal list, its index, its bytes, its sequence. ARGV: the entry, max items, max bytes. The index
-# holds "SEQ:SIZE" for each entry, in the same order: the entry itself is copied once into Lua and once into the list,
-# never read back (trimming reads only the index), as an entry (a stream's events) can be tens of kilobytes.
+# Appending {entry} to the journal's list {journal} and its index {index} ("SEQ:SIZE" for each entry, in the same
+# order), its bytes in {bytes} and its numbering in {seq}, keeping at most {items} entries and {most} bytes (the newest
+# always). The entry is copied once into Lua and once into the list and never read back (trimming reads only the
+# index): an entry (a stream's events) can be tens of kilobytes.
 _APPEND_LUA = """
-local size = string.len(ARGV[{entry}])
-local items = redis.call('RPUSH', KEYS[{k}], ARGV[{entry}])
-redis.call('RPUSH', KEYS[{k1}], redis.call('INCR', KEYS[{k3}]) .. ':' .. size)
-local bytes = redis.call('INCRBY', KEYS[{k2}], size)
+local size = string.len({entry})
+local items = redis.call('RPUSH', {journal}, {entry})
+redis.call('RPUSH', {index}, redis.call('INCR', {seq}) .. ':' .. size)
+local bytes = redis.call('INCRBY', {bytes}, size)
 local drop = 0
-while items - drop > 1 and (items - drop > tonumber(ARGV[{entry1}]) or bytes > tonumber(ARGV[{entry2}])) do
-  bytes = bytes - tonumber(string.match(redis.call('LPOP', KEYS[{k1}]), ':(%d+)$'))
+while items - drop > 1 and (items - drop > tonumber({items}) or bytes > tonumber({most})) do
+  bytes = bytes - tonumber(string.match(redis.call('LPOP', {index}), ':(%d+)$'))
   drop = drop + 1
 end
 if drop > 0 then
-  redis.call('LTRIM', KEYS[{k}], drop, -1)
-  redis.call('SET', KEYS[{k2}], bytes)
+  redis.call('LTRIM', {journal}, drop, -1)
+  redis.call('SET', {bytes}, bytes)
 end
 """
 
 
-def _append_lua(first_key: int, entry: int) -> str:
-    """The append's body for the journal's keys from ``KEYS[first_key]`` on and the entry and its bounds from
-    ``ARGV[entry]`` on."""
-    return _APPEND_LUA.format(k=first_key, k1=first_key + 1, k2=first_key + 2, k3=first_key + 3, entry=entry,
-                              entry1=entry + 1, entry2=entry + 2)
+def _append_lua(first_key: int, entry: str, bounds: int) -> str:
+    """The append for the journal's keys from ``KEYS[first_key]`` on, the entry ``entry`` (a Lua expression) and
+    its bounds in ``ARGV[bounds]`` and ``ARGV[bounds + 1]``."""
+    journal, index, size, seq = (f"KEYS[{first_key + i}]" for i in range(4))
+    return _APPEND_LUA.format(journal=journal, index=index, bytes=size, seq=seq, entry=entry,
+                              items=f"ARGV[{bounds}]", most=f"ARGV[{bounds + 1}]")
 
 
-_APPEND = _append_lua(1, 1) + "return items - drop"
+# KEYS: the journal's four. ARGV: the entry, max items, max bytes.
+_APPEND = _append_lua(1, "ARGV[1]", 2) + "return items - drop"
 # KEYS: the space's hash, its epoch, the counter, then the journal's four. ARGV: the key, the bound, the counter's
 # value, the expected n and epoch, then the entry and its bounds. See Backend.commit.
-_COMMIT = (_GUARD_LUA + _COUNT_LUA + """
+_COMMIT = (_GUARD + _COUNT + """
 if n ~= tonumber(ARGV[4]) or epoch ~= tonumber(ARGV[5]) then return {n, epoch} end
-""" + _append_lua(4, 6) + "return {n, epoch}")
+""" + _append_lua(4, "ARGV[6]", 7) + "return {n, epoch}")
+# Backend.keep_many. KEYS: the counter, the space's hash, its epoch, then the journal's four. ARGV: the bound, max
+# items, max bytes, then five for each item: the counter's value ('' for a plain append), the key, the expected n
+# and epoch, the entry. Returns {n, epoch} for each item ({-1, -1} when the counter moved; {-2, -2}: appended).
+_KEEP = """
+local out = {}
+local version = tonumber(redis.call('GET', KEYS[1]) or '0')
+for i = 4, #ARGV, 5 do
+  local keep = true
+  if ARGV[i] == '' then
+    out[#out + 1] = {-2, -2}
+  elseif version ~= tonumber(ARGV[i]) then
+    keep = false
+    out[#out + 1] = {-1, -1}
+  else
+""" + _COUNT_LUA.format(seen="KEYS[2]", epoch="KEYS[3]", key="ARGV[i + 1]", bound="ARGV[1]") + """
+    out[#out + 1] = {n, epoch}
+    keep = n == tonumber(ARGV[i + 2]) and epoch == tonumber(ARGV[i + 3])
+  end
+  if keep then
+""" + _append_lua(4, "ARGV[i + 4]", 2) + """
+  end
+end
+return out
+"""
 # KEYS: values (hash), order (sorted set), sizes (hash), bytes, sequence. ARGV: key, value, max items, max bytes.
 _PUT = """
 local old = redis.call('HGET', KEYS[3], ARGV[1])
@@ -159,6 +187,10 @@ class RedisBackend(Backend):
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
         self._uncount, self._commit = self._script(_UNCOUNT), self._script(_COMMIT)
+        self._keep_source = _KEEP
+        self._keep_sha = hashlib.sha1(_KEEP.encode()).hexdigest()
+        self._keep = self._script(_KEEP)
+        self._async: tuple[Any, Any] | None = None  # (the event loop, its redis.asyncio client)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
 
     def _script(self, source: str) -> Callable[..., Any]:
@@ -276,6 +308,67 @@ class RedisBackend(Backend):
 
     def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
         self._call(lambda: self._append(_JOURNAL, [entry, max_items, max_bytes]))
+
+    def _keep_call(self, items: list[Keep], max_items: int, max_bytes: int) -> tuple[list[str], list[Any]] | None:
+        """The keys and arguments of the batch script for ``items``; ``None`` when their guesses differ in counter,
+        space or bound (never, from one engine), which one call cannot check."""
+        guesses = {(g[0], g[2], g[4]) for _, g in items if g is not None}
+        if len(guesses) > 1:
+            return None
+        counter, space, bound = guesses.pop() if guesses else ("script-version", "ids", 0)
+        args: list[Any] = [bound, max_items, max_bytes]
+        for entry, guess in items:
+            if guess is None:
+                args += ["", "", 0, 0, entry]
+            else:
+                args += [guess[1], guess[3], guess[5][0], guess[5][1], entry]
+        return [PREFIX + counter, f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", *_JOURNAL], args
+
+    @staticmethod
+    def _kept(items: list[Keep], got: list[Any]) -> list[tuple[int, int] | None]:
+        return [None if guess is None or int(n) == -1 else (int(n), int(epoch))
+                for (_, guess), (n, epoch) in zip(items, got, strict=True)]
+
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
+        call = self._keep_call(items, max_items, max_bytes)
+        if call is None:
+            return super().keep_many(items, max_items, max_bytes)
+        keys, args = call
+        return self._kept(items, self._call(lambda: self._keep(keys, args)))
+
+    async def keep_many_async(self, items: list[Keep], max_items: int,
+                              max_bytes: int) -> list[tuple[int, int] | None]:
+        import asyncio
+
+        call = self._keep_call(items, max_items, max_bytes)
+        if call is None:
+            return super().keep_many(items, max_items, max_bytes)
+        keys, args = call
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:  # a client belongs to the loop it was made on
+            import redis.asyncio
+
+            self._async = loop, redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=None,
+                retry_on_timeout=False, health_check_interval=0)
+        client = self._async[1]
+
+        async def run() -> Any:
+            try:
+                return await client.evalsha(self._keep_sha, len(keys), *keys, *args)
+            except self._no_script:  # the server restarted since: it lost its scripts
+                await client.script_load(self._keep_source)
+                return await client.evalsha(self._keep_sha, len(keys), *keys, *args)
+
+        try:
+            try:
+                got = await run()
+            except self._closed:  # its connection died with a server that restarted since: once more, anew
+                await client.connection_pool.disconnect()
+                got = await run()
+        except self._errors as exc:
+            raise StateUnavailable(_shown(self.url), exc) from None
+        return self._kept(items, got)
 
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         def read() -> tuple[list[bytes], list[bytes]]:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from . import TIMEOUT, Backend, StateError, StateUnavailable
+from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable
 
 R = TypeVar("R")
 
@@ -174,6 +174,34 @@ class SQLiteBackend(Backend):
         if got == expected:
             self._trimmed(len(entry), max_items, max_bytes)
         return got
+
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
+        out: list[tuple[int, int] | None] = []
+        new: list[tuple[str, int]] = []
+        kept: list[int] = []
+        with self._tx() as conn:  # one transaction for them all: one commit of the file
+            for entry, guess in items:
+                if guess is not None:
+                    counter, value, space, key, bound, expected = guess
+                    rows = conn.execute(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
+                                        (space, key, counter, value, f"epoch:{space}")).fetchall()
+                    got = (int(rows[0][0]) - 1, int(rows[0][1] or 0)) if rows else None
+                    out.append(got)
+                    if got is not None and got[0] == 0:
+                        new.append((space, bound))
+                    if got != expected:
+                        continue
+                else:
+                    out.append(None)
+                conn.execute(_APPEND, (len(entry), entry))
+                kept.append(len(entry))
+        for space, bound in new:
+            self._new_keys += 1
+            if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
+                self._bound(space, bound)
+        for size in kept:
+            self._trimmed(size, max_items, max_bytes)
+        return out
 
     def _counted(self, space: str, key: bytes, bound: int, n: int, epoch: int) -> tuple[int, int]:
         if n == 1:

@@ -47,7 +47,7 @@ from ..rules import Script
 from ..scenario import apply, parse_scenario
 from ..specs import ReplySpec, answers
 from ..state import Store
-from . import Backend, StateUnavailable, open_backend
+from . import Backend, Keep, StateUnavailable, open_backend
 
 if TYPE_CHECKING:
     from ..core import Core, Exchange
@@ -129,6 +129,9 @@ class Sharing:
         self.guarded: Backend = Guarded(backend, self._before)
         self.script = SharedScript(self.guarded)
         self._local = threading.local()  # .touched: this request has used the state through `guarded`
+        self._batch: list[tuple[Keep, Any]] = []  # calls to keep, waiting for the next round trip (record_async)
+        self._sending: Any = None  # the batch on its way
+        self._loop: Any = None  # the event loop that batches (the first to call record_async)
 
     def _before(self) -> None:
         self._local.touched = True
@@ -156,25 +159,98 @@ class Sharing:
         A call whose ids came from a guessed count (:meth:`SharedOccurrences.ahead`) has the count made and checked
         in the same step (:meth:`~mockai.shared.Backend.commit`); ``False`` when the guess was wrong: nothing is
         kept, and the request is answered again with the count now known."""
-        ids = self.ids
-        pending = ids.take_pending() if ids is not None else None
-        self._local.touched = False
+        item = self._item(call)
+        entry, guess = item
         try:
-            if pending is not None and ids is not None:
-                key, guess, (counter, value) = pending
-                got = self.backend.commit(counter, value, ids.space, key, ids.limit, guess, entry(call, self.pid),
-                                          self.max_items, self.max_bytes)
-                if got != guess:
-                    ids.missed(key, guess, got)
-                    return False
-                ids.learn(key, guess)
-                return True
-            if ids is not None:
-                ids.settle()
-            self.backend.append(entry(call, self.pid), self.max_items, self.max_bytes)
+            if guess is None:
+                got = None
+                self.backend.append(entry, self.max_items, self.max_bytes)
+            else:
+                got = self.backend.commit(*guess, entry, self.max_items, self.max_bytes)
         except StateUnavailable as err:
-            call.error = err
-            call.response = self.engine.error_response(err)
+            return self._failed(call, err)
+        return self._kept(item, got)
+
+    async def record_async(self, call: Call) -> bool:
+        """:meth:`record` on an event loop: the round trip is awaited, in one batch with those of the other
+        requests answered meanwhile (:meth:`~mockai.shared.Backend.keep_many_async`)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:  # batches belong to one event loop: on another, wait as in-process doors do
+            return self.record(call)
+        item = self._item(call)
+        future: asyncio.Future[tuple[int, int] | None] = loop.create_future()
+        self._batch.append((item, future))
+        if len(self._batch) == 1:  # the first of a batch: send it once the requests ready now are answered too
+            loop.call_soon(self._flush)
+        try:
+            got = await future
+        except StateUnavailable as err:
+            return self._failed(call, err)
+        return self._kept(item, got)
+
+    def _flush(self) -> None:
+        import asyncio
+
+        if self._sending is not None and not self._sending.done():
+            return  # one batch on its way at a time: the next leaves when it is back (see _sent)
+        batch, self._batch = self._batch, []
+        if batch:
+            self._sending = asyncio.ensure_future(self._send(batch))
+
+    async def _send(self, batch: list[tuple[Keep, Any]]) -> None:
+        try:
+            got = await self.backend.keep_many_async([item for item, _ in batch], self.max_items, self.max_bytes)
+        except StateUnavailable as err:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(err)
+        except BaseException as exc:  # never leave a request waiting
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(StateUnavailable(self.backend.url, exc))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (_, future), result in zip(batch, got, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._sending = None
+            if self._batch:
+                self._flush()
+
+    def _item(self, call: Call) -> Keep:
+        """What keeping ``call`` takes: its entry, and its guessed count to check (the count made ahead and not
+        used is taken back first)."""
+        ids = self.ids
+        self._local.touched = False
+        guess = None
+        if ids is not None:
+            pending = ids.take_pending()
+            if pending is not None:
+                key, expected, (counter, value) = pending
+                guess = (counter, value, ids.space, key, ids.limit, expected)
+            else:
+                ids.settle()
+        return entry(call, self.pid), guess
+
+    def _kept(self, item: Keep, got: tuple[int, int] | None) -> bool:
+        guess = item[1]
+        if guess is None or self.ids is None:
+            return True
+        if got != guess[5]:
+            self.ids.missed(guess[3], guess[5], got)
+            return False
+        self.ids.learn(guess[3], got)
+        return True
+
+    def _failed(self, call: Call, err: StateUnavailable) -> bool:
+        call.error = err
+        call.response = self.engine.error_response(err)
         return True
 
     def calls(self) -> list[dict[str, Any]]:
