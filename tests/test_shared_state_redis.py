@@ -162,3 +162,48 @@ def test_scenario_files_are_loaded_once_for_all_replicas(redis_server: RedisServ
         _, rules = ask_control(one, "GET", "rules")
         assert len(rules["rules"]) == 1
         assert [ask(c, "ping") for c in clients] == ["pong", "pong"]
+
+
+def test_concurrent_requests_share_round_trips_and_get_one_engines_ids(redis_server: RedisServer) -> None:
+    """Requests in flight together on a replica keep their calls in one round trip (fewer ``EVALSHA`` than
+    requests), each call kept once and only after it was counted. The same request sent to both replicas at once
+    gets, across the two, exactly the ids one engine gives that many repeats of it: wrong guesses (the other
+    replica counted it meanwhile) are answered again, never sent."""
+    import asyncio
+
+    import redis
+
+    from mockai.engine import Config, Engine
+
+    one = Engine(Config(seed=9, clock=1_700_000_000))
+    alone = {one.handle(_chat_request("Same")).json()["id"] for _ in range(40)}
+    with replicas(redis_server, "--seed", "9", "--freeze-time", "1700000000") as (first, second):
+        stats = redis.Redis.from_url(redis_server.url)
+        stats.config_resetstat()
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=40)) as client:
+                return await asyncio.gather(*(
+                    client.post(f"{(first, second)[i % 2].base_url}/chat/completions",
+                                headers={"authorization": "Bearer sk-test"},
+                                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+                    for i, text in enumerate(["Same"] * 40 + [f"Different {n}" for n in range(40)])))
+
+        answers = asyncio.run(burst())
+        assert [r.status_code for r in answers] == [200] * 80
+        calls = int(stats.info("commandstats")["cmdstat_evalsha"]["calls"])
+        assert calls < 80, f"{calls} round trips for 80 requests: none shared"
+        assert {r.json()["id"] for r in answers[:40]} == alone, "as one engine counts 40 repeats"
+        _, journal = ask_control(first, "GET", "calls")
+        ids = [c["response"]["id"] for c in journal["data"] if c["path"].endswith("/chat/completions")]
+        assert sorted(ids) == sorted(r.json()["id"] for r in answers), "each call kept once, as it was sent"
+
+
+def _chat_request(text: str) -> Any:
+    import json
+
+    from mockai.engine import HTTPRequest
+
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
+    return HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer sk-test"},
+                       body=json.dumps(body).encode())
