@@ -5,10 +5,11 @@ transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas nev
 serve a queued reply twice. Keys start with ``mockai:2:`` (the version of their format). Every call has a socket timeout
 (:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
 
-An ordinary request makes one round trip, one ``EVALSHA``: has the script changed, how often was this request seen,
-and its journal entry (:meth:`RedisBackend.commit`), whose reply is awaited before the answer is sent (not pipelined
-into the next request's round trip: another replica listing the journal right after the answer must find the entry,
-and a failed append must answer the call 503).
+An ordinary request makes one ``EVALSHA``: has the script changed, how often was this request seen, and its
+journal entry (:meth:`RedisBackend.commit`). Under ``mockai serve`` the requests answered while one round trip is
+out share the next (:meth:`RedisBackend.keep_many_async`: one ``EVALSHA`` for them all, on a ``redis.asyncio``
+client, so the event loop answers others meanwhile). Each answer waits for its call's reply: another replica
+listing the journal right after the answer finds the entry, and a failed append answers the call 503.
 
 Needs the ``redis`` client library: ``pip install 'pytest-mockai[redis]'``.
 """

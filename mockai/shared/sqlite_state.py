@@ -7,9 +7,10 @@ write cost about 25 µs instead of about 80. Writes take the file's write lock (
 most :data:`~mockai.shared.TIMEOUT` seconds for it. Each thread has its own connection.
 
 An ordinary request commits once: its ids' occurrence count (with the check that the script did not change) and its
-journal entry, in one transaction (:meth:`~mockai.shared.Backend.commit`). Journal entries are not batched
-across requests: each is committed before its answer is sent, so another worker listing the journal (``GET
-/_mockai/calls``) the moment that answer arrives finds it, and a failed commit answers the call 503 instead.
+journal entry, in one transaction (:meth:`~mockai.shared.Backend.commit`); under ``mockai serve`` the requests
+answered meanwhile share that transaction (:meth:`SQLiteBackend.keep_many`). Each is committed before its answer
+is sent, so another worker listing the journal (``GET /_mockai/calls``) the moment that answer arrives finds it,
+and a failed commit answers the call 503 instead.
 
 >>> import tempfile, os
 >>> backend = SQLiteBackend("sqlite:///" + os.path.join(tempfile.mkdtemp(), "state.db"))
