@@ -398,6 +398,23 @@ def test_the_journal_lists_every_engines_calls(state_url: str) -> None:
     assert control(b, "GET", "calls")["data"] == []
 
 
+def test_a_long_entry_is_kept_compressed_and_read_back_as_sent(state_url: str) -> None:
+    """A stream's events repeat each chunk's id, model and fingerprint: its entry is kept compressed, and the
+    journal shows every event exactly as it was sent; a short entry is kept as it is."""
+    from mockai.shared.wiring import COMPRESS_FROM
+
+    engine = Engine(Config(state=state_url))
+    streamed = chat(engine, "Write two sentences about lighthouses.", stream=True)
+    plain = chat(engine, "Hi")
+    raw = [entry for _, entry in engine.shared.backend.entries(10)]
+    assert raw[0][:1] == b"x", "compressed"
+    assert len(raw[0]) < COMPRESS_FROM < len(b"".join(streamed.events)), "to a fraction of its size"
+    assert raw[1][:1] == b"[", "a short entry is kept as it is"
+    calls = control(engine, "GET", "calls")["data"]
+    assert calls[0]["events"] == [e.decode().strip() for e in streamed.events]
+    assert calls[1]["response"] == plain.json()
+
+
 def test_engines_sharing_a_state_answer_as_one_engine_does(state_url: str) -> None:
     """Ids (from how often a request was seen), the fault schedule and conversation ids: alternating between two
     engines gives exactly what one in-memory engine gives, so a run repeats byte for byte."""
