@@ -193,6 +193,18 @@ class Backend(ABC):
         """Release connections (the state itself stays)."""
 
 
+def shown_url(url: str) -> str:
+    """``url`` without its password, as messages and logs show it.
+
+    >>> shown_url("redis://:s3cret@redis.internal:6379/0")
+    'redis://:***@redis.internal:6379/0'
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def open_backend(url: str) -> Backend:
     """The backend for ``url``; raises :class:`StateError` with what to do when it cannot be used.
 

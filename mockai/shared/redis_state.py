@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable
+from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable, shown_url
 
 R = TypeVar("R")
 PREFIX = "mockai:2:"  # the format's version is in the keys: another format's keys are never read as this one's
@@ -169,7 +169,7 @@ class RedisBackend(Backend):
         try:
             import redis
         except ImportError:
-            raise StateError(f"--state {_shown(url)} needs the redis client library: pip install "
+            raise StateError(f"--state {shown_url(url)} needs the redis client library: pip install "
                              "'pytest-mockai[redis]' (or pip install redis)") from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
         self._reply_error = redis.ResponseError
@@ -181,7 +181,7 @@ class RedisBackend(Backend):
                                                retry=None, retry_on_timeout=False, health_check_interval=0)
             self.client.ping()
         except (ValueError, redis.RedisError) as exc:
-            raise StateError(f"--state {_shown(url)}: cannot reach Redis ({exc}); start it, or check the host, "
+            raise StateError(f"--state {shown_url(url)}: cannot reach Redis ({exc}); start it, or check the host, "
                              "port and database number") from None
         self._no_script = redis.exceptions.NoScriptError
         self._local = threading.local()
@@ -232,7 +232,7 @@ class RedisBackend(Backend):
         try:
             return run()
         except self._errors as exc:
-            raise StateUnavailable(_shown(self.url), exc) from None
+            raise StateUnavailable(shown_url(self.url), exc) from None
 
     # --- counters ---------------------------------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ class RedisBackend(Backend):
             if done:
                 return result  # type: ignore[return-value]  # set whenever done
             if time.monotonic() > deadline:
-                raise StateUnavailable(_shown(self.url), f"{key} kept changing under us for {TIMEOUT} s")
+                raise StateUnavailable(shown_url(self.url), f"{key} kept changing under us for {TIMEOUT} s")
 
     # --- the journal ------------------------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ class RedisBackend(Backend):
                 await client.connection_pool.disconnect()
                 got = await run()
         except self._errors as exc:
-            raise StateUnavailable(_shown(self.url), exc) from None
+            raise StateUnavailable(shown_url(self.url), exc) from None
         return self._kept(items, got)
 
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
@@ -448,11 +448,3 @@ class RedisBackend(Backend):
             conn.disconnect()
             self._local.conn = None
         self.client.close()
-
-
-def _shown(url: str) -> str:
-    """``url`` without its password."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)

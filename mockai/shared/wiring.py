@@ -48,7 +48,7 @@ from ..rules import Script
 from ..scenario import apply, parse_scenario
 from ..specs import ReplySpec, answers
 from ..state import Store
-from . import Backend, Keep, StateUnavailable, open_backend
+from . import Backend, Keep, StateUnavailable, open_backend, shown_url
 
 if TYPE_CHECKING:
     from ..core import Core, Exchange
@@ -197,7 +197,7 @@ class Sharing:
         import asyncio
 
         if self._sending is not None and not self._sending.done():
-            return  # one batch on its way at a time: the next leaves when it is back (see _sent)
+            return  # one batch on its way at a time: the next leaves when it is back (see _send)
         batch, self._batch = self._batch, []
         if batch:
             self._sending = asyncio.ensure_future(self._send(batch))
@@ -212,7 +212,7 @@ class Sharing:
         except BaseException as exc:  # never leave a request waiting
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(StateUnavailable(self.backend.url, exc))
+                    future.set_exception(StateUnavailable(shown_url(self.backend.url), exc))
             if not isinstance(exc, Exception):
                 raise
         else:
