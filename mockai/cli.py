@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from .config import SERVE_JOURNAL_BYTES, SERVE_JOURNAL_SIZE
 from .models import DEFAULT_MODELS
 
 
@@ -136,9 +137,9 @@ def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--fuzz-fragments", default=0.25, show_default=True, type=click.FloatRange(0, 1), metavar="P",
               help="With --responder fuzz: the share of replies whose bytes are also fragmented on the wire "
                    "(events and multi-byte characters split between writes).")
-@click.option("--journal-size", default=1000, show_default=True, type=click.IntRange(1), metavar="N",
+@click.option("--journal-size", default=SERVE_JOURNAL_SIZE, show_default=True, type=click.IntRange(1), metavar="N",
               help="Calls the journal (GET /_mockai/calls) keeps, newest first out; bounds memory under load.")
-@click.option("--journal-bytes", default=8 * 1024 * 1024, show_default=True, type=click.IntRange(1),
+@click.option("--journal-bytes", default=SERVE_JOURNAL_BYTES, show_default=True, type=click.IntRange(1),
               metavar="BYTES", help="Bytes the journal keeps at most (bodies, parsed requests, replies), oldest "
                                     "calls out first; the newest call always stays.")
 def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_format: str, api_key: str | None,
@@ -150,8 +151,8 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
           allow_playback_repeats: bool = False, match_on: str | None = None,
           match_ignore: str | None = None, match_normalize: tuple[str, ...] = (), scrub_header: tuple[str, ...] = (),
           scrub_path: tuple[str, ...] = (), scrub_pattern: tuple[str, ...] = (), responder: str = "default",
-          fuzz_fragments: float = 0.25, journal_size: int = 1000, journal_bytes: int = 8 * 1024 * 1024,
-          state: str | None = None) -> None:
+          fuzz_fragments: float = 0.25, journal_size: int = SERVE_JOURNAL_SIZE,
+          journal_bytes: int = SERVE_JOURNAL_BYTES, state: str | None = None) -> None:
     """Serve the fake API until interrupted (Ctrl-C or SIGTERM).
 
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.

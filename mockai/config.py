@@ -12,6 +12,8 @@ from typing import Any
 from .models import DEFAULT_MODELS
 
 MiB = 1024 * 1024
+SERVE_JOURNAL_SIZE = 1000  # calls `mockai serve` keeps in its journal (and a shared state's journal) by default
+SERVE_JOURNAL_BYTES = 8 * MiB  # bytes of them
 
 
 @dataclass

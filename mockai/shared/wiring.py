@@ -42,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..config import SERVE_JOURNAL_BYTES, SERVE_JOURNAL_SIZE
 from ..http import HTTPRequest, HTTPResponse
 from ..journal import Call
 from ..rules import Script
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 SEEN_SIZE = 65_536  # request bodies whose occurrences are counted before a new epoch starts (as in one process)
-JOURNAL_SIZE = 1000  # calls the shared journal keeps when the configuration does not say
-JOURNAL_BYTES = 16 * 1024 * 1024
 _SCRIPT = "script"  # the scenario documents: {"epoch": N, "docs": [...]}
 _VERSION = "script-version"  # counts every change of the documents: a process rebuilds its rules when it moved
 _CLEARED = "journal-cleared"  # counts the times the journal was emptied (the inspector's pages empty their lists)
@@ -120,8 +119,8 @@ class Sharing:
     def __init__(self, engine: Core, backend: Backend) -> None:
         self.engine = engine
         self.backend = backend
-        self.max_items = engine.config.journal_size or JOURNAL_SIZE
-        self.max_bytes = engine.config.journal_bytes or JOURNAL_BYTES
+        self.max_items = engine.config.journal_size or SERVE_JOURNAL_SIZE
+        self.max_bytes = engine.config.journal_bytes or SERVE_JOURNAL_BYTES
         self.pid = os.getpid()
         self._fallback = 0
         self.ids: SharedOccurrences | None = None  # the engine's occurrence counts, once shared
