@@ -30,6 +30,7 @@ from .http import HTTPRequest, HTTPResponse
 from .journal import Call
 from .keys import b62
 from .models import snapshot
+from .moderation import MODELS as MODERATION_MODELS
 from .prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .reply import Audio, Choice, Reply
 from .rules import build
@@ -38,6 +39,7 @@ from .stored import StoredCompletions
 from .usage import output_tokens
 from .usage import prompt_tokens as count_prompt
 from .validation import parse_chat, parse_json
+from .vectors import MODEL_DIMENSIONS
 from .wire import (
     AllowedToolsChoice,
     AssistantMessage,
@@ -164,6 +166,10 @@ class Chat:
             if core.config.strict_models and request.model not in core.config.models:
                 raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
                                code="model_not_found")
+            # Other endpoints' models, refused in the real API's words (Azure words it otherwise: not refused there).
+            if not deployment and (request.model in MODEL_DIMENSIONS or request.model in MODERATION_MODELS):
+                raise APIError(404, "This is not a chat model and thus not supported in the v1/chat/completions "
+                                    "endpoint. Did you mean to use v1/completions?", param="model")
         except APIError as err:
             return core.reject(http, call, err)
         return core.answer(core.exchange(self, request, body, prompt_of(request), http, call))

@@ -400,6 +400,17 @@ def test_unknown_url(door: Door) -> None:
     assert err.status_code == 404
 
 
+def test_an_embedding_or_moderation_model_is_not_a_chat_model(door: Door) -> None:
+    """The chat endpoint refuses the models of other endpoints as the real API does: 404, its words, ``param``
+    ``model`` and no code (whatever the model list: these models exist, they only do not chat)."""
+    for model in ("text-embedding-3-small", "omni-moderation-latest"):
+        err = door.error(model=model)
+        assert isinstance(err, openai.NotFoundError)
+        assert err.body == {"message": "This is not a chat model and thus not supported in the v1/chat/completions "
+                                       "endpoint. Did you mean to use v1/completions?",
+                            "type": "invalid_request_error", "param": "model", "code": None}
+
+
 def test_unknown_model_with_strict_models(open_door: Callable[..., Door]) -> None:
     door = open_door(models=["gpt-4o-mini"], strict_models=True)
     assert door.create().choices
