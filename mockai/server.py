@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -260,12 +261,18 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
         # In memory when the system has a tmpfs for it (Linux's /dev/shm): the file lives as long as the server.
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         folder = tempfile.mkdtemp(prefix="mockai-state-", dir=shm)
+        # Until the supervisor takes SIGTERM over, it would end the process before the folder is removed (a test
+        # or a script stopping the server as soon as it is announced): leave through the `finally` instead.
+        main = threading.current_thread() is threading.main_thread()  # (signal handlers are the main thread's)
+        previous = signal.signal(signal.SIGTERM, _exit_quietly) if main else None
         try:
             serve({**options, "state": f"sqlite:///{os.path.join(folder, 'state.db')}"}, host=host, port=port,
                   workers=workers, log_level=log_level, scenarios=scenarios, announce=announce,
                   log_format=log_format)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            if main:
+                signal.signal(signal.SIGTERM, previous)
         return
     if options.get("state"):  # create it (tables, WAL mode) once, before the workers open it all at once
         _prepare_state(options["state"], scenarios, announce)
@@ -306,6 +313,10 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
             Multiprocess(config, sockets=[sock]).run()
         else:
             quiet_server(config).run(sockets=[sock])
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _prepare_state(url: str, scenarios: Sequence[str], announce: Callable[[str], None]) -> None:

@@ -103,9 +103,15 @@ class Served:
         return self.proc.returncode, "".join(self.announced) + out, err
 
     def kill(self) -> None:
+        """Stop it, gently first: on SIGTERM the server removes what it made (a ``--workers`` state folder in
+        /dev/shm, which a SIGKILL would leave behind)."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate(timeout=15)
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate(timeout=15)
 
 
 @pytest.fixture

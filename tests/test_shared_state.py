@@ -710,6 +710,25 @@ def test_a_restart_on_the_same_state_file_loses_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "kept.db").exists(), "a named state file stays"
 
 
+def test_the_temporary_state_is_removed_however_soon_the_server_is_stopped() -> None:
+    """``--workers N``'s temporary state folder goes with the server, even when SIGTERM comes the moment the server
+    is announced (before its supervisor handles signals), and when it comes after requests were answered."""
+    import re
+
+    for answer_first in (False, True):
+        served = Served("--log-level", "warning", "--workers", "2")
+        announced = "".join(served.announced)
+        found = re.search(r"state sqlite:///(\S+)/state\.db", announced)
+        assert found is not None, announced
+        folder = Path(found.group(1))
+        assert folder.is_dir()
+        if answer_first:
+            assert served.chat(retry_for=30)[0] == 200
+        code, _, err = served.stop()
+        assert code == 0, err
+        assert not folder.exists(), f"left behind: {folder}"
+
+
 def test_a_state_that_cannot_be_used_is_a_usage_error(tmp_path: Path) -> None:
     bad = f"sqlite:///{tmp_path / 'missing' / 'state.db'}"
     result = CliRunner().invoke(main, ["serve", "--port", "0", "--workers", "2", "--state", bad])
