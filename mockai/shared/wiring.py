@@ -12,7 +12,8 @@ scripted rules and the queue       :class:`SharedScript`: scenario documents (``
 stored objects                     :class:`SharedStore` for responses, conversations and chat completions
 rate limits                        the limiter's buckets, updated in one transaction per request
 ids and the fault schedule         occurrence counts, the request-id and conversation counters (with nothing
-                                   scripted, a request's count and the script's check are one operation)
+                                   scripted, a request's count, the script's check and its journal entry are one
+                                   operation: see SharedOccurrences)
 cassette playback                  which recording of a request was replayed last (each is replayed once in all)
 the inspector's live feed          :meth:`Sharing.follow`: the shared journal, polled
 =================================  ==============================================================================
@@ -635,7 +636,8 @@ class SharedScript(Script):
     """Scripted rules and a queue shared by every process: built from scenario documents kept in the state.
 
     Each process rebuilds its rules when the documents changed (a counter read per request tells; while the script
-    is empty it is read in the same step that counts the request's occurrence: see ``__call__``). A rule's
+    is empty it is read in the same step that counts the request's occurrence and keeps its call: see
+    ``__call__``). A rule's
     uses are claimed atomically (``times`` holds across processes; a sequence gives its n-th reply to the n-th use
     anywhere), and so is each queued reply: it is served once, by whichever process claims it.
     """
@@ -722,9 +724,10 @@ class SharedScript(Script):
     # --- answering --------------------------------------------------------------------------------------------
 
     def __call__(self, ex: Exchange) -> Any:
-        # The usual request meets a script with nothing in it: it asks whether the script changed and counts its
-        # ids' occurrence in one round trip (the count made only if the script is still the one this process last
-        # saw, so nothing can have been added meanwhile). Otherwise: look, then match, as below.
+        # The usual request meets a script with nothing in it: its ids' occurrence is guessed (or, for a request
+        # other processes answer too, counted), and the check that the script is still the one this process last
+        # saw is made with the count (so nothing can have been added meanwhile: a request that finds the script
+        # changed is answered again). Otherwise: look, then match, as below.
         version = self._version
         if (self.ahead is not None and version >= 0 and not self.rules and self._queue_used >= len(self.queued)
                 and self.ahead(ex, _VERSION, version)):
