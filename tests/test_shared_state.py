@@ -169,6 +169,31 @@ def test_a_count_made_ahead_is_given_once_or_taken_back(backend: Backend) -> Non
     assert other.next(b"m" * 32) == (0, 0), "nothing was counted while the counter read another value"
 
 
+def test_keep_many_keeps_each_call_as_commit_and_append_would(backend: Backend) -> None:
+    """A batch (the socket door's round trip): plain entries are appended, a right guess is counted and appended, a
+    wrong one counted and not appended, and one made under a moved counter neither; in order, in one step."""
+    import asyncio
+
+    backend.incr("version")
+    batch: list[Any] = [
+        (b"plain", None),
+        (b"right", ("version", 1, "ids", b"k", 100, (0, 0))),
+        (b"wrong", ("version", 1, "ids", b"k", 100, (0, 0))),  # k was counted once by now: its count is 1
+        (b"moved", ("version", 0, "ids", b"m", 100, (0, 0))),
+    ]
+    assert backend.keep_many(batch, 10, 10_000) == [None, (0, 0), (1, 0), None]
+    assert [e for _, e in backend.entries(10)] == [b"plain", b"right"]
+    async def later() -> list[Any]:
+        try:
+            return await backend.keep_many_async([(b"later", ("version", 1, "ids", b"k", 100, (2, 0)))], 10, 10_000)
+        finally:
+            await backend.aclose()
+
+    assert asyncio.run(later()) == [(2, 0)]
+    assert [e for _, e in backend.entries(10)] == [b"plain", b"right", b"later"]
+    assert backend.occurrence("ids", b"m", 100) == (0, 0), "nothing was counted under the moved counter"
+
+
 def test_transact_replaces_and_deletes(backend: Backend) -> None:
     assert backend.transact("v", lambda v: ({"n": 1}, v)) is None
     assert backend.transact("v", lambda v: ({"n": v["n"] + 1}, v["n"])) == 1

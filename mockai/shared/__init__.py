@@ -149,6 +149,10 @@ class Backend(ABC):
         """:meth:`keep_many` from an event loop: a backend with a network round trip awaits it."""
         return self.keep_many(items, max_items, max_bytes)
 
+    async def aclose(self) -> None:
+        """Release what :meth:`keep_many_async` opened on the running event loop (before that loop ends)."""
+        return None
+
     @abstractmethod
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         """The ``newest`` entries of the journal (at most) numbered above ``after``, oldest first, each with its

@@ -371,6 +371,11 @@ class RedisBackend(Backend):
             raise StateUnavailable(shown_url(self.url), exc) from None
         return self._kept(items, got)
 
+    async def aclose(self) -> None:
+        if self._async is not None:
+            client, self._async = self._async[1], None
+            await client.aclose()
+
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         def read() -> tuple[list[bytes], list[bytes]]:
             pipe = self.client.pipeline(transaction=True)  # both lists as of one moment
