@@ -182,8 +182,84 @@ def _send(res: HTTPResponse) -> Response:
         return LiveResponse(res)
     if res.delivery is None or res.delivery.plain:
         # No timing was asked for, so nothing obliges one write per event: the whole reply goes in one write.
-        return Response(res.content(), status_code=res.status, headers=res.headers)
+        return PlainResponse(res)
     return DeliveredResponse(res, res.delivery)
+
+
+class PlainResponse(Response):
+    """An engine response sent whole: on uvicorn's httptools server, head and body in one ``write`` (a system
+    call fewer per request than ASGI's two messages, each of which uvicorn writes at once); elsewhere, as
+    Starlette's :class:`~starlette.responses.Response` sends it. The bytes on the wire are the same either way."""
+
+    def __init__(self, res: HTTPResponse) -> None:  # Starlette's __init__ encodes the headers: only when needed
+        self.status_code = res.status
+        self.body = self.whole = res.content()
+        self.background = None
+        self.source_headers = res.headers
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        self.init_headers(self.source_headers)  # sets the instance's raw_headers, which then shadows this
+        return self.__dict__["raw_headers"]  # type: ignore[no-any-return]
+
+    @raw_headers.setter
+    def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self.__dict__["raw_headers"] = value
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not write_whole(scope.get(TRANSPORT_KEY), send, self.status_code, self.source_headers, self.whole):
+            await super().__call__(scope, receive, send)
+
+
+try:  # uvicorn's httptools protocol, whose cycle write_whole can complete by itself
+    from uvicorn.protocols.http import httptools_impl as _httptools
+except ImportError:  # pragma: no cover - httptools not installed: uvicorn runs on h11, and ASGI sends everything
+    _httptools = None  # type: ignore[assignment]
+_Cycle = None if _httptools is None else _httptools.RequestResponseCycle
+_ASGI_ONLY = frozenset({"content-length", "transfer-encoding", "connection"})  # headers uvicorn acts on
+
+
+def _sends_for(cycle: Any, send: Send) -> bool:
+    """``send`` is the very ``send`` of uvicorn's httptools ``cycle``."""
+    return _Cycle is not None and type(cycle) is _Cycle and getattr(send, "__self__", None) is cycle
+
+
+def write_whole(cycle: Any, send: Send, status: int, headers: dict[str, str], body: bytes) -> bool:
+    """Send a whole response in one write on uvicorn's httptools connection ``cycle``, doing what its ``send``
+    does for ASGI's start and final body messages, to the byte; false (nothing done) where that cannot be sure:
+    another server or protocol, a wrapped ``send`` (the request log's), HEAD, a status without a body, a header
+    uvicorn would act on or refuse, a paused or closed connection."""
+    if (not _sends_for(cycle, send) or status < 200 or status in (204, 304) or status not in _httptools.STATUS_LINE):
+        return False
+    try:
+        if (cycle.response_started or cycle.disconnected or cycle.flow.write_paused or cycle.access_log
+                or cycle.scope["method"] == "HEAD"):
+            return False
+        parts = [_httptools.STATUS_LINE[status]]
+        for name, value in cycle.default_headers:
+            parts += (name.lower(), b": ", value, b"\r\n")
+        for key, text in headers.items():
+            name = key.lower().encode("latin-1")
+            value = text.encode("latin-1")
+            if (key.lower() in _ASGI_ONLY or _httptools.HEADER_RE.search(name)
+                    or _httptools.HEADER_VALUE_RE.search(value)):
+                return False
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(b"content-length: %d\r\n" % len(body))
+        if not cycle.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts += (b"\r\n", body)
+        cycle.response_started = True
+        cycle.waiting_for_100_continue = False
+        cycle.transport.write(b"".join(parts))
+    except (AttributeError, UnicodeEncodeError):  # another uvicorn than the one this was written for; Starlette's
+        return False  # path raises the encoding error itself
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        cycle.transport.close()
+    cycle.on_response()
+    return True
 
 
 class DeliveredResponse(Response):

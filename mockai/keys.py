@@ -10,13 +10,12 @@ True
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .http import HTTPRequest
+from .http import HTTPRequest, sorted_dumps
 
 _CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
 
@@ -35,8 +34,7 @@ class Ids:
 def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = frozenset()) -> bytes:
     """A digest of the request without the fields in ``drop``."""
     kept = {k: v for k, v in body.items() if k not in drop}
-    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).digest()
+    return hashlib.sha256(sorted_dumps(kept)).digest()
 
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -24,6 +24,7 @@ from . import capabilities
 from .deferred import built
 from .errors import APIError, from_validation, invalid, param_path, unparsable_json
 from .generate import message_text
+from .http import loads
 from .wire import (
     METADATA_MAX_KEY,
     METADATA_MAX_KEYS,
@@ -49,7 +50,7 @@ def parse_json(raw: bytes) -> Any:
     """The JSON value of a body, or the 400 OpenAI answers: for text that is not JSON, and for a string holding a
     lone UTF-16 surrogate (``"\\ud83d"`` without its pair: valid JSON, but not Unicode text)."""
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise unparsable_json() from None
     utf8 = json.detect_encoding(raw).startswith("utf-8")

@@ -145,7 +145,8 @@ def test_bad_control_bodies_get_envelopes_not_exceptions() -> None:
         assert res.json()["error"]["code"] == "invalid_json"
 
 
-@pytest.mark.parametrize("module", ["mockai.memo", "mockai.journal", "mockai.schema", "mockai.tokens", "mockai.app"])
+@pytest.mark.parametrize("module", ["mockai.memo", "mockai.journal", "mockai.schema", "mockai.tokens", "mockai.app",
+                                    "mockai.http", "mockai.keys"])
 def test_docstring_examples(module: str) -> None:
     import doctest
     import importlib
