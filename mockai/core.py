@@ -157,6 +157,7 @@ class Core:
         self.generator = Generator(self.config.locale)
         self.routes: list[Route] = []
         self._patterns: list[tuple[re.Pattern[str], Route]] = []
+        self._static: dict[tuple[str, str, bool], Route] = {}  # (method, path, Azure's) -> a route without arguments
         self.responders: list[Responder] = []
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
@@ -174,6 +175,7 @@ class Core:
         self._encoded = Memo[Any](_ENCODED_BYTES, _MEMO_BYTES)
         self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
         self._transport = Memo[bytes](_KEYS_BYTES)  # exact key -> key without the transport fields
+        self._last_key: tuple[HTTPRequest | None, str, bytes | None] = (None, "", None)  # see _body_key
         self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
         self._recorded = 0  # calls recorded so far: the next one's Call.seq
         self._seen = Occurrences(_SEEN_SIZE)  # per request: how often it was seen (ids come from it)
@@ -191,6 +193,7 @@ class Core:
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
             self.routes.append(route)
             self._patterns.append((re.compile(pattern), route))
+        self._static.clear()
 
     def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
         """``(path, route, arguments)`` for a request: the path without ``/v1``/``/openai`` prefixes, the route
@@ -207,6 +210,9 @@ class Core:
                 if path.startswith(prefix + "/"):
                     path = path[len(prefix):]
                     break
+        known = self._static.get((http.method, path, "deployment" in args))
+        if known is not None:
+            return path, known, args
         allowed: list[Route] = []
         for pattern, route in self._patterns:
             m = pattern.fullmatch(path)
@@ -215,7 +221,12 @@ class Core:
             if route.method != http.method:
                 allowed.append(route)
                 continue
-            return path, route, {**args, **m.groupdict()}
+            found = m.groupdict()
+            if not found:  # the same answer every time (paths with ids in them are not kept: unbounded)
+                if len(self._static) >= _STATIC_ROUTES:
+                    self._static.clear()
+                self._static[http.method, path, "deployment" in args] = route
+            return path, route, {**args, **found}
         if allowed:
             return path, allowed[0], {**args, "__methods": ", ".join(sorted({r.method for r in allowed}))}
         return path, None, args
@@ -378,7 +389,7 @@ class Core:
     def parse(self, http: HTTPRequest, parse: Callable[[bytes], Any], salt: str = "") -> Any:
         """``parse(http.body)``, memoized by path and bytes: load tests and retries send them again. The result is
         then shared by the calls that sent the body; nothing in mockai changes it."""
-        memo = body_key(http, salt)
+        memo = self._body_key(http, salt)
         hit = self._parsed.get(memo) if memo is not None else None
         if hit is not None:
             return hit
@@ -391,7 +402,7 @@ class Core:
                  call: Call) -> Exchange:
         """The exchange for a validated request: its content key (without ``wire.unseeded``) and exact key."""
         call.body, call.request, call.prompt = body, request, prompt
-        memo = body_key(http, wire.name)
+        memo = self._body_key(http, wire.name)
         keys = self._keys.get(memo) if memo is not None else None
         if keys is None:  # (each API's bodies have their own required fields: no salt needed between them)
             exact = canonical_key(body)
@@ -407,6 +418,15 @@ class Core:
                 self._keys.put(memo, keys, _KEY_ENTRY)
         key, exact = keys
         return Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire)
+
+    def _body_key(self, http: HTTPRequest, salt: str) -> bytes | None:
+        """:func:`~mockai.keys.body_key`, worked out once per request: parsing and the exchange both ask."""
+        last = self._last_key
+        if last[0] is http and last[1] == salt:
+            return last[2]
+        key = body_key(http, salt)
+        self._last_key = (http, salt, key)
+        return key
 
     def answer(self, ex: Exchange) -> HTTPResponse:
         """Answer a validated request: interceptors, responders, the wire's default; transforms; the wire writes
@@ -576,6 +596,7 @@ def _redact(key: str) -> str:
 
 
 _EMPTY = HTTPResponse(0, {})
+_STATIC_ROUTES = 256  # (method, path) pairs remembered by Core.route
 # Distinct requests whose occurrences are counted before a new epoch starts (ids stay unique: the epoch is in
 # them): about 10 MB at most.
 _SEEN_SIZE = 65_536

@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .http import Delivery
+
 if TYPE_CHECKING:
     from .core import Core, Exchange
     from .http import HTTPResponse
@@ -124,8 +126,6 @@ class LatencyFinisher:
         self.seed = seed
 
     def __call__(self, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
-        from .http import Delivery
-
         profile = self.profile
         if profile.off:
             return response

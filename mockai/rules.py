@@ -258,6 +258,10 @@ class Rule:
     def exhausted(self) -> bool:
         return self.times is not None and self._count >= self.times
 
+    def whose(self) -> str:
+        """Whose code raised, in a :class:`~mockai.errors.CallbackError`: ``rule on(...)``."""
+        return f"rule {self.describe()}"
+
     def describe(self) -> str:
         parts = [f"{k}=/{v.pattern}/" if isinstance(v, re.Pattern) else f"{k}={v!r}" for k, v in self.matchers.items()]
         if self.where is not None:
@@ -431,7 +435,7 @@ class Script:
                 if missed is None:
                     rule.record(ex.call)
                     ex.call.source = f"rule {rule.name!r}" if rule.name else f"rule #{index + 1}"
-                    return self._answer(rule.produce, rule._fault, f"rule {rule.describe()}", ex)
+                    return self._answer(rule.produce, rule._fault, rule.whose, ex)
             if self.pending and answers(self.queued[self._queue_used], ex.prompt.api):
                 spec = self.queued[self._queue_used]
                 self._queue_used += 1
@@ -439,9 +443,10 @@ class Script:
                 return self._answer(lambda _: spec, None, f"queued reply #{self._queue_used}", ex)
         return None
 
-    def _answer(self, produce: Callable[[Any], ReplySpec], fault: Fault | None, source: str,
+    def _answer(self, produce: Callable[[Any], ReplySpec], fault: Fault | None, source: str | Callable[[], str],
                 ex: Exchange) -> Any:
-        """Run the scripted code of one answer; what it raises (an APIError aside) becomes a CallbackError."""
+        """Run the scripted code of one answer; what it raises (an APIError aside) becomes a CallbackError naming
+        ``source`` (a rule's :meth:`Rule.whose`, called only then)."""
         try:
             spec = produce(ex.request)
             if isinstance(spec, Faulted):
@@ -452,7 +457,7 @@ class Script:
         except (APIError, *PASSED_ON):
             raise
         except BaseException as exc:
-            raise self._failed(CallbackError(exc, source), ex) from exc
+            raise self._failed(CallbackError(exc, source if isinstance(source, str) else source()), ex) from exc
 
     def _failed(self, err: CallbackError, ex: Exchange) -> CallbackError:
         err.call = ex.call

@@ -27,6 +27,7 @@ back to the approximation with a :class:`RuntimeWarning`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -86,6 +87,7 @@ def _split(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def encoding_name(model: str) -> str:
     """The tiktoken encoding a model uses: ``cl100k_base`` for GPT-3.5/GPT-4 (not 4o) and the embedding models,
     else ``o200k_base``."""

@@ -156,11 +156,13 @@ def _check_tool_results(request: ChatCompletionRequest) -> None:
                     "'tool_calls'.", f"messages[{i}].role", None)
             answered.add(msg.tool_call_id)
             continue
-        _check_answered(pending, answered)
-        pending, answered = {}, set()
+        if pending:
+            _check_answered(pending, answered)
+            pending, answered = {}, set()
         if isinstance(msg, AssistantMessage) and msg.tool_calls:
             pending = {c.id: i for c in msg.tool_calls}
-    _check_answered(pending, answered)
+    if pending:
+        _check_answered(pending, answered)
 
 
 def _check_answered(pending: Mapping[str, int], answered: set[str]) -> None:

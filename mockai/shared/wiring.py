@@ -745,7 +745,7 @@ class SharedScript(Script):
                 rule.record(ex.call)
                 ex.call.source = f"rule {rule.name!r}" if rule.name else f"rule #{index + 1}"
                 produce = _nth(rule.side_effect, n) if isinstance(rule.side_effect, list) else rule.produce
-                return self._answer(produce, rule._fault, f"rule {rule.describe()}", ex)
+                return self._answer(produce, rule._fault, rule.whose, ex)
             while self.queued:
                 used = self.backend.counter(self._queue_key())
                 if used >= len(self.queued):  # served by others: known here too (requests may skip the check then)
