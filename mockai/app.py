@@ -48,7 +48,10 @@ class MockApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[TRANSPORT_KEY] = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle
-            await self.door(scope, receive, send)
+            try:
+                await self.door(scope, receive, send)
+            finally:  # the cycle holds the scope: a reference cycle, left for the garbage collector otherwise
+                del scope[TRANSPORT_KEY]
             return
         await super().__call__(scope, receive, send)
 

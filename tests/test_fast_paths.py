@@ -198,3 +198,40 @@ def test_a_response_written_whole_is_the_asgi_bytes(case: str, monkeypatch: pyte
         assert True not in taken, "the ASGI path should have answered"
     else:
         assert taken[: len(CASES[case])] == [True] * len(CASES[case]), "the one-write path was not taken"
+
+
+def test_the_door_leaves_no_reference_cycle_behind() -> None:
+    """uvicorn's cycle holds the request's scope; the door puts the cycle in the scope while it answers, and must
+    take it out again, or every request leaves a cycle of objects that only the garbage collector can free."""
+    import asyncio
+    import gc
+    import weakref
+
+    from mockai.engine import Engine
+
+    app = door.create_app(Engine())
+
+    class Cycle:  # stands in for uvicorn's RequestResponseCycle: it keeps the scope, and sends
+        def __init__(self, scope: dict[str, Any]) -> None:
+            self.scope = scope
+            self.sent: list[dict[str, Any]] = []
+
+        async def send(self, message: dict[str, Any]) -> None:
+            self.sent.append(message)
+
+        async def receive(self) -> dict[str, Any]:
+            return {"type": "http.request", "body": CHAT, "more_body": False}
+
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+                             "headers": [(b"authorization", b"Bearer sk-test")]}
+    cycle = Cycle(scope)
+    asyncio.run(app(scope, cycle.receive, cycle.send))
+    assert cycle.sent[0]["status"] == 200
+    assert door.TRANSPORT_KEY not in scope
+    gone = weakref.ref(cycle)
+    gc.disable()
+    try:
+        del cycle, scope
+        assert gone() is None, "the cycle outlived its request: only the collector could free it"
+    finally:
+        gc.enable()
