@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mockai import MockAI, tokens
@@ -336,3 +336,9 @@ def test_tiktoken_with_a_verified_cache_is_the_second_choice(tokenizer: Callable
     tokenizer("")
     assert tokens.backend("gpt-4o") == "tiktoken:o200k_base"
     assert attempts == []
+
+
+@given(st.text(max_size=300))
+@example("a" * 61 + " " + "b" * 10 + "c" * 11 + " 12345 __ '' 've")
+def test_pieces_counts_what_split_makes(text: str) -> None:
+    assert tokens.pieces(text) == len(tokens.split(text))
