@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from .deferred import built
 from .errors import param_path
 from .rules import Script, error, short_form, short_form_fields
+from .specs import header_fields
 from .suggest import closest
 
 
@@ -108,6 +109,11 @@ class ErrorSpec(_Strict):
     type: str | None = None
     param: str | None = None
     headers: dict[str, str] | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable(cls, headers: dict[str, str] | None) -> dict[str, str] | None:
+        return None if headers is None else header_fields(headers)
 
 
 class ToolCallSpec(_Strict):

@@ -15,6 +15,7 @@ ValueError: a refusal is sent instead of an answer (its content is null), so it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,7 +54,37 @@ def error(status: int, message: str | None = None, *, code: str | None = None, t
     'server_error'
     """
     return APIError(status, message or _DEFAULT_MESSAGES.get(status, f"Error {status}."), code=code, type=type,
-                    param=param, headers=headers)
+                    param=param, headers=None if headers is None else header_fields(headers))
+
+
+def header_fields(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Headers a scripted answer may carry, as they will be sent: a name is an HTTP token, a value text (a number
+    is written as text) in Latin-1 without control characters. Anything else raises ``ValueError`` now, naming
+    the header, rather than breaking the connection of the request it answers.
+
+    >>> header_fields({"retry-after": 2, "x-note": "slow down"})
+    {'retry-after': '2', 'x-note': 'slow down'}
+    >>> header_fields({"x-note": "a\\nb"})
+    Traceback (most recent call last):
+    ...
+    ValueError: header 'x-note': its value 'a\\nb' cannot be sent (a control character, or one beyond Latin-1)
+    """
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"header name {name!r} cannot be sent: a name is letters, digits and !#$%&'*+-.^_`|~")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(f"header {name!r}: its value must be text or a number, not {type(value).__name__}")
+        text = str(value)
+        if _UNSENDABLE.search(text):
+            raise ValueError(f"header {name!r}: its value {text!r} cannot be sent (a control character, or one beyond "
+                             "Latin-1)")
+        out[name] = text
+    return out
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")  # what uvicorn refuses, and past Latin-1
 
 
 _DEFAULT_MESSAGES = {

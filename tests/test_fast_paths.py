@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mockai import MockAI
 from mockai import app as door
+from mockai.errors import APIError
 from mockai.http import loads, sorted_dumps
 
 SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**70), max_value=2**70)
@@ -171,8 +172,8 @@ SCRIPTED = {"scripted headers": {"retry-after": "1", "x-scripted": "yes"},
 def served_bytes(case: str) -> bytes:
     """What a fresh server (same seed, frozen clock) sends back for the case's requests."""
     with MockAI(seed=3, clock=1_700_000_000) as mock, mock.serve() as server:
-        if case in SCRIPTED:
-            mock.on().error(429, "Slow down", headers=SCRIPTED[case])
+        if case in SCRIPTED:  # (straight to APIError: error() refuses what uvicorn would refuse, when scripted)
+            mock.on().respond(lambda _request, h=SCRIPTED[case]: APIError(429, "Slow down", headers=h))
         return raw_exchange(server.port, CASES[case])
 
 

@@ -93,6 +93,31 @@ def test_error_keeps_code_param_and_headers() -> None:
     assert err.headers["retry-after"] == "1"
 
 
+@pytest.mark.parametrize(("headers", "says"), [
+    ({"x-note": "two\r\nlines"}, "header 'x-note': its value 'two\\r\\nlines' cannot be sent"),
+    ({"x-note": "\U0001f600"}, "cannot be sent (a control character, or one beyond Latin-1)"),
+    ({"bad name": "x"}, "header name 'bad name' cannot be sent"),
+    ({"x-note": None}, "its value must be text or a number, not NoneType"),
+])
+def test_error_refuses_headers_that_cannot_be_sent_when_scripted(headers: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        error(429, headers=headers)
+
+
+def test_scripted_header_numbers_are_sent_as_text() -> None:
+    import httpx
+
+    from mockai import MockAI
+
+    with MockAI() as mock:
+        mock.on().error(429, headers={"retry-after": 2})
+        res = httpx.Client(transport=mock.transport(), base_url="http://mock/v1").post(
+            "/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"authorization": "Bearer sk-test"})
+    assert res.status_code == 429
+    assert res.headers["retry-after"] == "2"
+
+
 # --- matching and why a rule misses ------------------------------------------------------------------------
 
 

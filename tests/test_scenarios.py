@@ -195,6 +195,8 @@ def test_every_matcher_in_a_scenario() -> None:
 
 BAD_YAML = [
     # (document, line, path, reason)
+    ("rules:\n  - match: {}\n    error:\n      status: 429\n      headers: {x-note: \"two\\nlines\"}\n", 5,
+     "rules[0].error.headers", "header 'x-note': its value 'two\\nlines' cannot be sent"),
     ("rules:\n  - match: {last_user: hi}\n    reply: {text: hello}\n", 3, "rules[0].reply",
      "unknown reply field(s) ['text']"),
     ("rules:\n  - match: {last_user: hi}\n", 2, "rules[0]", "needs exactly one of reply, replies or error"),
