@@ -16,6 +16,7 @@ import bisect
 import contextlib
 import ipaddress
 import logging
+import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -34,7 +35,7 @@ _INLINE_BODY = 256 * 1024  # bodies larger than this are answered in a worker th
 # Words in a body that make its answer cost real CPU, even from a few hundred bytes: a schema to fill (structured
 # outputs, tools, functions: up to the model's output limit, see mockai.schema), many choices, logprobs. An
 # escaped key ("sch\u0065ma") is JSON too, so any escape counts.
-_HEAVY = (b'"schema"', b'"parameters"', b'"n"', b'"logprobs"', b"\\u")
+_HEAVY = re.compile(rb'"schema"|"parameters"|"n"|"logprobs"|\\u')
 TRANSPORT_KEY = "mockai.transport"
 
 
@@ -168,7 +169,7 @@ def heavy(body: bytes, path: str = "") -> bool:
     >>> heavy(b'{"model": "text-embedding-3-small", "input": "a"}', "/v1/embeddings")
     True
     """
-    return path.rstrip("/").endswith("/embeddings") or len(body) > _INLINE_BODY or any(word in body for word in _HEAVY)
+    return path.rstrip("/").endswith("/embeddings") or len(body) > _INLINE_BODY or _HEAVY.search(body) is not None
 
 
 def is_loopback(host: str) -> bool:

@@ -212,7 +212,7 @@ def sse(chunk_list: Iterable[dict[str, Any]]) -> list[bytes]:
 
 def choice_parts(reply: Reply) -> list[bytes]:
     """The serialized ``choices[0]`` of each chunk: all of a stream that does not depend on its id or clock."""
-    return [dumps(choice) for choice in _choices(reply)]
+    return _text_parts(reply) or [dumps(choice) for choice in _choices(reply)]
 
 
 _FIRST_TEXT = (b'{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,'
@@ -228,11 +228,31 @@ def _text_parts(reply: Reply) -> list[bytes] | None:
     if (not c.content or c.logprobs is not None or c.refusal or c.audio is not None or c.tool_calls
             or c.function_call is not None):
         return None
+    pieces = c.content_tokens()
+    if len(pieces) > _KEPT_TOKENS:
+        return _written(pieces, c.finish_reason)
+    key = (tuple(pieces), c.finish_reason)  # a scripted reply is the same text every time: written once
+    parts = _PARTS.get(key)
+    if parts is None:
+        if len(_PARTS) >= _KEPT_PARTS:
+            _PARTS.clear()
+        parts = _PARTS[key] = _written(pieces, c.finish_reason)
+    return parts
+
+
+def _written(pieces: list[str], finish_reason: str | None) -> list[bytes]:
     parts = [_FIRST_TEXT]
     parts += [b'{"index":0,"delta":{"content":' + scratch_dumps(tok) + b'},"logprobs":null,"finish_reason":null}'
-              for tok in c.content_tokens()]
-    parts.append(b'{"index":0,"delta":{},"logprobs":null,"finish_reason":' + scratch_dumps(c.finish_reason) + b"}")
+              for tok in pieces]
+    parts.append(b'{"index":0,"delta":{},"logprobs":null,"finish_reason":' + scratch_dumps(finish_reason) + b"}")
     return parts
+
+
+# The text streams written last (never changed once made: callers only read them), by their tokens and finish
+# reason; at most _KEPT_PARTS of _KEPT_TOKENS tokens each (about 2 MB).
+_PARTS: dict[tuple[tuple[str, ...], str | None], list[bytes]] = {}
+_KEPT_PARTS = 128
+_KEPT_TOKENS = 160
 
 
 def encode(reply: Reply, meta: Meta, parts: list[bytes] | None = None) -> list[bytes]:

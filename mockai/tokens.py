@@ -236,9 +236,10 @@ def pieces(text: str) -> int:
     >>> pieces("Hello, lighthouse keepers!")
     6
     """
-    n = 0
-    for piece in _PIECES.findall(text):
-        n += 1 if len(piece) <= _LONG else -(-len(piece) // _PIECE)
+    lengths = list(map(len, _PIECES.findall(text)))
+    n = len(lengths)
+    if n and max(lengths) > _LONG:  # rare: a long word is cut into pieces of _PIECE
+        n += sum(-(-size // _PIECE) - 1 for size in lengths if size > _LONG)
     return n
 
 

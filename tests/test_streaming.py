@@ -20,6 +20,8 @@ from conftest import (
     stream,
     strict_chunks,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionChunk
 
 from mockai import Engine, streaming, tokens, wire
@@ -265,6 +267,20 @@ def test_a_streams_fast_encoding_is_byte_for_byte_its_chunks(reply: Reply, usage
     meta = streaming.Meta(id="chatcmpl-x", created=1, model="gpt-4o-mini", system_fingerprint="fp_1",
                           usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, include_usage=usage)
     assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))
+    general = [streaming.dumps(choice) for choice in streaming._choices(reply.copy())]
+    for _ in range(2):  # written, then remembered
+        assert streaming.choice_parts(reply.copy()) == general
+        assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))
+
+
+@given(st.text(max_size=1_200), st.sampled_from(["stop", "length", "content_filter"]))
+def test_a_text_streams_remembered_parts_are_its_chunks(text: str, finish: str) -> None:
+    """Text streams are written once per text (scripted replies repeat): long and short, first seen or not."""
+    reply = Reply.text(text, finish_reason=finish)
+    meta = streaming.Meta(id="chatcmpl-x", created=1, model="gpt-4o-mini")
+    for _ in range(2):
+        assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))
+        assert streaming.choice_parts(reply.copy()) == [streaming.dumps(c) for c in streaming._choices(reply.copy())]
 
 
 def test_without_orjson_replies_are_the_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
