@@ -223,6 +223,21 @@ _Cycle = None if _httptools is None else _httptools.RequestResponseCycle
 _ASGI_ONLY = frozenset({"content-length", "transfer-encoding", "connection"})  # headers uvicorn acts on
 
 
+def _server_lines(default: list[tuple[bytes, bytes]]) -> bytes:
+    """uvicorn's own headers (``server``, ``date``) as it writes them; uvicorn makes a new list each second."""
+    global _last_server_lines
+    known, lines = _last_server_lines
+    if known is not default:
+        lines = b"".join(name.lower() + b": " + value + b"\r\n" for name, value in default)
+        _last_server_lines = (default, lines)
+    return lines
+
+
+_last_server_lines: tuple[object, bytes] = (None, b"")
+_LINES: dict[tuple[str, str], bytes] = {}  # header lines already checked and encoded, by (name, value)
+_KEPT_LINES = 256
+
+
 def _sends_for(cycle: Any, send: Send) -> bool:
     """``send`` is the very ``send`` of uvicorn's httptools ``cycle``."""
     return _Cycle is not None and type(cycle) is _Cycle and getattr(send, "__self__", None) is cycle
@@ -239,16 +254,20 @@ def write_whole(cycle: Any, send: Send, status: int, headers: dict[str, str], bo
         if (cycle.response_started or cycle.disconnected or cycle.flow.write_paused or cycle.access_log
                 or cycle.scope["method"] == "HEAD"):
             return False
-        parts = [_httptools.STATUS_LINE[status]]
-        for name, value in cycle.default_headers:
-            parts += (name.lower(), b": ", value, b"\r\n")
-        for key, text in headers.items():
-            name = key.lower().encode("latin-1")
-            value = text.encode("latin-1")
-            if (key.lower() in _ASGI_ONLY or _httptools.HEADER_RE.search(name)
-                    or _httptools.HEADER_VALUE_RE.search(value)):
-                return False
-            parts += (name, b": ", value, b"\r\n")
+        parts = [_httptools.STATUS_LINE[status], _server_lines(cycle.default_headers)]
+        for pair in headers.items():
+            line = _LINES.get(pair)
+            if line is None:
+                key, text = pair
+                name = key.lower().encode("latin-1")
+                value = text.encode("latin-1")
+                if (key.lower() in _ASGI_ONLY or _httptools.HEADER_RE.search(name)
+                        or _httptools.HEADER_VALUE_RE.search(value)):
+                    return False
+                line = name + b": " + value + b"\r\n"
+                if len(_LINES) < _KEPT_LINES:  # the first ones seen: the headers every answer sends
+                    _LINES[pair] = line
+            parts.append(line)
         parts.append(b"content-length: %d\r\n" % len(body))
         if not cycle.keep_alive:
             parts.append(b"connection: close\r\n")
@@ -256,8 +275,8 @@ def write_whole(cycle: Any, send: Send, status: int, headers: dict[str, str], bo
         cycle.response_started = True
         cycle.waiting_for_100_continue = False
         cycle.transport.write(b"".join(parts))
-    except (AttributeError, UnicodeEncodeError):  # another uvicorn than the one this was written for; Starlette's
-        return False  # path raises the encoding error itself
+    except (AttributeError, TypeError, UnicodeEncodeError):  # another uvicorn, or a header Starlette's path refuses
+        return False  # (that path then raises the error itself)
     cycle.response_complete = True
     cycle.message_event.set()
     if not cycle.keep_alive:
