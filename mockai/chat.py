@@ -80,9 +80,10 @@ def prompt_of(request: ChatCompletionRequest) -> Prompt:
             turns.append(Turn("assistant", text or (msg.refusal or ""), calls=calls, name=msg.name))
         else:
             turns.append(Turn(msg.role, text, name=getattr(msg, "name", None)))
-    tools = tuple(_tool_def(i, t) for i, t in enumerate(request.tools or ()))
+    tools = tuple(_tool_def(i, t) for i, t in enumerate(request.tools)) if request.tools else ()
     functions = tuple(ToolDef(f.name, parameters=f.parameters, strict=bool(f.strict), description=f.description,
-                              param=f"functions[{i}].parameters") for i, f in enumerate(request.functions or ()))
+                              param=f"functions[{i}].parameters") for i, f in enumerate(request.functions)
+                      ) if request.functions else ()
     fmt = request.response_format
     output: OutputFormat | None = None
     if isinstance(fmt, JsonSchemaFormat):
@@ -116,6 +117,8 @@ def _tool_def(index: int, tool: FunctionTool | CustomTool) -> ToolDef:
 
 def _choosing(request: ChatCompletionRequest) -> Choosing:
     choice = request.tool_choice
+    if choice is None:
+        return AUTO
     if choice == "none":
         return Choosing("none")
     if choice == "required":
