@@ -203,12 +203,15 @@ class PlainResponse(Response):
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        self.init_headers(self.source_headers)  # sets the instance's raw_headers, which then shadows this
-        return self.__dict__["raw_headers"]  # type: ignore[no-any-return]
+        raw: list[tuple[bytes, bytes]] | None = self.__dict__.get("_raw_headers")
+        if raw is None:
+            self.init_headers(self.source_headers)  # Starlette's encoding, made once (it sets raw_headers)
+            raw = self.__dict__["_raw_headers"]
+        return raw
 
     @raw_headers.setter
     def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
-        self.__dict__["raw_headers"] = value
+        self.__dict__["_raw_headers"] = value
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not write_whole(scope.get(TRANSPORT_KEY), send, self.status_code, self.source_headers, self.whole):

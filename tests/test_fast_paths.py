@@ -236,3 +236,16 @@ def test_the_door_leaves_no_reference_cycle_behind() -> None:
         assert gone() is None, "the cycle outlived its request: only the collector could free it"
     finally:
         gc.enable()
+
+
+def test_a_plain_responses_headers_are_starlettes_made_once() -> None:
+    from starlette.responses import Response
+
+    from mockai.http import HTTPResponse
+
+    res = HTTPResponse(429, {"retry-after": "1", "content-type": "application/json"}, body=b"{}")
+    plain = door.PlainResponse(res)
+    assert plain.raw_headers == Response(b"{}", status_code=429, headers=res.headers).raw_headers
+    assert plain.raw_headers is plain.raw_headers
+    plain.headers["x-added"] = "yes"  # Starlette's MutableHeaders edits the same list
+    assert (b"x-added", b"yes") in plain.raw_headers
