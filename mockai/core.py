@@ -425,7 +425,8 @@ class Core:
         if last[0] is http and last[1] == salt:
             return last[2]
         key = body_key(http, salt)
-        self._last_key = (http, salt, key)
+        if key is not None:  # (a body too big to memoize is not kept alive here either)
+            self._last_key = (http, salt, key)
         return key
 
     def answer(self, ex: Exchange) -> HTTPResponse:
