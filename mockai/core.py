@@ -27,7 +27,7 @@ from .errors import APIError, CallbackError
 from .generate import Generator
 from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
-from .keys import TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key
+from .keys import CACHEABLE_BODY, TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key
 from .memo import Memo
 from .prompt import Prompt
 from .reply import Reply, ToolCall
@@ -134,6 +134,8 @@ class Exchange:
     prompt: Prompt
     wire: Wire
     _prompt_tokens: int | None = None
+    # Whether the engine's memos are consulted for this request (see Core._body_key: not while they go unused).
+    memo: bool = True
 
     @property
     def prompt_tokens(self) -> int:
@@ -176,6 +178,8 @@ class Core:
         self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
         self._transport = Memo[bytes](_KEYS_BYTES)  # exact key -> key without the transport fields
         self._last_key: tuple[HTTPRequest | None, str, bytes | None] = (None, "", None)  # see _body_key
+        self._misses = 0  # parsed bodies in a row that the memo did not have (see _body_key)
+        self._probes = 0
         self._journal_bytes = 0  # estimated bytes the journal holds, when config.journal_bytes bounds it
         self._recorded = 0  # calls recorded so far: the next one's Call.seq
         self._seen = Occurrences(_SEEN_SIZE)  # per request: how often it was seen (ids come from it)
@@ -392,7 +396,10 @@ class Core:
         memo = self._body_key(http, salt)
         hit = self._parsed.get(memo) if memo is not None else None
         if hit is not None:
+            self._misses = 0
             return hit
+        if memo is not None:
+            self._misses += 1
         parsed = parse(http.body)
         if memo is not None:
             self._parsed.put(memo, parsed, parsed_bytes(http.body))
@@ -417,16 +424,30 @@ class Core:
             if memo is not None:
                 self._keys.put(memo, keys, _KEY_ENTRY)
         key, exact = keys
-        return Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire)
+        ex = Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire)
+        ex.memo = memo is not None or len(http.body) > CACHEABLE_BODY  # (not one of the requests _body_key skips)
+        return ex
 
     def _body_key(self, http: HTTPRequest, salt: str) -> bytes | None:
-        """:func:`~mockai.keys.body_key`, worked out once per request: parsing and the exchange both ask."""
+        """:func:`~mockai.keys.body_key`, worked out once per request: parsing and the exchange both ask.
+
+        ``None`` (no memo for this request) for most requests while the memos go unused: once
+        :data:`_COLD_AFTER` bodies in a row were new (a load of ever-new prompts), only one request in
+        :data:`_PROBE_EVERY` is looked up and kept, which is enough to notice bodies that come again (then every
+        request is, as before). The answers are the same either way: the memos only save work."""
         last = self._last_key
         if last[0] is http and last[1] == salt:
             return last[2]
-        key = body_key(http, salt)
-        if key is not None:  # (a body too big to memoize is not kept alive here either)
-            self._last_key = (http, salt, key)
+        if len(http.body) > CACHEABLE_BODY:  # (a body too big to memoize is not kept alive here either)
+            return None
+        key: bytes | None = None
+        if self._misses < _COLD_AFTER:
+            key = body_key(http, salt)
+        else:
+            self._probes += 1
+            if self._probes % _PROBE_EVERY == 0:
+                key = body_key(http, salt)
+        self._last_key = (http, salt, key)
         return key
 
     def answer(self, ex: Exchange) -> HTTPResponse:
@@ -473,6 +494,8 @@ class Core:
 
     def generate(self, ex: Exchange) -> Reply:
         """The generator's reply to the prompt, memoized: it is a pure function of the request and the seed."""
+        if not ex.memo:
+            return self.generator.generate(ex.prompt, key=ex.key, seed=self.config.seed)
         cached = self._generated.get(ex.exact)
         if cached is None:
             cached = self.generator.generate(ex.prompt, key=ex.key, seed=self.config.seed)
@@ -484,6 +507,8 @@ class Core:
 
     def counted(self, ex: Exchange, count: Callable[[], int]) -> int:
         """``count()`` (a prompt's tokens), remembered by the request's content key."""
+        if not ex.memo:
+            return count()
         hit = self._counted.get(ex.key)
         if hit is None:
             hit = count()
@@ -498,6 +523,8 @@ class Core:
         reply = ex.call.reply
         if reply is not None and any(c.tool_calls or c.audio for c in reply.choices):
             return None  # tool call and audio ids change with each occurrence
+        if not ex.memo:
+            return make()
         value = self._encoded.get(ex.exact)
         if value is None:
             value = make()
@@ -597,6 +624,9 @@ def _redact(key: str) -> str:
 
 
 _EMPTY = HTTPResponse(0, {})
+# New bodies in a row after which the memos are consulted for one request in _PROBE_EVERY only (see _body_key).
+_COLD_AFTER = 1024
+_PROBE_EVERY = 16
 _STATIC_ROUTES = 256  # (method, path) pairs remembered by Core.route
 # Distinct requests whose occurrences are counted before a new epoch starts (ids stay unique: the epoch is in
 # them): about 10 MB at most.

@@ -17,7 +17,7 @@ from typing import Any
 
 from .http import HTTPRequest, sorted_dumps
 
-_CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
+CACHEABLE_BODY = 64 * 1024  # larger bodies are parsed every time (and not digested)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def b62(digest: bytes, size: int) -> str:
 def body_key(http: HTTPRequest, salt: str = "") -> bytes | None:
     """The memos' key for a request's path and body: a digest, so no memo holds the bodies themselves; ``None``
     for bodies too big to memoize."""
-    if len(http.body) > _CACHEABLE_BODY:
+    if len(http.body) > CACHEABLE_BODY:
         return None
     digest = hashlib.sha256(http.path.encode())
     digest.update(b"\0" + salt.encode() + b"\0")

@@ -16,7 +16,7 @@ first, which counts against the output limit: a scripted reply longer than what 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +29,19 @@ from .reply import Reply
 def prompt_tokens(prompt: Prompt) -> int:
     """The input tokens of ``prompt``, as the cookbook counts them (see the module docstring)."""
     model = prompt.model
+    count = tokens.counting(model)
     total = 3
     for turn in prompt.turns:
-        total += 3 + tokens.count(turn.role, model) + tokens.count(turn.text, model)
+        role = _ROLES.get((turn.role, count))
+        if role is None:
+            if len(_ROLES) >= 64:  # (a counter loaded again after tokens.forget() is a new key)
+                _ROLES.clear()
+            role = _ROLES[turn.role, count] = count(turn.role)
+        total += 3 + role + count(turn.text)
         if turn.name:
-            total += 1 + tokens.count(turn.name, model)
+            total += 1 + count(turn.name)
         for call in turn.calls:
-            total += 3 + tokens.count(call.name, model) + tokens.count(call.arguments, model)
+            total += 3 + count(call.name) + count(call.arguments)
     tools = [*prompt.tools, *prompt.functions]
     if tools:
         # The cookbook's num_tokens_for_tools: 7 per function (10 for cl100k models), "name:description", the
@@ -46,6 +52,10 @@ def prompt_tokens(prompt: Prompt) -> int:
             total += _properties_tokens(tool.parameters, model)
         total += 12
     return total
+
+
+# Tokens of a role ("user", "assistant"…), per counter: a handful of entries (roles are checked on the way in).
+_ROLES: dict[tuple[str, Callable[[str], int]], int] = {}
 
 
 def _undotted(text: object) -> str:

@@ -52,6 +52,28 @@ def test_memoized_answers_are_the_fresh_answers(body: dict[str, Any], stream: bo
     assert again != first  # a new id all the same
 
 
+def test_memos_go_quiet_under_ever_new_bodies_and_wake_when_bodies_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockai import core
+
+    monkeypatch.setattr(core, "_COLD_AFTER", 8)
+    monkeypatch.setattr(core, "_PROBE_EVERY", 4)
+    quiet, fresh = Engine(Config(seed=5, clock=1)), Engine(Config(seed=5, clock=1))
+    bodies = [{**BODIES[i % len(BODIES)], "user": f"u{i}"} for i in range(40)]
+    for body in bodies:  # ever-new bodies: after 8 misses, only one request in 4 is looked up and kept
+        assert ask(quiet, body) == ask(fresh, body)
+        forget(fresh)
+    assert quiet._misses >= 8
+    assert len(quiet._parsed) < 8 + (40 - 8) // 4 + 1  # the others were not kept
+    # The same body again and again: a probe keeps it, the next probe finds it, and every request is memoized again.
+    for _ in range(12):
+        assert ask(quiet, bodies[-1]) == ask(fresh, bodies[-1])
+        forget(fresh)
+    assert quiet._misses == 0
+    kept = len(quiet._parsed)
+    assert ask(quiet, {**bodies[0], "user": "new"}) == ask(fresh, {**bodies[0], "user": "new"})
+    assert len(quiet._parsed) == kept + 1
+
+
 def test_a_memoized_reply_is_not_shared_mutable_state() -> None:
     engine = Engine(Config(seed=5, clock=1))
     body = {"model": "gpt-4o-mini", "messages": USER, "tools": [WEATHER], "tool_choice": "required"}
