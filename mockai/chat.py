@@ -164,7 +164,8 @@ class Chat:
         core = self.core
         deployment = args.get("deployment", "")
         try:
-            body, request = core.parse(http, functools.partial(_parse, deployment=deployment), "chat")
+            body, request = core.parse(http, functools.partial(_parse, deployment=deployment) if deployment else _parse,
+                                       "chat")
             call.body, call.request = body, request
             if core.config.strict_models and request.model not in core.config.models:
                 raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",

@@ -160,6 +160,7 @@ class Core:
         self.routes: list[Route] = []
         self._patterns: list[tuple[re.Pattern[str], Route]] = []
         self._static: dict[tuple[str, str, bool], Route] = {}  # (method, path, Azure's) -> a route without arguments
+        self._routed: dict[tuple[str, str], tuple[str, Route]] = {}  # (method, raw path) -> (path, such a route)
         self.responders: list[Responder] = []
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
@@ -198,11 +199,15 @@ class Core:
             self.routes.append(route)
             self._patterns.append((re.compile(pattern), route))
         self._static.clear()
+        self._routed.clear()
 
     def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
         """``(path, route, arguments)`` for a request: the path without ``/v1``/``/openai`` prefixes, the route
         serving it and its path arguments (``deployment`` on Azure's paths). No route: ``None``; a path served
         for other methods only: the first of those routes, with the argument ``__methods``."""
+        seen = self._routed.get((http.method, http.path))
+        if seen is not None:  # a path answered before by a route without arguments (see below)
+            return seen[0], seen[1], {}
         path = http.path.split("?", 1)[0].rstrip("/")
         args: dict[str, str] = {}
         parts = path.split("/")
@@ -216,6 +221,10 @@ class Core:
                     break
         known = self._static.get((http.method, path, "deployment" in args))
         if known is not None:
+            if not args:
+                if len(self._routed) >= _STATIC_ROUTES:
+                    self._routed.clear()
+                self._routed[http.method, http.path] = (path, known)
             return path, known, args
         allowed: list[Route] = []
         for pattern, route in self._patterns:

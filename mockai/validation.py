@@ -44,6 +44,7 @@ from .wire import (
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATES = re.compile(_ESCAPED_SURROGATE.pattern + b"|" + _RAW_SURROGATE.pattern)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -53,7 +54,10 @@ def parse_json(raw: bytes) -> Any:
         body = loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise unparsable_json() from None
-    utf8 = json.detect_encoding(raw).startswith("utf-8")
+    # (An object's first two bytes, '{"', are what json.detect_encoding reads as UTF-8 without a BOM.)
+    utf8 = raw.startswith(b'{"') or json.detect_encoding(raw).startswith("utf-8")
+    if utf8 and _SURROGATES.search(raw) is None:  # the usual case: one scan finds neither kind
+        return body
     if utf8 and _RAW_SURROGATE.search(raw):  # not UTF-8 at all, as a stray \xff is not
         raise unparsable_json()
     if not utf8 or _ESCAPED_SURROGATE.search(raw):

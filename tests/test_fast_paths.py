@@ -63,6 +63,46 @@ def test_loads_accepts_and_refuses_what_json_loads_does(raw: bytes) -> None:
     assert outcome(loads, raw) == outcome(json.loads, raw)
 
 
+def plain_parse_json(raw: bytes) -> Any:
+    """mockai.validation.parse_json as it was before its one-scan fast path: the reference it must match."""
+    import re
+
+    from mockai.validation import check_unicode, unparsable_json
+
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise unparsable_json() from None
+    utf8 = json.detect_encoding(raw).startswith("utf-8")
+    if utf8 and re.search(rb"\xed[\xa0-\xbf]", raw):
+        raise unparsable_json()
+    if not utf8 or re.search(rb"\\u[dD][89a-fA-F]", raw):
+        check_unicode(body)
+    return body
+
+
+def api_outcome(read: Any, raw: bytes) -> tuple[str, str]:
+    try:
+        return "value", repr(read(raw))
+    except APIError as err:
+        return "error", repr(err.envelope())
+
+
+@settings(max_examples=400)
+@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: ('{"a": "' + t + '"}').encode("utf-8", "surrogatepass"))
+       | VALUES.map(lambda v: json.dumps({"v": v}).encode()))
+@example(b'{"a": "\\ud83d"}')  # a lone surrogate, escaped
+@example(b'{"a": "\xed\xa0\xbd"}')  # a surrogate encoded in UTF-8 bytes
+@example(b'{"a": "\\ud83d\\ude00"}')  # a pair: fine
+@example('{"a": "\ud83d"}'.encode("utf-16", "surrogatepass"))
+@example(b'\xef\xbb\xbf{"a": 1}')
+@example(b'{"')
+def test_parse_json_answers_what_the_plain_reading_answers(raw: bytes) -> None:
+    from mockai.validation import parse_json
+
+    assert api_outcome(parse_json, raw) == api_outcome(plain_parse_json, raw)
+
+
 def test_loads_refuses_deep_nesting_as_json_loads_does() -> None:
     for depth in (400, 1_000, 1_100, 100_000):
         raw = b"[" * depth + b"]" * depth
