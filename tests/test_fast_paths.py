@@ -89,7 +89,8 @@ def api_outcome(read: Any, raw: bytes) -> tuple[str, str]:
 
 
 @settings(max_examples=400)
-@given(st.binary(max_size=40) | st.text(max_size=20).map(lambda t: ('{"a": "' + t + '"}').encode("utf-8", "surrogatepass"))
+@given(st.binary(max_size=40)
+       | st.text(max_size=20).map(lambda t: ('{"a": "' + t + '"}').encode("utf-8", "surrogatepass"))
        | VALUES.map(lambda v: json.dumps({"v": v}).encode()))
 @example(b'{"a": "\\ud83d"}')  # a lone surrogate, escaped
 @example(b'{"a": "\xed\xa0\xbd"}')  # a surrogate encoded in UTF-8 bytes
