@@ -27,7 +27,7 @@ from .errors import APIError, CallbackError
 from .generate import Generator
 from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
-from .keys import CACHEABLE_BODY, TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key
+from .keys import CACHEABLE_BODY, TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key, canonical_keys
 from .memo import Memo
 from .prompt import Prompt
 from .reply import Reply, ToolCall
@@ -421,12 +421,11 @@ class Core:
         memo = self._body_key(http, wire.name)
         keys = self._keys.get(memo) if memo is not None else None
         if keys is None:  # (each API's bodies have their own required fields: no salt needed between them)
-            exact = canonical_key(body)
             # Keys of the same text are the same digest: a body without the unseeded fields has one serialization
             # for both keys, and one whose only unseeded fields are stream/stream_options has its content key
             # for its transport key (see _transport_key).
+            content, exact = canonical_keys(body, wire.unseeded)
             dropped = wire.unseeded.intersection(body)
-            content = exact if not dropped else canonical_key(body, wire.unseeded)
             if dropped and dropped == TRANSPORT_FIELDS.intersection(body):
                 self._transport.put(exact, content, _KEY_ENTRY)
             keys = (content, exact)

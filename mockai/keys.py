@@ -37,6 +37,30 @@ def canonical_key(body: Mapping[str, Any], drop: frozenset[str] = frozenset()) -
     return hashlib.sha256(sorted_dumps(kept)).digest()
 
 
+def canonical_keys(body: Mapping[str, Any], drop: frozenset[str]) -> tuple[bytes, bytes]:
+    """``(canonical_key(body, drop), canonical_key(body))``, the body written once where it can be.
+
+    Sorted JSON of an object is its members in key order, so when every dropped field sorts after every kept
+    one (``stream`` after ``messages`` and ``model``), the whole body's text is the kept fields' text with the
+    dropped fields' text spliced in before the closing brace: the messages are not written twice.
+
+    >>> body = {"model": "m", "messages": [], "stream": True}
+    >>> canonical_keys(body, frozenset({"stream"})) == (canonical_key(body, frozenset({"stream"})), canonical_key(body))
+    True
+    """
+    kept = {k: v for k, v in body.items() if k not in drop}
+    if len(kept) == len(body):
+        key = hashlib.sha256(sorted_dumps(kept)).digest()
+        return key, key
+    text = sorted_dumps(kept)
+    if kept and max(kept) < min(k for k in body if k in drop):
+        rest = sorted_dumps({k: v for k, v in body.items() if k in drop})
+        whole = text[:-1] + b"," + rest[1:]
+    else:
+        whole = sorted_dumps(body)
+    return hashlib.sha256(text).digest(), hashlib.sha256(whole).digest()
+
+
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _B62_TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))  # byte -> alphanumeric (ids are hot)
 TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})

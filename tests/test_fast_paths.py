@@ -104,6 +104,21 @@ def test_parse_json_answers_what_the_plain_reading_answers(raw: bytes) -> None:
     assert api_outcome(parse_json, raw) == api_outcome(plain_parse_json, raw)
 
 
+KEYS = st.sampled_from(["model", "messages", "stream", "stream_options", "user", "n", "a", "zz", "\u00e9", "~"])
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(KEYS | st.text(max_size=4), VALUES, max_size=6),
+       st.frozensets(KEYS | st.text(max_size=4), max_size=4))
+@example({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}, frozenset({"stream"}))
+@example({"stream": True}, frozenset({"stream"}))
+@example({"a": 1.5, "zz": None}, frozenset({"zz"}))
+def test_canonical_keys_are_the_two_canonical_keys(body: dict[str, Any], drop: frozenset[str]) -> None:
+    from mockai.keys import canonical_key, canonical_keys
+
+    assert canonical_keys(body, drop) == (canonical_key(body, drop), canonical_key(body))
+
+
 def test_loads_refuses_deep_nesting_as_json_loads_does() -> None:
     for depth in (400, 1_000, 1_100, 100_000):
         raw = b"[" * depth + b"]" * depth
