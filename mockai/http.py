@@ -64,7 +64,8 @@ def loads(raw: bytes) -> Any:
     >>> loads(b'{"a": [1, 2.5, "text"]}'), loads(b"123456789012345678901234567890")
     ({'a': [1, 2.5, 'text']}, 123456789012345678901234567890)
     """
-    if _orjson is not None and not _LONG_INTEGER.search(raw) and raw.count(b"[") + raw.count(b"{") < _NESTING:
+    if (_orjson is not None and _LONG_INTEGER not in raw.translate(_DIGITS)
+            and raw.count(b"[") + raw.count(b"{") < _NESTING):
         try:
             return _orjson.loads(raw)
         except _orjson.JSONDecodeError:
@@ -86,14 +87,17 @@ def sorted_dumps(value: Any) -> bytes:
             text = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS)
         except TypeError:  # integers past 64 bits, keys that are not strings, surrogates: the standard library's
             text = None
-        if text is not None and not _UNSURE_TEXT.search(text):
+        if text is not None and b"null" not in text and not _UNSURE_NUMBER.search(text):  # (two scans: faster)
             return text
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-_LONG_INTEGER = re.compile(rb"\d{19}")
+# 19 digits in a row, found in the text with every digit written as 0 and every other byte as a space (a
+# regex's search for \d{19} takes three times as long).
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_INTEGER = b"0" * 19
 _NESTING = 512  # brackets in a body read by orjson: below both parsers' depth limits, however they nest
-_UNSURE_TEXT = re.compile(rb"\d[.eE]|null")
+_UNSURE_NUMBER = re.compile(rb"[0-9][.eE]")
 
 
 @dataclass
