@@ -159,8 +159,8 @@ class Core:
         self.generator = Generator(self.config.locale)
         self.routes: list[Route] = []
         self._patterns: list[tuple[re.Pattern[str], Route]] = []
-        self._static: dict[tuple[str, str, bool], Route] = {}  # (method, path, Azure's) -> a route without arguments
-        self._routed: dict[tuple[str, str], tuple[str, Route]] = {}  # (method, raw path) -> (path, such a route)
+        # (method, raw path) -> (path, route, Azure's deployment argument) for routes without arguments of their own
+        self._routed: dict[tuple[str, str], tuple[str, Route, dict[str, str]]] = {}
         self.responders: list[Responder] = []
         self.interceptors: list[Interceptor] = []
         self.finishers: list[Finisher] = []
@@ -198,7 +198,6 @@ class Core:
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
             self.routes.append(route)
             self._patterns.append((re.compile(pattern), route))
-        self._static.clear()
         self._routed.clear()
 
     def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
@@ -206,8 +205,8 @@ class Core:
         serving it and its path arguments (``deployment`` on Azure's paths). No route: ``None``; a path served
         for other methods only: the first of those routes, with the argument ``__methods``."""
         seen = self._routed.get((http.method, http.path))
-        if seen is not None:  # a path answered before by a route without arguments (see below)
-            return seen[0], seen[1], {}
+        if seen is not None:  # a path answered before by a route without arguments of its own (see below)
+            return seen[0], seen[1], dict(seen[2])
         path = http.path.split("?", 1)[0].rstrip("/")
         args: dict[str, str] = {}
         parts = path.split("/")
@@ -219,13 +218,6 @@ class Core:
                 if path.startswith(prefix + "/"):
                     path = path[len(prefix):]
                     break
-        known = self._static.get((http.method, path, "deployment" in args))
-        if known is not None:
-            if not args:
-                if len(self._routed) >= _STATIC_ROUTES:
-                    self._routed.clear()
-                self._routed[http.method, http.path] = (path, known)
-            return path, known, args
         allowed: list[Route] = []
         for pattern, route in self._patterns:
             m = pattern.fullmatch(path)
@@ -236,9 +228,9 @@ class Core:
                 continue
             found = m.groupdict()
             if not found:  # the same answer every time (paths with ids in them are not kept: unbounded)
-                if len(self._static) >= _STATIC_ROUTES:
-                    self._static.clear()
-                self._static[http.method, path, "deployment" in args] = route
+                if len(self._routed) >= _STATIC_ROUTES:
+                    self._routed.clear()
+                self._routed[http.method, http.path] = (path, route, dict(args))
             return path, route, {**args, **found}
         if allowed:
             return path, allowed[0], {**args, "__methods": ", ".join(sorted({r.method for r in allowed}))}

@@ -226,8 +226,7 @@ def backend(model: str) -> str:
 
 def count(text: str, model: str = "gpt-4o-mini") -> int:
     """How many tokens ``text`` is for ``model``."""
-    counter = _counter(encoding_name(model))[1]
-    return counter(text) if counter else pieces(text)
+    return counting(model)(text)
 
 
 def counting(model: str) -> Callable[[str], int]:

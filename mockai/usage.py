@@ -15,6 +15,7 @@ first, which counts against the output limit: a scripted reply longer than what 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,12 +33,7 @@ def prompt_tokens(prompt: Prompt) -> int:
     count = tokens.counting(model)
     total = 3
     for turn in prompt.turns:
-        role = _ROLES.get((turn.role, count))
-        if role is None:
-            if len(_ROLES) >= 64:  # (a counter loaded again after tokens.forget() is a new key)
-                _ROLES.clear()
-            role = _ROLES[turn.role, count] = count(turn.role)
-        total += 3 + role + count(turn.text)
+        total += 3 + _role_tokens(turn.role, count) + count(turn.text)
         if turn.name:
             total += 1 + count(turn.name)
         for call in turn.calls:
@@ -54,8 +50,10 @@ def prompt_tokens(prompt: Prompt) -> int:
     return total
 
 
-# Tokens of a role ("user", "assistant"…), per counter: a handful of entries (roles are checked on the way in).
-_ROLES: dict[tuple[str, Callable[[str], int]], int] = {}
+@functools.lru_cache(maxsize=64)
+def _role_tokens(role: str, count: Callable[[str], int]) -> int:
+    """Tokens of a role ("user", "assistant"…), per counter: a handful (roles are checked on the way in)."""
+    return count(role)
 
 
 def _undotted(text: object) -> str:
