@@ -18,14 +18,14 @@ from .errors import APIError
 from .faults import Fault, fault
 from .journal import CallList
 from .latency import Latency
-from .mock import MockAI
 from .ratelimit import Clock
 from .reply import Choice, Reply, ToolCall
 from .rules import Rule, call, error
-from .scenario import ScenarioError, load_scenario
 
 if TYPE_CHECKING:
     from .cassettes import Cassette, CassetteError, Matcher, Scrubber
+    from .mock import MockAI
+    from .scenario import ScenarioError, load_scenario
 
 __all__ = [
     "APIError",
@@ -54,13 +54,16 @@ __all__ = [
     "load_scenario",
 ]
 
-_CASSETTE_NAMES = frozenset({"Cassette", "CassetteError", "Matcher", "Scrubber"})
+# Loaded on first use, so that ``import mockai`` (and ``mockai serve``, which starts by importing it) stays light:
+# cassettes need httpx, the mock and scenarios their own models.
+_LATER = {"Cassette": "cassettes", "CassetteError": "cassettes", "Matcher": "cassettes", "Scrubber": "cassettes",
+          "MockAI": "mock", "ScenarioError": "scenario", "load_scenario": "scenario"}
 
 
 def __getattr__(name: str) -> object:
-    """Cassette names load on first use (recording needs httpx; plain ``import mockai`` stays light)."""
-    if name in _CASSETTE_NAMES:
-        from . import cassettes
+    """The names in ``_LATER``, imported when first asked for."""
+    if name in _LATER:
+        import importlib
 
-        return getattr(cassettes, name)
+        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
     raise AttributeError(f"module 'mockai' has no attribute {name!r}")

@@ -158,6 +158,10 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
     Point any OpenAI client at the printed base URL, e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1.
     Routes answer with and without the /v1 prefix, and on Azure OpenAI's deployment paths.
     """
+    # A server of its own: its request checks are no place for pydantic plugins (a tracer would record every
+    # validation of the fake's), and finding plugins reads every installed package's metadata at the first
+    # validation (10-20 ms of start-up). Setting the variable yourself keeps your choice.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from .scenario import ScenarioError, load_scenario
     from .server import serve as run
 

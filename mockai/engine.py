@@ -19,7 +19,10 @@ nothing of each other; this module assembles them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import faults, latency, ratelimit
 from .catalogue import Catalogue
@@ -32,25 +35,36 @@ from .core import (
     Interceptor,
     Rejection,
     Responder,
+    Route,
     Transform,
     too_large,
     unscripted,
 )
-from .embeddings import Embeddings
 from .errors import APIError
 from .http import ConnectionDropped, Delivery, HTTPRequest, HTTPResponse, LiveSource
 from .journal import Call
 from .keys import TRANSPORT_FIELDS, canonical_key
-from .moderations import Moderations
-from .responses.conversations import Conversations
-from .responses.surface import Responses
 from .rules import Script
+
+if TYPE_CHECKING:
+    from .moderations import Moderations
+    from .responses.conversations import Conversations
+    from .responses.surface import Responses
 
 __all__ = [
     "TRANSPORT_FIELDS", "UNSEEDED_FIELDS", "Call", "Config", "ConnectionDropped", "Delivery", "Engine", "Exchange",
     "Finisher", "HTTPRequest", "HTTPResponse", "Interceptor", "LiveSource", "Rejection", "Responder", "Transform",
     "canonical_key", "fingerprint", "prompt_tokens", "too_large", "unscripted",
 ]
+
+
+@dataclass(frozen=True)
+class _Later:
+    """The surfaces mounted on first need (see :meth:`Engine.route`)."""
+
+    conversations: Conversations
+    responses: Responses
+    moderations: Moderations
 
 
 class Engine(Core):
@@ -65,13 +79,8 @@ class Engine(Core):
         self.chat = Chat(self)
         self.mount(self.chat.routes())
         self.mount(Catalogue(self).routes())
-        self.conversations = Conversations(self)
-        self.responses = Responses(self, self.conversations)
-        self.mount(self.responses.routes())
-        self.mount(self.conversations.routes())
-        self.mount(Embeddings(self).routes())
-        self.moderations = Moderations(self)  # .words sets its word list
-        self.mount(self.moderations.routes())
+        self._later: _Later | None = None
+        self._mounting = threading.Lock()
         if self.config.cassette is not None:
             from .cassettes import Cassette
 
@@ -91,6 +100,51 @@ class Engine(Core):
             from .shared.wiring import share
 
             share(self)
+
+    # The Responses API, conversations, embeddings and moderations are mounted when a request first needs them (a
+    # path the routes so far do not serve) or their objects are asked for: their modules and models cost a tenth
+    # of the start-up, which a server or test that only ever calls chat completions should not wait for. They are
+    # mounted after chat and the catalogue, as they always were, so every path is served as if mounted at once.
+
+    def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
+        found = super().route(http)
+        if self._later is None and (found[1] is None or "__methods" in found[2]):
+            self._mount_later()
+            return super().route(http)
+        return found
+
+    def _mount_later(self) -> _Later:
+        with self._mounting:
+            if self._later is None:
+                from .embeddings import Embeddings
+                from .moderations import Moderations
+                from .responses.conversations import Conversations
+                from .responses.surface import Responses
+
+                conversations = Conversations(self)
+                responses = Responses(self, conversations)
+                moderations = Moderations(self)
+                self.mount(responses.routes())
+                self.mount(conversations.routes())
+                self.mount(Embeddings(self).routes())
+                self.mount(moderations.routes())
+                self._later = _Later(conversations, responses, moderations)
+            return self._later
+
+    @property
+    def responses(self) -> Responses:
+        """The Responses API surface (its ``store`` holds the stored responses)."""
+        return (self._later or self._mount_later()).responses
+
+    @property
+    def conversations(self) -> Conversations:
+        """The conversations surface (its ``store`` holds the conversations)."""
+        return (self._later or self._mount_later()).conversations
+
+    @property
+    def moderations(self) -> Moderations:
+        """The moderations surface: ``engine.moderations.words = {...}`` sets its word list."""
+        return (self._later or self._mount_later()).moderations
 
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """Answer one request: the control API under ``/_mockai/`` (when on), every other path through the

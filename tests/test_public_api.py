@@ -34,6 +34,7 @@ def test_unknown_names_raise_attribute_error() -> None:
 def test_import_mockai_stays_light() -> None:
     """Plain `import mockai` must not pull in the optional or door-specific heavy modules."""
     code = ("import sys, mockai; heavy = [m for m in ('hypothesis', 'openai', 'respx', 'uvicorn', 'faker', "
-            "'mockai.strategies', 'mockai.cassettes') if m in sys.modules]; print(','.join(heavy))")
+            "'mockai.strategies', 'mockai.cassettes', 'mockai.mock', 'mockai.scenario', 'mockai.responses.surface', "
+            "'mockai.embeddings', 'mockai.moderations') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -542,6 +542,41 @@ def test_wrong_method_is_405(engine: Engine, method: str, path: str, allow: str)
     assert res.headers["allow"] == allow
 
 
+def test_surfaces_mounted_on_first_need_serve_as_if_mounted_at_once() -> None:
+    """The Responses API, conversations, embeddings and moderations are mounted when first needed (start-up time):
+    a fresh engine's 404 still lists them, a wrong method on their paths is still a 405, the first request to
+    them is served, and the routes end in the order they were always mounted in."""
+    def fresh() -> Engine:
+        engine = Engine()
+        assert engine._later is None  # nothing mounted yet: the test below would prove nothing otherwise
+        return engine
+
+    err = assert_envelope(fresh().handle(request("GET", "/v1/nope")), 404, param=None)
+    for path in ("/v1/chat/completions", "/v1/responses", "/v1/conversations", "/v1/embeddings", "/v1/moderations"):
+        assert path in err["message"]
+    res = fresh().handle(request("GET", "/v1/embeddings"))
+    assert_envelope(res, 405)
+    assert res.headers["allow"] == "POST"
+    engine = fresh()
+    assert engine.handle(request("POST", "/v1/embeddings", body={"model": "text-embedding-3-small",
+                                                                  "input": "hi"})).status == 200
+    engine = fresh()
+    res = engine.handle(request("POST", "/v1/responses", body={"model": MODEL, "input": "hi"}))
+    assert res.status == 200
+    assert res.json()["object"] == "response"
+    assert engine.responses.store is engine.responses.store  # one surface, mounted once
+    surfaces = [name.split(".")[0] for name in dict.fromkeys(r.name for r in engine.routes)]
+    order = list(dict.fromkeys(surfaces))
+    assert order[:2] == ["chat", "models"]
+    assert order[-4:] == ["responses", "conversations", "embeddings", "moderations"]
+    assert len(engine.routes) == len({(r.method, r.path) for r in engine.routes})  # mounted once each
+    engine = fresh()
+    engine.moderations.words = {"violence": ["dragon*"]}  # asking for a surface mounts them too
+    assert engine._later is not None
+    res = engine.handle(request("POST", "/v1/moderations", body={"input": "dragons"}))
+    assert res.json()["results"][0]["categories"]["violence"] is True
+
+
 def test_body_over_the_limit_is_413(make_engine: Any) -> None:
     engine = make_engine(max_body=200)
     assert post(engine, chat_body()).status == 200
