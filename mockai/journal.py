@@ -281,7 +281,7 @@ def call_bytes(call: Call) -> int:
     if http.body:  # parsed, or kept by the validation error that refused it (an APIError's __context__)
         size += parsed_bytes(http.body)
     if res.events is not None:
-        size += sum(len(e) + 40 for e in res.events)
+        size += sum(map(len, res.events)) + 40 * len(res.events)
     if call.reply is not None:
         size += reply_bytes(call.reply)
     return size
