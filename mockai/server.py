@@ -29,6 +29,9 @@ CONFIG_ENV = "MOCKAI_SERVE_CONFIG"
 SCENARIO_ENV = "MOCKAI_SERVE_SCENARIOS"
 HOST_ENV = "MOCKAI_SERVE_HOST"
 WORKERS_ENV = "MOCKAI_SERVE_WORKERS"
+# mockai serves no WebSocket API: an upgrade request is answered as the plain request it also is (a 404 envelope
+# naming what is served, not uvicorn's bare 403), and uvicorn does not import a WebSocket library at start-up.
+WEBSOCKETS = "none"
 
 
 class ServerThread:
@@ -45,7 +48,7 @@ class ServerThread:
         access = AccessLog(engine) if log_level in ("info", "debug", "trace") else None
         self._config = uvicorn.Config(SocketDoor(create_app(engine, host, access_log=access)), host=host, port=port,
                                       log_level=log_level, access_log=False, lifespan="off", proxy_headers=False,
-                                      timeout_graceful_shutdown=2)
+                                      timeout_graceful_shutdown=2, ws=WEBSOCKETS)
         self._server = uvicorn.Server(self._config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -291,7 +294,7 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "log_config": log_config,
                               "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 2,
                               # mockai never reads the client's address: no X-Forwarded-For middleware per request
-                              "proxy_headers": False}
+                              "proxy_headers": False, "ws": WEBSOCKETS}
     if workers > 1:
         config = uvicorn.Config("mockai.server:app_factory", factory=True, workers=workers, **common)
     else:

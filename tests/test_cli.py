@@ -251,3 +251,21 @@ def test_a_missing_cassette_that_can_only_replay_is_a_usage_error(tmp_path: Path
     assert "does not exist, and --record-mode none (the default) only replays. Record it first with --record-mode " \
            "once" in " ".join(result.output.split())
 
+
+
+@pytest.mark.parametrize(("given", "served"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
+def test_serve_runs_without_pydantic_plugins_unless_told(monkeypatch: pytest.MonkeyPatch, given: str | None,
+                                                          served: str) -> None:
+    """Its own validators are no place for a tracer's plugin, and finding plugins scans every installed package
+    at the first validation; a value you set is kept."""
+    import mockai.server
+
+    seen: dict[str, str | None] = {}
+    monkeypatch.setattr(mockai.server, "serve", lambda *a, **k: seen.update(env=os.environ.get(
+        "PYDANTIC_DISABLE_PLUGINS")))
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", given or "")  # (recorded, so the test leaves it as it was)
+    if given is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    result = CliRunner().invoke(main, ["serve", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"env": served}

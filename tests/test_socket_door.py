@@ -166,6 +166,27 @@ def test_azure_client_over_the_socket(mock: MockAI, server: ServerThread) -> Non
     assert mock.calls.last.http.headers["api-key"] == "azure-key"
 
 
+def test_a_websocket_upgrade_is_answered_as_the_request_it_is(mock: MockAI, server: ServerThread) -> None:
+    """mockai serves no WebSocket API (the Realtime API's): an upgrade gets the 404 envelope naming what is
+    served, the same whether a WebSocket library is installed or not, never a bare 403 or a closed socket."""
+    head = (f"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer sk-ws\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                data.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0]):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    status, body = data.split(b"\r\n", 1)[0], data.split(b"\r\n\r\n", 1)[1]
+    assert status == b"HTTP/1.1 404 Not Found"
+    error = json.loads(body)["error"]
+    assert error["message"].startswith("Invalid URL (GET /v1/realtime). mockai serves ")
+    assert mock.calls[-1].http.path.startswith("/v1/realtime")
+
+
 def test_clean_shutdown_leaves_no_thread_and_closes_the_port() -> None:
     before = set(threading.enumerate())
     mock = MockAI()

@@ -61,3 +61,24 @@ def test_the_first_requests_of_every_surface_from_many_threads_at_once_are_answe
         print(json.dumps({"statuses": sorted(set(statuses)), "n": len(statuses)}))
         """)
     assert got == {"statuses": [200], "n": 32}
+
+
+def test_the_surfaces_a_run_never_calls_are_never_imported() -> None:
+    """Chat completions alone import neither the Responses API, nor embeddings, nor moderations; their first
+    request imports and mounts them (see also test_validation's test of their routes)."""
+    got = run("""
+        import json, sys
+        from mockai.engine import Engine, HTTPRequest
+        LATER = ("mockai.responses.surface", "mockai.responses.wire", "mockai.embeddings", "mockai.moderations")
+        engine = Engine()
+        auth = {"authorization": "Bearer k"}
+        chat = engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers=auth,
+                             body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'))
+        before = [m for m in LATER if m in sys.modules]
+        res = engine.handle(HTTPRequest("POST", "/v1/responses", headers=auth,
+                            body=b'{"model": "gpt-4o-mini", "input": "Hi"}'))
+        print(json.dumps({"before": before, "after": [m for m in LATER if m in sys.modules],
+                          "status": [chat.status, res.status]}))
+        """)
+    assert got == {"before": [], "after": ["mockai.responses.surface", "mockai.responses.wire", "mockai.embeddings",
+                                           "mockai.moderations"], "status": [200, 200]}
