@@ -45,7 +45,10 @@ def first_answer(tree: Path, scenario: Path | None) -> float:
         found = re.search(rb":(\d+)/v1", proc.stdout.readline())
         if found is None:
             raise SystemExit(f"{tree}: mockai serve did not announce its address")
+        deadline = start + 60
         while True:
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise SystemExit(f"{tree}: mockai serve exited or did not answer within 60 s")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", int(found.group(1)), timeout=10)
                 conn.request("POST", "/v1/chat/completions", BODY, HEADERS)
