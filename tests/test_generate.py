@@ -539,3 +539,23 @@ def test_strict_models(make_engine: Any) -> None:
     assert reply(engine, {**chat_body(), "model": "alpha"})["model"] == "alpha"
     err = assert_envelope(post(engine, chat_body(model="gpt-4o")), 404, code="model_not_found")
     assert "gpt-4o" in err["message"]
+
+
+def test_the_word_lists_read_as_data_are_fakers_own() -> None:
+    """Every lorem locale Faker has gives the words ``Faker(locale)`` gives, whether they are read from the module
+    or asked of Faker (a locale whose provider inherits its list)."""
+    from pathlib import Path
+
+    import faker.providers.lorem
+    from faker import Faker
+
+    from mockai.generate import _lorem_words, english_words
+
+    locales = sorted(p.name for p in Path(faker.providers.lorem.__file__).parent.iterdir()
+                     if p.is_dir() and not p.name.startswith("_"))
+    assert "en_US" in locales and _lorem_words("en_US") is not None
+    for locale in locales:
+        assert english_words(locale) == list(Faker(locale).provider("faker.providers.lorem").word_list), locale
+    assert _lorem_words("xx_XX") is None and _lorem_words("../en_US") is None
+    with pytest.raises(AttributeError):  # Faker's own refusal of a locale it does not have, as before
+        english_words("xx_XX")

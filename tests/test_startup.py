@@ -82,3 +82,15 @@ def test_the_surfaces_a_run_never_calls_are_never_imported() -> None:
         """)
     assert got == {"before": [], "after": ["mockai.responses.surface", "mockai.responses.wire", "mockai.embeddings",
                                            "mockai.moderations"], "status": [200, 200]}
+
+
+def test_a_generated_answer_reads_the_word_list_without_importing_faker() -> None:
+    """``import faker`` imports all of its providers (~150 ms): the default locale's words are read as data."""
+    got = run("""
+        import json, sys
+        from mockai.engine import Engine, HTTPRequest
+        res = Engine().handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
+                              body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'))
+        print(json.dumps({"status": res.status, "faker": "faker" in sys.modules}))
+        """)
+    assert got == {"status": 200, "faker": False}
