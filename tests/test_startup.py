@@ -84,13 +84,34 @@ def test_the_surfaces_a_run_never_calls_are_never_imported() -> None:
                                            "mockai.moderations"], "status": [200, 200]}
 
 
-def test_a_generated_answer_reads_the_word_list_without_importing_faker() -> None:
-    """``import faker`` imports all of its providers (~150 ms): the default locale's words are read as data."""
+def test_mockai_serve_answers_its_first_request_without_what_it_does_not_need() -> None:
+    """``mockai serve`` to its first (generated) answer: no Faker (its import loads every provider, ~150 ms; the word
+    list is read as data), no scenario loader without ``--scenario``, no reply models (the engine writes JSON)."""
     got = run("""
-        import json, sys
-        from mockai.engine import Engine, HTTPRequest
-        res = Engine().handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
-                              body=b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'))
-        print(json.dumps({"status": res.status, "faker": "faker" in sys.modules}))
+        import asyncio, json, sys
+        import uvicorn.server
+        from mockai.cli import main
+
+        started = uvicorn.server.Server.startup
+        answer = {}
+
+        async def ask(server):
+            port = server.servers[0].sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            body = b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}'
+            writer.write(b"POST /v1/chat/completions HTTP/1.1\\r\\nhost: x\\r\\nauthorization: Bearer k\\r\\n"
+                         b"content-type: application/json\\r\\ncontent-length: %d\\r\\n\\r\\n%s" % (len(body), body))
+            answer["status"] = (await reader.readline()).decode().split()[1]
+            writer.close()
+            server.should_exit = True
+
+        async def startup(self, sockets=None):
+            await started(self, sockets)
+            self.first = asyncio.ensure_future(ask(self))
+
+        uvicorn.server.Server.startup = startup
+        main(["serve", "--port", "0", "--log-level", "warning"], standalone_mode=False)
+        print(json.dumps({**answer, "loaded": [m for m in ("faker", "mockai.scenario", "mockai.wire_replies")
+                                               if m in sys.modules]}))
         """)
-    assert got == {"status": 200, "faker": False}
+    assert got == {"status": "200", "loaded": []}
