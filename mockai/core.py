@@ -157,7 +157,7 @@ class Core:
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or Config()
         self.generator = Generator(self.config.locale)
-        self.routes: list[Route] = []
+        self._routes: list[Route] = []
         self._patterns: list[tuple[re.Pattern[str], Route]] = []
         # (method, raw path) -> (path, route, Azure's deployment argument) for routes without arguments of their own
         self._routed: dict[tuple[str, str], tuple[str, Route, dict[str, str]]] = {}
@@ -196,9 +196,14 @@ class Core:
             pattern = re.escape(route.path)
             pattern = re.sub(r"\\\{(\w+):path\\\}", r"(?P<\1>.+)", pattern)  # {name:path}: slashes too
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
-            self.routes.append(route)
+            self._routes.append(route)
             self._patterns.append((re.compile(pattern), route))
         self._routed.clear()
+
+    @property
+    def routes(self) -> list[Route]:
+        """The routes served, in the order they are tried."""
+        return self._routes
 
     def route(self, http: HTTPRequest) -> tuple[str, Route | None, dict[str, str]]:
         """``(path, route, arguments)`` for a request: the path without ``/v1``/``/openai`` prefixes, the route

@@ -132,6 +132,13 @@ class Engine(Core):
             return self._later
 
     @property
+    def routes(self) -> list[Route]:
+        """Every route served, the surfaces mounted on first need included (reading this mounts them)."""
+        if self._later is None:
+            self._mount_later()
+        return self._routes
+
+    @property
     def responses(self) -> Responses:
         """The Responses API surface (its ``store`` holds the stored responses)."""
         return (self._later or self._mount_later()).responses

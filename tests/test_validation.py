@@ -575,6 +575,8 @@ def test_surfaces_mounted_on_first_need_serve_as_if_mounted_at_once() -> None:
     assert engine._later is not None
     res = engine.handle(request("POST", "/v1/moderations", body={"input": "dragons"}))
     assert res.json()["results"][0]["categories"]["violence"] is True
+    listed = {r.name.split(".")[0] for r in fresh().routes}  # reading the list mounts them: it is never short
+    assert {"chat", "models", "responses", "conversations", "embeddings", "moderations"} <= listed
 
 
 def test_body_over_the_limit_is_413(make_engine: Any) -> None:
