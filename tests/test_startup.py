@@ -85,8 +85,9 @@ def test_the_surfaces_a_run_never_calls_are_never_imported() -> None:
 
 
 def test_mockai_serve_answers_its_first_request_without_what_it_does_not_need() -> None:
-    """``mockai serve`` to its first (generated) answer: no Faker (its import loads every provider, ~150 ms; the word
-    list is read as data), no scenario loader without ``--scenario``, no reply models (the engine writes JSON)."""
+    """``mockai serve`` as the README starts it, to its first (generated) answer: no Faker (its import loads every
+    provider, ~150 ms; the word list is read as data), no scenario loader without ``--scenario``, no reply models
+    (the engine writes JSON), and the request log's scrubber without the cassettes' recorder (httpx, ~60 ms)."""
     got = run("""
         import asyncio, json, sys
         import uvicorn.server
@@ -110,8 +111,9 @@ def test_mockai_serve_answers_its_first_request_without_what_it_does_not_need() 
             self.first = asyncio.ensure_future(ask(self))
 
         uvicorn.server.Server.startup = startup
-        main(["serve", "--port", "0", "--log-level", "warning"], standalone_mode=False)
-        print(json.dumps({**answer, "loaded": [m for m in ("faker", "mockai.scenario", "mockai.wire_replies")
-                                               if m in sys.modules]}))
+        main(["serve", "--port", "0"], standalone_mode=False)
+        print(json.dumps({**answer, "logged": "mockai.cassettes.scrub" in sys.modules, "loaded": [
+            m for m in ("faker", "mockai.scenario", "mockai.wire_replies", "httpx", "mockai.cassettes.proxy")
+            if m in sys.modules]}))
         """)
-    assert got == {"status": "200", "loaded": []}
+    assert got == {"status": "200", "logged": True, "loaded": []}

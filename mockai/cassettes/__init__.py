@@ -26,13 +26,33 @@ in), :mod:`.matching` (matchers and keys), :mod:`.scrub` (secrets), :mod:`.proxy
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cassette import RECORD_MODES, Cassette
-from .matching import CassetteRequest, Matcher
-from .proxy import DEFAULT_UPSTREAM
-from .scrub import REDACTED, SECRET_HEADERS, Scrubber
-from .store import EXTENSION, VERSION, CassetteError, dumps, load, save
-from .tools import import_vcr, transcript
+if TYPE_CHECKING:
+    from .cassette import RECORD_MODES, Cassette
+    from .matching import CassetteRequest, Matcher
+    from .proxy import DEFAULT_UPSTREAM
+    from .scrub import REDACTED, SECRET_HEADERS, Scrubber
+    from .store import EXTENSION, VERSION, CassetteError, dumps, load, save
+    from .tools import import_vcr, transcript
+
+# Each name from its module on first use: importing one module of the package (the request log's scrubber, say)
+# must not import the others (recording brings httpx, ~60 ms of a server's start-up).
+_LATER = {
+    "RECORD_MODES": "cassette", "Cassette": "cassette", "CassetteRequest": "matching", "Matcher": "matching",
+    "DEFAULT_UPSTREAM": "proxy", "REDACTED": "scrub", "SECRET_HEADERS": "scrub", "Scrubber": "scrub",
+    "EXTENSION": "store", "VERSION": "store", "CassetteError": "store", "dumps": "store", "load": "store",
+    "save": "store", "import_vcr": "tools", "transcript": "tools",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The names in ``_LATER``, imported when first asked for."""
+    if name in _LATER:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def example(name: str) -> Path:
@@ -44,6 +64,8 @@ def example(name: str) -> Path:
     >>> example("stream").name
     'stream.json'
     """
+    from .store import EXTENSION
+
     here = Path(__file__).resolve().parent.parent
     for base in (here / "_fixtures" / "cassettes", here.parent / "fixtures" / "cassettes"):
         path = base / f"{name}{EXTENSION}"
