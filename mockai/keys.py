@@ -53,7 +53,9 @@ def canonical_keys(body: Mapping[str, Any], drop: frozenset[str]) -> tuple[bytes
         key = hashlib.sha256(sorted_dumps(kept)).digest()
         return key, key
     text = sorted_dumps(kept)
-    if kept and max(kept) < min(k for k in body if k in drop):
+    if len(body) == len(kept) + 1 and "stream" in drop and body.get("stream") is True and kept and max(kept) < "stream":
+        whole = text[:-1] + b',"stream":true}'  # the usual stream request: only ``stream: true`` dropped
+    elif kept and max(kept) < min(k for k in body if k in drop):
         rest = sorted_dumps({k: v for k, v in body.items() if k in drop})
         whole = text[:-1] + b"," + rest[1:]
     else:

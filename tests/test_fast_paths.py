@@ -112,6 +112,10 @@ KEYS = st.sampled_from(["model", "messages", "stream", "stream_options", "user",
        st.frozensets(KEYS | st.text(max_size=4), max_size=4))
 @example({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}, frozenset({"stream"}))
 @example({"stream": True}, frozenset({"stream"}))
+@example({"model": "m", "stream": True, "zz": 1}, frozenset({"stream"}))  # a kept key after "stream"
+@example({"model": "m", "stream": True, "n": 1}, frozenset({"stream", "n"}))
+@example({"model": "m", "stream": True, "user": "u"}, frozenset({"user"}))  # stream kept, another dropped
+@example({"model": "m", "stream": 1}, frozenset({"stream"}))
 @example({"a": 1.5, "zz": None}, frozenset({"zz"}))
 def test_canonical_keys_are_the_two_canonical_keys(body: dict[str, Any], drop: frozenset[str]) -> None:
     from mockai.keys import canonical_key, canonical_keys
