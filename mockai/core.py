@@ -133,6 +133,8 @@ class Exchange:
     exact: bytes
     prompt: Prompt
     wire: Wire
+    # The key without stream/stream_options, when it is the content key (those were the only unseeded fields).
+    transport: bytes | None = None
     _prompt_tokens: int | None = None
     # Whether the engine's memos are consulted for this request (see Core._body_key: not while they go unused).
     memo: bool = True
@@ -173,7 +175,8 @@ class Core:
         self.calls = CallList()
         # Memos of what is a pure function of the request, under digests of the bodies, bounded by bytes.
         self._parsed = Memo[Any](_PARSED_BYTES)
-        self._keys = Memo[tuple[bytes, bytes]](_KEYS_BYTES)  # body digest -> (content key, exact key)
+        # body digest -> (content key, exact key, transport key when it is the content key: see Exchange.transport)
+        self._keys = Memo[tuple[bytes, bytes, bytes | None]](_KEYS_BYTES)
         self._generated = Memo[Reply](_GENERATED_BYTES, _MEMO_BYTES)
         self._encoded = Memo[Any](_ENCODED_BYTES, _MEMO_BYTES)
         self._counted = Memo[int](_COUNTED_BYTES)  # content key -> prompt tokens
@@ -423,13 +426,11 @@ class Core:
             # for its transport key (see _transport_key).
             content, exact = canonical_keys(body, wire.unseeded)
             dropped = wire.unseeded.intersection(body)
-            if dropped and dropped == TRANSPORT_FIELDS.intersection(body):
-                self._transport.put(exact, content, _KEY_ENTRY)
-            keys = (content, exact)
+            keys = (content, exact, content if dropped and dropped == TRANSPORT_FIELDS.intersection(body) else None)
             if memo is not None:
                 self._keys.put(memo, keys, _KEY_ENTRY)
-        key, exact = keys
-        ex = Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire)
+        key, exact, transport = keys
+        ex = Exchange(request, body, http, key, self.config.seed, self, call, exact, prompt, wire, transport)
         ex.memo = memo is not None or len(http.body) > CACHEABLE_BODY  # (not one of the requests _body_key skips)
         return ex
 
@@ -571,6 +572,8 @@ class Core:
         non-stream forms. Bodies without either field are their own transport key."""
         if "stream" not in ex.body and "stream_options" not in ex.body:
             return ex.exact
+        if ex.transport is not None:
+            return ex.transport
         key = self._transport.get(ex.exact)
         if key is None:
             key = canonical_key(ex.body, TRANSPORT_FIELDS)

@@ -27,7 +27,8 @@ BODIES: list[dict[str, Any]] = [
 
 
 def forget(engine: Engine) -> None:
-    for memo in (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._counted):
+    for memo in (engine._parsed, engine._keys, engine._generated, engine._encoded, engine._counted,
+                 engine._transport):
         memo.clear()
 
 
@@ -72,6 +73,25 @@ def test_memos_go_quiet_under_ever_new_bodies_and_wake_when_bodies_repeat(monkey
     kept = len(quiet._parsed)
     assert ask(quiet, {**bodies[0], "user": "new"}) == ask(fresh, {**bodies[0], "user": "new"})
     assert len(quiet._parsed) == kept + 1
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["memos", "quiet-memos"])
+def test_a_stream_carries_the_tool_call_ids_of_its_json_twin(monkeypatch: pytest.MonkeyPatch, quiet: bool) -> None:
+    """The transport key (a request without stream/stream_options) comes with the keys, memoized or not: the first
+    stream of a request has its first reply's tool call ids, also with ``max_tokens`` dropped alongside."""
+    from conftest import reassemble, reply, stream
+
+    from mockai import core
+
+    if quiet:  # no request looked up or kept in the memos
+        monkeypatch.setattr(core, "_COLD_AFTER", 0)
+        monkeypatch.setattr(core, "_PROBE_EVERY", 10**9)
+    engine = Engine(Config(seed=5))
+    for body in (BODIES[3], {**BODIES[3], "max_tokens": 50}):
+        ids = [c["id"] for c in reply(engine, body)["choices"][0]["message"]["tool_calls"]]
+        streamed = reassemble(stream(engine, body))[0]["tool_calls"]
+        assert [c["id"] for c in streamed] == ids
+    assert (len(engine._parsed) == 0) is quiet  # the quiet run really kept nothing
 
 
 def test_a_memoized_reply_is_not_shared_mutable_state() -> None:
