@@ -60,10 +60,16 @@ _LATER = {"Cassette": "cassettes", "CassetteError": "cassettes", "Matcher": "cas
           "MockAI": "mock", "ScenarioError": "scenario", "load_scenario": "scenario"}
 
 
-def __getattr__(name: str) -> object:
-    """The names in ``_LATER``, imported when first asked for."""
-    if name in _LATER:
-        import importlib
+if not TYPE_CHECKING:  # (type checkers read the imports above, and so still refuse a misspelled name)
 
-        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
-    raise AttributeError(f"module 'mockai' has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        """The names in ``_LATER``, imported when first asked for."""
+        if name in _LATER:
+            import importlib
+
+            value = globals()[name] = getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
+            return value
+        raise AttributeError(f"module 'mockai' has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LATER})

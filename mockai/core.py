@@ -574,6 +574,8 @@ class Core:
             return ex.exact
         if ex.transport is not None:
             return ex.transport
+        if not ex.memo:  # (the memos are quiet: nothing is looked up or kept)
+            return canonical_key(ex.body, TRANSPORT_FIELDS)
         key = self._transport.get(ex.exact)
         if key is None:
             key = canonical_key(ex.body, TRANSPORT_FIELDS)

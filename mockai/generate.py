@@ -229,8 +229,9 @@ def english_words(locale: str = "en_US") -> list[str]:
     Sentences are drawn from it with the request's own seeded RNG: the same words Faker would use, without
     paying for re-seeding a Faker instance on every request.
 
-    >>> english_words()[:3]
-    ['a', 'ability', 'able']
+    >>> words = english_words()
+    >>> len(words) > 100, all(word.strip() == word != "" for word in words)
+    (True, True)
     """
     words = _lorem_words(locale)
     if words is None:
@@ -246,13 +247,17 @@ def _lorem_words(locale: str) -> list[str] | None:
 
     ``import faker`` imports every one of its providers to list the locales (~150 ms, paid by the first generated
     answer). The list is a literal in the locale's module, so it is read from there: ``None`` when the locale has no
-    module of its own or the module is not laid out that way (then Faker itself is asked, as before).
+    module of its own (spelled exactly so), or its ``Provider`` does not bind the list once, to a literal (then
+    Faker itself is asked, as before).
     """
     import ast
     import importlib.util
     import locale as pylocale
+    import os
     from pathlib import Path
 
+    if not isinstance(locale, str) or not locale.isidentifier():
+        return None
     if pylocale.normalize(locale).split(".")[0] != locale:  # Faker would read another locale's words
         return None
     try:
@@ -260,23 +265,37 @@ def _lorem_words(locale: str) -> list[str] | None:
         if spec is None or not spec.submodule_search_locations:
             return None
         root = Path(next(iter(spec.submodule_search_locations))) / "providers" / "lorem"
-        if not locale.isidentifier() or not (root / locale / "__init__.py").is_file():
+        if locale not in os.listdir(root):  # (exactly: a case-insensitive file system would find "LA" as "la")
             return None
         tree = ast.parse((root / locale / "__init__.py").read_text(encoding="utf-8"))
     except (OSError, ValueError, SyntaxError, ImportError):
         return None
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Provider":
-            for statement in node.body:
-                if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-                        and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "word_list"):
-                    try:
-                        value = ast.literal_eval(statement.value)
-                    except ValueError:
-                        return None
-                    if isinstance(value, (tuple, list)) and value and all(isinstance(w, str) for w in value):
-                        return list(value)
+    providers = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Provider"]
+    if len(providers) != 1:
+        return None
+    bindings = [statement for statement in providers[0].body if "word_list" in _bound(statement)]
+    if len(bindings) != 1 or not isinstance(bindings[0], (ast.Assign, ast.AnnAssign)) or bindings[0].value is None:
+        return None
+    try:
+        value = ast.literal_eval(bindings[0].value)
+    except ValueError:
+        return None
+    if isinstance(value, (tuple, list)) and value and all(isinstance(w, str) for w in value):
+        return list(value)
     return None
+
+
+def _bound(statement: Any) -> set[str]:
+    """The names a statement of a class body binds (any statement that could bind one: assignments of every kind,
+    and the rest by the names they mention, so nothing that might rebind ``word_list`` goes unnoticed)."""
+    import ast
+
+    if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    return {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
 
 
 def compact(value: Any) -> str:

@@ -332,38 +332,22 @@ _REPLIES = frozenset({
 })
 
 
-def __getattr__(name: str) -> Any:
-    if name in _REPLIES:
-        from . import wire_replies
+if not TYPE_CHECKING:  # (type checkers read the imports below, and so still refuse a misspelled name)
 
-        return getattr(wire_replies, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _REPLIES:
+            from . import wire_replies
+
+            value = globals()[name] = getattr(wire_replies, name)
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_REPLIES})
+
+    # What ``from mockai.wire import *`` took when the reply models were defined here, and them.
+    __all__ = sorted({name for name in globals() if not name.startswith("_") and name != "TYPE_CHECKING"} | _REPLIES)
 
 
 if TYPE_CHECKING:  # what __getattr__ presents, for type checkers
-    from .wire_replies import (  # noqa: F401
-        ChatCompletion,
-        ChatCompletionChunk,
-        Choice,
-        ChoiceLogprobs,
-        ChunkChoice,
-        CompletionTokensDetails,
-        Delta,
-        DeltaAudio,
-        DeltaCustom,
-        DeltaFunction,
-        DeltaToolCall,
-        ErrorBody,
-        ErrorEnvelope,
-        FinishReason,
-        PromptTokensDetails,
-        ReplyAudio,
-        ReplyCustom,
-        ReplyCustomToolCall,
-        ReplyFunction,
-        ReplyMessage,
-        ReplyToolCall,
-        TokenLogprob,
-        TopLogprob,
-        Usage,
-    )
+    from .wire_replies import *  # noqa: F403

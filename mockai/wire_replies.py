@@ -14,6 +14,33 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "Choice",
+    "ChoiceLogprobs",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "Delta",
+    "DeltaAudio",
+    "DeltaCustom",
+    "DeltaFunction",
+    "DeltaToolCall",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "FinishReason",
+    "PromptTokensDetails",
+    "ReplyAudio",
+    "ReplyCustom",
+    "ReplyCustomToolCall",
+    "ReplyFunction",
+    "ReplyMessage",
+    "ReplyToolCall",
+    "TokenLogprob",
+    "TopLogprob",
+    "Usage",
+]
+
 
 class _Reply(BaseModel):
     # Built on first use: the engine writes its replies as JSON without these models (start-up time).

@@ -559,5 +559,31 @@ def test_the_word_lists_read_as_data_are_fakers_own() -> None:
         assert english_words(locale) == list(Faker(locale).provider("faker.providers.lorem").word_list), locale
     assert _lorem_words("xx_XX") is None
     assert _lorem_words("../en_US") is None
+    assert _lorem_words("LA") is None  # spelled as Faker's folder is, or Faker decides (it refuses "LA")
     with pytest.raises(AttributeError):  # Faker's own refusal of a locale it does not have, as before
         english_words("xx_XX")
+
+
+@pytest.mark.parametrize(("body", "read"), [
+    ('word_list = ("a", "b")', ["a", "b"]),
+    ('word_list: tuple = ("a", "b")', ["a", "b"]),
+    ('word_list = ("a",)\n    word_list += ("b",)', None),  # bound twice: Faker says what it ends as
+    ('word_list = ("a",)\n    word_list = ("b",)', None),
+    ('word_list = tuple("ab")', None),  # not a literal
+    ('word_list = ()', None),
+    ("pass", None),  # inherited
+])
+def test_a_word_list_is_read_only_when_one_literal_binds_it(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                              body: str, read: list[str] | None) -> None:
+    import importlib.machinery
+    import importlib.util
+
+    from mockai.generate import _lorem_words
+
+    (tmp_path / "providers" / "lorem" / "la").mkdir(parents=True)
+    (tmp_path / "providers" / "lorem" / "la" / "__init__.py").write_text(
+        f'"""Lorem."""\nfrom .. import Provider as Base\n\n\nclass Provider(Base):\n    """Words."""\n\n    {body}\n')
+    spec = importlib.machinery.ModuleSpec("faker", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec if name == "faker" else None)
+    assert _lorem_words("la") == read

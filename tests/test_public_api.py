@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +41,29 @@ def test_import_mockai_stays_light() -> None:
             "'mockai.embeddings', 'mockai.moderations') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_type_checkers_see_the_names_loaded_on_first_use_and_refuse_misspellings(tmp_path: Path) -> None:
+    """``mockai``, ``mockai.wire`` and ``mockai.cassettes`` load some names on first use (start-up time): mypy --strict
+    still knows each of them by its type, and still refuses a name none of them has."""
+    user = tmp_path / "user_code.py"
+    user.write_text(textwrap.dedent("""
+        from mockai import MockAI, MockAi
+        from mockai.cassettes import Cassette, Casette
+        from mockai.wire import ChatCompletion, ChatCompletoin, ChatCompletionRequest
+
+        reveal_type(MockAI)
+        reveal_type(Cassette)
+        reveal_type(ChatCompletion)
+        """))
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
+                           str(user)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    errors = sorted(line.split("error: ", 1)[1] for line in done.stdout.splitlines() if ": error: " in line)
+    assert errors == [
+        'Module "mockai" has no attribute "MockAi"; maybe "MockAI"?  [attr-defined]',
+        'Module "mockai.cassettes" has no attribute "Casette"; maybe "Cassette"?  [attr-defined]',
+        'Module "mockai.wire" has no attribute "ChatCompletoin"; maybe "ChatCompletion"?  [attr-defined]',
+    ], done.stdout
+    revealed = [line.split("Revealed type is ", 1)[1] for line in done.stdout.splitlines() if "Revealed type" in line]
+    assert [r.rsplit("-> ", 1)[-1].strip('"') for r in revealed] == [
+        "mockai.mock.MockAI", "mockai.cassettes.cassette.Cassette", "mockai.wire_replies.ChatCompletion"]

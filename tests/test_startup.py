@@ -87,7 +87,7 @@ def test_the_surfaces_a_run_never_calls_are_never_imported() -> None:
 def test_mockai_serve_answers_its_first_request_without_what_it_does_not_need() -> None:
     """``mockai serve`` as the README starts it, to its first (generated) answer: no Faker (its import loads every
     provider, ~150 ms; the word list is read as data), no scenario loader without ``--scenario``, no reply models
-    (the engine writes JSON), and the request log's scrubber without the cassettes' recorder (httpx, ~60 ms)."""
+    (the engine writes JSON), and the request log's scrubber without the cassettes' recorder and httpx (~85 ms)."""
     got = run("""
         import asyncio, json, sys
         import uvicorn.server

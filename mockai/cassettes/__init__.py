@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .tools import import_vcr, transcript
 
 # Each name from its module on first use: importing one module of the package (the request log's scrubber, say)
-# must not import the others (recording brings httpx, ~60 ms of a server's start-up).
+# must not import the others (the recorder and httpx: ~85 ms of a server's start-up).
 _LATER = {
     "RECORD_MODES": "cassette", "Cassette": "cassette", "CassetteRequest": "matching", "Matcher": "matching",
     "DEFAULT_UPSTREAM": "proxy", "REDACTED": "scrub", "SECRET_HEADERS": "scrub", "Scrubber": "scrub",
@@ -46,13 +46,19 @@ _LATER = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """The names in ``_LATER``, imported when first asked for."""
-    if name in _LATER:
-        import importlib
+if not TYPE_CHECKING:  # (type checkers read the imports above, and so still refuse a misspelled name)
 
-        return getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        """The names in ``_LATER``, imported when first asked for."""
+        if name in _LATER:
+            import importlib
+
+            value = globals()[name] = getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LATER})
 
 
 def example(name: str) -> Path:
