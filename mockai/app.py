@@ -195,6 +195,8 @@ class PlainResponse(Response):
     call fewer per request than ASGI's two messages, each of which uvicorn writes at once); elsewhere, as
     Starlette's :class:`~starlette.responses.Response` sends it. The bytes on the wire are the same either way."""
 
+    sent_at_once = True  # one call, no pause: the request log times it around the call (mockai.access)
+
     def __init__(self, res: HTTPResponse) -> None:  # Starlette's __init__ encodes the headers: only when needed
         self.status_code = res.status
         self.body = self.whole = res.content()

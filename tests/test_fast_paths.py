@@ -261,6 +261,29 @@ def test_a_response_written_whole_is_the_asgi_bytes(case: str, monkeypatch: pyte
         assert taken[: len(CASES[case])] == [True] * len(CASES[case]), "the one-write path was not taken"
 
 
+def test_with_the_request_log_on_a_response_is_still_written_whole(monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """``mockai serve`` logs each request at its default level (``info``): the log times a plain answer around the
+    door's one write, instead of wrapping the server's ``send`` (which made it two writes), and says the same."""
+    import logging
+
+    taken: list[bool] = []
+    real = door.write_whole
+    monkeypatch.setattr(door, "write_whole", lambda *args: taken.append(real(*args)) or taken[-1])
+    caplog.set_level(logging.INFO, logger="mockai.access")
+    requests = CASES["two on one connection"] + CASES["stream"] + CASES["errors"][:1]
+    with MockAI(seed=3, clock=1_700_000_000) as mock, mock.serve(log_level="info") as server:
+        got = raw_exchange(server.port, requests)
+    assert got.count(b"HTTP/1.1 ") == len(requests)
+    assert taken == [True] * len(requests), "the one-write path was not taken"
+    fields = [r.mockai for r in caplog.records if r.name == "mockai.access"]  # type: ignore[attr-defined]
+    assert [(f["status"], f["stream"], "error" in f) for f in fields] == [
+        (200, False, False), (200, False, False), (200, True, False), (400, False, True)]
+    for f in fields:
+        assert "dropped" not in f
+        assert 0 <= f["ttfb_ms"] <= f["total_ms"]
+
+
 def test_the_door_leaves_no_reference_cycle_behind() -> None:
     """uvicorn's cycle holds the request's scope; the door puts the cycle in the scope while it answers, and must
     take it out again, or every request leaves a cycle of objects that only the garbage collector can free."""
