@@ -178,8 +178,8 @@ class LoggedEndpoint:
             if getattr(response, "sent_at_once", False):
                 # Sent by one call with no pause (mockai.app.PlainResponse): timed around it, with the server's own
                 # send, so the door may still write it whole (a wrapped send cannot).
+                sent.status = response.status_code  # (set first, as for a start message: the send may fail)
                 await response(scope, receive, send)
-                sent.status = response.status_code
                 sent.first = sent.done = time.perf_counter()
             else:
                 await response(scope, receive, timed)
