@@ -333,17 +333,9 @@ _REPLIES = frozenset({
 
 
 if not TYPE_CHECKING:  # (type checkers read the imports below, and so still refuse a misspelled name)
+    from .lazy import on_first_use as _on_first_use
 
-    def __getattr__(name: str) -> Any:
-        if name in _REPLIES:
-            from . import wire_replies
-
-            value = globals()[name] = getattr(wire_replies, name)
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_REPLIES})
+    __getattr__, __dir__ = _on_first_use(globals(), dict.fromkeys(_REPLIES, "wire_replies"))
 
     # What ``from mockai.wire import *`` took when the reply models were defined here, and them.
     __all__ = sorted({name for name in globals() if not name.startswith("_") and name != "TYPE_CHECKING"} | _REPLIES)

@@ -47,18 +47,9 @@ _LATER = {
 
 
 if not TYPE_CHECKING:  # (type checkers read the imports above, and so still refuse a misspelled name)
+    from ..lazy import on_first_use as _on_first_use
 
-    def __getattr__(name: str) -> object:
-        """The names in ``_LATER``, imported when first asked for."""
-        if name in _LATER:
-            import importlib
-
-            value = globals()[name] = getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LATER})
+    __getattr__, __dir__ = _on_first_use(globals(), _LATER)
 
 
 def example(name: str) -> Path:
