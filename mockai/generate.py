@@ -278,7 +278,7 @@ def _lorem_words(locale: str) -> list[str] | None:
         return None
     try:
         value = ast.literal_eval(bindings[0].value)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # not a literal after all (or an unhashable key): ask Faker
         return None
     if isinstance(value, (tuple, list)) and value and all(isinstance(w, str) for w in value):
         return list(value)
