@@ -281,7 +281,9 @@ class _Builder:
         hi = int(schema.get("maxLength", max(lo, 40)))
         if lo > hi:
             raise SchemaError(f"minLength {lo} is above maxLength {hi}")
-        if lo > self.left:  # never build it: write as much of it as the budget holds
+        # Too long to build (a pattern's draw, padding): write as much of it as the budget holds. A shorter one is
+        # built and cut like any leaf, so what is cut is the start of the very value (its pattern, its format).
+        if lo > self.left and lo > _MAX_SIZE:
             start = self._words(0, 40)
             self.spend(lo, '"' + (start + "x" * max(0, self.left - len(start)))[: max(0, self.left)])
         fmt = schema.get("format")
