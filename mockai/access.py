@@ -31,9 +31,10 @@ import json
 import logging
 import re
 import time
+from asyncio import AbstractEventLoop, get_running_loop
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -69,7 +70,9 @@ class AccessLog:
 
     def __init__(self, engine: Core, logger: logging.Logger = LOGGER) -> None:
         from .cassettes.scrub import Scrubber
+        from .transcript import error_of, tokens_of
 
+        self._tokens_of, self._error_of = tokens_of, error_of
         self.logger = logger
         self.scrubber = Scrubber.of(engine.config.scrub)
         if claim not in engine.on_record:
@@ -82,8 +85,6 @@ class AccessLog:
 
     def fields(self, scope: Scope, call: Call | None, response: Response | None, sent: Sent) -> dict[str, Any]:
         """The fields of one line (see :func:`text_line`)."""
-        from .transcript import error_of, tokens_of
-
         query = scope.get("query_string", b"").decode("latin-1")
         secrets: list[str] | None = None
 
@@ -97,18 +98,20 @@ class AccessLog:
         path = scope.get("path", "")
         if query:
             path += "?" + self.scrubber.query(query, found())
-        out: dict[str, Any] = {"method": scope.get("method"), "path": path, "status": sent.status}
-        error: dict[str, Any] | None = None
+        error: dict[str, Any] | None
         if call is not None:
-            out.update(route=call.route, model=call.model, stream=call.stream, by=call.answered_by)
+            out: dict[str, Any] = {"method": scope.get("method"), "path": path, "status": sent.status,
+                                   "route": call.route, "model": call.model, "stream": call.stream,
+                                   "by": call.answered_by}
             if call.fault:
                 out["fault"] = call.fault
-            tokens_in, tokens_out = tokens_of(call)
+            tokens_in, tokens_out = self._tokens_of(call)
             if tokens_in is not None or tokens_out is not None:
-                out.update(tokens_in=tokens_in, tokens_out=tokens_out)
-            error = error_of(call)
+                out["tokens_in"], out["tokens_out"] = tokens_in, tokens_out
+            error = self._error_of(call)
         else:
-            out.update(model=None, stream=False, by=None)
+            out = {"method": scope.get("method"), "path": path, "status": sent.status, "model": None,
+                   "stream": False, "by": None}
             error = _body_error(response)
         if sent.dropped:
             out["dropped"] = sent.dropped
@@ -129,8 +132,14 @@ class AccessLog:
         fields = self.fields(scope, call, response, sent)
         # The control API (the inspector's page and feed among it) is not the API under test: debug only.
         level = logging.DEBUG if scope.get("path", "").startswith("/_mockai/") else logging.INFO
-        if self.logger.isEnabledFor(level):
-            self.logger.log(level, text_line(fields), extra={"mockai": fields})
+        logger = self.logger
+        if logger.isEnabledFor(level):
+            # Made here, not by Logger.log, which would walk the stack to find this line: same record, less work.
+            logger.handle(logger.makeRecord(logger.name, level, __file__, _WRITE_LINE, text_line(fields), (), None,
+                                            "write", {"mockai": fields}))
+
+
+_WRITE_LINE = AccessLog.write.__code__.co_firstlineno
 
 
 @dataclass
@@ -219,8 +228,8 @@ def _ms(seconds: float) -> float:
 
 # --- formats -----------------------------------------------------------------------------------------------
 
-_HEAD = ("method", "path", "status")
-_ALWAYS = ("model", "stream", "by")
+_ALWAYS = frozenset({"model", "stream", "by"})  # written as ``-`` when there is none
+_NOT_PAIRS = frozenset({"method", "path", "status", "route", "tokens_in", "tokens_out"})
 
 
 def text_line(fields: dict[str, Any]) -> str:
@@ -228,31 +237,63 @@ def text_line(fields: dict[str, Any]) -> str:
     none); a connection dropped before any status shows ``-``."""
     status = fields.get("status")
     parts = [str(fields.get("method")), str(fields.get("path")), "-" if status is None else str(status)]
+    tokens = "tokens_in" in fields or "tokens_out" in fields
     for key, value in fields.items():
-        if key in _HEAD or key == "route" or key in ("tokens_in", "tokens_out"):
+        if key in _NOT_PAIRS or (value is None and key not in _ALWAYS):
             continue
-        if value is None and key not in _ALWAYS:
-            continue
-        parts.append(f"{key}={_value(value)}")
-        if key == "by" and ("tokens_in" in fields or "tokens_out" in fields):
+        parts.append(key + "=" + _value(value))
+        if key == "by" and tokens:
             parts.append(f"tokens={_value(fields.get('tokens_in'))}/{_value(fields.get('tokens_out'))}")
     return " ".join(parts)
 
 
 def _value(value: Any) -> str:
+    kind = type(value)
+    if kind is str:  # (the common case first)
+        return value if value and not _QUOTED.search(value) else json.dumps(value, ensure_ascii=False)
     if value is None:
         return "-"
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
     if isinstance(value, (int, float)):  # (statuses, tokens, times: never quoted)
         return str(value)
-    text = str(value)
-    if not text or _QUOTED.search(text):
-        return json.dumps(text, ensure_ascii=False)
-    return text
+    return _value(str(value))
 
 
 _QUOTED = re.compile(r'[ "=\n\t]')  # a value with one of these is written in JSON quotes
+
+
+def _text_formatter() -> type[logging.Formatter]:
+    from uvicorn.logging import DefaultFormatter
+
+    class TextFormatter(DefaultFormatter):
+        """uvicorn's look (``INFO:     message``, the level in colour on a terminal), made as uvicorn makes it,
+        but with a shallow copy of each record (``copy.copy`` cost as much as the rest of the formatting)."""
+
+        def formatMessage(self, record: logging.LogRecord) -> str:
+            copied = object.__new__(type(record))
+            copied.__dict__.update(record.__dict__)
+            levelname = copied.levelname
+            separator = " " * (8 - len(copied.levelname))
+            if self.use_colors:
+                levelname = self.color_level_name(levelname, copied.levelno)
+                if "color_message" in copied.__dict__:
+                    copied.msg = copied.__dict__["color_message"]
+                    copied.__dict__["message"] = copied.getMessage()
+            copied.__dict__["levelprefix"] = levelname + ":" + separator
+            return logging.Formatter.formatMessage(self, copied)
+
+    return TextFormatter
+
+
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> Any:
+        # ``mockai.access.TextFormatter``, named in the logging configuration: uvicorn is imported only when a
+        # configuration asks for it (the app's door imports this module without needing uvicorn).
+        if name == "TextFormatter":
+            globals()[name] = cls = _text_formatter()
+            return cls
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class JSONFormatter(logging.Formatter):
@@ -275,6 +316,77 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A :class:`logging.StreamHandler` that writes the lines of one turn of the event loop in one write.
+
+    Under load ``mockai serve`` logs a line per request; one system call per line cost more than the rest of
+    the line (dearly so where system calls are dear: a sandboxed container). Lines logged on a thread running an
+    event loop wait for the end of the loop's turn (``call_soon``), and at most ``limit`` characters wait. A line
+    logged anywhere else (a worker thread, start-up, shutdown), a warning or an error is written at once, after
+    the lines waiting before it: nothing is reordered, and nothing waits past the turn that logged it.
+    :meth:`flush` (called by :func:`logging.shutdown` at exit) writes what waits.
+
+    >>> import io, logging
+    >>> out = io.StringIO()
+    >>> handler = BatchingStreamHandler(out)
+    >>> handler.handle(logging.makeLogRecord({"msg": "no loop runs here: written at once"}))
+    True
+    >>> out.getvalue()
+    'no loop runs here: written at once\\n'
+    """
+
+    def __init__(self, stream: TextIO | None = None, limit: int = 64 * 1024) -> None:
+        super().__init__(stream)
+        self.limit = limit
+        self._waiting: list[str] = []
+        self._size = 0
+        self._last: logging.LogRecord | None = None  # (for handleError, should the deferred write fail)
+        self._scheduled: AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # (called with the handler's lock held)
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._waiting.append(line)
+        self._size += len(line)
+        self._last = record
+        try:
+            loop: AbstractEventLoop | None = get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._scheduled is not loop:  # (a write awaits another loop's turn, which may never come: ask this one)
+            self._scheduled = None
+        if loop is None or record.levelno >= logging.WARNING or self._size >= self.limit:
+            self._write()
+        elif self._scheduled is None:
+            loop.call_soon(self.flush)
+            self._scheduled = loop
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._scheduled = None
+            if self._waiting:
+                self._write()
+            else:
+                super().flush()
+        finally:
+            self.release()
+
+    def _write(self) -> None:
+        text, record = "".join(self._waiting), self._last
+        self._waiting.clear()
+        self._size, self._last = 0, None
+        try:
+            self.stream.write(text)
+            super().flush()
+        except Exception:
+            if record is not None:
+                self.handleError(record)
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for ``mockai serve``: uvicorn's messages and mockai's request lines on
     stderr, in ``text`` (uvicorn's look) or ``json``; uvicorn's own access line off. Given to uvicorn, so each
@@ -284,14 +396,14 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     if log_format == "json":
         formatter: dict[str, Any] = {"()": "mockai.access.JSONFormatter"}
     else:
-        formatter = {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s",
+        formatter = {"()": "mockai.access.TextFormatter", "fmt": "%(levelprefix)s %(message)s",
                      "use_colors": None}
     upper = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter, "access": dict(formatter)},
-        "handlers": {"default": {"formatter": "default", "class": "logging.StreamHandler",
+        "handlers": {"default": {"formatter": "default", "class": "mockai.access.BatchingStreamHandler",
                                  "stream": "ext://sys.stderr"}},
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": upper, "propagate": False},

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 TURN_CHARS = 300  # a turn's text is clipped to this many characters (system prompts can be long)
 _IN = re.compile(rb'"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)')
 _OUT = re.compile(rb'"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)')
+_IN_KEYS = (b'"prompt_tokens"', b'"input_tokens"')
+_OUT_KEYS = (b'"completion_tokens"', b'"output_tokens"')
 
 
 def transcript(calls: Sequence[Call], *, last: int | None = None, max_chars: int | None = None,
@@ -164,9 +166,21 @@ def tokens_of(call: Call) -> tuple[int | None, int | None]:
     data = b"".join(res.events[-3:]) if res.events is not None else res.body
     if b"_tokens" not in data:
         return None, None
-    found_in = _IN.findall(data)
-    found_out = _OUT.findall(data)
-    return (int(found_in[-1]) if found_in else None), (int(found_out[-1]) if found_out else None)
+    return _last(_IN, _IN_KEYS, data), _last(_OUT, _OUT_KEYS, data)
+
+
+def _last(pattern: re.Pattern[bytes], keys: tuple[bytes, bytes], data: bytes) -> int | None:
+    """The number of the last match of ``pattern`` in ``data``. A match starts with one of ``keys``: the last
+    key is where the last match starts, when a number follows it (no match can start inside another)."""
+    first, second = data.rfind(keys[0]), data.rfind(keys[1])
+    start = first if first > second else second
+    if start < 0:
+        return None
+    last = pattern.match(data, start)
+    if last is None:  # (that key is not followed by a number: look at every match)
+        found = pattern.findall(data)
+        return int(found[-1]) if found else None
+    return int(last.group(1))
 
 
 def stream_timing(call: Call) -> str:

@@ -4,8 +4,12 @@ nothing at all (no listener, no timing) when the level is above info; where the 
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
+import logging.config
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,7 @@ import pytest
 from test_cli import Served
 
 from mockai import MockAI
-from mockai.access import AccessLog, LoggedEndpoint, logging_config, text_line
+from mockai.access import AccessLog, BatchingStreamHandler, LoggedEndpoint, logging_config, text_line
 from mockai.app import Door
 from mockai.server import ServerThread
 
@@ -229,3 +233,131 @@ def test_access_log_is_off_unless_info(caplog: pytest.LogCaptureFixture) -> None
 def test_server_thread_default_is_quiet() -> None:
     server = ServerThread(MockAI().engine)
     assert isinstance(server._config.app.app.door, Door)
+
+
+class Writes(io.StringIO):
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def record(msg: str, level: int = logging.INFO) -> logging.LogRecord:
+    return logging.makeLogRecord({"msg": msg, "levelno": level, "levelname": logging.getLevelName(level)})
+
+
+def test_lines_logged_in_one_turn_of_the_loop_are_written_at_its_end_in_one_write() -> None:
+    out = Writes()
+    handler = BatchingStreamHandler(out)
+
+    async def serve() -> list[str]:
+        for n in range(3):
+            handler.handle(record(f"request {n}"))
+        seen = list(out.writes)  # nothing yet: the turn is not over
+        await asyncio.sleep(0)
+        handler.handle(record("request 3"))
+        handler.handle(record("a warning", logging.WARNING))  # written at once, after what waits, in order
+        handler.handle(record("request 4"))
+        await asyncio.sleep(0)
+        return seen
+
+    assert asyncio.run(serve()) == []
+    assert out.writes == ["request 0\nrequest 1\nrequest 2\n", "request 3\na warning\n", "request 4\n"]
+
+
+def test_lines_logged_off_the_loop_are_written_at_once_and_nothing_waits_past_the_end() -> None:
+    out = Writes()
+    handler = BatchingStreamHandler(out, limit=20)
+    handler.handle(record("start-up"))  # no loop runs
+    assert out.writes == ["start-up\n"]
+
+    async def last_words() -> None:
+        handler.handle(record("the last request"))  # the loop ends before its turn is over
+
+    asyncio.run(last_words())
+    assert out.writes[-1] == "the last request\n"
+
+    async def many() -> None:
+        for n in range(3):  # 20 characters at most wait
+            handler.handle(record(f"line {n} of three"))
+        assert out.writes[-1] == "line 0 of three\nline 1 of three\n"
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, handler.handle, record("from a worker thread"))
+        assert out.writes[-1] == "line 2 of three\nfrom a worker thread\n"
+
+    asyncio.run(many())
+    handler.handle(record("waiting"))
+    handler.flush()
+    assert out.getvalue().endswith("from a worker thread\nwaiting\n")
+
+
+def test_a_line_whose_loop_never_took_its_turn_is_written_by_the_next_loop() -> None:
+    out = Writes()
+    handler = BatchingStreamHandler(out)
+    stranded = asyncio.new_event_loop()
+
+    async def log(msg: str) -> None:
+        handler.handle(record(msg))
+
+    stranded.run_until_complete(log("stranded"))  # scheduled on this loop, which never runs again
+    stranded.close()
+    asyncio.run(log("next"))
+    assert "".join(out.writes) == "stranded\nnext\n"
+
+
+def test_mockai_serve_writes_uvicorns_look_without_copying_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text format's formatter gives what uvicorn's DefaultFormatter gives, colours or not."""
+    from uvicorn.logging import DefaultFormatter
+
+    ours = logging_config("text", "info")
+    assert ours["handlers"]["default"]["class"] == "mockai.access.BatchingStreamHandler"
+    spec = dict(ours["formatters"]["default"])
+    import mockai.access
+
+    factory = getattr(mockai.access, spec.pop("()").rsplit(".", 1)[1])
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        failure = sys.exc_info()
+    records = [record("POST /v1/chat/completions 200"), record("careful", logging.WARNING),
+               logging.makeLogRecord({"msg": "Uvicorn running on %s", "args": ("http://x",), "levelno": 20,
+                                      "levelname": "INFO", "color_message": "Uvicorn running on \x1b[1m%s\x1b[0m"}),
+               logging.makeLogRecord({"msg": "failed", "levelno": 40, "levelname": "ERROR", "exc_info": failure})]
+    for colours in (False, True):
+        spec["use_colors"] = colours
+        for rec in records:
+            before = dict(rec.__dict__)
+            assert factory(**spec).format(rec) == DefaultFormatter(**spec).format(logging.makeLogRecord(before))
+            assert "levelprefix" not in rec.__dict__  # the record itself is left as it was
+
+
+def test_the_request_line_names_the_code_that_logged_it(caplog: pytest.LogCaptureFixture) -> None:
+    mock = MockAI(seed=1)
+    caplog.set_level(logging.INFO, logger="mockai.access")
+    with mock.serve(log_level="info") as server:
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).models.list()
+    (line,) = [r for r in caplog.records if r.name == "mockai.access"]
+    assert (line.filename, line.funcName) == ("access.py", "write")
+    assert line.lineno == AccessLog.write.__code__.co_firstlineno
+
+
+def test_mockai_serve_logs_every_line_before_it_exits() -> None:
+    """Lines wait for the end of the loop's turn at most: a server stopped right after its requests has logged
+    them all, in order, before uvicorn's own last lines."""
+    server = Served()
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        for n in range(20):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{n}"}])
+    finally:
+        code, _, err = server.stop()
+    assert code == 0
+    lines = err.splitlines()
+    requests = [i for i, line in enumerate(lines) if line.startswith("INFO:     POST /v1/chat/completions 200 ")]
+    assert len(requests) == 20, err
+    assert requests[-1] < next(i for i, line in enumerate(lines) if "Shutting down" in line)

@@ -189,7 +189,7 @@ def test_bad_control_bodies_get_envelopes_not_exceptions() -> None:
 
 @pytest.mark.parametrize("module", ["mockai.memo", "mockai.journal", "mockai.schema", "mockai.tokens", "mockai.app",
                                     "mockai.http", "mockai.keys", "mockai.wire", "mockai.wire_replies",
-                                    "mockai.generate", "mockai.lazy"])
+                                    "mockai.generate", "mockai.lazy", "mockai.access", "mockai.transcript"])
 def test_docstring_examples(module: str) -> None:
     import doctest
     import importlib

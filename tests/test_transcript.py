@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import openai
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from mockai import MockAI, call
-from mockai.journal import CallList
+from mockai.http import HTTPRequest, HTTPResponse
+from mockai.journal import Call, CallList
 from mockai.transcript import error_of, tokens_of
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -158,6 +162,25 @@ def test_tokens_come_from_the_usage_the_answer_reported(mock: MockAI) -> None:
                                             stream=True):
         pass
     assert tokens_of(mock.calls[2]) == (None, None)  # no include_usage: the stream reported none
+
+
+_PIECES = st.sampled_from([b'"prompt_tokens"', b'"input_tokens"', b'"completion_tokens"', b'"output_tokens"',
+                           b": ", b":", b" ", b"12", b"7", b"null", b'"', b"{", b"}", b",", b"x" * 300])
+
+
+@given(st.lists(_PIECES, max_size=12).map(b"".join))
+@example(b'{"prompt_tokens": 12, "x": {"prompt_tokens": null}}')  # the last key has no number: the one before
+@example(b'"input_tokens":7' + b"x" * 600 + b'"prompt_tokens" :12')
+def test_tokens_are_the_last_numbers_reported_in_the_body(body: bytes) -> None:
+    """The usage is read from the last ``"prompt_tokens"``/``"input_tokens"`` (and output) key followed by a
+    number: as a scan of every match would read it."""
+    def last(names: str) -> int | None:
+        found = re.findall(rb'"(?:%s)"\s*:\s*(\d+)' % names.encode(), body)
+        return int(found[-1]) if found else None
+
+    answered = Call(http=HTTPRequest("POST", "/v1/chat/completions"), route="chat",
+                    response=HTTPResponse(200, {}, body=body))
+    assert tokens_of(answered) == (last("prompt_tokens|input_tokens"), last("completion_tokens|output_tokens"))
 
 
 def test_answers_sent_as_recorded_are_read_from_the_response(tmp_path: Path) -> None:
