@@ -12,6 +12,8 @@ Measured the way DESIGN.md's "Measuring speed" says, all on 127.0.0.1 in one run
   ``mockai``     `mockai serve` as the README installs it (`pip install -e .` in a fresh venv: uvicorn on h11 and
                  asyncio), scripted by a scenario file (rule ``match: {}``) to answer one fixed reply text;
   ``mockai-uv``  the same in a venv that also has uvloop and httptools (skipped if the README install has them);
+  ``mockai-log`` ``mockai`` at the README's log level, ``info``: a request line each, written to a file (only
+                 when named in --servers);
   ``bare``       bench/bare_app.py on uvicorn + uvloop + httptools answering the bytes captured from mockai (the
                  stream in one write): the limit of the Python stack;
   ``aimock``     the fastest peer, npm `@copilotkit/aimock` (`llmock`), with a fixture ``"match": {}`` returning the
@@ -790,6 +792,9 @@ def make_specs(workdir: Path, readme_bin: Path, fast_bin: Path, llmock: Path,
         # Two worker processes on one port (issue 12 point 6). Its CPU per request counts the supervisor only.
         "mockai-w2": Spec("mockai-w2", [str(readme_bin / "mockai"), *serve, "--workers", "2"], OPENAI_BASE_URL,
                           "`mockai serve --workers 2`, README install"),
+        # The README's log level (info: a line per request, on stderr, here a file), scripted like ``mockai``.
+        "mockai-log": Spec("mockai-log", [str(readme_bin / "mockai"), *serve[:3], *serve[5:]], OPENAI_BASE_URL,
+                           "`mockai serve` at the README's log level (info: the request log on)"),
         # Unscripted: generated replies (other text, other event counts), for the memory run and the profile only.
         "mockai-gen": Spec("mockai-gen", [str(readme_bin / "mockai"), *serve[:-2]], OPENAI_BASE_URL,
                            "`mockai serve`, README install, generated replies (no scenario)"),
