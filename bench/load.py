@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mockai-load-") as tmp:
         workdir = Path(tmp)
         specs, events = make_specs(workdir, readme_bin, fast_bin, llmock, aimock_version)
-        names = [n for n in ("mockai", "mockai-uv", "mockai-w2", "bare", "aimock") if n in wanted]
+        names = [n for n in ("mockai", "mockai-uv", "mockai-w2", "mockai-log", "bare", "aimock") if n in wanted]
         o = Outcome(names, {n: specs[n].about for n in names}, events)
         load = Load(wrk, args.threads, args.connections)
         if "load" in phases:

@@ -165,8 +165,8 @@ def test_a_small_request_is_answered_while_a_huge_one_is_made() -> None:
         return generate(prompt, key=key, seed=seed)
 
     mock.engine.generator.generate = traced  # type: ignore[method-assign]
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-limits", max_retries=0, timeout=120)
+    with mock.serve() as server, openai.OpenAI(base_url=server.base_url, api_key="sk-limits", max_retries=0,
+                                                 timeout=120) as client:
         big: dict[str, Any] = {}
 
         def ask_big() -> None:
