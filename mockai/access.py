@@ -27,14 +27,19 @@ error messages go through the cassettes' :class:`~mockai.cassettes.Scrubber`.
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
+import os
 import re
 import time
+import weakref
 from asyncio import AbstractEventLoop, get_running_loop
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
+
+from . import transcript
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -70,9 +75,6 @@ class AccessLog:
 
     def __init__(self, engine: Core, logger: logging.Logger = LOGGER) -> None:
         from .cassettes.scrub import Scrubber
-        from .transcript import error_of, tokens_of
-
-        self._tokens_of, self._error_of = tokens_of, error_of
         self.logger = logger
         self.scrubber = Scrubber.of(engine.config.scrub)
         if claim not in engine.on_record:
@@ -105,10 +107,10 @@ class AccessLog:
                                    "by": call.answered_by}
             if call.fault:
                 out["fault"] = call.fault
-            tokens_in, tokens_out = self._tokens_of(call)
+            tokens_in, tokens_out = transcript.tokens_of(call)
             if tokens_in is not None or tokens_out is not None:
                 out["tokens_in"], out["tokens_out"] = tokens_in, tokens_out
-            error = self._error_of(call)
+            error = transcript.error_of(call)
         else:
             out = {"method": scope.get("method"), "path": path, "status": sent.status, "model": None,
                    "stream": False, "by": None}
@@ -241,23 +243,24 @@ def text_line(fields: dict[str, Any]) -> str:
     for key, value in fields.items():
         if key in _NOT_PAIRS or (value is None and key not in _ALWAYS):
             continue
-        parts.append(key + "=" + _value(value))
+        parts.append(f"{key}={_value(value)}")
         if key == "by" and tokens:
             parts.append(f"tokens={_value(fields.get('tokens_in'))}/{_value(fields.get('tokens_out'))}")
     return " ".join(parts)
 
 
 def _value(value: Any) -> str:
-    kind = type(value)
-    if kind is str:  # (the common case first)
-        return value if value and not _QUOTED.search(value) else json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return "-"
-    if kind is bool:
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):  # (statuses, tokens, times: never quoted)
-        return str(value)
-    return _value(str(value))
+    if type(value) is not str:  # (the common case, a plain string, goes straight to the quoting check)
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):  # (statuses, tokens, times: never quoted)
+            return str(value)
+        value = str(value)
+    if not value or _QUOTED.search(value):
+        return json.dumps(value, ensure_ascii=False)
+    return value  # type: ignore[no-any-return]
 
 
 _QUOTED = re.compile(r'[ "=\n\t]')  # a value with one of these is written in JSON quotes
@@ -267,12 +270,16 @@ def _text_formatter() -> type[logging.Formatter]:
     from uvicorn.logging import DefaultFormatter
 
     class TextFormatter(DefaultFormatter):
-        """uvicorn's look (``INFO:     message``, the level in colour on a terminal), made as uvicorn makes it,
-        but with a shallow copy of each record (``copy.copy`` cost as much as the rest of the formatting)."""
+        """uvicorn's look (``INFO:     message``, the level in colour on a terminal), made as uvicorn's
+        ``ColourizedFormatter.formatMessage`` makes it, but a plain record is copied by its ``__dict__``
+        (``copy.copy`` cost as much as the rest of the formatting)."""
 
         def formatMessage(self, record: logging.LogRecord) -> str:
-            copied = object.__new__(type(record))
-            copied.__dict__.update(record.__dict__)
+            if type(record) is logging.LogRecord:  # (all there is to copy is its __dict__)
+                copied = object.__new__(logging.LogRecord)
+                copied.__dict__.update(record.__dict__)
+            else:  # a record factory's class may copy itself otherwise
+                copied = copy.copy(record)
             levelname = copied.levelname
             separator = " " * (8 - len(copied.levelname))
             if self.use_colors:
@@ -317,14 +324,19 @@ class JSONFormatter(logging.Formatter):
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A :class:`logging.StreamHandler` that writes the lines of one turn of the event loop in one write.
+    """A :class:`logging.StreamHandler` that writes the request lines of one turn of the event loop together.
 
-    Under load ``mockai serve`` logs a line per request; one system call per line cost more than the rest of
-    the line (dearly so where system calls are dear: a sandboxed container). Lines logged on a thread running an
-    event loop wait for the end of the loop's turn (``call_soon``), and at most ``limit`` characters wait. A line
-    logged anywhere else (a worker thread, start-up, shutdown), a warning or an error is written at once, after
-    the lines waiting before it: nothing is reordered, and nothing waits past the turn that logged it.
-    :meth:`flush` (called by :func:`logging.shutdown` at exit) writes what waits.
+    Under load ``mockai serve`` logs a line per request, and one system call per line cost more than the rest of
+    the line (dearly so where system calls are dear: a sandboxed container). A request line (``mockai.access``,
+    ``info``) logged on a thread running an event loop waits for the end of the loop's turn (``call_soon``); at
+    most ``limit`` characters wait. Every other record (uvicorn's own lines, warnings, errors, anything logged
+    off the loop) is written at once, after the lines waiting before it: nothing is reordered, and a server's
+    last words ("Shutting down", "Finished server process") write out the request lines before them.
+
+    Lines go out in writes of at most ``PIPE_BUF`` bytes (4,096 on Linux), cut between lines: as one write per
+    line did, this keeps each line whole when several worker processes share one pipe (``--workers``).
+    :meth:`flush` and :meth:`close` (and so :func:`logging.shutdown` at exit) write what waits; a process forked
+    while lines wait does not write them again.
 
     >>> import io, logging
     >>> out = io.StringIO()
@@ -335,33 +347,40 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     'no loop runs here: written at once\\n'
     """
 
+    batched = "mockai.access"  # the logger whose info lines wait for the end of the turn
+
     def __init__(self, stream: TextIO | None = None, limit: int = 64 * 1024) -> None:
         super().__init__(stream)
         self.limit = limit
         self._waiting: list[str] = []
-        self._size = 0
-        self._last: logging.LogRecord | None = None  # (for handleError, should the deferred write fail)
-        self._scheduled: AbstractEventLoop | None = None
+        self._size = 0  # bytes waiting (characters, for ASCII lines)
+        self._last: logging.LogRecord | None = None  # (for handleError, should a deferred write fail)
+        self._scheduled: AbstractEventLoop | None = None  # the loop whose turn will write what waits
+        _HANDLERS.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:  # (called with the handler's lock held)
         try:
             line = self.format(record) + self.terminator
+        except RecursionError:
+            raise
         except Exception:
             self.handleError(record)
             return
         self._waiting.append(line)
-        self._size += len(line)
+        self._size += len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
         self._last = record
-        try:
-            loop: AbstractEventLoop | None = get_running_loop()
-        except RuntimeError:
-            loop = None
-        if self._scheduled is not loop:  # (a write awaits another loop's turn, which may never come: ask this one)
+        loop: AbstractEventLoop | None = None
+        if record.name == self.batched and record.levelno == logging.INFO:
+            try:
+                loop = get_running_loop()
+            except RuntimeError:  # (no loop runs on this thread)
+                loop = None
+        if self._scheduled is not loop:  # (a loop that ended before its turn did: this one writes its lines)
             self._scheduled = None
-        if loop is None or record.levelno >= logging.WARNING or self._size >= self.limit:
+        if loop is None or self._size >= self.limit:
             self._write()
         elif self._scheduled is None:
-            loop.call_soon(self.flush)
+            loop.call_soon(self._turn_ended)
             self._scheduled = loop
 
     def flush(self) -> None:
@@ -375,16 +394,55 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         finally:
             self.release()
 
-    def _write(self) -> None:
-        text, record = "".join(self._waiting), self._last
-        self._waiting.clear()
-        self._size, self._last = 0, None
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+    def _turn_ended(self) -> None:
+        self.acquire()
         try:
-            self.stream.write(text)
+            self._scheduled = None
+            if self._waiting:
+                self._write()
+        finally:
+            self.release()
+
+    def _write(self) -> None:
+        lines, record = self._waiting, self._last
+        self._waiting, self._size, self._last = [], 0, None
+        try:
+            stream = self.stream
+            chunk: list[str] = []
+            size = 0
+            for line in lines:
+                n = len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
+                if chunk and size + n > _PIPE_BUF:
+                    stream.write("".join(chunk))
+                    super().flush()
+                    chunk, size = [], 0
+                chunk.append(line)
+                size += n
+            stream.write("".join(chunk))
             super().flush()
+        except RecursionError:
+            raise
         except Exception:
-            if record is not None:
+            if record is not None:  # (the last record stands for the lines written with it)
                 self.handleError(record)
+
+
+_PIPE_BUF = 4096  # POSIX promises at least 512; Linux and macOS write 4,096 bytes to a pipe at once
+_HANDLERS: weakref.WeakSet[BatchingStreamHandler] = weakref.WeakSet()
+
+
+def _forget_waiting_lines() -> None:
+    """In a forked child: the parent writes the lines that waited when it forked, the child does not."""
+    for handler in list(_HANDLERS):
+        handler._waiting, handler._size, handler._last, handler._scheduled = [], 0, None, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_waiting_lines)
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:

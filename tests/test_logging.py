@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import logging.config
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -247,8 +248,9 @@ class Writes(io.StringIO):
         return super().write(text)
 
 
-def record(msg: str, level: int = logging.INFO) -> logging.LogRecord:
-    return logging.makeLogRecord({"msg": msg, "levelno": level, "levelname": logging.getLevelName(level)})
+def record(msg: str, level: int = logging.INFO, name: str = "mockai.access") -> logging.LogRecord:
+    return logging.makeLogRecord({"msg": msg, "levelno": level, "levelname": logging.getLevelName(level),
+                                  "name": name})
 
 
 def test_lines_logged_in_one_turn_of_the_loop_are_written_at_its_end_in_one_write() -> None:
@@ -301,13 +303,74 @@ def test_a_line_whose_loop_never_took_its_turn_is_written_by_the_next_loop() -> 
     handler = BatchingStreamHandler(out)
     stranded = asyncio.new_event_loop()
 
+    def last_callback() -> None:
+        handler.handle(record("stranded"))
+        stranded.stop()  # the loop ends before the turn that would write the line
+
+    stranded.call_soon(last_callback)
+    stranded.run_forever()
+    stranded.close()
+    assert out.writes == []
+
     async def log(msg: str) -> None:
         handler.handle(record(msg))
 
-    stranded.run_until_complete(log("stranded"))  # scheduled on this loop, which never runs again
-    stranded.close()
     asyncio.run(log("next"))
-    assert "".join(out.writes) == "stranded\nnext\n"
+    assert out.writes == ["stranded\nnext\n"]
+
+
+def test_only_request_lines_wait_every_other_line_writes_them_out() -> None:
+    """uvicorn's own lines (its last words among them), and every record of another logger or level, are
+    written at once, after the request lines waiting before them."""
+    out = Writes()
+    handler = BatchingStreamHandler(out)
+
+    async def serve() -> None:
+        handler.handle(record("POST /v1/chat/completions 200"))
+        handler.handle(record("debugging", logging.DEBUG))
+        handler.handle(record("POST /v1/chat/completions 200"))
+        handler.handle(record("Shutting down", name="uvicorn.error"))
+        handler.handle(record("Finished server process", name="uvicorn.error"))
+
+    asyncio.run(serve())
+    assert out.writes == ["POST /v1/chat/completions 200\ndebugging\n",
+                          "POST /v1/chat/completions 200\nShutting down\n", "Finished server process\n"]
+
+
+def test_waiting_lines_go_out_whole_in_writes_a_pipe_keeps_whole() -> None:
+    """Several workers may share one pipe: a write of at most PIPE_BUF bytes is not mixed with another's, so
+    lines go out in such writes, cut between lines (as one line a write was)."""
+    out = Writes()
+    handler = BatchingStreamHandler(out)
+    lines = [f"request {n:03d} " + "é" * (n % 7) + "x" * 190 for n in range(60)]
+
+    async def serve() -> None:
+        for line in lines:
+            handler.handle(record(line))
+
+    asyncio.run(serve())
+    assert "".join(out.writes) == "".join(line + "\n" for line in lines)
+    assert 3 <= len(out.writes) <= 5
+    assert all(len(w.encode()) <= 4096 and w.endswith("\n") for w in out.writes)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_does_not_write_the_lines_waiting_when_it_forked(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    with path.open("a") as stream:
+        handler = BatchingStreamHandler(stream)
+
+        async def serve() -> None:
+            handler.handle(record("before the fork"))
+            pid = os.fork()
+            if pid == 0:  # the child: its exit writes what waits in its handler
+                handler.handle(record("the child's own"))
+                handler.flush()
+                os._exit(0)
+            os.waitpid(pid, 0)
+
+        asyncio.run(serve())
+    assert sorted(path.read_text().splitlines()) == ["before the fork", "the child's own"]
 
 
 def test_mockai_serve_writes_uvicorns_look_without_copying_records(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,3 +424,17 @@ def test_mockai_serve_logs_every_line_before_it_exits() -> None:
     requests = [i for i, line in enumerate(lines) if line.startswith("INFO:     POST /v1/chat/completions 200 ")]
     assert len(requests) == 20, err
     assert requests[-1] < next(i for i, line in enumerate(lines) if "Shutting down" in line)
+
+
+def test_every_worker_logs_its_last_words() -> None:
+    """With --workers each worker process writes its request lines and its own last lines when stopped."""
+    server = Served("--workers", "2")
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        for n in range(6):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{n}"}])
+    finally:
+        code, _, err = server.stop()
+    assert code == 0
+    assert err.count("INFO:     POST /v1/chat/completions 200 ") == 6, err
+    assert err.count("Finished server process") == 2, err
