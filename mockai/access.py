@@ -386,10 +386,7 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         self.acquire()
         try:
-            self._scheduled = None
-            if self._waiting:
-                self._write()
-            else:
+            if not self._turn_ended():
                 super().flush()
         finally:
             self.release()
@@ -398,12 +395,15 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.flush()
         super().close()
 
-    def _turn_ended(self) -> None:
+    def _turn_ended(self) -> bool:
+        """Write what waits (the end of a loop's turn): false when nothing did."""
         self.acquire()
         try:
             self._scheduled = None
-            if self._waiting:
-                self._write()
+            if not self._waiting:
+                return False
+            self._write()
+            return True
         finally:
             self.release()
 

@@ -409,17 +409,23 @@ def test_the_request_line_names_the_code_that_logged_it(caplog: pytest.LogCaptur
     assert line.lineno == AccessLog.write.__code__.co_firstlineno
 
 
-def test_mockai_serve_logs_every_line_before_it_exits() -> None:
-    """Lines wait for the end of the loop's turn at most: a server stopped right after its requests has logged
-    them all, in order, before uvicorn's own last lines."""
-    server = Served()
+def stopped_after_chats(n: int, *args: str) -> str:
+    """What ``mockai serve *args`` wrote on stderr, stopped (rc 0) right after ``n`` chat completions."""
+    server = Served(*args)
     try:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-        for n in range(20):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{n}"}])
+        for i in range(n):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}])
     finally:
         code, _, err = server.stop()
     assert code == 0
+    return err
+
+
+def test_mockai_serve_logs_every_line_before_it_exits() -> None:
+    """Lines wait for the end of the loop's turn at most: a server stopped right after its requests has logged
+    them all, in order, before uvicorn's own last lines."""
+    err = stopped_after_chats(20)
     lines = err.splitlines()
     requests = [i for i, line in enumerate(lines) if line.startswith("INFO:     POST /v1/chat/completions 200 ")]
     assert len(requests) == 20, err
@@ -428,13 +434,6 @@ def test_mockai_serve_logs_every_line_before_it_exits() -> None:
 
 def test_every_worker_logs_its_last_words() -> None:
     """With --workers each worker process writes its request lines and its own last lines when stopped."""
-    server = Served("--workers", "2")
-    try:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-        for n in range(6):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{n}"}])
-    finally:
-        code, _, err = server.stop()
-    assert code == 0
+    err = stopped_after_chats(6, "--workers", "2")
     assert err.count("INFO:     POST /v1/chat/completions 200 ") == 6, err
     assert err.count("Finished server process") == 2, err
