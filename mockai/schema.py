@@ -3,8 +3,10 @@
 One implementation serves both the default generator (driven by a seeded ``random.Random``) and, later, the
 Hypothesis strategies (driven by draws): everything random goes through a :class:`Source`.
 
-Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, ``allOf`` (merged), local
-``$ref`` into ``$defs``/``definitions`` (recursion bounded), objects (``properties``, ``required``,
+Supported: ``type`` (one or a list), ``enum``, ``const``, ``anyOf``/``oneOf``, ``allOf`` (merged), boolean
+schemas, local ``$ref`` (recursion bounded): any JSON pointer into the schema (``#/$defs/a``,
+``#/properties/a/anyOf/0``, as zod-to-json-schema writes them; percent-encoded or not) or an ``$anchor``; a
+``$ref`` to another document, or to nothing, stands for any value. Objects (``properties``, ``required``,
 ``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems`` or draft 7's list of ``items``
 with ``additionalItems``, ``minItems``, ``maxItems``, ``uniqueItems``), strings (``minLength``, ``maxLength``,
 common ``format`` values, ``pattern`` by drawing from the regular expression itself), numbers (``minimum``,
@@ -38,6 +40,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Protocol, TypeGuard, TypeVar
+from urllib.parse import unquote
 
 T = TypeVar("T")
 
@@ -164,16 +167,22 @@ class _Builder:
             raise _Exhausted(dumps(value))
         return value
 
-    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any] | bool:
+        """``schema`` with its ``$ref`` followed (keywords beside it kept) and its ``allOf`` merged; ``True`` or
+        ``False`` when it comes to a boolean schema."""
         seen = 0
         while "$ref" in schema:
             ref = schema["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#"):
-                raise SchemaError(f"only local $ref is supported, got {ref!r}")
-            target: Any = self.root
-            for part in [p for p in ref[1:].split("/") if p]:
-                target = target[part.replace("~1", "/").replace("~0", "~")]
+            target = self._target(ref)
             extra = {k: v for k, v in schema.items() if k != "$ref"}
+            if target is False:
+                return False
+            if target is True:
+                if not extra:
+                    return True
+                target = {}
+            if not isinstance(target, Mapping):
+                raise SchemaError(f"$ref {ref!r} names {type(target).__name__}, not a schema")
             schema = {**target, **extra}
             seen += 1
             if seen > 32:
@@ -181,7 +190,12 @@ class _Builder:
         if "allOf" in schema:
             merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
             for raw_part in schema["allOf"]:
-                for key, val in self.resolve(raw_part).items():
+                part = self.resolve(raw_part) if isinstance(raw_part, Mapping) else raw_part
+                if part is False:
+                    return False
+                if part is True:
+                    continue
+                for key, val in part.items():
                     if key in ("properties",) and key in merged:
                         merged[key] = {**merged[key], **val}
                     elif key == "required" and key in merged:
@@ -191,6 +205,27 @@ class _Builder:
             schema = merged
         return schema
 
+    def _target(self, ref: Any) -> Any:
+        """What a ``$ref`` names: a JSON pointer into the root schema (``#/$defs/a``, ``#/properties/a/anyOf/0``,
+        percent-encoded or not) or an ``$anchor`` (``#name``). A reference this schema cannot resolve (to another
+        document, or to nothing) stands for any value: a model writing arguments does not fetch schemas either,
+        and the API does not refuse them."""
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            return True
+        fragment = unquote(ref[1:])
+        if fragment and not fragment.startswith("/"):
+            return _anchored(self.root, fragment)
+        target: Any = self.root
+        for part in [p for p in fragment.split("/") if p]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(target, Mapping) and part in target:
+                target = target[part]
+            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            else:
+                return True
+        return target
+
     def value(self, schema: Mapping[str, Any] | bool, depth: int) -> Any:
         if schema is True or schema == {}:
             return self.leaf(self.src.word())
@@ -198,14 +233,19 @@ class _Builder:
             raise SchemaError("schema `false` admits no value")
         if not isinstance(schema, Mapping):
             raise SchemaError(f"a schema must be an object or a boolean, got {type(schema).__name__}")
-        schema = self.resolve(schema)
+        resolved = self.resolve(schema)
+        if isinstance(resolved, bool):
+            return self.value(resolved, depth)
+        schema = resolved
         if "const" in schema:
             return self.leaf(schema["const"])
         if "enum" in schema:
             return self.leaf(self.src.choice(list(schema["enum"])))
         for key in ("anyOf", "oneOf"):
             if key in schema:
-                options = list(schema[key])
+                options = [o for o in schema[key] if self._admits(o)]  # (a `false` branch admits no value)
+                if not options:
+                    raise SchemaError(f"no branch of {key} admits a value")
                 if depth >= _MAX_DEPTH:  # prefer a branch that ends the recursion
                     options = [o for o in options if self._is_leaf(o)] or options
                 branch = self.src.choice(options)
@@ -228,10 +268,15 @@ class _Builder:
             return make(schema, depth)
         return self.leaf(make(schema, depth))
 
+    def _admits(self, schema: Any) -> bool:
+        return schema is not False and not (isinstance(schema, Mapping) and self.resolve(schema) is False)
+
     def _is_leaf(self, schema: Any) -> bool:
         if not isinstance(schema, Mapping):
             return True
         s = self.resolve(schema)
+        if isinstance(s, bool):
+            return True
         return s.get("type") in ("string", "integer", "number", "boolean", "null") or "enum" in s or "const" in s
 
     def _null(self, schema: Mapping[str, Any], depth: int) -> None:
@@ -600,6 +645,21 @@ class _RegexWalk:
                 if name == "CATEGORY" and _IN_CATEGORY.get(getattr(arg, "name", ""), _never)(c):
                     return True
         return False
+
+
+def _anchored(root: Any, name: str) -> Any:
+    """The subschema of ``root`` named ``name`` by ``$anchor`` (or draft 7's ``"$id": "#name"``); ``True`` (any
+    value) when there is none."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if node.get("$anchor") == name or node.get("$id") == "#" + name:
+                return node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
 
 
 def _size(schema: Mapping[str, Any], key: str) -> int:

@@ -12,7 +12,7 @@ from conftest import chat_body, post
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockai import Engine
+from mockai import Config, Engine
 from mockai.schema import BudgetExceeded, RandomSource, SchemaError, dumps, is_multiple, value_for
 from mockai.strategies import json_for_schema
 
@@ -54,6 +54,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "closed object": {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False},
     "minProperties": {"type": "object", "minProperties": 3, "additionalProperties": {"type": "integer"}},
     "empty schema": {},
+    # Local references beyond $defs: JSON pointers through array indices (zod-to-json-schema writes these),
+    # percent-encoded pointers, anchors and boolean schemas. Each used to be a 400 (or a 400 for some seeds only).
+    "$ref through anyOf": {"type": "object", "required": ["a", "b"], "properties": {
+        "a": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "b": {"$ref": "#/properties/a/anyOf/0"}}},
+    "$ref through prefixItems": {"type": "object", "required": ["t", "u"], "properties": {
+        "t": {"type": "array", "prefixItems": [{"type": "boolean"}]}, "u": {"$ref": "#/properties/t/prefixItems/0"}}},
+    "$ref percent-encoded": {"type": "object", "required": ["c"], "properties": {"c": {"$ref": "#/$defs/e%20f"}},
+                             "$defs": {"e f": {"type": "integer", "minimum": 5, "maximum": 6}}},
+    "$ref to an anchor": {"type": "object", "required": ["d"], "properties": {"d": {"$ref": "#word"}},
+                          "$defs": {"w": {"$anchor": "word", "enum": ["x", "y"]}}},
+    "$ref to a boolean schema": {"type": "object", "required": ["f"], "properties": {"f": {"$ref": "#/$defs/any"}},
+                                 "$defs": {"any": True}},
+    "anyOf with a false branch": {"anyOf": [False, {"type": "integer", "maximum": 0}]},
+    "allOf with a true part": {"allOf": [True, {"type": "string", "maxLength": 3}]},
 }
 # Draft 7's forms, still common in tool schemas written by hand (checked with Draft7Validator).
 DRAFT7: dict[str, dict[str, Any]] = {
@@ -103,7 +117,9 @@ def test_same_seed_same_value() -> None:
 
 
 @pytest.mark.parametrize("schema", [
-    {"type": "wat"}, False, {"type": "integer", "minimum": 3, "maximum": 1}, {"$ref": "https://x/y"},
+    {"type": "wat"}, False, {"type": "integer", "minimum": 3, "maximum": 1},
+    {"anyOf": [False, {"$ref": "#/$defs/no"}], "$defs": {"no": False}},
+    {"$ref": "#/$defs/no", "$defs": {"no": False}}, {"allOf": [{"type": "string"}, False]},
     {"type": "integer", "minimum": 1, "maximum": 5, "multipleOf": 10},
     {"type": "string", "minLength": -1},
     {"type": "object", "properties": {"a": 3}, "required": ["a"]},
@@ -111,6 +127,48 @@ def test_same_seed_same_value() -> None:
 def test_impossible_schemas_raise_schema_error(schema: Any) -> None:
     with pytest.raises(SchemaError):
         value_for(schema, RandomSource(random.Random(0)))
+
+
+@pytest.mark.parametrize("ref", ["https://example.com/schemas/point.json", "point.json#/x", "#/$defs/missing",
+                                 "#nowhere", "#/properties/a/anyOf/7"])
+def test_a_ref_that_resolves_to_nothing_here_stands_for_any_value(ref: str) -> None:
+    schema = {"type": "object", "required": ["a", "b"], "properties": {"a": {"anyOf": [{"type": "integer"}]},
+                                                                      "b": {"$ref": ref}}}
+    values = [value_for(schema, RandomSource(random.Random(seed))) for seed in range(10)]
+    assert all(set(v) == {"a", "b"} and isinstance(v["a"], int) for v in values)
+
+
+ZOD_PARAMS = {  # as zod-to-json-schema writes a reused sub-schema: a pointer to where it first appeared
+    "type": "object", "additionalProperties": False, "required": ["status", "previous", "history"],
+    "properties": {
+        "status": {"anyOf": [{"type": "string", "enum": ["open", "closed"]}, {"type": "null"}]},
+        "previous": {"$ref": "#/properties/status/anyOf/0"},
+        "history": {"type": "array", "items": {"$ref": "#/properties/status"}},
+    },
+    "$schema": "http://json-schema.org/draft-07/schema#",
+}
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_tool_with_pointer_refs_is_answered_for_every_seed(strict: bool) -> None:
+    """A tool schema with references through ``anyOf`` indices was a 400 for the seeds that called the tool
+    ("list indices must be integers or slices, not str"): an error that depended on the seed."""
+    tools = [{"type": "function", "function": {"name": "track", "strict": strict, "parameters": ZOD_PARAMS}},
+             {"type": "function", "function": {"name": "other", "parameters": {"type": "object"}}}]
+    called = 0
+    for seed in range(12):
+        res = post(Engine(Config(seed=seed)), chat_body(tools=tools, tool_choice="auto"))
+        assert res.status == 200, res.json()
+        for call in res.json()["choices"][0]["message"].get("tool_calls") or []:
+            if call["function"]["name"] == "track":
+                called += 1
+                jsonschema.Draft7Validator(ZOD_PARAMS).validate(json.loads(call["function"]["arguments"]))
+    assert called  # (the tool was called for some seeds: what used to fail)
+    fmt = {"type": "json_schema", "json_schema": {"name": "t", "strict": strict, "schema": ZOD_PARAMS}}
+    res = post(Engine(Config(seed=1)), chat_body(response_format=fmt, n=3))
+    assert res.status == 200, res.json()
+    for choice in res.json()["choices"]:
+        jsonschema.Draft7Validator(ZOD_PARAMS).validate(json.loads(choice["message"]["content"]))
 
 
 
