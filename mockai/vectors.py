@@ -97,6 +97,16 @@ def dimensions_of(model: str) -> int:
     return MODEL_DIMENSIONS.get(model, DEFAULT_DIMENSIONS)
 
 
+def max_dimensions(model: str) -> int | None:
+    """The largest ``dimensions`` a request to ``model`` may ask for: its size; ``None`` (no bound) for a model
+    not in :data:`MODEL_DIMENSIONS`, which may be an Azure deployment of a larger model.
+
+    >>> max_dimensions("text-embedding-3-large"), max_dimensions("my-azure-deployment")
+    (3072, None)
+    """
+    return MODEL_DIMENSIONS.get(model)
+
+
 def accepts_dimensions(model: str) -> bool:
     """Whether ``model`` can shorten its vectors (``dimensions``): every model but ``text-embedding-ada-002``.
 
@@ -116,15 +126,18 @@ def embed(
 ) -> list[float]:
     """The unit vector of ``input`` (a text or a list of token ids) for ``model`` under ``seed``.
 
-    ``dimensions`` shortens it: the first ``dimensions`` coordinates, renormalized. ``decode`` turns token ids
-    into text first (otherwise the ids themselves are the features). Raises ``ValueError`` for ``dimensions``
-    out of ``1..dimensions_of(model)``; which models *accept* the parameter is :func:`accepts_dimensions`.
+    ``dimensions`` shortens it: the first ``dimensions`` coordinates, renormalized (for a model not in
+    :data:`MODEL_DIMENSIONS`, a larger ``dimensions`` sizes it). ``decode`` turns token ids into text first
+    (otherwise the ids themselves are the features). Raises ``ValueError`` for ``dimensions`` out of
+    ``1..max_dimensions(model)``; which models *accept* the parameter is :func:`accepts_dimensions`.
 
     >>> v = embed("hello world", model="text-embedding-3-large", dimensions=256)
     >>> len(v), round(math.fsum(x * x for x in v), 9)
     (256, 1.0)
     """
     size = dimensions_of(model)
+    if dimensions is not None and max_dimensions(model) is None:
+        size = max(size, dimensions)
     if dimensions is not None and not 1 <= dimensions <= size:
         raise ValueError(f"dimensions must be between 1 and {size} for {model}, got {dimensions}")
     if not isinstance(input, str) and decode is not None:

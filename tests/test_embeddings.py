@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from conftest import AUTH, assert_envelope, request
@@ -163,6 +164,21 @@ def test_azure_deployment_paths_over_the_socket() -> None:
     assert res.status == 200, res.body
     assert res.json()["model"] == "emb-large"
     assert len(res.json()["data"][0]["embedding"]) == 1536  # an unknown model embeds like text-embedding-3-small
+
+
+def test_a_deployment_of_a_larger_model_takes_its_dimensions() -> None:
+    """A model mockai does not know (an Azure deployment of text-embedding-3-large has a name of its own) takes
+    any ``dimensions``: 3072 was a 400 ("Expected a value <= 1536"), which the real service answers."""
+    mock = MockAI()
+    azure = openai.AzureOpenAI(azure_endpoint="https://x.openai.azure.com", api_key="k", api_version="2024-10-21",
+                               http_client=httpx.Client(transport=mock.transport()), max_retries=0)
+    with azure:
+        vector = azure.embeddings.create(model="emb-large", input="hello", dimensions=3072).data[0].embedding
+        again = azure.embeddings.create(model="emb-large", input="hello", dimensions=3072).data[0].embedding
+        short = azure.embeddings.create(model="emb-large", input="hello", dimensions=1024).data[0].embedding
+    assert (len(vector), len(short)) == (3072, 1024)
+    assert vector == again
+    assert math.isclose(math.fsum(x * x for x in vector), 1.0, abs_tol=1e-5)
 
 
 # --- validation ------------------------------------------------------------------------------------------------
