@@ -18,7 +18,7 @@ from .core import Core, Route
 from .errors import APIError
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
-from .models import DEFAULT_MODELS, model_object
+from .models import DEFAULT_MODELS, model_object, snapshot
 from .moderation import MODELS as MODERATION_MODELS
 from .vectors import MODEL_DIMENSIONS
 
@@ -45,7 +45,9 @@ class Catalogue:
         return self.core.json_response(200, {"object": "list", "data": [model_object(m) for m in self.models()]})
 
     def retrieve(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:
+        """A listed model, or the dated snapshot one answers as (replies name it: ``gpt-4o-2024-08-06``)."""
         model = args["model"]
-        if model not in self.models():
+        listed = self.models()
+        if model not in listed and model not in {snapshot(m) for m in listed}:
             raise APIError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
         return self.core.json_response(200, model_object(model))

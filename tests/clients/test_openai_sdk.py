@@ -434,6 +434,14 @@ def test_models(open_door: Callable[..., Door]) -> None:
     assert door.run(lambda c: c.models.retrieve("beta")).id == "beta"
 
 
+def test_a_reply_names_a_model_the_models_endpoint_retrieves(door: Door) -> None:
+    """Replies name the dated snapshot (gpt-4o-2024-08-06) a listed alias answers as; retrieving it was a 404."""
+    named = door.run(lambda c: c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}]))
+    assert named.model == "gpt-4o-2024-08-06"
+    assert door.run(lambda c: c.models.retrieve(named.model)).id == "gpt-4o-2024-08-06"
+    assert isinstance(door.error(lambda c: c.models.retrieve("gpt-4o-2099-01-01")), openai.NotFoundError)
+
+
 def test_wrong_method(door: Door) -> None:
     err = door.error(lambda c: c.put("/chat/completions", cast_to=object))
     assert err.status_code == 405
