@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from . import tokens, vectors
 from .core import Core, Exchange, Route
 from .deferred import built
-from .errors import APIError, from_validation, invalid
+from .errors import APIError, from_validation, invalid, json_type
 from .http import HTTPRequest, HTTPResponse, dumps
 from .journal import Call
 from .prompt import Prompt, Turn
@@ -120,7 +120,7 @@ def parse_embeddings(raw: bytes | Mapping[str, Any], deployment: str = ""
     deployment path a body without ``model`` is for the deployment's model."""
     body = parse_json(raw) if isinstance(raw, (bytes, bytearray)) else dict(raw)
     if not isinstance(body, dict):
-        raise invalid(f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
+        raise invalid(f"Invalid type for request body: expected an object, but got {json_type(body)} instead.",
                       None, "invalid_type")
     if deployment and "model" not in body:
         body["model"] = deployment

@@ -80,7 +80,7 @@ def parse_moderation(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], Mo
     """The JSON body and the validated request, or the :class:`APIError` the real API answers."""
     body = parse_json(raw) if isinstance(raw, (bytes, bytearray)) else dict(raw)
     if not isinstance(body, dict):
-        raise invalid(f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
+        raise invalid(f"Invalid type for request body: expected an object, but got {json_type(body)} instead.",
                       None, "invalid_type")
     value = body.get("input")
     if isinstance(value, list):

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from . import capabilities
 from .deferred import built
-from .errors import APIError, from_validation, invalid, param_path, unparsable_json
+from .errors import APIError, from_validation, invalid, json_type, param_path, unparsable_json
 from .generate import message_text
 from .http import loads
 from .wire import (
@@ -104,7 +104,7 @@ def parse_chat(raw: bytes | Mapping[str, Any]) -> tuple[dict[str, Any], ChatComp
         check_unicode(body)
     if not isinstance(body, dict):
         raise invalid(
-            f"Invalid type for request body: expected an object, but got {type(body).__name__} instead.",
+            f"Invalid type for request body: expected an object, but got {json_type(body)} instead.",
             None, "invalid_type")
     if body.get("model") == "":
         # An empty model is a string, so it passes the API's schema check and reaches its router, which answers

@@ -699,3 +699,14 @@ def test_empty_tool_calls_array_is_a_400(engine: Engine) -> None:
     err = assert_envelope(post(engine, body), 400, param="messages[1].tool_calls", code="empty_array")
     assert err["message"] == ("Invalid 'messages[1].tool_calls': empty array. Expected an array with minimum "
                               "length 1, but got an empty array instead.")
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations", "/v1/responses"])
+@pytest.mark.parametrize(("raw", "named"), [(b"null", "null"), (b"[]", "an array"), (b"5", "an integer"),
+                                            (b'"x"', "a string")])
+def test_a_body_that_is_not_an_object_is_named_in_jsons_words(path: str, raw: bytes, named: str) -> None:
+    """As the real API names it (chat, embeddings and moderations said Python's NoneType, list, int)."""
+    res = Engine().handle(request(path=path, raw=raw))
+    assert res.status == 400
+    assert res.json()["error"]["message"] == (
+        f"Invalid type for request body: expected an object, but got {named} instead.")
