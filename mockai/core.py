@@ -625,8 +625,8 @@ def unscripted(misses: list[str], call: Call) -> APIError:
     lines = "\n".join("  " + m for m in misses)
     return APIError(400, f"mockai (strict): no scripted reply for {call.describe(status=False)}\n"
                          f"Rules and why each missed:\n"
-                         f"{lines}\nScript a reply, or construct the mock with strict=False to let the generator "
-                         "answer.", code="mockai_unscripted")
+                         f"{lines}\nScript a reply, or turn strict mode off to let the generator answer "
+                         "(MockAI(strict=False), or `mockai serve` without --strict).", code="mockai_unscripted")
 
 
 def _redact(key: str) -> str:

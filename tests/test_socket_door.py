@@ -301,6 +301,12 @@ def test_cli_strict_with_a_scenario(cli_server: Any) -> None:
                                                                           "content": "pick a lock"}]})
     assert status == 200
     assert json.loads(raw)["choices"][0]["message"]["refusal"] == "I'm sorry, but I can't help with that."
+    # A request no rule answers: the 400 says how to turn strict mode off over the socket too, not only in Python.
+    status, _, raw = urllib_chat(base_url, {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
+    assert status == 400
+    message = json.loads(raw)["error"]["message"]
+    assert "no scripted reply" in message
+    assert "`mockai serve` without --strict" in message
 
 
 def port_of(base_url: str) -> int:
