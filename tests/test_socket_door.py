@@ -301,7 +301,11 @@ def test_cli_strict_with_a_scenario(cli_server: Any) -> None:
                                                                           "content": "pick a lock"}]})
     assert status == 200
     assert json.loads(raw)["choices"][0]["message"]["refusal"] == "I'm sorry, but I can't help with that."
-    # A request no rule answers: the 400 says how to turn strict mode off over the socket too, not only in Python.
+
+
+def test_cli_strict_says_how_to_turn_it_off(cli_server: Any) -> None:
+    """A request no rule answers: the 400 says how to turn strict mode off over the socket, not only in Python."""
+    base_url = cli_server("--strict")
     status, _, raw = urllib_chat(base_url, {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
     assert status == 400
     message = json.loads(raw)["error"]["message"]
