@@ -66,8 +66,7 @@ class ServerThread:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``, without ``/v1``."""
-        host = self._config.host
-        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+        return url_of(self._config.host, self.port)
 
     @property
     def base_url(self) -> str:
@@ -249,6 +248,20 @@ def app_factory() -> Any:
     return create_app(engine, os.environ.get(HOST_ENV, "127.0.0.1"), workers, access_log=AccessLog.wanted(engine))
 
 
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def url_of(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a server bound to ``host``: loopback's for a server bound to
+    every interface (``0.0.0.0``, ``::``), which some clients cannot connect to as such (Windows, proxies).
+
+    >>> url_of("127.0.0.1", 8000), url_of("0.0.0.0", 8000), url_of("::", 8000)
+    ('http://127.0.0.1:8000', 'http://127.0.0.1:8000', 'http://[::1]:8000')
+    """
+    host = _WILDCARDS.get(host, host)
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str,
           scenarios: Sequence[str] = (), announce: Callable[[str], None] = print, log_format: str = "text") -> None:
     """Serve in the foreground until SIGINT or SIGTERM; ``options`` are :class:`Config` keyword arguments,
@@ -302,10 +315,11 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
     sock = listen(host, port, config.backlog)
     with sock:
         bound = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        url = f"http://{shown}:{bound}"
+        url = url_of(host, bound)
+        every = f", listening on every interface ({host})" if host in _WILDCARDS else ""
         announce(f"mockai serving on {url}/v1  (seed {options.get('seed', 0)}, {workers} worker"
-                 f"{'s' if workers > 1 else ''}{', state ' + _safe(options['state']) if options.get('state') else ''})"
+                 f"{'s' if workers > 1 else ''}{', state ' + _safe(options['state']) if options.get('state') else ''}"
+                 f"{every})"
                  f"\n{control_line(options, host, workers, url)}\n"
                  f"OPENAI_BASE_URL={url}/v1")
         # Everything built so far lives as long as the server: keep it out of the collector's way.

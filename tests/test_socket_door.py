@@ -3,6 +3,7 @@ clients, Azure, and a client that is not httpx), clean shutdown, and ``mockai se
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import signal
@@ -23,8 +24,9 @@ import openai
 import pytest
 
 from mockai import MockAI, call, error
+from mockai import server as server_module
 from mockai.patch import NotMockedError
-from mockai.server import ServerThread
+from mockai.server import ServerThread, url_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "fixtures" / "scenarios"
@@ -443,3 +445,13 @@ def test_a_bug_that_escapes_the_engine_is_the_real_apis_500_over_the_socket(monk
                                    "type": "server_error", "param": None, "code": "server_error"}
         broken["on"] = False
         assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
+
+
+@pytest.mark.parametrize(("host", "url"), [("127.0.0.1", "http://127.0.0.1:8000"), ("0.0.0.0", "http://127.0.0.1:8000"),
+                                           ("::", "http://[::1]:8000"), ("::1", "http://[::1]:8000"),
+                                           ("192.168.1.7", "http://192.168.1.7:8000")])
+def test_the_announced_url_is_one_a_client_can_connect_to(host: str, url: str) -> None:
+    """``mockai serve --host 0.0.0.0`` printed OPENAI_BASE_URL=http://0.0.0.0:PORT/v1, an address some clients
+    (Windows, proxies) cannot connect to; it now prints loopback's, and says it listens on every interface."""
+    assert url_of(host, 8000) == url
+    assert doctest.testmod(server_module).failed == 0
