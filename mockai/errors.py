@@ -277,8 +277,10 @@ class CallbackError(Exception):
         self.raised = False  # the exception reached the test through the in-process door
 
     def api_error(self) -> APIError:
-        return APIError(500, f"mockai: {self}. The test fails with this exception at teardown; its traceback is "
-                             "logged (logger 'mockai').", code="mockai_callback_error",
+        """The 500 the journal keeps (and a socket's client gets), saying where the exception went."""
+        where = ("The test fails with this exception at teardown; its traceback is logged (logger 'mockai')."
+                 if SOCKET_DOOR.get() else "The exception was raised in the test, where its client made this request.")
+        return APIError(500, f"mockai: {self}. {where}", code="mockai_callback_error",
                         headers={"x-should-retry": "false"})
 
     def deliver(self) -> BaseException | None:

@@ -124,6 +124,7 @@ def test_over_a_socket_a_500_names_it_is_not_retried_is_logged_and_verify_raises
     assert "rule 'weather' on(last_user='weather') raised TypeError" in str(failed.value)
     assert "answering POST /v1/chat/completions model='gpt-4o-mini'" in str(failed.value)
     assert "never matched" not in str(failed.value)
+    assert "The test fails with this exception at teardown" in mock.calls.last.error.message
 
 
 def test_the_same_mock_raises_in_process_and_answers_500_over_the_socket() -> None:
@@ -135,6 +136,10 @@ def test_the_same_mock_raises_in_process_and_answers_500_over_the_socket() -> No
         with pytest.raises(openai.InternalServerError):
             ask(openai.OpenAI(base_url=server.base_url, api_key="sk-test"))
     assert [e.raised for e in mock.callback_errors] == [True, False]
+    # The journal says where each went: raised in the test, or kept for the teardown (it said teardown for both).
+    in_process, over_socket = (c.error.message for c in mock.calls)
+    assert "The exception was raised in the test" in in_process
+    assert "The test fails with this exception at teardown" in over_socket
     assert len(mock.problems()) == 1  # only the one the test could not see
 
 
