@@ -213,6 +213,10 @@ def test_a_miss_names_the_cassette_the_nearest_requests_and_the_failing_matcher(
     assert nearest[0].startswith("  #0 ")
     assert "body differs at messages[0].content: recorded 'What is 2+2?', got 'What is 2+3?'" in nearest[0]
     assert "new_episodes" in lines[-1]
+    # A value that is not a container says what differs without a made-up place ("path differs at value: …").
+    with pytest.raises(openai.BadRequestError) as other:
+        sdk.embeddings.create(model="text-embedding-3-small", input="x")
+    assert "path differs: recorded '/chat/completions', got '/embeddings'" in other.value.body["message"]  # type: ignore[index]
     with pytest.raises(AssertionError, match="no recorded answer") as verify:
         mock.verify()
     assert "What is 2+2?" in str(verify.value)
