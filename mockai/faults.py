@@ -419,7 +419,8 @@ class FaultPlan:
     def unused(self) -> list[str]:
         with self._lock:
             out = [f"queued fault {f} was never used" for f in self.queued]
-            out += [f"fault {f} for call #{n} was never used (only {self.count} chat calls)"
+            made = f"{self.count} request{'' if self.count == 1 else 's'} for a model reply"
+            out += [f"fault {f} for call #{n} was never used (only {made} came)"
                     for n, f in sorted(self.by_call.items()) if n > self.count]
         return out
 

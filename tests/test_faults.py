@@ -344,8 +344,8 @@ def test_unused_faults_fail_verification() -> None:
     mock.fault("429", times=2)
     mock.fault("500", on_call=9)
     post(mock)
-    assert mock.unused() == ["queued fault 429 was never used", "fault 500 for call #9 was never used (only 1 chat "
-                                                                "calls)"]
+    assert mock.unused() == ["queued fault 429 was never used",
+                             "fault 500 for call #9 was never used (only 1 request for a model reply came)"]
     with pytest.raises(AssertionError, match="queued fault 429"):
         mock.verify()
 
