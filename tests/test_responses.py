@@ -10,15 +10,19 @@ wire of everything it sent, not only what it asserts.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Iterator
 from typing import Any, Literal
 
 import jsonschema
 import openai
 import pytest
-from openai.types.responses import ParsedResponse, Response
+from openai.types.conversations import ConversationItem, ConversationItemList
+from openai.types.responses import ParsedResponse, Response, ResponseItem, ResponseItemList
 from pydantic import BaseModel
 from responses_wire import CLOCK, Door, check_journal, close_door, follow, open_door, sse_events, strict_response
+
+from mockai import MockAI
 
 MODEL = "gpt-4o-mini"
 WEATHER_PARAMS: dict[str, Any] = {
@@ -293,6 +297,49 @@ def test_reasoning_only_parameters_are_refused_on_other_models(client: openai.Op
         client.responses.create(model=MODEL, input="Hi", reasoning={"effort": "high"})
     assert info.value.param is not None
     assert info.value.param.startswith("reasoning")
+
+
+def test_what_a_model_takes_follows_the_model_catalogue(client: openai.OpenAI) -> None:
+    """As chat's: GPT-5.1 and 5.2 do not reason unless asked, so they take sampling parameters at their default
+    effort; a model the catalogue does not know takes every parameter, and its reply echoes the effort asked."""
+    for model in ("gpt-5.1", "gpt-5.2"):
+        r = client.responses.create(model=model, input="Hi", temperature=0.2)  # what pydantic-ai sends
+        assert (r.temperature, r.reasoning and r.reasoning.effort) == (0.2, "none")
+        with pytest.raises(openai.BadRequestError) as info:
+            client.responses.create(model=model, input="Hi", temperature=0.2, reasoning={"effort": "low"})
+        assert info.value.param == "temperature"
+    # How OpenAI's computer-use guide calls it.
+    cu = client.responses.create(model="computer-use-preview", input="Hi", reasoning={"summary": "concise"},
+                                 truncation="auto")
+    assert cu.reasoning is not None
+    assert (cu.reasoning.effort, cu.reasoning.summary) == (None, "concise")
+    newer = client.responses.create(model="gpt-5.4", input="Hi", reasoning={"effort": "high"}, temperature=0.5)
+    assert newer.reasoning is not None
+    assert newer.reasoning.effort == "high"
+    deployment = client.responses.create(model="my-o4-mini", input="Hi", temperature=0.5,
+                                         reasoning={"effort": "low", "summary": "auto"})
+    assert deployment.reasoning is not None
+    assert (deployment.reasoning.effort, deployment.reasoning.summary) == ("low", "auto")
+    assert client.responses.create(model="gpt-5", input="Hi").reasoning.effort == "medium"  # type: ignore[union-attr]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="gpt-4o", input="Hi", reasoning={"effort": "low"})
+    assert info.value.param == "reasoning.effort"
+
+
+def test_service_tier_and_effort_are_open_enums(client: openai.OpenAI) -> None:
+    """Values a newer SDK sends are accepted, as chat's; the reply's ``service_tier`` stays one every SDK parses
+    (a tier mockai does not know is served by ``default``; ``ultrafast`` reports itself, as the SDK's type says)."""
+    assert client.responses.create(model=MODEL, input="Hi", service_tier="some-new-tier").service_tier == "default"
+    assert client.responses.create(model=MODEL, input="Hi", service_tier="ultrafast").service_tier == "ultrafast"
+    assert client.responses.create(model=MODEL, input="Hi", service_tier="fast").service_tier == "priority"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model=MODEL, input="Hi", service_tier="")
+    assert info.value.param == "service_tier"
+    # The effort is echoed as asked: not a value this SDK's strict types know, so outside the journal's door.
+    lenient = MockAI(seed=1).client()
+    r = lenient.responses.create(model="gpt-5", input="Hi", reasoning={"effort": "ultra"})  # type: ignore[arg-type]
+    assert r.reasoning is not None
+    assert r.reasoning.effort == "ultra"
 
 
 def test_logprobs(client: openai.OpenAI) -> None:
@@ -571,6 +618,64 @@ def test_input_items_pagination(client: openai.OpenAI) -> None:
     assert info.value.param == "limit"
 
 
+# One input item of each type whose listed form (the SDK's ``ResponseItem``, ``ConversationItem``) requires
+# ``status``, sent without it: fields as the SDK's input types have them (some make ``status`` required there;
+# mockai keeps built-in tool items as sent, so it lists those too).
+UNSTATUSED_ITEMS: dict[str, dict[str, Any]] = {
+    "message": {"type": "message", "role": "assistant", "content": "Earlier."},
+    "function_call": {"type": "function_call", "call_id": "call_f", "name": "get_weather", "arguments": "{}"},
+    "function_call_output": {"type": "function_call_output", "call_id": "call_f", "output": "12C"},
+    "custom_tool_call": {"type": "custom_tool_call", "call_id": "call_c", "name": "run_sql", "input": "SELECT 1"},
+    "custom_tool_call_output": {"type": "custom_tool_call_output", "call_id": "call_c", "output": "1"},
+    "computer_call": {"type": "computer_call", "id": "cu_1", "call_id": "call_cu", "pending_safety_checks": [],
+                      "action": {"type": "screenshot"}},
+    "computer_call_output": {"type": "computer_call_output", "call_id": "call_cu",
+                             "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64,AAAA"}},
+    "file_search_call": {"type": "file_search_call", "id": "fs_1", "queries": ["tides"]},
+    "web_search_call": {"type": "web_search_call", "id": "ws_1", "action": {"type": "search", "query": "tides"}},
+    "image_generation_call": {"type": "image_generation_call", "id": "ig_1", "result": None},
+    "code_interpreter_call": {"type": "code_interpreter_call", "id": "ci_1", "container_id": "cntr_1",
+                              "code": "print(1)", "outputs": None},
+    "local_shell_call": {"type": "local_shell_call", "id": "lsh_1", "call_id": "call_ls",
+                         "action": {"type": "exec", "command": ["ls"], "env": {}}},
+    "shell_call": {"type": "shell_call", "call_id": "call_sh", "environment": None,
+                   "action": {"commands": ["ls"], "timeout_ms": None, "max_output_length": None}},
+    "shell_call_output": {"type": "shell_call_output", "call_id": "call_sh", "max_output_length": None, "output": [
+        {"stdout": "a.txt", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}]},
+    "apply_patch_call": {"type": "apply_patch_call", "call_id": "call_ap",
+                         "operation": {"type": "delete_file", "path": "a.txt"}},
+    "apply_patch_call_output": {"type": "apply_patch_call_output", "call_id": "call_ap"},
+    "tool_search_call": {"type": "tool_search_call", "call_id": "call_ts", "arguments": {"query": "tides"},
+                         "execution": "client"},
+    "tool_search_output": {"type": "tool_search_output", "call_id": "call_ts", "tools": [], "execution": "client"},
+    "program_output": {"type": "program_output", "id": "po_1", "call_id": "call_pg", "result": "1"},
+}
+
+
+def _status_required(union: Any) -> set[str]:
+    """The ``type`` of each member of an SDK item union whose ``status`` is required."""
+    while typing.get_origin(union) is typing.Annotated:
+        union = typing.get_args(union)[0]
+    return {typing.get_args(m.model_fields["type"].annotation)[0] for m in typing.get_args(union)
+            if "status" in m.model_fields and m.model_fields["status"].is_required()}
+
+
+def test_listed_items_have_the_status_their_type_requires(client: openai.OpenAI) -> None:
+    """Input items sent without ``status`` are listed ``completed`` (``input_items`` and a conversation's items)
+    wherever the SDK's listed types require it, so they parse strictly."""
+    assert _status_required(ResponseItem) | _status_required(ConversationItem) == set(UNSTATUSED_ITEMS)
+    items = list(UNSTATUSED_ITEMS.values())
+    r = client.responses.create(model=MODEL, input=[*items, {"role": "user", "content": "Go on."}])
+    listed = client.responses.input_items.with_raw_response.list(r.id, order="asc", limit=100).http_response.json()
+    ResponseItemList.model_validate(listed, strict=True)
+    assert [i["status"] for i in listed["data"][:-1]] == ["completed"] * len(items)
+    conv = client.conversations.create()
+    added = client.conversations.items.with_raw_response.create(conv.id, items=items[:20]).http_response.json()
+    ConversationItemList.model_validate(added, strict=True)
+    again = client.conversations.items.with_raw_response.list(conv.id, limit=100).http_response.json()
+    ConversationItemList.model_validate(again, strict=True)
+
+
 def test_delete(client: openai.OpenAI) -> None:
     r = client.responses.create(model=MODEL, input="Delete me.")
     assert client.responses.delete(r.id) is None  # the SDK reads no body; the wire's is checked by the journal
@@ -638,6 +743,35 @@ def test_previous_response_id_with_tool_outputs(door: Door, client: openai.OpenA
     with pytest.raises(openai.BadRequestError) as missing:
         client.responses.create(model=MODEL, previous_response_id="resp_missing", input="Hi")
     assert missing.value.code == "previous_response_not_found"
+
+
+def test_item_references_name_any_stored_item(door: Door, client: openai.OpenAI) -> None:
+    """An ``item_reference`` names any stored item of the project (not only the chain's): it is read as that item
+    and listed as it; an unknown id is the real API's 404."""
+    first = client.responses.create(model=MODEL, input="Tell me about tides.")
+    asked = client.responses.input_items.list(first.id).data[0]
+    second = client.responses.create(model=MODEL, input=[  # no previous_response_id
+        {"type": "item_reference", "id": asked.id}, {"type": "item_reference", "id": first.output[0].id},
+        {"role": "user", "content": "Shorter, please."}])
+    assert door.mock.calls.last.prompt.texts == [  # type: ignore[union-attr]
+        "Tell me about tides.", first.output_text, "Shorter, please."]
+    listed = client.responses.input_items.list(second.id, order="asc").data
+    assert [i.id for i in listed[:2]] == [asked.id, first.output[0].id]
+    assert listed[1].model_dump() == first.output[0].model_dump()
+    note = {"type": "message", "role": "user", "content": "Kept in a conversation."}
+    conv = client.conversations.create(items=[{"type": "item_reference", "id": first.output[0].id}, note])
+    kept = client.conversations.items.list(conv.id, order="asc").data
+    assert kept[0].id == first.output[0].id
+    client.responses.create(model=MODEL, input=[{"type": "item_reference", "id": kept[1].id}])
+    assert door.mock.calls.last.prompt.texts == ["Kept in a conversation."]  # type: ignore[union-attr]
+    unknown: list[Any] = [{"type": "item_reference", "id": "msg_nope"}]
+    for attempt in (lambda: client.responses.create(model=MODEL, input=unknown),
+                    lambda: client.responses.input_tokens.count(model=MODEL, input=unknown),
+                    lambda: client.conversations.items.create(conv.id, items=unknown)):
+        with pytest.raises(openai.NotFoundError) as info:
+            attempt()
+        assert info.value.body == {"message": "Item with id 'msg_nope' not found.", "type": "invalid_request_error",
+                                   "param": "input", "code": None}
 
 
 def test_a_tool_loop_in_one_input(client: openai.OpenAI) -> None:

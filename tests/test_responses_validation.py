@@ -195,6 +195,23 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     "sampling at 1 on a reasoning model": body(model="gpt-5-mini", temperature=1, top_p=1),
     "sampling with effort none": body(model="gpt-5.1", reasoning={"effort": "none"}, temperature=0.2, top_p=0.5),
     "sampling on gpt-5-chat": body(model="gpt-5-chat-latest", temperature=0.2),
+    # GPT-5.1 and later do not reason unless asked (default effort "none"): pydantic-ai sends exactly this.
+    "sampling on gpt-5.1 at its default effort": body(model="gpt-5.1", temperature=0.2, top_p=0.5),
+    "logprobs on gpt-5.2 at its default effort": body(model="gpt-5.2-2025-12-11", top_logprobs=3,
+                                                      include=["message.output_text.logprobs"]),
+    # Models the catalogue does not know take every parameter, as chat's (docs/api/chat.md).
+    "reasoning summary on computer-use-preview": body(model="computer-use-preview", reasoning={"summary": "concise"},
+                                                      truncation="auto"),
+    "everything on a newer model": body(model="gpt-5.4", reasoning={"effort": "high"}, temperature=0.2,
+                                        include=["message.output_text.logprobs"], top_logprobs=2),
+    "everything on an Azure deployment": body(model="my-o4-mini", reasoning={"effort": "low", "summary": "auto"},
+                                              temperature=0.7),
+    "reasoning on a fine-tune of an unknown base": body(model="ft:gpt-6-astra:acme::x", reasoning={"effort": "low"},
+                                                        top_p=0.5),
+    "reasoning on gpt-5-chat": body(model="gpt-5-chat-latest", reasoning={"effort": "low"}),
+    # Open enums, as chat's (mockai.enums): the API keeps adding values.
+    "a service_tier from a newer SDK": body(service_tier="some-new-tier"),
+    "an effort from a newer SDK": body(model="gpt-5", reasoning={"effort": "ultra"}),
     "sampling bounds": body(temperature=0, top_p=0),
     "sampling bounds high": body(temperature=2, top_p=1.0),
     "logprobs": body(include=["message.output_text.logprobs"], top_logprobs=20),
@@ -441,7 +458,7 @@ REJECTED: dict[str, tuple[Any, str | None, str | None]] = {
     "verbosity unknown": (body(text={"verbosity": "loud"}), "text.verbosity", "invalid_value"),
     # reasoning
     "reasoning a string": (body(model="o3", reasoning="low"), "reasoning", "invalid_type"),
-    "effort unknown": (body(model="o3", reasoning={"effort": "extreme"}), "reasoning.effort", "invalid_value"),
+    "effort empty": (body(model="o3", reasoning={"effort": ""}), "reasoning.effort", "invalid_value"),
     "effort a number": (body(model="o3", reasoning={"effort": 5}), "reasoning.effort", "invalid_type"),
     "summary unknown": (body(model="o3", reasoning={"summary": "short"}), "reasoning.summary", "invalid_value"),
     # numbers
@@ -462,7 +479,8 @@ REJECTED: dict[str, tuple[Any, str | None, str | None]] = {
     "include a string": (body(include="reasoning.encrypted_content"), "include", "invalid_type"),
     "truncation unknown": (body(truncation="bogus"), "truncation", "invalid_value"),
     "truncation an object": (body(truncation={"a": 1}), "truncation", "invalid_type"),
-    "service_tier unknown": (body(service_tier="bogus"), "service_tier", "invalid_value"),
+    "service_tier empty": (body(service_tier=""), "service_tier", "invalid_value"),
+    "service_tier a number": (body(service_tier=1), "service_tier", "invalid_type"),
     "prompt_cache_retention unknown": (body(prompt_cache_retention="1h"), "prompt_cache_retention", "invalid_value"),
     # the rest
     "stream a string": (body(stream="yes"), "stream", "invalid_type"),
@@ -513,8 +531,12 @@ REJECTED: dict[str, tuple[Any, str | None, str | None]] = {
                                    "unsupported_parameter"),
     "reasoning summary on gpt-4.1": (body(model="gpt-4.1", reasoning={"summary": "auto"}), "reasoning.summary",
                                      "unsupported_parameter"),
-    "reasoning on gpt-5-chat": (body(model="gpt-5-chat-latest", reasoning={"effort": "low"}), "reasoning.effort",
-                                "unsupported_parameter"),
+    "reasoning on a fine-tune of gpt-4o-mini": (body(model="ft:gpt-4o-mini:acme::x", reasoning={"summary": "auto"}),
+                                                "reasoning.summary", "unsupported_parameter"),
+    "sampling on gpt-5.1 asked to reason": (body(model="gpt-5.1", reasoning={"effort": "low"}, temperature=0.2),
+                                            "temperature", None),
+    "logprobs on gpt-5.2 asked to reason": (body(model="gpt-5.2", reasoning={"effort": "medium"}, top_logprobs=2),
+                                            "top_logprobs", "unsupported_parameter"),
     # the body itself
     "not JSON": (b'{"model": "gpt-4o-mini", "input": [', None, None),
     "an array": ([body()], None, "invalid_type"),

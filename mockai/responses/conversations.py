@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -28,7 +28,8 @@ from ..journal import Call
 from ..state import Store, page
 from ..validation import parse_json
 from .items import input_items
-from .wire import CreateResponseRequest, InputItem
+from .validation import item_not_found
+from .wire import CreateResponseRequest, InputItem, ItemReference
 
 MAX_ITEMS_PER_CALL = 20
 STORED = 10_000
@@ -44,12 +45,17 @@ class Conversations:
         self._count = 0
         self._lock = threading.Lock()
         self.number: Callable[[], int] = self._next  # the conversation counter (mockai.shared: one for all)
+        # Finds stored items by id, for ``item_reference`` s (set by the Responses API, which knows them all).
+        self.find_items: Callable[[Collection[str]], dict[str, Mapping[str, Any]]] = self._own_items
         core.on_reset.append(self.reset)
 
     def reset(self) -> None:
         self.store.clear()
         with self._lock:
             self._count = 0
+
+    def _own_items(self, ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
+        return {str(i["id"]): i for record in self.store.values() for i in record["items"] if i.get("id") in ids}
 
     def _next(self) -> int:
         with self._lock:
@@ -169,8 +175,13 @@ class Conversations:
         except ValidationError as exc:
             raise from_validation(exc.errors(include_url=False), {"items": raw}) from None
         request = built(CreateResponseRequest).model_validate({"model": "-", "input": raw})
+        wanted = [item.id for item in request.items if isinstance(item, ItemReference)]
+        found = self.find_items(set(wanted)) if wanted else {}
+        unknown = next((item_id for item_id in wanted if item_id not in found), None)
+        if unknown is not None:
+            raise item_not_found(unknown)
         return input_items(request, lambda prefix, i: f"{prefix}_" + hashlib.sha256(
-            f"{cid}|{start + i}".encode()).hexdigest()[:48])
+            f"{cid}|{start + i}".encode()).hexdigest()[:48], found.get)
 
 
 def _shown(record: Mapping[str, Any]) -> dict[str, Any]:

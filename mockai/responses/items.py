@@ -58,9 +58,13 @@ _PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "f
              "custom_tool_call_output": "ctco", "reasoning": "rs", "web_search_call": "ws",
              "file_search_call": "fs", "computer_call": "cu", "image_generation_call": "ig",
              "code_interpreter_call": "ci", "mcp_call": "mcp", "mcp_list_tools": "mcpl"}
-# Items whose listed form carries a ``status``.
+# Items whose listed form requires a ``status`` (the SDK's ``ResponseItem`` and ``ConversationItem``); one sent
+# without it is listed ``completed``, as the real API lists what the client sent.
 _WITH_STATUS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call",
-                          "custom_tool_call_output"})
+                          "custom_tool_call_output", "computer_call", "computer_call_output", "file_search_call",
+                          "web_search_call", "image_generation_call", "code_interpreter_call", "local_shell_call",
+                          "shell_call", "shell_call_output", "apply_patch_call", "apply_patch_call_output",
+                          "tool_search_call", "tool_search_output", "program_output"})
 
 
 def to_prompt(request: CreateResponseRequest, history: Iterable[Turn] = (), resolve: Resolve | None = None) -> Prompt:

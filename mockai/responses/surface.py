@@ -19,13 +19,15 @@ rules, cassettes, faults, limits, the generator); the reply is written here (:mo
 Stored responses (``store`` defaults to true) live in the engine, bounded (:data:`STORED`: the oldest go first),
 and are forgotten by ``MockAI.reset()`` and ``POST /_mockai/reset``. A ``background`` response answers
 ``queued`` and completes when it is first retrieved (so a test can cancel it before), the same bytes every run.
+An ``item_reference`` names any stored item, of a stored response or of a conversation (:meth:`Responses.references`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -36,7 +38,7 @@ from ..errors import APIError, invalid
 from ..generate import logprobs_for, rng_for
 from ..http import HTTPRequest, HTTPResponse, dumps, scratch_dumps
 from ..journal import Call
-from ..models import effort, reasoning_tokens, snapshot
+from ..models import effort, family, reasoning_tokens, snapshot
 from ..prompt import Prompt, Turn
 from ..reply import Reply
 from ..rules import build
@@ -45,15 +47,17 @@ from ..usage import output_tokens
 from ..usage import prompt_tokens as count_prompt
 from ..validation import strict_problem
 from . import render
-from .items import input_items, item_turns, to_prompt
+from .items import Resolve, input_items, item_turns, to_prompt
 from .validation import (
     check_call_outputs,
     check_model_support,
     conversation_not_found,
+    item_not_found,
     parse_response_request,
     previous_response_not_found,
 )
-from .wire import CreateResponseRequest, CustomTool, FormatJsonSchema, FunctionTool, InputItem
+from .values import SERVICE_TIERS
+from .wire import CreateResponseRequest, CustomTool, FormatJsonSchema, FunctionTool, InputItem, ItemReference
 
 if TYPE_CHECKING:
     from .conversations import Conversations
@@ -82,6 +86,8 @@ class Responses:
         self.conversations = conversations
         self.store = Store("response", max_items=STORED)
         core.on_reset.append(self.store.clear)
+        if conversations is not None:
+            conversations.find_items = self.find_items
 
     def routes(self) -> Iterable[Route]:
         yield Route("POST", "/responses", self.create, "responses")
@@ -101,6 +107,7 @@ class Responses:
                                        "responses")
             call.body, call.request = body, request
             history = self.history(request)
+            references = self.references(request, history)
             check_model_support(request)
             model = request.model or DEFAULT_MODEL
             if core.config.strict_models and model not in core.config.models:
@@ -108,7 +115,7 @@ class Responses:
                                code="model_not_found")
         except APIError as err:
             return core.reject(http, call, err)
-        prompt = to_prompt(request, history.turns, history.resolve)
+        prompt = to_prompt(request, history.turns, references)
         if not request.model:
             prompt = _with_model(prompt, model)
         return core.answer(core.exchange(self, request, body, prompt, http, call))
@@ -129,6 +136,40 @@ class Responses:
         if request.previous_response_id is not None or request.conversation_id is not None:
             check_call_outputs(request, history.calls, history.unanswered)
         return history
+
+    def references(self, request: CreateResponseRequest, history: History | None = None, *,
+                   required: bool = True) -> Resolve:
+        """Finds the items the request's ``item_reference`` s name: in the history it continues, else in any stored
+        response or conversation (the real API knows every stored item of the project). An unknown id is the real
+        API's 404 when ``required``; otherwise (listing what was already answered) it is not found."""
+        wanted = {item.id for item in request.items if isinstance(item, ItemReference)}
+        found: dict[str, Mapping[str, Any]] = {}
+        for item_id in wanted:
+            hit = history.resolve(item_id) if history is not None else None
+            if hit is not None:
+                found[item_id] = hit
+        missing = wanted - found.keys()
+        if missing:
+            found.update(self.find_items(missing))
+        for item in request.items if required else ():  # the first unknown reference, in input order
+            if isinstance(item, ItemReference) and item.id not in found:
+                raise item_not_found(item.id)
+        return found.get
+
+    def find_items(self, ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
+        """The stored items with these ids, from every stored response (its input and output) and conversation."""
+        found: dict[str, Mapping[str, Any]] = {}
+        records: Iterable[list[dict[str, Any]]] = (
+            [*record["input_items"], *record["response"]["output"]] for record in self.store.values())
+        if self.conversations is not None:
+            records = itertools.chain(records, (record["items"] for record in self.conversations.store.values()))
+        for items in records:
+            for item in items:
+                if item.get("id") in ids:
+                    found.setdefault(str(item["id"]), item)
+            if len(found) == len(ids):
+                break
+        return found
 
     def chain(self, response_id: str) -> list[dict[str, Any]]:
         """The items of a stored response and of those it continues, oldest first: each one's input, then its
@@ -224,7 +265,7 @@ class Responses:
             "max_tool_calls": request.max_tool_calls,
             "metadata": dict(request.metadata or {}),
             "previous_response_id": request.previous_response_id,
-            "service_tier": served_tier(request.service_tier),
+            "service_tier": _served_tier(request.service_tier),
             "store": request.store is not False,
             "background": bool(request.background),
             "truncation": request.truncation or "disabled",
@@ -237,7 +278,9 @@ class Responses:
             if name in fields and getattr(request, name) is not None:
                 out[name] = float(getattr(request, name))
         reasoning = request.reasoning
-        out["reasoning"] = {"effort": effort(model, reasoning.effort if reasoning is not None else None),
+        asked = reasoning.effort if reasoning is not None else None
+        # A model the catalogue does not know is taken at its word: the effort asked, if any.
+        out["reasoning"] = {"effort": effort(model, asked) if family(model) is not None else asked,
                             "summary": (reasoning.summary or reasoning.generate_summary) if reasoning else None}
         text = request.text
         fmt = text.format if text is not None else None
@@ -259,7 +302,8 @@ class Responses:
         """Store a finished response with its input (``pending``: a background response not yet retrieved);
         ``size``: about the memory the record holds (its objects take about three times their JSON)."""
         rid = done["id"]
-        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}")
+        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}",
+                             self.references(request, required=False))
         self.store.put(rid, {"response": done, "input_items": listed, "pending": pending}, size=size)
 
     def stored(self, response_id: str) -> dict[str, Any]:
@@ -277,7 +321,8 @@ class Responses:
         if conversations is None:
             return
         rid = done["id"]
-        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}")
+        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}",
+                             self.references(request, required=False))
         conversations.append(conversation_id, [*listed, *done["output"]])
 
     # --- the other routes ------------------------------------------------------------------------------------
@@ -337,7 +382,9 @@ class Responses:
         request, prompt = self._counted_request(http, call)
         history = self.history(request)
         rid = "resp_" + hashlib.sha256(http.body).hexdigest()[:48]
-        listed = [*history.items, *input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}")]
+        references = self.references(request, history)
+        listed = [*history.items, *input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}",
+                                               references)]
         digest = hashlib.sha256(b"compaction|%s" % http.body).hexdigest()
         compaction = {"type": "compaction", "id": "cmp_" + digest[:48], "encrypted_content": "gAAAAA" + digest}
         tokens = count_prompt(prompt)
@@ -356,7 +403,7 @@ class Responses:
         body, request = parse_response_request(raw, model_checks=False)
         call.body, call.request = body, request
         history = self.history(request)
-        prompt = to_prompt(request, history.turns, history.resolve)
+        prompt = to_prompt(request, history.turns, self.references(request, history))
         call.prompt = prompt
         return request, prompt
 
@@ -401,6 +448,14 @@ def _tool(tool: Any) -> dict[str, Any]:
         return shown
     builtin: dict[str, Any] = _plain(tool)
     return builtin
+
+
+def _served_tier(requested: str | None) -> str:
+    """The ``service_tier`` a response reports: chat's answer (:func:`mockai.enums.served_tier`), but a tier only
+    the Responses API has (``ultrafast``) reports itself, as its ``Response`` type allows."""
+    if requested in SERVICE_TIERS and requested not in ("auto", "fast"):
+        return requested
+    return served_tier(requested)
 
 
 def _plain(value: Any) -> Any:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from ..deferred import built
 from ..errors import APIError, _most_specific, from_validation, invalid, json_type
+from ..models import effort, family
 from ..validation import check_schema, check_unicode, parse_json
 from .values import INPUT_PARTS, ITEM_TYPES, OUTPUT_PARTS, PART_TYPES, ROLES
 from .wire import (
@@ -50,12 +51,21 @@ from .wire import (
     item_tag,
 )
 
-_REASONING_MODEL = re.compile(r"(ft:)?(o\d|gpt-5(?!-chat)|gpt-oss|codex)")
+# Names that read as a reasoning model's, for a model the catalogue does not know.
+_REASONING_NAME = re.compile(r"(ft:)?(o\d|gpt-5(?!-chat)|gpt-oss|codex)")
 
 
 def is_reasoning_model(model: str) -> bool:
-    """Whether ``model`` is a reasoning model (o-series, gpt-5 family but ``gpt-5-chat``, gpt-oss, codex)."""
-    return _REASONING_MODEL.match(model) is not None
+    """Whether ``model`` reasons: the catalogue's word for a model it knows (:func:`mockai.models.family`), a
+    guess from the name for the others (o-series, gpt-5 but ``gpt-5-chat``, gpt-oss, codex).
+
+    Validation does not use the guess (a model the catalogue does not know takes every parameter): the request
+    strategies do, to draw what such a model would likely be sent.
+    """
+    fam = family(model)
+    if fam is not None:
+        return fam.reasoning
+    return _REASONING_NAME.match(model) is not None
 
 
 def parse_response_request(
@@ -444,13 +454,17 @@ def check_call_outputs(request: CreateResponseRequest, known_call_ids: Collectio
 
 
 def check_model_support(request: CreateResponseRequest) -> None:
-    """Sampling parameters and logprobs on reasoning models, ``reasoning`` on the others (reasoning models take
-    ``temperature``/``top_p`` other than 1 only with ``reasoning.effort`` ``"none"``)."""
-    if not request.model:
+    """What the model's family (:mod:`mockai.models`) refuses, as chat's :mod:`mockai.capabilities`: a reasoning
+    model takes ``temperature``/``top_p`` other than 1 and logprobs only at effort ``"none"`` (the request's
+    ``reasoning.effort``, else the family's default: GPT-5.1 and later do not reason unless asked); a model that
+    does not reason refuses ``reasoning``. A model the catalogue does not know takes every parameter."""
+    model = request.model or ""
+    fam = family(model)
+    if fam is None:
         return
     reasoning = request.reasoning
-    if is_reasoning_model(request.model):
-        if reasoning is not None and reasoning.effort == "none":
+    if fam.reasoning:
+        if effort(model, reasoning.effort if reasoning is not None else None) == "none":
             return
         for name in ("temperature", "top_p"):
             value = getattr(request, name)
@@ -487,3 +501,9 @@ def conversation_not_found(conversation_id: str) -> APIError:
 def prompt_not_found(prompt_id: str) -> APIError:
     """An unknown reusable ``prompt``: a 404 without ``param``."""
     return APIError(404, f"Prompt with id '{prompt_id}' not found.")
+
+
+def item_not_found(item_id: str) -> APIError:
+    """An ``item_reference`` to an item no stored response or conversation holds: a 404 (``param`` as the real
+    API's is not known: ``input``, where the reference is)."""
+    return APIError(404, f"Item with id '{item_id}' not found.", param="input")

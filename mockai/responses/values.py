@@ -3,7 +3,8 @@ messages and checks.
 
 Each is taken from the official schema (``CreateResponse`` and what it references) and the ``openai`` SDK's
 ``Literal`` types; ``tests/test_responses_validation.py`` holds every one to both, so a new value in either shows
-up as a failing test rather than as a false 400.
+up as a failing test rather than as a false 400. ``ServiceTier`` and ``ReasoningEffort`` list the known values of
+the two open enums: the wire takes any non-empty string there, as chat's does (see :mod:`mockai.enums`).
 
 >>> "message.output_text.logprobs" in INCLUDE
 True

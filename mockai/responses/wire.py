@@ -18,10 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from ..enums import OpenEnum
 from ..wire import NAME_PATTERN
 from .values import (
     MODELLED_ITEM_TYPES,
     OTHER_ITEM_TYPES,
+    REASONING_EFFORTS,
+    SERVICE_TIERS,
     AllowedToolsMode,
     AudioFormat,
     BuiltinToolType,
@@ -35,10 +38,8 @@ from .values import (
     Phase,
     PromptCacheRetention,
     ReasoningContext,
-    ReasoningEffort,
     ReasoningSummary,
     Role,
-    ServiceTier,
     SpecificToolChoice,
     ToolChoiceOption,
     Truncation,
@@ -318,7 +319,7 @@ class TextConfig(_Wire):
 
 
 class ReasoningConfig(_Wire):
-    effort: ReasoningEffort | None = None
+    effort: Annotated[str, OpenEnum(REASONING_EFFORTS)] | None = None  # open, as chat's (mockai.enums)
     summary: ReasoningSummary | None = None
     generate_summary: ReasoningSummary | None = None  # deprecated spelling of ``summary``
     context: ReasoningContext | None = None
@@ -376,7 +377,7 @@ class CreateResponseRequest(_Wire):
     truncation: Truncation | None = None
     instructions: str | None = None
     store: bool | None = None
-    service_tier: ServiceTier | None = None
+    service_tier: Annotated[str, OpenEnum(SERVICE_TIERS)] | None = None  # open, as chat's
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     context_management: list[dict[str, Any]] | None = None
     moderation: dict[str, Any] | None = None
