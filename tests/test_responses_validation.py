@@ -224,7 +224,7 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     "conversation object": body(conversation={"id": "conv_1"}),
     "reusable prompt without model or input": {"prompt": {"id": "pmpt_1", "version": "2",
                                                           "variables": {"city": "Oslo"}}},
-    "identifiers": body(user="u1", safety_identifier="s" * 64, prompt_cache_key="k", prompt_cache_retention="24h",
+    "identifiers": body(user="u1", safety_identifier="s" * 128, prompt_cache_key="k", prompt_cache_retention="24h",
                         service_tier="flex", truncation="auto", instructions="Be brief."),
     "nullable fields null": body(**dict.fromkeys((
         "previous_response_id", "conversation", "include", "tool_choice", "metadata", "temperature", "top_p",
@@ -490,7 +490,7 @@ REJECTED: dict[str, tuple[Any, str | None, str | None]] = {
     "instructions an object": (body(instructions={"a": 1}), "instructions", "invalid_type"),
     "instructions as items": (body(instructions=[USER]), "instructions", "invalid_type"),
     "user an object": (body(user={"a": 1}), "user", "invalid_type"),
-    "safety_identifier too long": (body(safety_identifier="s" * 65), "safety_identifier", "string_above_max_length"),
+    "safety_identifier too long": (body(safety_identifier="s" * 129), "safety_identifier", "string_above_max_length"),
     "stream_options a string": (body(stream=True, stream_options="x"), "stream_options", "invalid_type"),
     "stream_options without stream": (body(stream_options={"include_obfuscation": True}), "stream_options",
                                       "invalid_value"),
@@ -615,9 +615,9 @@ MESSAGES: dict[str, tuple[Any, str]] = {
     "strict function": (body(tools=[{**WEATHER, "parameters": OPEN}]),
                         "Invalid schema for function 'get_weather': In context=(), 'additionalProperties' is required "
                         "to be supplied and to be false."),
-    "safety_identifier": (body(safety_identifier="s" * 65),
-                          "Invalid 'safety_identifier': string too long. Expected a string with maximum length 64, "
-                          "but got a string with length 65 instead."),
+    "safety_identifier": (body(safety_identifier="s" * 129),
+                          "Invalid 'safety_identifier': string too long. Expected a string with maximum length 128, "
+                          "but got a string with length 129 instead."),
 }
 
 

@@ -370,7 +370,8 @@ class CreateResponseRequest(_Wire):
     max_tool_calls: int | None = Field(default=None, ge=1)
     reasoning: ReasoningConfig | None = None
     user: str | None = None
-    safety_identifier: str | None = Field(default=None, max_length=64)
+    # 64 in the published spec; the SDK documents 128 since (a false 400 is the worse mistake).
+    safety_identifier: str | None = Field(default=None, max_length=128)
     prompt_cache_options: dict[str, Any] | None = None
     prompt_cache_key: str | None = None
     prompt_cache_retention: PromptCacheRetention | None = None
