@@ -34,6 +34,17 @@ def _check_faults(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
+def _existing_cassette(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``value`` when a cassette is there: its file, or only the journal a killed recorder left (``NAME.journal``),
+    which every reader folds in."""
+    from .cassettes.store import exists, journal_path
+
+    if not exists(value):
+        raise click.BadParameter(f"no cassette at {value} (neither the file nor its journal {journal_path(value).name} "
+                                 "exists); check the path.")
+    return value
+
+
 def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from .latency import Latency
 
@@ -164,6 +175,7 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from .server import serve as run
 
+    _check_cassette_only(cassette)
     if state is not None:
         _check_state(state)
     for path in scenarios:
@@ -202,14 +214,32 @@ def serve(host: str, port: int, seed: int, workers: int, log_level: str, log_for
         fold(cassette)
 
 
+CASSETTE_ONLY = ("record_mode", "upstream", "replay_speed", "replay_elapsed", "allow_playback_repeats", "match_on",
+                 "match_ignore", "match_normalize", "scrub_header", "scrub_path", "scrub_pattern")
+
+
+def _check_cassette_only(cassette: str | None) -> None:
+    """A usage error when options that only shape a cassette are given without ``--cassette`` (the server would
+    start, and silently record or replay nothing)."""
+    if cassette is not None:
+        return
+    ctx = click.get_current_context()
+    given = [p.opts[0] for p in ctx.command.params if p.name in CASSETTE_ONLY
+             and ctx.get_parameter_source(p.name) not in (None, click.core.ParameterSource.DEFAULT)]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --cassette PATH: "
+                               f"{'it shapes' if len(given) == 1 else 'they shape'} how a cassette records and "
+                               "replays, and without one nothing is recorded or replayed.")
+
+
 def _check_state(url: str) -> None:
     """A usage error, before anything is served, when the state at ``url`` cannot be used."""
     from .shared import StateError, open_backend
 
     try:
         open_backend(url).close()
-    except StateError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--state'") from None
+    except StateError as exc:  # its messages start "--state URL", which the hint already says
+        raise click.BadParameter(str(exc).removeprefix("--state "), param_hint="'--state'") from None
 
 
 def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:
@@ -223,6 +253,34 @@ def _check_regexes(option: str, patterns: tuple[str, ...]) -> None:
                                      param_hint=f"'{option}'") from None
 
 
+def _matchers(given: str) -> list[str]:
+    """The request parts ``--match-on`` names, or a usage error naming the option and the parts it takes."""
+    from .cassettes.matching import NAMES
+    from .suggest import closest
+
+    names = [m.strip() for m in given.split(",") if m.strip()]
+    expected = f"it takes a comma-separated list of {', '.join(NAMES)}"
+    if not names:
+        raise click.BadParameter(f"no request part named; {expected}.", param_hint="'--match-on'")
+    for name in names:
+        if name not in NAMES:
+            best = closest(name, NAMES)
+            guess = f" (did you mean {best!r}?)" if best else ""
+            raise click.BadParameter(f"unknown matcher {name!r}{guess}; {expected}.", param_hint="'--match-on'")
+    return names
+
+
+def _check_paths(option: str, paths: tuple[str, ...]) -> None:
+    """A usage error naming ``option`` for the first JSON path that does not parse."""
+    from .cassettes.scrub import parse_path
+
+    for path in paths:
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
+
+
 def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_speed: float, match_on: str | None,
                       match_ignore: str | None, normalize: tuple[str, ...], headers: tuple[str, ...],
                       paths: tuple[str, ...], patterns: tuple[str, ...]) -> dict[str, object]:
@@ -230,14 +288,16 @@ def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_
     import uuid
 
     from .cassettes import Cassette, CassetteError
+    from .cassettes.store import exists
 
     match: dict[str, object] = {}
-    if match_on:
-        match["on"] = [m.strip() for m in match_on.split(",") if m.strip()]
+    if match_on is not None:
+        match["on"] = _matchers(match_on)
     if match_ignore:
         match["ignore"] = [m.strip() for m in match_ignore.split(",") if m.strip()]
     _check_regexes("--match-normalize", normalize)
     _check_regexes("--scrub-pattern", patterns)
+    _check_paths("--scrub-path", paths)
     if normalize:
         match["normalize"] = list(normalize)
     scrub = {"headers": list(headers), "paths": list(paths), "patterns": list(patterns)}
@@ -249,7 +309,7 @@ def _cassette_options(path: str, record_mode: str, upstream: str | None, replay_
                  replay_speed=replay_speed)
     except (CassetteError, ValueError, re.error) as exc:
         raise click.UsageError(str(exc)) from None
-    if record_mode == "none" and not os.path.exists(path):
+    if record_mode == "none" and not exists(path):
         raise click.BadParameter(f"{path} does not exist, and --record-mode none (the default) only replays. Record "
                                  "it first with --record-mode once (add --upstream URL to record from another API than "
                                  "api.openai.com), or check the path.", param_hint="'--cassette'")
@@ -262,7 +322,7 @@ def cassette() -> None:
 
 
 @cassette.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(dir_okay=False), callback=_existing_cassette)
 def show(path: str) -> None:
     """Print a readable transcript of the cassette at PATH (streams folded into text)."""
     from .cassettes import CassetteError, load, transcript
@@ -297,6 +357,7 @@ def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scru
     except (yaml.YAMLError, ValueError, OSError) as exc:
         raise click.ClickException(f"{source}: {exc}") from None
     _check_regexes("--scrub-pattern", scrub_pattern)
+    _check_paths("--scrub-path", scrub_path)
     try:
         scrubber = Scrubber(headers=scrub_header, paths=scrub_path, patterns=scrub_pattern)
     except ValueError as exc:
@@ -308,7 +369,7 @@ def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scru
 
 
 @cassette.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(dir_okay=False), callback=_existing_cassette)
 @click.option("--header", "headers", multiple=True, metavar="NAME", help="Another header to scrub; repeatable.")
 @click.option("--path", "paths", multiple=True, metavar="PATH",
               help="A JSON path in bodies to scrub, e.g. user or messages[*].name; repeatable.")
@@ -322,6 +383,7 @@ def scrub(path: str, headers: tuple[str, ...], paths: tuple[str, ...], patterns:
     from .cassettes import CassetteError, Scrubber, load, save
 
     _check_regexes("--pattern", patterns)
+    _check_paths("--path", paths)
     try:
         interactions = load(path)
         scrubber = Scrubber(headers=headers, paths=paths, patterns=patterns)

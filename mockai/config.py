@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import operator
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +71,43 @@ class Config:
     # state in this process's memory.
     state: str | None = None
 
+    def __post_init__(self) -> None:
+        # Mistakes fail where they are written, not as a 500 at the first request.
+        self.models = strings("models", self.models, "a model name")
+        if isinstance(self.seed, bool) or not hasattr(type(self.seed), "__index__"):  # (numpy's ints are ints)
+            digits = isinstance(self.seed, str) and self.seed.strip().isdigit()
+            hint = f": write seed={str(self.seed).strip()}" if digits else ""
+            raise TypeError(f"seed must be an int, not {_shown(self.seed)}{hint}")
+        self.seed = operator.index(self.seed)
+        clock = self.clock
+        if clock is not None and not callable(clock) and (not isinstance(clock, (int, float))
+                                                          or isinstance(clock, bool)):
+            raise TypeError(f"clock must be a Unix time in seconds (clock=1_700_000_000), a callable returning one "
+                            f"(clock=mockai.Clock(), or time.time), or None for the real time; not {_shown(clock)}")
+
     def now(self) -> int:
         if self.clock is None:
             return int(time.time())
         if callable(self.clock):
             return int(self.clock())
         return int(self.clock)
+
+
+def strings(option: str, value: str | Sequence[str], what: str) -> list[str]:
+    """``value`` as a list of strings: a single string is a list of one (not its characters); anything else but
+    strings is a :class:`TypeError` naming ``option``.
+
+    >>> strings("models", "gpt-4o", "a model name"), strings("models", ("a", "b"), "a model name")
+    (['gpt-4o'], ['a', 'b'])
+    """
+    if isinstance(value, str):
+        return [value]
+    items = list(value) if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)) else None
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise TypeError(f"{option} must be {what} or a list of them, not {_shown(value)}")
+    return items
+
+
+def _shown(value: object) -> str:
+    """``value`` and its type, for an error message: ``'42' (str)``."""
+    return f"{value!r} ({type(value).__name__})"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 from .errors import APIError
 from .http import HTTPRequest, HTTPResponse
 from .prompt import Prompt
+from .suggest import checked_keywords, did_you_mean
 
 if TYPE_CHECKING:
     from .reply import Reply
@@ -149,6 +150,7 @@ class CallList(list[Call]):
             return CallList(super().__getitem__(index))
         return super().__getitem__(index)
 
+    @checked_keywords
     def filter(self, *, route: str | None = None, model: str | None = None, status: int | None = None,
                stream: bool | None = None, where: Callable[[Call], bool] | None = None) -> CallList:
         """The calls matching every condition: ``calls.filter(route="chat", model="gpt-4o")``."""
@@ -188,13 +190,31 @@ class CallList(list[Call]):
     def assert_any_call(self, *, model: str | None = None, last_user: str | re.Pattern[str] | None = None,
                         **params: Any) -> None:
         """Some call had this model, a last user message containing (or matching) ``last_user``, and these
-        request parameters (compared with the JSON body: ``temperature=0``, ``tool_choice="required"``)."""
+        request parameters (compared with the JSON body: ``temperature=0``, ``tool_choice="required"``; a call
+        that did not send ``stream`` is not streamed, as for :meth:`filter`).
+
+        A parameter that no call's API has and no call sent is a :class:`TypeError` (a misspelling), as for
+        :meth:`filter`.
+        """
         __tracebackhide__ = True
-        if any(_matches(c, model, last_user, params) for c in self):
+        self._check_params(params)
+        asked: dict[str, Any] = {k: v for k, v in (("model", model), ("last_user", last_user)) if v is not None}
+        asked.update(params)
+        if any(_matches(c, asked) for c in self):
             return
-        want = ", ".join(f"{k}={v!r}" for k, v in {"model": model, "last_user": last_user, **params}.items()
-                         if v is not None)
-        raise AssertionError(f"no call with {want}; the calls were:\n{self.describe()}")
+        want = ", ".join(f"{k}={v!r}" for k, v in asked.items())
+        shown = "\n".join(f"  [{i}] {c.describe()}\n      {_compared(c, asked)}" for i, c in enumerate(self))
+        raise AssertionError(f"no call with {want}; the calls were:\n{shown or '  (none)'}")
+
+    def _check_params(self, params: dict[str, Any]) -> None:
+        if not self:
+            return  # nothing to check them against (and the assertion fails anyway)
+        known = {"model", "last_user", "stream"}.union(*(_params(c) for c in self))
+        for name in params:
+            if name not in known:
+                raise TypeError(f"CallList.assert_any_call() got an unexpected keyword argument {name!r}"
+                                f"{did_you_mean(name, sorted(known))} It takes model, last_user and request "
+                                "parameters: those of the calls' APIs, and any other parameter a call sent.")
 
     def describe(self) -> str:
         return "\n".join(f"  [{i}] {c.describe()}" for i, c in enumerate(self)) or "  (none)"
@@ -227,18 +247,49 @@ class CallList(list[Call]):
         print(self.transcript(last=last))
 
 
-def _matches(call: Call, model: str | None, last_user: str | re.Pattern[str] | None, params: dict[str, Any]) -> bool:
+_ABSENT = object()
+
+
+def _params(call: Call) -> set[str]:
+    """The parameters ``call``'s API takes (its validated request's fields) and those it sent."""
+    fields = getattr(type(call.request), "model_fields", {})
+    return {f.alias or name for name, f in fields.items()} | (set(call.body) if isinstance(call.body, dict) else set())
+
+
+def _value(call: Call, name: str) -> Any:
+    """What ``call`` has for ``name`` of :meth:`CallList.assert_any_call` (``_ABSENT`` when it did not send it)."""
+    if name == "model":
+        return call.model
+    if name == "last_user":
+        return call.last_user_text
+    if name == "stream":
+        return call.stream  # the SDK leaves ``stream`` out of a body that does not stream
+    return call.body.get(name, _ABSENT) if isinstance(call.body, dict) else _ABSENT
+
+
+def _agrees(call: Call, name: str, want: Any) -> bool:
+    value = _value(call, name)
+    if name == "last_user":
+        return bool(want.search(value)) if isinstance(want, re.Pattern) else str(want).lower() in value.lower()
+    return bool((None if value is _ABSENT else value) == want)
+
+
+def _matches(call: Call, asked: dict[str, Any]) -> bool:
     if call.request is None or call.body is None:
         return False
-    if model is not None and call.model != model:
-        return False
-    if last_user is not None:
-        text = call.last_user_text
-        if isinstance(last_user, re.Pattern) and not last_user.search(text):
-            return False
-        if isinstance(last_user, str) and last_user.lower() not in text.lower():
-            return False
-    return all(call.body.get(k) == v for k, v in params.items())
+    return all(_agrees(call, name, want) for name, want in asked.items())
+
+
+def _compared(call: Call, asked: dict[str, Any]) -> str:
+    """The values ``call`` has for the fields asked, those that differ marked."""
+    if call.request is None or call.body is None:
+        return "(not compared: no validated request body)"
+    shown = []
+    for name, want in asked.items():
+        value = _value(call, name)
+        text = f"{name} not sent" if value is _ABSENT else f"{name}={_clip(value) if name == 'last_user' else value!r}"
+        shown.append(text if _agrees(call, name, want) else text + " (differs)")
+    return ", ".join(shown)
 
 
 def summarize(body: Any, size: int = 160) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .config import strings
 from .engine import Call, Config, Engine
 from .journal import CallList
 from .models import DEFAULT_MODELS
@@ -44,6 +45,10 @@ TEST_KEY = "sk-mockai-test-key"
 
 class MockAI:
     """A fake OpenAI for one test: configuration, scripted replies, the journal and every door.
+
+    ``models`` and ``base_urls`` take a list or a single string (a list of one). ``seed`` is an int, ``clock`` a
+    Unix time, a callable returning one (``mockai.Clock()``) or ``None`` (the real time); anything else is a
+    ``TypeError`` here rather than an error at every request.
 
     ``strict=True`` makes unscripted requests fail with a list of the rules and why each missed, instead of
     reaching the default generator. ``assert_all_called`` (default on) makes :meth:`verify` (run when a
@@ -77,11 +82,11 @@ class MockAI:
         assert_all_called: bool = True,
         api_key: str | None = None,
         auth: bool = True,
-        models: Sequence[str] | None = None,
+        models: str | Sequence[str] | None = None,
         strict_models: bool = False,
         clock: Callable[[], float] | float | None = None,
         scenario: str | Path | Sequence[str | Path] | dict[str, Any] | None = None,
-        base_urls: Sequence[str] = (),
+        base_urls: str | Sequence[str] = (),
         other_hosts: Literal["fail", "pass"] = "fail",
         control: bool | None = None,
         control_token: str | None = None,
@@ -102,7 +107,7 @@ class MockAI:
         responder: Literal["default", "fuzz"] = "default",
         fuzz_fragments: float = 0.25,
     ) -> None:
-        config = Config(seed=seed, api_key=api_key, auth=auth, models=list(models or DEFAULT_MODELS),
+        config = Config(seed=seed, api_key=api_key, auth=auth, models=models or DEFAULT_MODELS,
                         strict_models=strict_models, clock=clock, strict=strict, control=control,
                         control_token=control_token, latency=latency, faults=faults, fault_header=fault_header,
                         rpm=rpm, tpm=tpm, cassette=None if cassette is None else str(cassette),
@@ -114,7 +119,7 @@ class MockAI:
         config.responder, config.fuzz_fragments = responder, fuzz_fragments  # mockai.fuzz
         self.engine = Engine(config)
         self.assert_all_called = assert_all_called
-        self.base_urls = list(base_urls)
+        self.base_urls = strings("base_urls", base_urls, "a base URL")
         self.other_hosts = other_hosts
         self._patcher: Patcher | None = None
         self._servers: list[ServerThread] = []

@@ -129,6 +129,37 @@ def test_scrub_cleans_an_existing_file_in_place(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_cassette_only_in_its_journal_is_shown_scrubbed_and_served(tmp_path: Path) -> None:
+    """A recorder killed before folding its journal in leaves only NAME.json.journal: every command reads it."""
+    from mockai.cassettes.store import append
+
+    path = tmp_path / "killed.json"
+    inter = load(FIXTURES / "tool_use.json")[0]
+    inter["request"]["body"]["user"] = "ada@example.com"
+    append(path, inter)
+    assert not path.exists()
+    assert journal_path(path).exists()
+    assert "1 interaction" in invoke("cassette", "show", str(path))
+    scrubbed = tmp_path / "scrubbed.json"
+    assert "1 of 1 interaction changed" in invoke("cassette", "scrub", str(path), "--path", "user", "-o",
+                                                  str(scrubbed))
+    assert "ada@example.com" not in scrubbed.read_text()
+    proc, url = serve("--cassette", str(path))
+    try:
+        client = openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0)
+        assert client.chat.completions.create(**inter["request"]["body"]).id == inter["response"]["body"]["id"]
+    finally:
+        stop(proc)
+
+
+def test_a_missing_cassette_says_neither_the_file_nor_its_journal_exists(tmp_path: Path) -> None:
+    for command in (["cassette", "show"], ["cassette", "scrub"]):
+        result = CliRunner().invoke(main, [*command, str(tmp_path / "gone.json")])
+        assert result.exit_code == 2
+        assert "no cassette at" in result.output
+        assert "gone.json.journal" in result.output
+
+
 @pytest.fixture
 def upstream() -> Iterator[str]:
     up = MockAI(seed=2, clock=1_700_000_000, assert_all_called=False)

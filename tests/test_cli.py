@@ -253,6 +253,59 @@ def test_a_missing_cassette_that_can_only_replay_is_a_usage_error(tmp_path: Path
 
 
 
+@pytest.mark.parametrize(("args", "named"), [
+    (["--record-mode", "once", "--upstream", "http://x"], "--record-mode, --upstream need --cassette PATH"),
+    (["--replay-speed", "0"], "--replay-speed needs --cassette PATH"),
+    (["--replay-elapsed", "--allow-playback-repeats"], "--replay-elapsed, --allow-playback-repeats need --cassette"),
+    (["--match-on", "model", "--match-ignore", "user", "--match-normalize", "uuid"],
+     "--match-on, --match-ignore, --match-normalize need --cassette PATH"),
+    (["--scrub-header", "x-a", "--scrub-path", "user", "--scrub-pattern", "k"],
+     "--scrub-header, --scrub-path, --scrub-pattern need --cassette PATH"),
+])
+def test_cassette_options_without_a_cassette_are_a_usage_error(monkeypatch: pytest.MonkeyPatch, args: list[str],
+                                                                named: str) -> None:
+    """Not a server that starts and silently records nothing."""
+    import mockai.server
+
+    monkeypatch.setattr(mockai.server, "serve", lambda *a, **k: None)
+    result = CliRunner().invoke(main, ["serve", "--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {named}" in result.output
+    assert "without one nothing is recorded or replayed" in " ".join(result.output.split())
+
+
+def test_a_bad_state_url_is_named_once() -> None:
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--state", "bogus://"])
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--state': bogus://: unsupported; use sqlite:///PATH or redis://HOST:PORT/DB" \
+        in result.output
+    assert result.output.count("bogus://") == 1
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ("method,modle", "unknown matcher 'modle' (did you mean 'model'?); it takes a comma-separated list of method, "
+                     "path, query, body, model, messages, last_user, tools."),
+    ("foo", "unknown matcher 'foo'; it takes a comma-separated list of method, path,"),
+    (",", "no request part named; it takes a comma-separated list of method, path,"),
+])
+def test_match_on_errors_name_the_option_and_offer_only_names(tmp_path: Path, given: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--cassette", str(tmp_path / "c.json"),
+                                       "--match-on", given])
+    assert result.exit_code == 2
+    assert f"Error: Invalid value for '--match-on': {message}" in " ".join(result.output.split())
+    assert "callable" not in result.output  # the command line cannot pass one
+
+
+def test_a_bad_scrub_path_names_its_option(tmp_path: Path) -> None:
+    from mockai.cassettes import example
+
+    for args, option in ((["serve", "--port", "0", "--cassette", str(tmp_path / "c.json"), "--scrub-path"],
+                          "--scrub-path"), (["cassette", "scrub", str(example("stream")), "--path"], "--path")):
+        result = CliRunner().invoke(main, [*args, "a[["])
+        assert result.exit_code == 2
+        assert f"Invalid value for '{option}': not a JSON path: 'a[['" in result.output
+
+
 @pytest.mark.parametrize(("given", "served"), [(None, "__all__"), ("", ""), ("logfire", "logfire")])
 def test_serve_runs_without_pydantic_plugins_unless_told(monkeypatch: pytest.MonkeyPatch, given: str | None,
                                                           served: str) -> None:

@@ -180,6 +180,47 @@ def test_assert_any_call(mock: MockAI, client: openai.OpenAI) -> None:
         calls.assert_any_call(temperature=1)
 
 
+def test_assert_any_call_refuses_a_misspelled_field_like_filter(mock: MockAI, client: openai.OpenAI) -> None:
+    ask(client, "Hi", model="gpt-4o")
+    with pytest.raises(TypeError, match=r"^CallList\.assert_any_call\(\) got an unexpected keyword argument 'modle'; "
+                                        r"did you mean 'model'\? It takes model, last_user and request parameters"):
+        mock.calls.assert_any_call(modle="gpt-4o")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'temprature'; did you mean 'temperature'"):
+        mock.calls.assert_any_call(temprature=0)
+    with pytest.raises(TypeError, match=r"^CallList\.filter\(\) got an unexpected keyword argument 'modle'; did you "
+                                        r"mean 'model'\?"):
+        mock.calls.filter(modle="gpt-4o")  # type: ignore[call-arg]
+    mock.calls.assert_any_call(logit_bias=None)  # a parameter of the API that was not sent
+    ask(client, "Hi", extra_body={"vendor_option": 1})
+    mock.calls.assert_any_call(vendor_option=1)  # one no API has, that a call sent
+
+
+def test_assert_any_call_and_filter_agree_on_stream(mock: MockAI, client: openai.OpenAI) -> None:
+    """The SDK leaves ``stream`` out of a body that does not stream: such a call is not streamed."""
+    ask(client, "plain")
+    for _ in client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "flowing"}],
+                                            stream=True):
+        pass
+    assert [c.last_user_text for c in mock.calls.filter(stream=False)] == ["plain"]
+    mock.calls.assert_any_call(stream=False, last_user="plain")
+    mock.calls.assert_any_call(stream=True, last_user="flowing")
+    with pytest.raises(AssertionError, match="no call with last_user='flowing', stream=False"):
+        mock.calls.assert_any_call(last_user="flowing", stream=False)
+
+
+def test_assert_any_call_shows_the_values_compared(mock: MockAI, client: openai.OpenAI) -> None:
+    ask(client, "Summarize this", model="gpt-4o", temperature=0.5)
+    ask(client, "Translate this")
+    with pytest.raises(AssertionError) as info:
+        mock.calls.assert_any_call(model="gpt-4o", temperature=0)
+    assert str(info.value) == (
+        "no call with model='gpt-4o', temperature=0; the calls were:\n"
+        "  [0] POST /v1/chat/completions -> 200 model='gpt-4o' last_user='Summarize this'\n"
+        "      model='gpt-4o', temperature=0.5 (differs)\n"
+        f"  [1] POST /v1/chat/completions -> 200 model='{MODEL}' last_user='Translate this'\n"
+        f"      model='{MODEL}' (differs), temperature not sent (differs)")
+
+
 def test_long_messages_are_clipped_in_descriptions(mock: MockAI, client: openai.OpenAI) -> None:
     ask(client, "word " * 100)
     described = mock.calls.last.describe()

@@ -691,3 +691,43 @@ def test_misspelled_constructor_arguments_suggest_the_name() -> None:
         MockAI().reply(refusl="no")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="a reply takes content or json, not both"):
         MockAI().reply("a", json={"k": 1})
+
+
+def test_a_single_string_where_a_list_is_expected_is_a_list_of_one() -> None:
+    """``models="gpt-4o"`` is one model, not six one-letter ones; ``base_urls="…"`` one host to intercept."""
+    mock = MockAI(models="gpt-4o", strict_models=True)
+    assert mock.engine.config.models == ["gpt-4o"]
+    client = mock.client(max_retries=0)
+    assert [m.id for m in client.models.list()] == ["gpt-4o"]
+    assert ask(client, "Hi", model="gpt-4o").model.startswith("gpt-4o")
+    with MockAI(base_urls="http://localhost:1234/v1", assert_all_called=False) as gateway:
+        gateway.queue("via the gateway")
+        local = openai.OpenAI(base_url="http://localhost:1234/v1", api_key="sk-x", max_retries=0)
+        assert text_of(local, "Hi") == "via the gateway"
+    with pytest.raises(TypeError, match=r"^models must be a model name or a list of them, not \[1\] \(list\)$"):
+        MockAI(models=[1])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^base_urls must be a base URL or a list of them, not 3 \(int\)$"):
+        MockAI(base_urls=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"seed": "42"}, r"seed must be an int, not '42' \(str\): write seed=42"),
+    ({"seed": 1.5}, r"seed must be an int, not 1.5 \(float\)"),
+    ({"seed": True}, r"seed must be an int, not True \(bool\)"),
+    ({"clock": "now"}, r"clock must be a Unix time in seconds \(clock=1_700_000_000\), a callable returning one "
+                       r"\(clock=mockai.Clock\(\), or time.time\), or None for the real time; not 'now' \(str\)"),
+])
+def test_a_bad_seed_or_clock_fails_at_construction(kwargs: dict[str, Any], message: str) -> None:
+    """Not as a 500 (or a %d TypeError) at every request."""
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        MockAI(**kwargs)
+
+
+def test_every_documented_clock_and_seed_is_accepted() -> None:
+    import time
+
+    from mockai import Clock
+
+    for clock in (None, 1_700_000_000, 1.7e9, time.time, Clock()):
+        mock = MockAI(seed=-5, clock=clock)
+        assert ask(mock.client(max_retries=0), "Hi").id

@@ -176,6 +176,21 @@ def test_marker_kwargs(tester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*keyword arguments only*"])
 
 
+def test_marker_takes_a_single_string_for_a_list(tester: pytest.Pytester) -> None:
+    tester.makepyfile("""
+        import openai, pytest
+
+        @pytest.mark.mockai(models="gpt-4o", strict_models=True, base_urls="http://localhost:1234/v1")
+        def test_one_model_one_host(mockai):
+            mockai.queue("local")
+            client = openai.OpenAI(base_url="http://localhost:1234/v1", max_retries=0)
+            assert [m.id for m in client.models.list()] == ["gpt-4o"]
+            assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}]
+                                                  ).choices[0].message.content == "local"
+    """)
+    tester.runpytest().assert_outcomes(passed=1)
+
+
 def test_options_and_their_group(tester: pytest.Pytester) -> None:
     result = tester.runpytest("--help")
     result.stdout.fnmatch_lines(["mockai: a fake OpenAI chat completions API:", "*--mockai-seed=N*",
@@ -702,6 +717,78 @@ def test_marker_and_config_typos_suggest_the_name(tester: pytest.Pytester) -> No
         "*the mockai_config fixture returned an unknown argument 'sead'; did you mean 'seed'?*",
     ])
     assert "pytest_mockai/__init__.py" not in result.stdout.str()  # no traceback from inside the plugin
+
+
+def test_bad_marker_and_config_values_are_one_error_naming_the_option(tester: pytest.Pytester) -> None:
+    tester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def mockai_config(request):
+            return {"latency": {"ttft": "x"}} if "config" in request.node.name else {}
+    """)
+    tester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockai(faults="bogus:0.1")
+        def test_faults(mockai):
+            pass
+
+        @pytest.mark.mockai(latency="fast")
+        def test_latency(mockai_server):
+            pass
+
+        def test_config(mockai):
+            pass
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        "@pytest.mark.mockai got a bad faults='bogus:0.1': unknown fault 'bogus': expected one of 400, *",
+        "@pytest.mark.mockai got a bad latency='fast': unknown latency profile 'fast': expected none, realistic, *",
+        "the mockai_config fixture got a bad latency={'ttft': 'x'}: latency ttft: 'x' is not a number",
+    ])
+    out = result.stdout.str()
+    assert "mockai/" not in out  # no traceback through mockai's internals…
+    assert "pytest_asyncio" not in out  # … or pytest-asyncio's
+    assert "During handling" not in out
+
+
+def test_a_missing_scenario_says_where_it_looked(tester: pytest.Pytester) -> None:
+    tester.mkdir("tests")
+    tester.makepyfile(**{"tests/test_s": """
+        import pytest
+
+        @pytest.mark.mockai(scenario="nonexistent.yaml")
+        def test_scenario(mockai):
+            pass
+    """})
+    result = tester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        f"@pytest.mark.mockai got scenario='nonexistent.yaml', and there is no such file: not next to the test file "
+        f"({tester.path / 'tests' / 'nonexistent.yaml'}), nor in the current directory "
+        f"({tester.path / 'nonexistent.yaml'}).",
+    ])
+
+
+def test_a_mockai_config_fixture_without_return_says_so(tester: pytest.Pytester) -> None:
+    tester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def mockai_config():
+            {"seed": 1}
+    """)
+    tester.makepyfile("""
+        def test_it(mockai):
+            pass
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(['the mockai_config fixture must return a dict of MockAI options, e.g. `return '
+                                 '{"strict": True}`; it returned None (is its `return` missing?)'])
+    assert "NoneType" not in result.stdout.str()
 
 
 def test_a_bad_ini_seed_is_one_usage_error(tester: pytest.Pytester) -> None:

@@ -25,7 +25,7 @@ journal, in-process and over the socket.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +133,20 @@ def mockai_config() -> dict[str, Any]:
 
 def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[str, Any]:
     """MockAI keyword arguments for this test: ini < command line < ``mockai_config`` < markers (closest last)."""
+    return _settings(request, overrides)[0]
+
+
+FIXTURE = "the mockai_config fixture"
+MARKER = "@pytest.mark.mockai"
+
+
+def _settings(request: pytest.FixtureRequest, overrides: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`settings`, and where each option the test's configuration gave came from (:data:`FIXTURE` or
+    :data:`MARKER`), for error messages."""
+    if not isinstance(overrides, Mapping):
+        pytest.fail(f"{FIXTURE} must return a dict of MockAI options, e.g. `return {{\"strict\": True}}`; it "
+                    f"returned {overrides!r}" + (" (is its `return` missing?)" if overrides is None else ""),
+                    pytrace=False)
     config = request.config
     kwargs: dict[str, Any] = {}
     seed = config.getoption("--mockai-seed")
@@ -144,13 +158,15 @@ def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[
     strict = config.getoption("--mockai-strict")
     kwargs["strict"] = bool(config.getini("mockai_strict")) if strict is None else strict
     kwargs["assert_all_called"] = bool(config.getini("mockai_assert_all_called"))
-    _check_names(overrides, "the mockai_config fixture returned")
+    _check_names(overrides, f"{FIXTURE} returned")
     kwargs.update(overrides)
+    origins = dict.fromkeys(overrides, FIXTURE)
     for marker in reversed(list(request.node.iter_markers("mockai"))):
         if marker.args:
             raise pytest.UsageError("@pytest.mark.mockai takes keyword arguments only, e.g. mockai(seed=1)")
-        _check_names(marker.kwargs, "@pytest.mark.mockai got")
+        _check_names(marker.kwargs, f"{MARKER} got")
         kwargs.update(marker.kwargs)
+        origins.update(dict.fromkeys(marker.kwargs, MARKER))
     if kwargs.get("cassette") in (None, False):
         kwargs.pop("cassette", None)
     else:
@@ -162,11 +178,11 @@ def settings(request: pytest.FixtureRequest, overrides: dict[str, Any]) -> dict[
         if upstream and "upstream" not in kwargs:
             kwargs["upstream"] = upstream
     if "scenario" in kwargs:
-        kwargs["scenario"] = _resolve(kwargs["scenario"], request.path.parent)
-    return kwargs
+        kwargs["scenario"] = _resolve(kwargs["scenario"], request.path.parent, origins.get("scenario", MARKER))
+    return kwargs, origins
 
 
-def _check_names(given: dict[str, Any], where: str) -> None:
+def _check_names(given: Mapping[str, Any], where: str) -> None:
     """Fail the test (not with a traceback from inside the plugin) on an argument MockAI does not take."""
     import inspect
 
@@ -212,14 +228,36 @@ def _api_key(mock: MockAI) -> str:
     return mock.engine.config.api_key or TEST_KEY
 
 
-def _resolve(scenario: Any, base: Path) -> Any:
-    """Relative scenario paths are looked up next to the test file first."""
+def _resolve(scenario: Any, base: Path, origin: str) -> Any:
+    """Relative scenario paths are looked up next to the test file first, then in the current directory."""
     if isinstance(scenario, (str, Path)):
         path = Path(scenario)
-        return base / path if not path.is_absolute() and (base / path).exists() else path
+        if path.is_absolute():
+            return path
+        if (base / path).exists():
+            return base / path
+        if not path.exists():
+            pytest.fail(f"{origin} got scenario={str(scenario)!r}, and there is no such file: not next to the test "
+                        f"file ({base / path}), nor in the current directory ({Path.cwd() / path}).", pytrace=False)
+        return path
     if isinstance(scenario, (list, tuple)):
-        return [_resolve(s, base) for s in scenario]
+        return [_resolve(s, base, origin) for s in scenario]
     return scenario
+
+
+def _bad_option(kwargs: dict[str, Any], origins: dict[str, str], exc: Exception) -> str:
+    """The one-paragraph error for options MockAI refused: the option and where it was given, when MockAI refuses
+    that option alone the same way, else every place options came from."""
+    from mockai import MockAI
+
+    for name, origin in origins.items():
+        try:
+            MockAI(**{name: kwargs[name]})
+        except (TypeError, ValueError) as alone:
+            if str(alone) == str(exc):
+                return f"{origin} got a bad {name}={kwargs[name]!r}: {exc}"
+    given = " and ".join(sorted(set(origins.values()))) or "the mockai options"
+    return f"mockai could not be set up with the options of {given}: {exc}"
 
 
 def _finish(request: pytest.FixtureRequest, mock: MockAI) -> None:
@@ -239,7 +277,14 @@ def _mockai_instance(request: pytest.FixtureRequest, mockai_config: dict[str, An
     from mockai import MockAI
 
     __tracebackhide__ = True
-    mock = MockAI(**settings(request, mockai_config))
+    kwargs, origins = _settings(request, mockai_config)
+    refused: str | None = None
+    try:
+        mock = MockAI(**kwargs)
+    except (TypeError, ValueError) as exc:
+        refused = _bad_option(kwargs, origins, exc)
+    if refused is not None:  # (failed outside the except block, so that no "During handling…" traceback shows)
+        pytest.fail(refused, pytrace=False)
     request.node.stash[_mock] = mock
     yield mock
     _finish(request, mock)
