@@ -731,3 +731,12 @@ def test_every_documented_clock_and_seed_is_accepted() -> None:
     for clock in (None, 1_700_000_000, 1.7e9, time.time, Clock()):
         mock = MockAI(seed=-5, clock=clock)
         assert ask(mock.client(max_retries=0), "Hi").id
+
+
+def test_an_integer_of_another_type_is_a_seed() -> None:
+    """numpy's integers (a seed drawn by a test's own generator) are ints, not a TypeError."""
+    import numpy as np
+
+    mock = MockAI(seed=np.int64(7))
+    assert type(mock.engine.config.seed) is int
+    assert ask(mock.client(max_retries=0), "Hi").id == ask(MockAI(seed=7).client(max_retries=0), "Hi").id
