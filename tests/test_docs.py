@@ -75,7 +75,8 @@ def test_example(kind: str, code: str, where: str, pytester: pytest.Pytester, tm
     elif kind == "pytest":
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
         pytester.makepyfile(**{"test_docs_example": code})
-        result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-W", "error")
+        # In a process of its own, as a reader runs it: a warm process hid a Hypothesis deadline a cold one missed.
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
         result.assert_outcomes(passed=len(re.findall(r"^(?:async )?def test_", code, re.MULTILINE)))
     elif kind == "curl":
         run_curl(code, where)
