@@ -148,6 +148,15 @@ def test_user_rules_scrub_headers_paths_and_patterns() -> None:
         Scrubber(paths=["a..b"])
 
 
+def test_a_single_string_is_one_scrub_rule_not_its_characters() -> None:
+    """``{"headers": "x-tenant"}`` made a rule of each character (and a pattern string, a pattern of each)."""
+    for s in (Scrubber.of({"headers": "x-tenant", "paths": "user", "patterns": r"\b\d{3}-\d{4}\b"}),
+              Scrubber(headers="x-tenant", paths="user", patterns=r"\b\d{3}-\d{4}\b")):
+        assert s.clean_headers({"x-tenant": "acme", "t": "keep"}) == {"x-tenant": "REDACTED", "t": "keep"}
+        assert s.body({"user": "u-1", "content": "call 555-1234, tea at 5"}) == {
+            "user": "REDACTED", "content": "call REDACTED, tea at 5"}
+
+
 def test_a_scrubbed_body_field_still_matches_on_replay(tmp_path: Path) -> None:
     inter = interaction("Hi")
     inter["request"]["body"]["user"] = "REDACTED"

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from ..config import strings
+
 REDACTED = "REDACTED"
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
                   "x-api-key", "proxy-authorization", "ocp-apim-subscription-key", "x-goog-api-key")
@@ -149,6 +151,11 @@ class Scrubber:
     _patterns: list[tuple[re.Pattern[str], str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # A single string is one item, not its characters (each character a header, a path, a pattern).
+        self.headers = strings("headers", self.headers, "a header name")
+        self.paths = strings("paths", self.paths, "a JSON path")
+        if isinstance(self.patterns, str):
+            self.patterns = [self.patterns]
         self._headers = frozenset(h.lower() for h in self.headers)
         self._paths = [parse_path(p) for p in self.paths]
         self._patterns = []
@@ -168,8 +175,10 @@ class Scrubber:
             if unknown:
                 raise ValueError(f"unknown scrub option(s) {sorted(unknown)}; expected headers, paths, patterns, "
                                  "replacement")
-            patterns = [p if isinstance(p, str) else (p[0], p[1]) for p in spec.get("patterns", ())]
-            return cls(headers=list(spec.get("headers", ())), paths=list(spec.get("paths", ())), patterns=patterns,
+            given = spec.get("patterns", ())
+            given = [given] if isinstance(given, str) else given
+            patterns = [p if isinstance(p, str) else (p[0], p[1]) for p in given]
+            return cls(headers=spec.get("headers", ()), paths=spec.get("paths", ()), patterns=patterns,
                        replacement=spec.get("replacement", REDACTED))
         raise TypeError(f"scrub must be a Scrubber, a mapping or None, not {type(spec).__name__}")
 
