@@ -637,3 +637,10 @@ def test_cassette_dir_default(pytester: pytest.Pytester) -> None:
             assert mockai.cassette.record_mode == "none"
     """))
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("upstream", ["127.0.0.1:9/v1", "localhost:8000", "ftp://example.com/v1", "https://"])
+def test_an_upstream_that_is_not_an_http_url_fails_when_the_mock_is_built(tmp_path: Path, upstream: str) -> None:
+    """It was accepted, and every request then got a 502."""
+    with pytest.raises(ValueError, match="upstream must be an http:// or https:// URL"):
+        MockAI(cassette=tmp_path / "c.json", record_mode="once", upstream=upstream)

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..errors import APIError
 from ..http import HTTPResponse
@@ -74,6 +75,9 @@ class Cassette:
         self._file = self.path.absolute()  # folded in later (at exit, maybe): not relative to a later cwd
         self.record_mode = record_mode
         self.upstream = upstream or DEFAULT_UPSTREAM
+        if urlsplit(self.upstream).scheme not in ("http", "https") or not urlsplit(self.upstream).netloc:
+            raise ValueError(f"upstream must be an http:// or https:// URL, e.g. https://api.openai.com/v1, not "
+                             f"{self.upstream!r}")
         self.matcher = Matcher.of(match_on)
         self.scrubber = Scrubber.of(scrub)
         self.replay_speed = replay_speed
