@@ -219,6 +219,10 @@ def _reply(item: ReplyItem) -> Any:
 
 def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] | None = None) -> Scenario:
     """Validate a loaded document; errors name ``source``, the line (when known) and the field's path."""
+    if not isinstance(data, Mapping):  # (an empty file is None)
+        what = "empty" if data is None else "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise ScenarioError(_where(source, lines, ()) + f"a scenario is a mapping with `rules:` (and `queue:`), e.g. "
+                            f"`rules: [{{match: {{last_user: hi}}, reply: Hello}}]`; this one is {what}")
     try:
         scenario = built(Scenario).model_validate(data)
         for i, rule in enumerate(scenario.rules):

@@ -273,6 +273,18 @@ def test_bad_json_document_names_the_path(tmp_path: Path) -> None:
     assert msg.startswith(f"{file}: rules[1].match.model: "), msg
 
 
+@pytest.mark.parametrize(("text", "what"), [("", "empty"), ("# only a comment\n", "empty"), ("[]\n", "a list"),
+                                            ("- match: {}\n  reply: hi\n", "a list"), ("hello\n", "a str")])
+def test_a_document_that_is_not_a_mapping_says_what_a_scenario_is(tmp_path: Path, text: str, what: str) -> None:
+    """It said pydantic's "(document): Input should be a valid dictionary or instance of Scenario"."""
+    file = tmp_path / "s.yaml"
+    file.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    assert "a scenario is a mapping with `rules:`" in str(info.value)
+    assert str(info.value).endswith(f"this one is {what}")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"nope\.yaml: cannot read"):
         load_scenario(tmp_path / "nope.yaml")
@@ -290,7 +302,7 @@ def test_bad_regex_in_any_text_matcher_fails_at_load(tmp_path: Path, field: str)
 def test_parse_scenario_without_lines_names_the_source() -> None:
     with pytest.raises(ScenarioError, match=r"^inline: rules\[0\]\.reply: unknown reply field"):
         parse_scenario({"rules": [{"reply": {"txt": 1}}]}, "inline")
-    with pytest.raises(ScenarioError, match=r"^inline: \(document\): "):
+    with pytest.raises(ScenarioError, match=r"^inline: a scenario is a mapping with `rules:`"):
         parse_scenario(["not", "a", "mapping"], "inline")
     with pytest.raises(ScenarioError, match=r"^inline: bogus: unknown field 'bogus'; expected one of version, "
                                             r"rules, queue$"):
