@@ -691,6 +691,24 @@ def test_strict_mode_shows_its_diagnosis_when_the_test_fails_first(tester: pytes
     assert "never used" not in result.stdout.str()  # the unused rule is noise next to the real failure
 
 
+def test_what_the_failure_already_says_is_not_repeated_in_the_mockai_section(tester: pytest.Pytester) -> None:
+    """A cassette miss raised in the test was shown three times: the exception, the mockai section, the journal."""
+    tester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockai(cassette="nope.json")
+        def test_replay(mockai):
+            mockai.client(max_retries=0).chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "The cassette file does not exist." in out
+    assert "- mockai -" not in out
+    assert "had no recorded answer in the cassette" not in out
+
+
 def test_marker_and_config_typos_suggest_the_name(tester: pytest.Pytester) -> None:
     tester.makeconftest("""
         import pytest

@@ -99,6 +99,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             problems = mock.problems(unused=False) + [
                 f"scripted code raised (the exception reached the code under test): {e}"
                 for e in mock.callback_errors if e.raised]
+            shown = report.longreprtext
+            # Not again what the failure itself says (the exception of a miss or of strict mode, as raised).
+            problems = [p for p in problems
+                        if not all(line in shown for line in (p.splitlines()[1:] or [p]) if line)]
             if problems:
                 report.sections.append(("mockai", "\n\n".join(problems)))
     if report.failed and mock is not None and report.when != "setup" and _journal_wanted(item.config):
