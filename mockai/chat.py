@@ -29,7 +29,7 @@ from .generate import logprobs_for, message_text, rng_for
 from .http import HTTPRequest, HTTPResponse
 from .journal import Call
 from .keys import b62
-from .models import snapshot
+from .models import offered, snapshot
 from .moderation import MODELS as MODERATION_MODELS
 from .prompt import AUTO, CallRef, Choosing, OutputFormat, Prompt, ToolDef, Turn
 from .reply import Audio, Choice, Reply
@@ -167,7 +167,7 @@ class Chat:
             body, request = core.parse(http, functools.partial(_parse, deployment=deployment) if deployment else _parse,
                                        "chat")
             call.body, call.request = body, request
-            if core.config.strict_models and request.model not in core.config.models:
+            if core.config.strict_models and not offered(request.model, core.config.models):
                 raise APIError(404, f"The model `{request.model}` does not exist or you do not have access to it.",
                                code="model_not_found")
             # Other endpoints' models, refused in the real API's words (Azure words it otherwise: not refused there).

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,16 @@ _CREATED = 1_700_000_000
 
 def snapshot(model: str) -> str:
     return SNAPSHOTS.get(model, model)
+
+
+def offered(model: str, models: Collection[str]) -> bool:
+    """Whether ``model`` is one of ``models`` (``--strict-models``' list) or the dated snapshot one of them answers
+    as: a key that may use ``gpt-4o`` may use the ``gpt-4o-2024-08-06`` its replies name.
+
+    >>> offered("gpt-4o-2024-08-06", ["gpt-4o"]), offered("gpt-4o-2024-05-13", ["gpt-4o"])
+    (True, False)
+    """
+    return model in models or any(SNAPSHOTS.get(m) == model for m in models)
 
 
 def family(model: str) -> Family | None:

@@ -541,6 +541,19 @@ def test_strict_models(make_engine: Any) -> None:
     assert "gpt-4o" in err["message"]
 
 
+def test_strict_models_serve_the_snapshots_of_the_models_listed(make_engine: Any) -> None:
+    """The dated snapshot a listed alias answers as is the same model (replies name it); it was a 404."""
+    engine = make_engine(models=["gpt-4o"], strict_models=True)
+    assert reply(engine, chat_body(model="gpt-4o"))["model"] == "gpt-4o-2024-08-06"
+    assert reply(engine, chat_body(model="gpt-4o-2024-08-06"))["model"] == "gpt-4o-2024-08-06"
+    answered = engine.handle(request(path="/v1/responses", body={"model": "gpt-4o-2024-08-06", "input": "Hi"}))
+    assert answered.status == 200
+    for model in ("gpt-4o-mini", "gpt-4o-2024-05-13"):  # another alias's snapshot, or an older one, is not offered
+        assert_envelope(post(engine, chat_body(model=model)), 404, code="model_not_found")
+        res = engine.handle(request(path="/v1/responses", body={"model": model, "input": "Hi"}))
+        assert_envelope(res, 404, code="model_not_found")
+
+
 def test_the_word_lists_read_as_data_are_fakers_own() -> None:
     """Every lorem locale Faker has gives the words ``Faker(locale)`` gives, whether they are read from the module
     or asked of Faker (a locale whose provider inherits its list)."""

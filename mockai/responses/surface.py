@@ -38,7 +38,7 @@ from ..errors import APIError, invalid
 from ..generate import logprobs_for, rng_for
 from ..http import HTTPRequest, HTTPResponse, dumps, scratch_dumps
 from ..journal import Call
-from ..models import effort, family, reasoning_tokens, snapshot
+from ..models import effort, family, offered, reasoning_tokens, snapshot
 from ..prompt import Prompt, Turn
 from ..reply import Reply
 from ..rules import build
@@ -110,7 +110,7 @@ class Responses:
             references = self.references(request, history)
             check_model_support(request)
             model = request.model or DEFAULT_MODEL
-            if core.config.strict_models and model not in core.config.models:
+            if core.config.strict_models and not offered(model, core.config.models):
                 raise APIError(404, f"The model `{model}` does not exist or you do not have access to it.",
                                code="model_not_found")
         except APIError as err:
