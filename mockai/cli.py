@@ -339,15 +339,22 @@ def show(path: str) -> None:
 @click.option("--scrub-header", multiple=True, metavar="NAME", help="Another header to scrub; repeatable.")
 @click.option("--scrub-path", multiple=True, metavar="PATH", help="A JSON path in bodies to scrub; repeatable.")
 @click.option("--scrub-pattern", multiple=True, metavar="REGEX", help="Text to scrub everywhere; repeatable.")
+@click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
 def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scrub_path: tuple[str, ...],
-            scrub_pattern: tuple[str, ...]) -> None:
+            scrub_pattern: tuple[str, ...], force: bool) -> None:
     """Convert a VCR.py / pytest-recording YAML cassette SOURCE into a mockai cassette TARGET (default: SOURCE
-    with a .json suffix). Gzip-encoded bodies are decoded; secrets are scrubbed."""
+    with a .json suffix). Gzip-encoded bodies are decoded; secrets are scrubbed. An existing TARGET is kept
+    unless --force."""
     from pathlib import Path
 
     import yaml
 
     from .cassettes import Scrubber, import_vcr, save
+    from .cassettes.store import exists
+
+    out = Path(target) if target else Path(source).with_suffix(".json")
+    if exists(out) and not force:  # (a cassette edited by hand, or recorded since, is not lost to a re-import)
+        raise click.ClickException(f"{out} exists; pass --force to replace it, or name another TARGET")
 
     try:
         doc = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
@@ -363,7 +370,6 @@ def import_(source: str, target: str | None, scrub_header: tuple[str, ...], scru
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     interactions = [scrubber.interaction(i) for i in interactions]
-    out = Path(target) if target else Path(source).with_suffix(".json")
     save(out, interactions, replace=True)
     click.echo(f"{out}: {len(interactions)} interaction{'s' if len(interactions) != 1 else ''} imported")
 

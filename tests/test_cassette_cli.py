@@ -105,6 +105,22 @@ def test_import_converts_a_vcr_cassette_with_gzip_bodies_and_scrubs_it(tmp_path:
     assert streamed.choices[0].message.content == "Streamed"
 
 
+def test_import_keeps_an_existing_target_unless_forced(tmp_path: Path) -> None:
+    """A re-import replaced a cassette edited by hand (or recorded since) without a word."""
+    source = tmp_path / "test_chat.yaml"
+    source.write_text(yaml.safe_dump(_vcr_cassette()))
+    target = tmp_path / "test_chat.json"
+    invoke("cassette", "import", str(source))
+    edited = target.read_text().replace("Imported hello.", "Edited by hand.")
+    target.write_text(edited)
+    result = CliRunner().invoke(main, ["cassette", "import", str(source)])
+    assert result.exit_code == 1
+    assert f"{target} exists; pass --force to replace it" in result.output
+    assert target.read_text() == edited
+    assert "2 interactions imported" in invoke("cassette", "import", str(source), "--force")
+    assert "Imported hello." in target.read_text()
+
+
 def test_import_rejects_what_is_not_a_vcr_cassette(tmp_path: Path) -> None:
     source = tmp_path / "x.yaml"
     source.write_text("just: text\n")
