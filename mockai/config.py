@@ -74,6 +74,9 @@ class Config:
     def __post_init__(self) -> None:
         # Mistakes fail where they are written, not as a 500 at the first request.
         self.models = strings("models", self.models, "a model name")
+        given: object = self.seed
+        if isinstance(given, float) and given.is_integer():  # (seed=1.0 worked before seeds were checked)
+            self.seed = int(given)
         if isinstance(self.seed, bool) or not hasattr(type(self.seed), "__index__"):  # (numpy's ints are ints)
             digits = isinstance(self.seed, str) and self.seed.strip().isdigit()
             hint = f": write seed={str(self.seed).strip()}" if digits else ""

@@ -3,7 +3,7 @@ answered with the deterministic vectors of :mod:`mockai.vectors`, which keep sim
 
 A request is validated as the real API validates it (``input`` a string, an array of strings, an array of token
 ids or an array of token-id arrays: at most 2048 items, none empty, each at most 8192 tokens, 300,000 tokens in
-all; ``dimensions`` only for the v3 models, 1 to the model's size, unbounded for a model it does not know;
+all; ``dimensions`` only for the v3 models, 1 to the model's size, 3072 for a model it does not know;
 ``encoding_format`` ``float`` or ``base64``),
 described as a :class:`~mockai.prompt.Prompt` with one user turn per input (so rules, the journal, faults, rate
 limits and latency treat it like any request) and answered by the engine's pipeline. The reply is a
@@ -135,7 +135,7 @@ def parse_embeddings(raw: bytes | Mapping[str, Any], deployment: str = ""
     if "dimensions" in body and not vectors.accepts_dimensions(model):
         raise invalid("This model does not support specifying dimensions.", "dimensions", None)
     size = vectors.max_dimensions(model)
-    if request.dimensions is not None and size is not None and request.dimensions > size:
+    if request.dimensions is not None and request.dimensions > size:
         raise invalid(f"Invalid 'dimensions': integer above maximum value. Expected a value <= {size} for {model}, "
                       f"but got {request.dimensions} instead.", "dimensions", "integer_above_max_value")
     counts = [len(item) if isinstance(item, list) else tokens.count(item, "text-embedding-3-small")

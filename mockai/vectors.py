@@ -97,14 +97,14 @@ def dimensions_of(model: str) -> int:
     return MODEL_DIMENSIONS.get(model, DEFAULT_DIMENSIONS)
 
 
-def max_dimensions(model: str) -> int | None:
-    """The largest ``dimensions`` a request to ``model`` may ask for: its size; ``None`` (no bound) for a model
-    not in :data:`MODEL_DIMENSIONS`, which may be an Azure deployment of a larger model.
+def max_dimensions(model: str) -> int:
+    """The largest ``dimensions`` a request to ``model`` may ask for: its size; for a model not in
+    :data:`MODEL_DIMENSIONS` (an Azure deployment may be of any of them), the largest model's.
 
-    >>> max_dimensions("text-embedding-3-large"), max_dimensions("my-azure-deployment")
-    (3072, None)
+    >>> max_dimensions("text-embedding-3-small"), max_dimensions("my-azure-deployment")
+    (1536, 3072)
     """
-    return MODEL_DIMENSIONS.get(model)
+    return MODEL_DIMENSIONS.get(model, max(MODEL_DIMENSIONS.values()))
 
 
 def accepts_dimensions(model: str) -> bool:
@@ -136,10 +136,9 @@ def embed(
     (256, 1.0)
     """
     size = dimensions_of(model)
-    if dimensions is not None and max_dimensions(model) is None:
-        size = max(size, dimensions)
-    if dimensions is not None and not 1 <= dimensions <= size:
-        raise ValueError(f"dimensions must be between 1 and {size} for {model}, got {dimensions}")
+    if dimensions is not None and not 1 <= dimensions <= max_dimensions(model):
+        raise ValueError(f"dimensions must be between 1 and {max_dimensions(model)} for {model}, got {dimensions}")
+    size = max(size, dimensions or 0)  # (a model it does not know, asked for more than its default size)
     if not isinstance(input, str) and decode is not None:
         input = decode(input)
     features = _text_features(input) if isinstance(input, str) else _token_features(input)

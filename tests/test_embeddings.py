@@ -178,6 +178,10 @@ def test_a_deployment_of_a_larger_model_takes_its_dimensions() -> None:
         short = azure.embeddings.create(model="emb-large", input="hello", dimensions=1024).data[0].embedding
     assert (len(vector), len(short)) == (3072, 1024)
     assert vector == again
+    # Up to the largest model's size: beyond it, the real API's 400 (no deployment is larger; it was a 500).
+    res = mock.engine.handle(request(path="/v1/embeddings", body={"model": "emb-large", "input": "x",
+                                                                   "dimensions": 3073}))
+    assert_envelope(res, 400, param="dimensions", code="integer_above_max_value")
     assert math.isclose(math.fsum(x * x for x in vector), 1.0, abs_tol=1e-5)
 
 

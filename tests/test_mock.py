@@ -739,4 +739,5 @@ def test_an_integer_of_another_type_is_a_seed() -> None:
 
     mock = MockAI(seed=np.int64(7))
     assert type(mock.engine.config.seed) is int
+    assert MockAI(seed=7.0).engine.config.seed == 7  # (a whole float worked before seeds were checked)
     assert ask(mock.client(max_retries=0), "Hi").id == ask(MockAI(seed=7).client(max_retries=0), "Hi").id

@@ -123,6 +123,13 @@ class Responses:
     def history(self, request: CreateResponseRequest) -> History:
         """The conversation a request continues (its previous responses, or its conversation's items), checked
         against the request's tool outputs."""
+        history = self._continued(request)
+        if request.previous_response_id is not None or request.conversation_id is not None:
+            check_call_outputs(request, history.calls, history.unanswered)
+        return history
+
+    def _continued(self, request: CreateResponseRequest) -> History:
+        """The conversation a request continues, unchecked."""
         items: list[dict[str, Any]] = []
         if request.previous_response_id is not None:
             items = self.chain(request.previous_response_id)
@@ -132,10 +139,7 @@ class Responses:
             if record is None:
                 raise conversation_not_found(request.conversation_id)
             items = list(record["items"])
-        history = History(items)
-        if request.previous_response_id is not None or request.conversation_id is not None:
-            check_call_outputs(request, history.calls, history.unanswered)
-        return history
+        return History(items)
 
     def references(self, request: CreateResponseRequest, history: History | None = None, *,
                    required: bool = True) -> Resolve:
@@ -156,11 +160,23 @@ class Responses:
                 raise item_not_found(item.id)
         return found.get
 
+    def _found(self, request: CreateResponseRequest) -> Resolve | None:
+        """What the request's references name, to list them as those items once it is answered (``None``: it has
+        none, and nothing is looked up): in the history it continues first, as when it was checked."""
+        if not any(isinstance(item, ItemReference) for item in request.items):
+            return None
+        try:
+            history: History | None = self._continued(request)
+        except APIError:  # (what it continues was deleted meanwhile: the store is searched alone)
+            history = None
+        return self.references(request, history, required=False)
+
     def find_items(self, ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
-        """The stored items with these ids, from every stored response (its input and output) and conversation."""
+        """The stored items with these ids, from every stored response (its input and output) and conversation,
+        newest first: a reference is usually to a recent item, and the search ends when every id is found."""
         found: dict[str, Mapping[str, Any]] = {}
         records: Iterable[list[dict[str, Any]]] = (
-            [*record["input_items"], *record["response"]["output"]] for record in self.store.values())
+            [*record["input_items"], *record["response"]["output"]] for record in reversed(list(self.store.values())))
         if self.conversations is not None:
             records = itertools.chain(records, (record["items"] for record in self.conversations.store.values()))
         for items in records:
@@ -302,8 +318,7 @@ class Responses:
         """Store a finished response with its input (``pending``: a background response not yet retrieved);
         ``size``: about the memory the record holds (its objects take about three times their JSON)."""
         rid = done["id"]
-        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}",
-                             self.references(request, required=False))
+        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}", self._found(request))
         self.store.put(rid, {"response": done, "input_items": listed, "pending": pending}, size=size)
 
     def stored(self, response_id: str) -> dict[str, Any]:
@@ -321,8 +336,7 @@ class Responses:
         if conversations is None:
             return
         rid = done["id"]
-        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}",
-                             self.references(request, required=False))
+        listed = input_items(request, lambda prefix, i: f"{prefix}_{_hexid(rid, prefix, i)}", self._found(request))
         conversations.append(conversation_id, [*listed, *done["output"]])
 
     # --- the other routes ------------------------------------------------------------------------------------
