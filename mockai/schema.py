@@ -10,7 +10,8 @@ schemas, local ``$ref`` (recursion bounded): any JSON pointer into the schema (`
 ``additionalProperties``, ``minProperties``), arrays (``items``, ``prefixItems`` or draft 7's list of ``items``
 with ``additionalItems``, ``minItems``, ``maxItems``, ``uniqueItems``), strings (``minLength``, ``maxLength``,
 common ``format`` values, ``pattern`` by drawing from the regular expression itself), numbers (``minimum``,
-``maximum``, exclusive bounds, ``multipleOf``), booleans and ``null``. With ``strict`` every property is present,
+``maximum``, exclusive bounds, ``multipleOf``), booleans and ``null``; ``contains`` (``minContains``) and ``not``
+as schemas write it (a ``type``, ``const`` or ``enum`` kept out). With ``strict`` every property is present,
 as OpenAI's structured outputs require. Keywords beside ``anyOf``/``oneOf`` apply to the chosen branch too.
 
 Numbers honour ``multipleOf`` as validators check it: ``v / multipleOf`` is a whole number in floating point
@@ -237,6 +238,8 @@ class _Builder:
         if isinstance(resolved, bool):
             return self.value(resolved, depth)
         schema = resolved
+        if "not" in schema:
+            return self._outside(schema, depth)
         if "const" in schema:
             return self.leaf(schema["const"])
         if "enum" in schema:
@@ -267,6 +270,27 @@ class _Builder:
         if kind in ("array", "object"):
             return make(schema, depth)
         return self.leaf(make(schema, depth))
+
+    def _outside(self, schema: Mapping[str, Any], depth: int) -> Any:
+        """A value for ``schema`` that ``not`` does not plainly match: drawn again while it does (``not`` as
+        schemas write it: a ``type``, ``const`` or ``enum`` to keep out; other keywords in it are not checked)."""
+        banned, rest = schema["not"], {k: v for k, v in schema.items() if k != "not"}
+        banned = self.resolve(banned) if isinstance(banned, Mapping) else banned
+        kinds = banned.get("type") if isinstance(banned, Mapping) else None
+        if kinds is not None and "type" not in rest and isinstance(banned, Mapping) and set(banned) <= {
+                "type", *_ANNOTATIONS}:
+            out = set(kinds if isinstance(kinds, list) else [kinds])
+            out |= {"integer"} if "number" in out else set()
+            rest["type"] = [k for k in _TYPES if k not in out] or "null"  # (every type kept out: no value)
+        for _ in range(_REDRAWS):
+            try:
+                value = self.value(rest, depth)
+            except _Exhausted as exc:
+                exc.text = ""  # the value being made might have been kept out, and made again
+                raise
+            if not _plainly_matches(value, banned):
+                return value
+        raise SchemaError(f"no value found outside not={schema['not']!r}")
 
     def _admits(self, schema: Any) -> bool:
         return schema is not False and not (isinstance(schema, Mapping) and self.resolve(schema) is False)
@@ -383,6 +407,10 @@ class _Builder:
         if isinstance(items, list):  # drafts 4-7: a list of "items" is prefixItems, "additionalItems" the rest
             prefix, items = prefix or items, schema.get("additionalItems", {})
         lo = _size(schema, "minItems")
+        contains, least = schema.get("contains"), 0
+        if contains is not None and contains is not True:
+            least = int(schema.get("minContains", 1))  # the first items are drawn from `contains` too
+            lo = max(lo, least)
         hi = int(schema.get("maxItems", max(lo, len(prefix), 3)))
         if depth >= _MAX_DEPTH:
             hi = max(lo, min(hi, len(prefix)))
@@ -393,6 +421,8 @@ class _Builder:
             sub = prefix[i] if i < len(prefix) else items
             if sub is False:
                 break
+            if i < least:
+                sub = {"allOf": [sub, contains]}
             try:
                 self.spend(1)
                 value = self.value(sub, depth + 1)
@@ -645,6 +675,45 @@ class _RegexWalk:
                 if name == "CATEGORY" and _IN_CATEGORY.get(getattr(arg, "name", ""), _never)(c):
                     return True
         return False
+
+
+_REDRAWS = 20  # draws of a value with `not` before no value is said to exist
+_TYPES = ("string", "integer", "number", "boolean", "null", "array", "object")
+
+
+def _plainly_matches(value: Any, schema: Any) -> bool:
+    """Whether ``value`` matches ``schema`` by what can be told at once: ``type``, ``const``, ``enum`` (and
+    ``true``/``{}``, which match everything). A schema with other keywords is not said to match."""
+    if schema is True or schema == {}:
+        return True
+    if not isinstance(schema, Mapping) or set(schema) - {"type", "const", "enum", *_ANNOTATIONS}:
+        return False
+    if "const" in schema and not _same(value, schema["const"]):
+        return False
+    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+        return False
+    kinds = schema.get("type")
+    if kinds is not None and not any(_is_type(value, k) for k in (kinds if isinstance(kinds, list) else [kinds])):
+        return False
+    return bool({"type", "const", "enum"} & set(schema))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: ``1 == 1.0``, but ``True`` is not ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        if isinstance(value, float):
+            return value.is_integer()
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, {"string": str, "boolean": bool, "null": type(None), "array": list,
+                              "object": dict}.get(kind, ()))
 
 
 def _anchored(root: Any, name: str) -> Any:

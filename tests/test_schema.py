@@ -68,6 +68,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                  "$defs": {"any": True}},
     "anyOf with a false branch": {"anyOf": [False, {"type": "integer", "maximum": 0}]},
     "allOf with a true part": {"allOf": [True, {"type": "string", "maxLength": 3}]},
+    # `contains` and `not` were ignored: values could break the schema they were made for.
+    "contains": {"type": "array", "items": {"type": "integer"}, "contains": {"const": 7}},
+    "minContains": {"type": "array", "items": {"type": "string"}, "contains": {"enum": ["x", "y"]},
+                    "minContains": 2, "maxItems": 4},
+    "not null": {"type": ["string", "null"], "not": {"type": "null"}},
+    "not an enum": {"type": "integer", "minimum": 0, "maximum": 3, "not": {"enum": [0, 1, 2]}},
+    "not a type, no type beside it": {"type": "object", "required": ["a"], "properties": {
+        "a": {"not": {"type": ["string", "number"]}}}},
+    "not a const": {"enum": ["a", "b", "c"], "not": {"const": "a"}},
 }
 # Draft 7's forms, still common in tool schemas written by hand (checked with Draft7Validator).
 DRAFT7: dict[str, dict[str, Any]] = {
@@ -117,7 +126,8 @@ def test_same_seed_same_value() -> None:
 
 
 @pytest.mark.parametrize("schema", [
-    {"type": "wat"}, False, {"type": "integer", "minimum": 3, "maximum": 1},
+    {"type": "wat"}, False, {"type": "integer", "minimum": 3, "maximum": 1}, {"not": {}},
+    {"type": "integer", "minimum": 0, "maximum": 1, "not": {"enum": [0, 1]}},
     {"anyOf": [False, {"$ref": "#/$defs/no"}], "$defs": {"no": False}},
     {"$ref": "#/$defs/no", "$defs": {"no": False}}, {"allOf": [{"type": "string"}, False]},
     {"type": "integer", "minimum": 1, "maximum": 5, "multipleOf": 10},
