@@ -173,6 +173,7 @@ class Rule:
     _fault: Fault | None = field(default=None, repr=False)
     _script: Script | None = field(default=None, repr=False, compare=False)
     _apis: tuple[Any, tuple[str, ...] | None] | None = field(default=None, repr=False, compare=False)
+    _sequence: int = field(default=0, repr=False, compare=False)  # replies given to sequence(), if it was used
 
     # --- scripting ------------------------------------------------------------------------------------------
 
@@ -229,6 +230,7 @@ class Rule:
             check_spec(spec)
         self.side_effect, self.return_value = list(specs), None
         self._effects = None
+        self._sequence = len(specs)
         self.times = len(specs) if self.times is None else min(self.times, len(specs))
         return self
 
@@ -266,12 +268,13 @@ class Rule:
         parts = [f"{k}=/{v.pattern}/" if isinstance(v, re.Pattern) else f"{k}={v!r}" for k, v in self.matchers.items()]
         if self.where is not None:
             parts.append(f"where={getattr(self.where, '__name__', 'callable')}")
-        if self.times is not None:
+        if self.times is not None and self.times != self._sequence:  # (a sequence's own length is said below)
             parts.append(f"times={self.times}")
         if self._fault is not None:
             parts.append(f"fault={self._fault}")
         label = f"{self.name!r} " if self.name else ""
-        return f"{label}on({', '.join(parts)})"
+        sequence = f".sequence({self._sequence} replies)" if self._sequence else ""
+        return f"{label}on({', '.join(parts)}){sequence}"
 
     # --- matching -------------------------------------------------------------------------------------------
 

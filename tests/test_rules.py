@@ -544,3 +544,12 @@ def test_a_rule_counts_every_call_but_keeps_only_the_newest(monkeypatch: pytest.
         answer(script, req("bye"))
     assert limited.exhausted
     assert limited.call_count == 3
+
+
+def test_a_sequence_is_described_as_one() -> None:
+    """A rule with three replies read as ``on(last_user='a', times=3)``: a limit the test never wrote."""
+    script = Script()
+    assert script.on(last_user="a").sequence("1", "2", "3").describe() == "on(last_user='a').sequence(3 replies)"
+    assert script.on(last_user="b", times=2).sequence("1", "2", "3").describe() == (
+        "on(last_user='b', times=2).sequence(3 replies)")
+    assert script.on(last_user="c", times=2).reply("x").describe() == "on(last_user='c', times=2)"

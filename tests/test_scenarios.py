@@ -157,7 +157,7 @@ def test_yaml_and_json_give_the_same_rules(tmp_path: Path) -> None:
     (tmp_path / "s.yml").write_text(yaml.safe_dump(doc))
     assert load_scenario(tmp_path / "s.json") == load_scenario(tmp_path / "s.yml")
     mock = MockAI(scenario=tmp_path / "s.yml", assert_all_called=False)
-    assert mock.rules[0].describe() == "'r' on(last_user=/^a/, stream=False, times=3)"
+    assert mock.rules[0].describe() == "'r' on(last_user=/^a/, stream=False).sequence(3 replies)"
     client = mock.client(max_retries=0)
     assert client.chat.completions.create(model=MODEL, messages=user("abc")).choices[0].message.content == "x"
     assert client.chat.completions.create(model=MODEL, messages=user("abc")).choices[0].message.content == "[1]"
