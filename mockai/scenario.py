@@ -230,6 +230,8 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
             if len(given) != 1 and not (rule.fault is not None and not given):
                 raise _located(("rules", i), f"a rule needs exactly one of reply, replies or error, or a fault (got "
                                              f"{given or 'none'})")
+            if rule.replies == []:  # (sequence() needs one: this was a 500 from the control API, half applied)
+                raise _located(("rules", i, "replies"), "needs at least one reply")
             for key in ("reply", "replies"):
                 items = getattr(rule, key)
                 for j, item in enumerate(items if isinstance(items, list) else [items] if items else []):

@@ -12,7 +12,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from mockai import MockAI, ScenarioError, load_scenario
+from mockai import HTTPRequest, MockAI, ScenarioError, load_scenario
 from mockai.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,6 +283,20 @@ def test_a_document_that_is_not_a_mapping_says_what_a_scenario_is(tmp_path: Path
         load_scenario(file)
     assert "a scenario is a mapping with `rules:`" in str(info.value)
     assert str(info.value).endswith(f"this one is {what}")
+
+
+def test_a_rule_with_no_replies_is_a_scenario_error_not_a_500() -> None:
+    """``replies: []`` passed validation and failed when applied: a 500 from the control API with the rules before
+    it already added, a traceback from ``mockai serve --scenario``."""
+    with pytest.raises(ScenarioError, match=r"^inline: rules\[1\]\.replies: needs at least one reply$"):
+        parse_scenario({"rules": [{"name": "first", "reply": "a"}, {"replies": []}], "queue": ["q"]}, "inline")
+    mock = MockAI()
+    res = mock.engine.handle(HTTPRequest("POST", "/_mockai/rules", headers={"content-type": "application/json"},
+                                         body=json.dumps({"rules": [{"name": "first", "reply": "a"},
+                                                                   {"replies": []}]}).encode()))
+    assert res.status == 400, res.body
+    assert "rules[1].replies: needs at least one reply" in res.json()["error"]["message"]
+    assert mock.rules == []  # nothing applied
 
 
 def test_missing_file(tmp_path: Path) -> None:
