@@ -23,7 +23,7 @@ import pytest
 
 from mockai import MockAI, call
 from mockai.config import Config
-from mockai.engine import Engine
+from mockai.engine import Engine, HTTPRequest
 from mockai.inspector import ASSETS, page
 from mockai.server import ServerThread
 
@@ -267,6 +267,42 @@ def test_in_process_the_feed_is_the_journal_so_far() -> None:
     assert res.headers["content-type"] == "text/event-stream; charset=utf-8"
     names = re.findall(r"^event: (\w+)$", res.text, re.M)
     assert names == ["clear", "call"]
+
+
+def test_a_page_that_stopped_reading_holds_a_bounded_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls wait for a slow page up to BACKLOG_BYTES (not only 10,000 calls of any size: a stalled reader grew a
+    server by 600 MB); what it missed is one ``lagged`` event when it reads again."""
+    import asyncio
+
+    from mockai.inspector import feed
+
+    monkeypatch.setattr(feed, "BACKLOG_BYTES", 2_000_000)
+
+    async def main() -> list[bytes]:
+        engine = Engine(Config())
+        _, _, pieces = await feed.Feed.of(engine).aopen()
+        listener = feed.Feed.of(engine).listeners[-1]
+        body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 100_000}]})
+        for _ in range(60):  # ~300 KB each, the page reading none of them
+            engine.handle(HTTPRequest("POST", "/v1/chat/completions", headers={"authorization": "Bearer k"},
+                                      body=body.encode()))
+        await asyncio.sleep(0)
+        assert 0 < listener.waiting <= 2_000_000
+        assert listener.lagged > 0
+        out = []
+        async for piece in pieces:
+            out.append(piece)
+            if listener.queue.empty():
+                break
+        assert listener.waiting == 0
+        await pieces.aclose()  # type: ignore[attr-defined]
+        return out
+
+    names = [re.search(rb"^event: (\w+)$", p, re.M).group(1) for p in asyncio.run(main())  # type: ignore[union-attr]
+             if p.startswith((b"id:", b"event:", b"retry:"))]
+    assert names[0] == b"clear"
+    assert names.count(b"lagged") == 1
+    assert 1 < names.count(b"call") < 60
 
 
 # --- the page, in a real browser -------------------------------------------------------------------------------

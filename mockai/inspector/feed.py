@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..cassettes.scrub import Scrubber
+from ..journal import call_bytes
 from .view import call_view
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 
 PING_SECONDS = 15.0
 BACKLOG_LIMIT = 10_000  # calls waiting for a slow page before it is told it lagged
+# ... and the memory those calls may keep alive (about: journal.call_bytes), which the journal's own bound does not
+# reach: a page that stopped reading kept up to 10,000 calls of any size.
+BACKLOG_BYTES = 32 * 1024 * 1024
 HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store",
            "x-accel-buffering": "no"}
 _LOCK = threading.Lock()
@@ -44,15 +48,25 @@ _LOCK = threading.Lock()
 @dataclass
 class _Listener:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[Call, float] | str | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[tuple[Call, float, int] | str | None] = field(default_factory=asyncio.Queue)
     lagged: int = 0
+    waiting: int = 0  # about the bytes the queued calls keep alive
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, call: Call) -> None:  # under the journal's lock, on any thread: hand over, nothing more
-        if self.queue.qsize() >= BACKLOG_LIMIT:
-            self.lagged += 1
-            return
+        size = call.size or call_bytes(call)
+        with self._lock:
+            if self.queue.qsize() >= BACKLOG_LIMIT or (self.waiting and self.waiting + size > BACKLOG_BYTES):
+                self.lagged += 1
+                return
+            self.waiting += size
         with contextlib.suppress(RuntimeError):  # the loop has closed: the page is gone
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (call, time.time()))
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (call, time.time(), size))
+
+    def taken(self, size: int) -> None:
+        """A queued call of ``size`` bytes was handed to the page."""
+        with self._lock:
+            self.waiting -= size
 
     def clear(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -163,7 +177,8 @@ class Feed:
                     continue
                 if isinstance(item, str):  # _END
                     return
-                call, at = item
+                call, at, size = item
+                listener.taken(size)
                 yield self.event(call, seq, at)
                 seq += 1
         finally:
