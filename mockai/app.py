@@ -92,10 +92,10 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
                            headers=headers, body=body)
         if heavy(http.body, path):  # keep the event loop, and every other client, free while it is made
-            return _send(await run_in_threadpool(engine.handle, http))
+            return _send(await run_in_threadpool(engine.handle, http), engine.sent_only)
         if engine.shared is not None:  # its round trips awaited, and shared with other requests
-            return _send(await engine.handle_async(http))
-        return _send(engine.handle(http))
+            return _send(await engine.handle_async(http), engine.sent_only)
+        return _send(engine.handle(http), engine.sent_only)
 
     async def crash(scope: Scope, receive: Receive, send: Send) -> bool:
         """Send the 500 envelope; false when the response had already started (the connection must then be
@@ -181,13 +181,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _send(res: HTTPResponse) -> Response:
+# Told when an answer stopped before all of it was sent: the answer, the bytes sent, and why ("client": the client
+# left; "stopped": the server stopped meanwhile). The engine's journal then keeps only what was sent.
+SentOnly = Callable[[HTTPResponse, int, str], None]
+
+
+def _send(res: HTTPResponse, sent_only: SentOnly | None = None) -> Response:
     if res.live is not None:
         return LiveResponse(res)
     if res.delivery is None or res.delivery.plain:
         # No timing was asked for, so nothing obliges one write per event: the whole reply goes in one write.
         return PlainResponse(res)
-    return DeliveredResponse(res, res.delivery)
+    return DeliveredResponse(res, res.delivery, sent_only)
 
 
 class PlainResponse(Response):
@@ -295,10 +300,12 @@ class DeliveredResponse(Response):
 
     dropped: str | None = None  # why the connection ended early, for the request log: reset, hang, cut, client
 
-    def __init__(self, res: HTTPResponse, delivery: Delivery) -> None:
+    def __init__(self, res: HTTPResponse, delivery: Delivery, sent_only: SentOnly | None = None) -> None:
         super().__init__(None, status_code=res.status, headers=res.headers)
         self.res = res
         self.delivery = delivery
+        self.sent_only = sent_only
+        self.sent = 0  # bytes of the body handed to the server so far
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         d = self.delivery
@@ -312,8 +319,17 @@ class DeliveredResponse(Response):
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
             await self._deliver(d, cycle, send, gone)
+        except asyncio.CancelledError:  # the server is stopping (its graceful wait ran out): the rest is never sent
+            self._sent_only("stopped")
+            raise
         finally:
             gone.cancel()
+        if self.dropped == "client":
+            self._sent_only("client")
+
+    def _sent_only(self, why: str) -> None:
+        if self.sent_only is not None and self.sent < len(self.res.content()):
+            self.sent_only(self.res, self.sent, why)
 
     async def _deliver(self, d: Delivery, cycle: Any, send: Send, gone: asyncio.Future[None]) -> None:
         async def pause(seconds: float) -> bool:
@@ -333,8 +349,8 @@ class DeliveredResponse(Response):
         if d.delay and await pause(d.delay):
             return
         events = self.res.events if self.res.events is not None else [self.res.body]
-        cut = d.cut_after is not None and d.cut_after < len(events)
-        if cut:
+        cut = d.cut_after is not None
+        if d.cut_after is not None:
             events = events[: d.cut_after]
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.res.headers.items()
                    if k.lower() != "content-length"]
@@ -347,6 +363,7 @@ class DeliveredResponse(Response):
                     return
                 continue
             await send({"type": "http.response.body", "body": piece, "more_body": True})
+            self.sent += len(piece)
         if cut:
             # Give the last writes a moment to leave, then drop the connection without the final chunk.
             if not await pause(0.01):

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from .config import Config
 from .errors import APIError, CallbackError
 from .generate import Generator
-from .http import HTTPRequest, HTTPResponse, dumps
+from .http import HTTPRequest, HTTPResponse, dumps, sent_part
 from .journal import Call, CallList, call_bytes, parsed_bytes, reply_bytes, trim
 from .keys import CACHEABLE_BODY, TRANSPORT_FIELDS, Ids, Occurrences, b62, body_key, canonical_key, canonical_keys
 from .memo import Memo
@@ -332,6 +332,17 @@ class Core:
                     trimmed = True
             if trimmed:  # what the journal let go, the rules' lists of their calls let go too (memory stays bounded)
                 self.script.forget_calls_before(self.calls[0].seq)
+
+    def sent_only(self, res: HTTPResponse, sent: int, why: str) -> None:
+        """The answer ``res`` stopped after ``sent`` bytes of its body (``why``: ``"client"``, the client left;
+        ``"stopped"``, the server stopped): its journal entry keeps those bytes, as the journal promises the bytes
+        on the wire. A shared journal (:mod:`mockai.shared`) keeps what was planned."""
+        with self._lock:
+            for call in reversed(self.calls):
+                if call.response is res:
+                    call.response = sent_part(res, sent)
+                    call.ended = why
+                    return
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,

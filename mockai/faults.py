@@ -309,8 +309,8 @@ def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
     d = response.delivery or Delivery()
     arg = None if f.arg is None else int(f.arg)
     if response.events is None:  # a JSON reply: the closest thing to each stream fault
-        if f.kind == "cut":
-            return dataclasses.replace(response, delivery=dataclasses.replace(d, cut_after=0))
+        if f.kind == "cut":  # the head is sent, then the connection drops: no byte of the body
+            return dataclasses.replace(response, body=b"", delivery=dataclasses.replace(d, cut_after=0))
         if f.kind == "error_event":
             err = APIError(500, "The server had an error while processing your request. Sorry about that!",
                            type="server_error")
@@ -324,7 +324,8 @@ def reshape(f: Fault, ex: Exchange, response: HTTPResponse) -> HTTPResponse:
     data = len(events) - ex.wire.trailer  # events before the trailer (chat's [DONE])
     if f.kind == "cut":
         k = min(_half(data) if arg is None else arg, data)
-        return dataclasses.replace(response, delivery=dataclasses.replace(d, cut_after=k))
+        # The journal keeps what goes on the wire: the events sent before the drop, not the ones never sent.
+        return dataclasses.replace(response, events=events[:k], delivery=dataclasses.replace(d, cut_after=k))
     if f.kind == "error_event":
         k = min(_half(data) if arg is None else arg, data)
         err = APIError(500, "The server had an error while processing your request. Sorry about that!",

@@ -9,6 +9,7 @@ touches an HTTP framework.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -134,6 +135,27 @@ class Delivery:
         """Nothing to do beyond sending the bytes in one write."""
         return (not self.delay and not self.gaps and not self.reset and self.hang is None
                 and self.cut_after is None and not self.fragments)
+
+
+def sent_part(res: HTTPResponse, sent: int) -> HTTPResponse:
+    """``res`` as far as its first ``sent`` bytes of body: the whole events among them, then the part of the next
+    one; the delivery says the connection ended there.
+
+    >>> res = HTTPResponse(200, {}, events=[b"data: 1\\n\\n", b"data: 2\\n\\n"])
+    >>> sent_part(res, 13).events
+    [b'data: 1\\n\\n', b'data']
+    """
+    d = dataclasses.replace(res.delivery or Delivery(), cut_after=None)
+    if res.events is None:
+        return dataclasses.replace(res, body=res.body[:sent], delivery=dataclasses.replace(d, cut_after=0))
+    events: list[bytes] = []
+    left = sent
+    for event in res.events:
+        if left <= 0:
+            break
+        events.append(event[:left])
+        left -= len(event)
+    return dataclasses.replace(res, events=events, delivery=dataclasses.replace(d, cut_after=len(events)))
 
 
 class ConnectionDropped(Exception):

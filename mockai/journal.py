@@ -49,6 +49,9 @@ class Call:
     fault: str | None = None  # the fault applied to this call (mockai.faults), e.g. "429" or "cut=3"
     prompt: Prompt | None = None
     source: str | None = None  # which scripted reply answered: "rule 'greet'", "rule #2", "queue #1"
+    # Why the answer ended before all of it was sent, when it did without a fault: "client" (the client left) or
+    # "stopped" (the server stopped); ``response`` then holds the part that was sent.
+    ended: str | None = None
     # The call's estimated bytes (call_bytes), measured once as it enters a byte-bounded journal.
     size: int = field(default=0, repr=False, compare=False)
     # Its place in the journal's order (from 0), given as it is recorded; -1 until then.

@@ -183,6 +183,10 @@ def _last(pattern: re.Pattern[bytes], keys: tuple[bytes, bytes], data: bytes) ->
     return int(last.group(1))
 
 
+ENDED = {"client": "the client left after {} events were sent",
+         "stopped": "the server stopped after {} events were sent: the connection was closed"}
+
+
 def stream_timing(call: Call) -> str:
     """A stream's length and timing as its delivery planned it, and the fault that cut or dropped it: ``14 events;
     first after 350 ms, then 12 ms apart; 0.51 s in all``. Empty for a JSON answer without a connection fault."""
@@ -199,8 +203,9 @@ def stream_timing(call: Call) -> str:
         timed = timing_words(d, len(res.events) if res.events is not None else 1)
         if timed:
             parts.append(timed)
-        if d.cut_after is not None and res.events is not None and d.cut_after < len(res.events):
-            parts.append(f"cut after {d.cut_after} events: the connection was dropped (fault)")
+        if d.cut_after is not None and res.events is not None:
+            parts.append(ENDED.get(call.ended or "", "cut after {} events: the connection was dropped (fault)")
+                         .format(d.cut_after))
     return "; ".join(parts) if res.events is not None or len(parts) > 0 else ""
 
 

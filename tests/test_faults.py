@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +189,91 @@ def test_cut_defaults_to_half_the_stream_and_cuts_a_json_reply_after_its_headers
     d = post(mock).delivery
     assert d is not None
     assert d.cut_after == 0
+
+
+@pytest.mark.parametrize("door", ["in-process", "socket"])
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_the_journal_of_a_cut_stream_holds_the_bytes_the_client_received(door: str, api: str) -> None:
+    """The journal promises the bytes on the wire: a cut stream's events are the ones sent, not the ones planned."""
+    mock = MockAI(seed=3)
+    mock.fault("cut=3")
+    path, payload = (("/chat/completions", body(stream=True)) if api == "chat" else
+                     ("/responses", {"model": "gpt-4o-mini", "input": "Tell me about the sea", "stream": True}))
+    received = bytearray()
+
+    def read(client: httpx.Client) -> None:
+        with client.stream("POST", path, json=payload) as res, pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012
+            for piece in res.iter_raw():
+                received.extend(piece)
+
+    if door == "in-process":
+        with mock.http_client(headers=AUTH) as client:
+            read(client)
+    else:
+        with mock.serve() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as client:
+            read(client)
+    call = mock.calls.last
+    assert call.fault == "cut=3"
+    assert len(call.response.events or []) == 3
+    assert call.response.content() == bytes(received)
+    assert b"[DONE]" not in received
+    assert b"response.completed" not in received
+    assert "cut after 3 events" in mock.calls.transcript()
+
+
+def test_a_cut_json_reply_is_journaled_without_the_body_it_never_sent() -> None:
+    mock = MockAI()
+    mock.fault("cut")
+    with mock.http_client(headers=AUTH) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.post("/chat/completions", json=body())
+    assert mock.calls.last.response.content() == b""
+    assert mock.calls.last.reply is not None  # what was planned stays in the reply
+
+
+def _slow_stream(mock: MockAI, client: httpx.Client) -> tuple[Iterator[bytes], bytes]:
+    """A stream at 0.15 s an event (no fault), open after two events have arrived (while its iterator lives)."""
+    request = client.build_request("POST", "/chat/completions", json=body(stream=True))
+    res = client.send(request, stream=True)
+    received = b""
+    pieces = res.iter_raw()
+    while received.count(b"\n\n") < 2:
+        received += next(pieces)
+    return pieces, received
+
+
+def test_a_stream_the_client_left_is_journaled_as_far_as_it_was_sent() -> None:
+    mock = MockAI(seed=5, latency={"ttft": 0, "per_token": 0.15, "jitter": 0})
+    with mock.serve() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as client:
+        pieces, received = _slow_stream(mock, client)
+        pieces.close()  # the client leaves mid-stream
+        deadline = time.monotonic() + 5
+        while mock.calls.last.ended is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    call = mock.calls.last
+    assert call.ended == "client"
+    sent = call.response.content()
+    assert sent.startswith(received)
+    assert b"[DONE]" not in sent
+    assert 2 <= len(call.response.events or []) < 10
+    assert "the client left after" in mock.calls.transcript()
+
+
+def test_a_stream_cut_short_by_the_server_stopping_is_journaled_as_far_as_it_was_sent() -> None:
+    mock = MockAI(seed=5, latency={"ttft": 0, "per_token": 0.15, "jitter": 0})
+    server = mock.serve().start()
+    client = httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10)
+    try:
+        pieces, received = _slow_stream(mock, client)
+        server.stop()  # waits 2 s for the stream, then cancels it
+        call = mock.calls.last
+        assert call.ended == "stopped"
+        assert call.response.content().startswith(received)
+        assert b"[DONE]" not in call.response.content()
+        assert "the server stopped after" in mock.calls.transcript()
+        pieces.close()
+    finally:
+        client.close()
+        server.stop()
 
 
 def test_an_error_event_arrives_mid_stream_and_ends_it() -> None:

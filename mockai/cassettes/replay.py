@@ -253,8 +253,7 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
             delivery = _timing([float(e.get("at") or 0.0) for e in events], speed)
             if res.get("dropped"):
                 delivery = delivery or Delivery()
-                delivery.cut_after = len(out)
-                out.append(b"")  # so cut_after applies: the connection drops after the recorded events
+                delivery.cut_after = len(out)  # the connection drops after the recorded events
             return HTTPResponse(status, _headers(headers), events=out, delivery=delivery)
         if res.get("dropped"):  # a partial reply is not a reply: the connection drops, no finish_reason made up
             delivery = _timing(waited, speed) or Delivery()
@@ -296,7 +295,8 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
     else:
         raw = str(res.get("text", "")).encode()
     delivery = _timing(waited, speed)
-    if res.get("dropped"):
+    if res.get("dropped"):  # nothing of the body is sent, so the journal holds none of it
         delivery = delivery or Delivery()
         delivery.cut_after = 0
+        raw = b""
     return HTTPResponse(status, _headers(headers), body=raw, delivery=delivery)
