@@ -77,6 +77,8 @@ def test_the_file_is_versioned_json_with_one_stream_event_per_line() -> None:
     ('{"interactions": []}', "not a mockai cassette"),
     ('{"mockai_cassette": 99, "interactions": []}', "newer than this mockai reads"),
     ('{"mockai_cassette": 1, "interactions": [{"request": {}}]}', "interactions[0] needs"),
+    ('{"mockai_cassette": 1, "interactions": [{"request": {}, "response": {"status": 200, "headers": {}}}]}',
+     "interactions[0].response has a 'status' but no 'body', 'text' or 'events'"),
 ])
 def test_bad_files_fail_with_the_file_and_the_problem(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.json"

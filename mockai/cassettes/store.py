@@ -111,6 +111,12 @@ def _document(text: str, name: str) -> dict[str, Any]:
     for index, inter in enumerate(interactions):
         if not isinstance(inter.get("request"), dict) or not isinstance(inter.get("response"), dict):
             raise CassetteError(f"{name}: interactions[{index}] needs a 'request' and a 'response' object")
+        res = inter["response"]
+        # Every answer is recorded with its body ("body" for JSON, "text" otherwise, "events" for a stream); a
+        # connection dropped before any answer has no "status". Without them it would replay as an empty 200.
+        if "status" in res and not res.get("dropped") and not any(k in res for k in ("body", "text", "events")):
+            raise CassetteError(f"{name}: interactions[{index}].response has a 'status' but no 'body', 'text' or "
+                                "'events': give it the answer's body (an empty one is \"text\": \"\")")
     return doc
 
 
