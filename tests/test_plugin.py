@@ -691,6 +691,30 @@ def test_strict_mode_shows_its_diagnosis_when_the_test_fails_first(tester: pytes
     assert "never used" not in result.stdout.str()  # the unused rule is noise next to the real failure
 
 
+def test_a_wrong_key_401_says_which_key_the_mock_accepts(tester: pytest.Pytester) -> None:
+    """The 401 names only the key sent, as the real API's does; the failure report says what the mock wanted."""
+    tester.makepyfile("""
+        import openai, pytest
+
+        @pytest.mark.mockai(api_key="sk-project-key-1234")
+        def test_key(mockai):
+            client = mockai.client(api_key="sk-other", max_retries=0)
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            except openai.AuthenticationError:
+                pass
+            assert False, "the app gave up"
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- mockai -*",
+        "*1 request was refused with 401 invalid_api_key: this mock accepts only the key given as api_key= "
+        "(sk-******1234, from MockAI(api_key=...)*",
+    ])
+    assert "(sk-project-key-1234" not in result.stdout.str()  # the key itself is in the source shown, not here
+
+
 def test_what_the_failure_already_says_is_not_repeated_in_the_mockai_section(tester: pytest.Pytester) -> None:
     """A cassette miss raised in the test was shown three times: the exception, the mockai section, the journal."""
     tester.makepyfile("""

@@ -98,7 +98,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # the strict mode's 400 fails on `assert None`): show it with the failure.
             problems = mock.problems(unused=False) + [
                 f"scripted code raised (the exception reached the code under test): {e}"
-                for e in mock.callback_errors if e.raised]
+                for e in mock.callback_errors if e.raised] + _key_refused(mock)
             shown = report.longreprtext
             # Not again what the failure itself says (the exception of a miss or of strict mode, as raised).
             problems = [p for p in problems
@@ -108,6 +108,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and mock is not None and report.when != "setup" and _journal_wanted(item.config):
         report.sections.append(("mockai journal", journal_report(mock)))
     return report
+
+
+def _key_refused(mock: MockAI) -> list[str]:
+    """Why requests got the real API's 401 for a wrong key, which (like the real one) names only the key sent."""
+    expected = mock.engine.config.api_key
+    refused = [c for c in mock.calls if c.status == 401 and c.error is not None
+               and c.error.message.startswith("Incorrect API key provided")]
+    if expected is None or not refused:
+        return []
+    shown = expected[:3] + "*" * 6 + expected[-4:] if len(expected) > 8 else "*" * len(expected)
+    count = "1 request was" if len(refused) == 1 else f"{len(refused)} requests were"
+    return [f"{count} refused with 401 invalid_api_key: this mock accepts only the key given as api_key= "
+            f"({shown}, from MockAI(api_key=...), @pytest.mark.mockai(api_key=...) or mockai_config); the client "
+            "sent another. Give the client that key (the mockai fixture's client() does), or leave api_key unset "
+            "to accept any key."]
 
 
 def _journal_wanted(config: pytest.Config) -> bool:
