@@ -309,9 +309,25 @@ def load_scenario(path: str | Path) -> Scenario:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        return parse_scenario(data, str(path))
+        try:
+            return parse_scenario(data, str(path))
+        except ScenarioError:
+            lines = _json_lines(text, data)
+            if lines is None:
+                raise
+            return parse_scenario(data, str(path), lines)  # raises again, now with the line
     data, lines = yaml_with_lines(text, str(path))
     return parse_scenario(data, str(path), lines)
+
+
+def _json_lines(text: str, data: Any) -> dict[tuple[Any, ...], int] | None:
+    """The lines of a JSON document's fields, read as YAML (which JSON nearly always is), when that reading gives
+    the same document; else ``None``."""
+    try:
+        again, lines = yaml_with_lines(text, "")
+    except ScenarioError:
+        return None
+    return lines if again == data else None
 
 
 def yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:

@@ -270,7 +270,25 @@ def test_bad_json_document_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(file)
     msg = str(info.value)
-    assert msg.startswith(f"{file}: rules[1].match.model: "), msg
+    assert msg.startswith(f"{file}:1: rules[1].match.model: "), msg
+
+
+def test_a_json_scenario_mistake_names_its_line_as_a_yaml_one_does(tmp_path: Path) -> None:
+    doc = {"rules": [{"match": {}, "reply": "x"}, {"match": {"model": "m"}, "replies": []}]}
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps(doc, indent=2))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    line = next(n for n, text in enumerate(file.read_text().splitlines(), 1) if '"replies"' in text)
+    assert str(info.value).startswith(f"{file}:{line}: rules[1].replies: "), str(info.value)
+
+
+def test_a_json_scenario_that_yaml_reads_otherwise_is_still_named_by_path(tmp_path: Path) -> None:
+    file = tmp_path / "bad.json"  # YAML 1.1 reads 1e5 as a string: the lines it finds are not trusted
+    file.write_text('{"rules": [{"match": {}, "reply": {"json": {"n": 1e5}}},\n {"match": {}, "reply": 3}]}')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    assert str(info.value).startswith(f"{file}: rules[1].reply"), str(info.value)
 
 
 @pytest.mark.parametrize(("text", "what"), [("", "empty"), ("# only a comment\n", "empty"), ("[]\n", "a list"),
