@@ -251,15 +251,16 @@ class MockAI:
         problems = []
         lost = [e for e in self.engine.script.errors if not e.raised]
         if lost:
-            problems.append(f"{len(lost)} exception(s) raised by scripted code could not reach the test (the client "
-                            "got a 500 over the socket); the first one's traceback is shown as the cause:\n"
+            problems.append(f"{_count(len(lost), 'exception')} raised by scripted code could not reach the test "
+                            "(the client got a 500 over the socket); the first one's traceback is shown as the cause:\n"
                             + "\n".join(f"  {e} (answering {_request_line(e.call)})" for e in lost))
         if self.unexpected:
-            problems.append(f"{len(self.unexpected)} unexpected request(s) with no scripted reply (strict mode):\n"
+            problems.append(f"{_count(len(self.unexpected), 'unexpected request')} with no scripted reply "
+                            "(strict mode):\n"
                             + _strict_details(self.unexpected)
                             + "\n  To let the default generator answer them, use strict=False.")
         if self.cassette is not None and self.cassette.misses:
-            problems.append(f"{len(self.cassette.misses)} request(s) had no recorded answer in the cassette:\n"
+            problems.append(f"{_count(len(self.cassette.misses), 'request')} had no recorded answer in the cassette:\n"
                             + "\n".join(self.cassette.misses))
         left = self.unused() if (self.assert_all_called if unused is None else unused) else []
         if left:
@@ -418,3 +419,8 @@ def _strict_details(calls: CallList, shown: int = 3) -> str:
         else:
             lines.append(f"  [{i}] {call.describe()}")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

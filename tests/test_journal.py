@@ -271,7 +271,7 @@ def test_unexpected_only_in_strict_mode(client: openai.OpenAI, mock: MockAI) -> 
     with pytest.raises(AssertionError) as info:
         strict.verify()
     msg = str(info.value)
-    assert "1 unexpected request(s) with no scripted reply (strict mode)" in msg
+    assert "1 unexpected request with no scripted reply (strict mode)" in msg
     assert "last_user='nobody scripted me'" in msg
     assert "strict=False" in msg
     assert "never used" not in msg  # assert_all_called=False

@@ -339,7 +339,7 @@ def test_teardown_fails_on_an_unexpected_request(tester: pytest.Pytester) -> Non
     result = tester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
-        "*mockai: 1 unexpected request(s) with no scripted reply (strict mode):*",
+        "*mockai: 1 unexpected request with no scripted reply (strict mode):*",
         "*last_user='unplanned'*",
         "*To let the default generator answer them, use strict=False.*",
     ])
@@ -630,7 +630,7 @@ def test_a_callback_exception_fails_the_test_with_its_traceback(tester: pytest.P
     assert "ERROR at teardown of test_over_the_socket" in errors
     assert '>       return {"content": request.metadata["city"]}  # metadata is None' in errors
     assert "The above exception was the direct cause of the following exception" in errors
-    assert ("mockai: 1 exception(s) raised by scripted code could not reach the test (the client got a 500 over the "
+    assert ("mockai: 1 exception raised by scripted code could not reach the test (the client got a 500 over the "
             "socket)") in errors
     assert ("rule 'weather' on(last_user='weather') raised TypeError: 'NoneType' object is not subscriptable "
             "(answering POST /v1/chat/completions model='gpt-4o-mini' last_user='weather?')") in errors
@@ -682,7 +682,7 @@ def test_strict_mode_shows_its_diagnosis_when_the_test_fails_first(tester: pytes
     result.stdout.fnmatch_lines([
         "*assert None == 'Short.'*",
         "*- mockai -*",
-        "*1 unexpected request(s) with no scripted reply (strict mode):*",
+        "*1 unexpected request with no scripted reply (strict mode):*",
         "*mockai (strict): no scripted reply for POST /v1/chat/completions model='gpt-4o-mini' "
         "last_user='Summarize this'*",
         "*#1 'summary' on(last_user='summarise'): the last user message 'Summarize this' does not contain "
