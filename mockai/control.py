@@ -18,13 +18,20 @@ On by default in-process and when the server is bound to a loopback address; off
 ``control_token`` is set, in which case every control request must send ``Authorization: Bearer TOKEN``
 (or ``X-Mockai-Token: TOKEN``). A browser cannot send those: ``GET /_mockai/?token=TOKEN`` answers with a
 cookie (``HttpOnly``, ``SameSite=Strict``, path ``/_mockai/``) that lets the page read, never write: it is
-accepted on ``GET`` requests only.
+accepted on ``GET`` requests only. Its name carries a digest of the token (:func:`cookie_name`): cookies do not
+keep to a port, and servers on one host with different tokens must not sign each other's pages out.
+
+A scenario document posted to ``POST /_mockai/rules`` is read as a scenario file is (strictly: a count is a
+number, not ``true``; a flag is ``true`` or ``false``, not ``"yes"``; ``version`` is ``1``); a mistake is a 400
+naming the field in ``param``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import APIError
@@ -46,7 +53,17 @@ def handle(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
         return engine.error_response(err)
 
 
-COOKIE = "mockai_control"
+COOKIE = "mockai_control"  # the cookie's name: this, then a digest of the token (cookie_name)
+
+
+def cookie_name(token: str) -> str:
+    """The inspector's cookie for ``token``: ``mockai_control_`` and a digest of the token, so servers on one host
+    (cookies are shared by every port of a host) with different tokens each keep their own.
+
+    >>> cookie_name("s3cret")
+    'mockai_control_0d44bb5595c9b201'
+    """
+    return f"{COOKIE}_{hashlib.sha256(b'mockai-control:' + token.encode()).hexdigest()[:16]}"
 
 
 def _authorize(engine: Engine, http: HTTPRequest) -> None:
@@ -58,10 +75,13 @@ def _authorize(engine: Engine, http: HTTPRequest) -> None:
     if given is None and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
     if given is None and http.method == "GET":  # the inspector's cookie reads, never writes
-        given = _cookie(http, COOKIE)
+        given = _cookie(http, cookie_name(token))
+        if given is None:  # set by an earlier version, before the name carried the token's digest
+            given = _cookie(http, COOKIE)
     if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-        raise APIError(401, "The control API needs the control token (Authorization: Bearer TOKEN or "
-                            "X-Mockai-Token).", code="invalid_control_token")
+        raise APIError(401, "The control API needs this server's control token (the one given to --control-token): "
+                            "send Authorization: Bearer TOKEN or X-Mockai-Token: TOKEN; in a browser, open "
+                            "/_mockai/?token=TOKEN once.", code="invalid_control_token")
 
 
 def _query_token(http: HTTPRequest) -> str | None:
@@ -93,8 +113,9 @@ def _sign_in(engine: Engine, http: HTTPRequest) -> HTTPResponse:
     if token is None:
         return HTTPResponse(303, {"location": "/_mockai/", "cache-control": "no-store"})
     if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-        raise APIError(401, "The control token in ?token= is not this server's.", code="invalid_control_token")
-    cookie = f"{COOKIE}={quote(token, safe='')}; Path=/_mockai/; HttpOnly; SameSite=Strict"
+        raise APIError(401, "The control token in ?token= is not this server's: open /_mockai/?token=TOKEN with "
+                            "the token given to --control-token.", code="invalid_control_token")
+    cookie = f"{cookie_name(token)}={quote(token, safe='')}; Path=/_mockai/; HttpOnly; SameSite=Strict"
     return HTTPResponse(303, {"location": "/_mockai/", "set-cookie": cookie, "cache-control": "no-store"})
 
 
@@ -167,24 +188,27 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
             "unused": script.unused(),
         })
     if (action, method) == ("rules", "POST"):
+        data, lines = _document(http)
         try:
-            data, lines = _document(http)
             scenario = parse_scenario(data, "request body", lines)
         except ScenarioError as exc:
-            raise APIError(400, str(exc), code="invalid_scenario") from None
+            raise APIError(400, str(exc), param=_param_of(str(exc)), code="invalid_scenario") from None
         if shared_script is not None:
             shared_script.publish(data)  # for every process (mockai.shared)
         else:
             apply(scenario, script)
+        _state_changed(engine)
         return engine.json_response(201, {"rules": len(script.rules), "queued": len(script.pending)})
     if (action, method) == ("rules", "DELETE"):
         script.clear()
+        _state_changed(engine)
         return engine.json_response(200, {"deleted": True})
     if (action, method) == ("stats", "GET"):
         return engine.json_response(200, process_stats(engine))
     if (action, method) == ("reset", "POST"):
         script.clear()
         engine.reset()
+        _state_changed(engine)
         return engine.json_response(200, {"reset": True})
     if action in ("health", "calls", "rules", "reset", "stats"):
         raise APIError(405, f"Method not allowed: {method} /_mockai/{action}.")
@@ -192,6 +216,24 @@ def _dispatch(engine: Engine, http: HTTPRequest, action: str) -> HTTPResponse:
                         "GET and DELETE /_mockai/calls, GET, POST and DELETE /_mockai/rules, POST /_mockai/reset, "
                         "GET /_mockai/stats, and the inspector: GET /_mockai/ (the page), /_mockai/events and "
                         "/_mockai/state.")
+
+
+def _state_changed(engine: Engine) -> None:
+    """The rules or the queue changed: open inspector pages refresh their Scenario tab."""
+    from .inspector import Feed
+
+    feed = Feed.existing(engine)
+    if feed is not None:
+        feed.changed()
+
+
+_PARAM = re.compile(r"request body(?::\d+)?: ([A-Za-z_][\w.\[\]-]*): ")
+
+
+def _param_of(message: str) -> str | None:
+    """The field a scenario error names (``request body:2: rules[0].match.last_usr: unknown field…``)."""
+    found = _PARAM.match(message)
+    return found.group(1) if found else None
 
 
 _YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -268,6 +310,7 @@ def call_json(index: int, call: Call) -> dict[str, Any]:
     res = call.response
     out: dict[str, Any] = {
         "index": index,
+        "seq": call.seq,  # its number since the server started: the inspector's, whatever the journal let go
         "method": call.http.method,
         "path": call.http.path,
         "route": call.route,
@@ -277,6 +320,7 @@ def call_json(index: int, call: Call) -> dict[str, Any]:
         "unexpected": call.unexpected,
         "responder": call.responder,
         "fault": call.fault,
+        "ended": call.ended,  # "client" or "stopped": why a stream ended early without a fault
     }
     if res.is_stream:
         out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events or []]

@@ -239,13 +239,13 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
                         _reply(item)
                     except ValueError as exc:
                         raise _located(("rules", i, key, *([j] if key == "replies" else [])), str(exc)) from None
+        _strictly(data)
         return scenario
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         # A misspelled key also makes a required one missing: name the misspelling, it says more.
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in (
-            "str", "int", "bool", "function-after"))))
+        loc = _document_loc(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = _unknown_field(err["loc"])
@@ -254,6 +254,35 @@ def parse_scenario(data: Any, source: str, lines: Mapping[tuple[Any, ...], int] 
         raise ScenarioError(_where(source, lines, exc.loc) + f"{param_path(exc.loc)}: {exc.reason}") from None
 
 
+
+
+VERSION = 1  # the scenario document's version this mockai reads
+
+_KINDS = {"int_type": "a whole number (not true, false, a string or a fraction)",
+          "bool_type": "true or false (not a string or a number)", "string_type": "a string"}
+
+
+def _strictly(data: Mapping[str, Any]) -> None:
+    """Refuse what the lax reading took for something else: ``times: true`` (a count), ``stream: "yes"`` (a flag),
+    ``status: "429"``, and a ``version`` this mockai does not read."""
+    if "version" in data and (type(data["version"]) is not int or data["version"] != VERSION):
+        raise _located(("version",), f"unsupported scenario version {json.dumps(data['version'], default=str)}: "
+                                     f"this mockai reads version {VERSION}")
+    try:
+        built(Scenario).model_validate(data, strict=True)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = _document_loc(err["loc"])
+        kind = _KINDS.get(err["type"])
+        raise _located(loc, f"expected {kind}, got {json.dumps(err.get('input'), default=str)}" if kind
+                       else err["msg"].removeprefix("Value error, ")) from None
+
+
+def _document_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic's location of an error, without the union members it tried (``Regex``, ``str``, ``int``…): the
+    path in the document."""
+    return tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or "[" in p or p in (
+        "str", "int", "bool", "float", "function-after"))))
 
 
 def _unknown_field(loc: tuple[Any, ...]) -> str:

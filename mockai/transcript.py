@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .http import Delivery
+    from .http import Delivery, HTTPResponse
     from .journal import Call
     from .reply import Reply
 
@@ -103,7 +103,11 @@ def head(call: Call, index: int) -> str:
 
 
 def answer_lines(call: Call) -> list[str]:
-    """The answer: the reply's choices, or the error, or what the response body says."""
+    """The answer: the reply's choices, or the error, or what the response body says; for a stream that was cut or
+    that an error event ended, what was sent of it, and the error."""
+    sent = sent_answer(call.response)
+    if sent is not None:
+        return sent[0]
     err = error_of(call)
     if err is not None:
         where = f" (param {err['param']})" if err.get("param") else ""
@@ -121,6 +125,79 @@ def answer_lines(call: Call) -> list[str]:
             return [f"  body: {_clip(res.body.decode('utf-8', 'replace'))}"]
         return _body_lines(body)
     return []
+
+
+def sent_answer(res: HTTPResponse) -> tuple[list[str], dict[str, Any] | None] | None:
+    """For a stream that was cut, or that an error event ended: the transcript's lines for what was sent of the
+    answer and for the error, and the error (``None`` for a cut). ``None`` for any other answer: its reply is what
+    went out."""
+    if res.events is None:
+        return None
+    cut_after = res.delivery.cut_after if res.delivery is not None else None
+    if cut_after is None and not (res.events and _FAILED.search(res.events[-1])):  # an error event ends a stream
+        return None
+    text, refusal, finish = "", "", None
+    calls: dict[Any, list[str]] = {}  # a tool call's name and arguments, by its index
+    err: dict[str, Any] | None = None
+    for event in res.events if cut_after is None else res.events[:cut_after]:
+        for line in event.split(b"\n"):
+            if not line.startswith(b"data: ") or line == b"data: [DONE]":
+                continue
+            try:
+                data = json.loads(line[6:])
+            except ValueError:
+                continue
+            if not isinstance(data, dict):
+                continue
+            kind = data.get("type")
+            found = data.get("error")
+            if isinstance(found, dict) or kind == "error":  # chat's {"error": ...}, the Responses API's error event
+                found = found if isinstance(found, dict) else data
+                err = {k: found.get(k) for k in ("message", "type", "param", "code")}
+                break
+            if kind == "response.failed" and isinstance(data.get("response"), dict):
+                found = data["response"].get("error")
+                found = found if isinstance(found, dict) else {}
+                err = {k: found.get(k) for k in ("message", "type", "param", "code")}
+                break
+            if kind == "response.output_text.delta":
+                text += str(data.get("delta") or "")
+            elif kind == "response.refusal.delta":
+                refusal += str(data.get("delta") or "")
+            elif kind == "response.output_item.added" and isinstance(data.get("item"), dict):
+                item = data["item"]
+                if item.get("type") in ("function_call", "custom_tool_call"):
+                    calls.setdefault(data.get("output_index"), ["", ""])[0] = str(item.get("name") or "")
+            elif kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+                calls.setdefault(data.get("output_index"), ["", ""])[1] += str(data.get("delta") or "")
+            for choice in data.get("choices") or []:
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta") or {}
+                text += delta.get("content") or ""
+                refusal += delta.get("refusal") or ""
+                for tc in delta.get("tool_calls") or []:
+                    fn = tc.get("function") or tc.get("custom") or {}
+                    entry = calls.setdefault(tc.get("index", 0), ["", ""])
+                    entry[0] += fn.get("name") or ""
+                    entry[1] += fn.get("arguments") or fn.get("input") or ""
+                finish = choice.get("finish_reason") or finish
+        if err is not None:
+            break
+    if cut_after is None and err is None:
+        return None
+    answer = text + (f"[refusal] {refusal}" if refusal else "")
+    for name, args in calls.values():
+        answer += f" -> {name}({args})"
+    answer = _clip(answer.strip(), 600) or "(nothing)"
+    if err is not None:
+        where = f" (param {err['param']})" if err.get("param") else ""
+        code = f" {err['code']}" if err.get("code") else ""
+        lines = [f"  assistant, sent before the error: {answer}",
+                 f"  error (in the stream): {err.get('type')}{code}{where}: {_clip(str(err.get('message')))}"]
+    else:
+        lines = [f"  assistant, sent before the cut: {answer}" + (f"  [{finish}]" if finish else "")]
+    return lines, err
 
 
 def reply_lines(reply: Reply) -> list[str]:
@@ -270,6 +347,10 @@ def _output_lines(response: dict[str, Any]) -> list[str]:
                 lines.append(f"  reasoning: {_clip(summary)}")
     lines.append(f"  assistant: {_clip(text.strip(), 600)}  [{response.get('status')}]")
     return lines
+
+
+# The last event of a stream an error ended: chat's {"error": …}, the Responses API's error or response.failed.
+_FAILED = re.compile(rb'"error"\s*:\s*\{|"type"\s*:\s*"(?:error|response\.failed)"')
 
 
 def _folded(events: Iterable[bytes]) -> list[str]:

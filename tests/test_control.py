@@ -149,6 +149,89 @@ def test_token_protects_the_control_api() -> None:
         assert chat(server.url, "x")[0] == 200
 
 
+def test_a_refused_token_says_how_to_sign_in_from_a_browser() -> None:
+    """The 401 names the headers, and for a browser the page's address with ``?token=`` (a page cannot send a
+    header), in OpenAI's error shape."""
+    mock = MockAI(control_token="s3cret")
+    with mock.serve() as server:
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"cookie": "mockai_control=wrong"}):
+            status, body = http("GET", server.url + "/_mockai/state", headers=headers)
+            assert status == 401
+            assert set(body) == {"error"}
+            assert set(body["error"]) == {"message", "type", "param", "code"}
+            assert body["error"]["code"] == "invalid_control_token"
+            message = body["error"]["message"]
+            assert "Authorization: Bearer TOKEN" in message
+            assert "in a browser, open /_mockai/?token=TOKEN" in message
+        status, body = http("GET", server.url + "/_mockai/?token=wrong")
+        assert status == 401
+        assert "/_mockai/?token=TOKEN" in body["error"]["message"]
+
+
+def test_the_sign_in_cookie_is_named_for_the_token() -> None:
+    """Cookies are shared by every port of a host: its name carries a digest of the token, so two servers with
+    different tokens do not overwrite each other's. The name of earlier versions is still read."""
+    from mockai.control import COOKIE, cookie_name
+
+    with MockAI(control_token="token-a").serve() as a, MockAI(control_token="token-b").serve() as b:
+        cookies = {}
+        for server, token in ((a, "token-a"), (b, "token-b")):
+            res = httpx.get(f"{server.url}/_mockai/?token={token}")
+            assert res.status_code == 303
+            cookies[server.url] = res.headers["set-cookie"].split(";")[0]
+            assert cookies[server.url] == f"{cookie_name(token)}={token}"
+        assert cookie_name("token-a") != cookie_name("token-b")
+        both = "; ".join(cookies.values())  # what a browser sends either server: the host's cookies
+        for server in (a, b):
+            assert httpx.get(server.url + "/_mockai/state", headers={"cookie": both}).status_code == 200
+        assert httpx.get(a.url + "/_mockai/state", headers={"cookie": f"{COOKIE}=token-a"}).status_code == 200
+        assert httpx.get(a.url + "/_mockai/state", headers={"cookie": cookies[b.url]}).status_code == 401
+        # the cookie still only reads
+        assert httpx.post(a.url + "/_mockai/reset", headers={"cookie": both}).status_code == 401
+
+
+@pytest.mark.parametrize(("body", "param", "words"), [
+    ({"rules": [{"match": {}, "reply": "x", "times": True}]}, "rules[0].times", "got true"),
+    ({"rules": [{"match": {}, "reply": "x", "times": 2.5}]}, "rules[0].times", "fractional part"),
+    ({"rules": [{"match": {}, "reply": "x", "times": 2.0}]}, "rules[0].times", "got 2.0"),
+    ({"rules": [{"match": {}, "reply": "x", "times": "2"}]}, "rules[0].times", 'got "2"'),
+    ({"rules": [{"match": {"stream": "yes"}, "reply": "x"}]}, "rules[0].match.stream", 'got "yes"'),
+    ({"rules": [{"match": {"has_tools": 1}, "reply": "x"}]}, "rules[0].match.has_tools", "got 1"),
+    ({"queue": [{"error": {"status": "429"}}]}, "queue[0].error.status", 'got "429"'),
+    ({"version": 99, "queue": ["x"]}, "version", "unsupported scenario version 99: this mockai reads version 1"),
+    ({"version": "1", "queue": ["x"]}, "version", 'unsupported scenario version "1"'),
+    ({"version": True, "queue": ["x"]}, "version", "unsupported scenario version true"),
+])
+def test_scenario_documents_are_read_strictly(served: tuple[MockAI, ServerThread], body: Any, param: str,
+                                               words: str) -> None:
+    """Booleans are not counts, strings are not booleans, and a version this server does not know is refused: a
+    400 naming the field, and nothing added."""
+    mock, server = served
+    status, answer = http("POST", server.url + "/_mockai/rules", body)
+    assert status == 400, answer
+    assert set(answer["error"]) == {"message", "type", "param", "code"}
+    assert (answer["error"]["param"], answer["error"]["code"]) == (param, "invalid_scenario")
+    assert answer["error"]["type"] == "invalid_request_error"
+    assert answer["error"]["message"].startswith(f"request body: {param}: ")
+    assert words in answer["error"]["message"]
+    assert (mock.rules, mock.engine.script.pending) == ([], [])
+
+
+def test_strict_reading_keeps_what_was_right(served: tuple[MockAI, ServerThread]) -> None:
+    _, server = served
+    body = {"version": 1, "rules": [{"match": {"stream": True, "tool_result": "get_weather"}, "reply": "x",
+                                     "times": 2}], "queue": [{"error": {"status": 429}}]}
+    assert http("POST", server.url + "/_mockai/rules", body) == (201, {"rules": 1, "queued": 1})
+    status, answer = post_raw(server.url, b"rules:\n  - match: {stream: yes}\n    reply: x\n    times: nope\n",
+                              "application/yaml")
+    assert status == 400
+    assert answer["error"]["message"].startswith("request body:4: rules[0].times")  # the line, as before
+    assert answer["error"]["param"] == "rules[0].times"
+    misspelled = {"rules": [{"match": {"last_usr": "x"}, "reply": "y"}]}
+    status, answer = http("POST", server.url + "/_mockai/rules", misspelled)
+    assert (status, answer["error"]["param"]) == (400, "rules[0].match.last_usr")  # every scenario error names it
+
+
 def test_control_false_turns_it_off_even_on_loopback() -> None:
     mock = MockAI(control=False)
     with mock.serve() as server:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -219,6 +220,24 @@ def test_the_journal_of_a_cut_stream_holds_the_bytes_the_client_received(door: s
     assert b"[DONE]" not in received
     assert b"response.completed" not in received
     assert "cut after 3 events" in mock.calls.transcript()
+
+
+def test_the_transcript_of_a_cut_or_failed_stream_shows_what_was_sent_not_the_whole_reply() -> None:
+    mock = MockAI()
+    text = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    mock.queue(fault("cut=3", reply=text))
+    mock.queue(fault("error_event=3", reply=text))
+    for _ in range(2):
+        with mock.http_client(headers=AUTH) as client, client.stream(
+                "POST", "/chat/completions", json=body(stream=True)) as res, \
+                contextlib.suppress(httpx.RemoteProtocolError):
+            res.read()
+    cut, failed = mock.calls.transcript().split("#2")
+    assert "sent before the cut:" in cut
+    assert "sent before the error:" in failed
+    assert "error (in the stream): server_error" in failed
+    assert "kappa" not in cut
+    assert "kappa" not in failed
 
 
 def test_a_cut_json_reply_is_journaled_without_the_body_it_never_sent() -> None:

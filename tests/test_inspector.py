@@ -6,6 +6,7 @@ holds the layout."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -169,11 +170,11 @@ def test_the_feed_sends_the_journal_then_each_call_live(served: tuple[MockAI, Se
         raw = json.dumps(feed.events)
         assert SECRET not in raw
         assert "session-abcdef123" not in raw
-        # a reset empties every page
+        # a reset empties every page (and its Scenario tab refreshes: the rules are gone)
         assert httpx.post(server.url + "/_mockai/reset").status_code == 200
-        assert feed.wait(4)[3][0] == "clear"
+        assert [name for name, _ in feed.wait(5)[3:]] == ["clear", "state"]
         httpx.delete(server.url + "/_mockai/calls")
-        assert feed.wait(5)[4][0] == "clear"
+        assert feed.wait(6)[5][0] == "clear"
     finally:
         feed.close()
     deadline = time.monotonic() + 10
@@ -305,6 +306,99 @@ def test_a_page_that_stopped_reading_holds_a_bounded_backlog(monkeypatch: pytest
     assert 1 < names.count(b"call") < 60
 
 
+def ask(url: str, text: str, client: httpx.Client | None = None, **params: Any) -> httpx.Response:
+    """A chat completion over the socket, quickly (no SDK; a ``client`` to reuse its connection)."""
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], **params}
+    return (client or httpx).post(url + "/v1/chat/completions", headers={"authorization": "Bearer sk-test"},
+                                  timeout=10, json=body)
+
+
+def test_the_feed_numbers_calls_as_the_journal_does() -> None:
+    """Each call keeps its number (``Call.seq``) whatever the journal let go: a page showed the newest call as #4999
+    live and as #404 after a reload. ``GET /_mockai/calls`` gives the same number (``seq``)."""
+    engine = Engine(Config(journal_size=3))
+    with ServerThread(engine) as server:
+        for i in range(10):
+            assert ask(server.url, f"call {i}").status_code == 200
+        kept = [c.seq for c in engine.calls]
+        assert kept[-1] == 9
+        assert kept[0] > 0  # the journal let the oldest go
+        feed = Feed(server.url)
+        try:
+            events = feed.wait(1 + len(kept))
+        finally:
+            feed.close()
+        assert [data["seq"] for _, data in events[1:]] == kept
+        assert [data["transcript"].split()[0] for _, data in events[1:]] == [f"#{n}" for n in kept]
+        listed = httpx.get(server.url + "/_mockai/calls").json()["data"]
+        assert [c["seq"] for c in listed] == kept
+        assert [c["index"] for c in listed] == list(range(len(kept)))  # the place in the list, as before
+        # and the page learns how many calls to keep: as many as the journal
+        assert events[0] == ("clear", {"keep": 3, "keep_chars": 32 * 1024 * 1024})
+
+
+def test_rule_changes_reach_the_feed(served: tuple[MockAI, ServerThread]) -> None:
+    """The control API's rule changes and resets tell open pages (``event: state``): their Scenario tab refreshes."""
+    _, server = served
+    feed = Feed(server.url)
+    try:
+        feed.wait(1)
+        assert httpx.post(server.url + "/_mockai/rules", json={"queue": ["x"]}).status_code == 201
+        assert feed.wait(2)[1][0] == "state"
+        assert httpx.delete(server.url + "/_mockai/rules").status_code == 200
+        assert feed.wait(3)[2][0] == "state"
+    finally:
+        feed.close()
+
+
+def test_a_cut_or_failed_stream_shows_what_was_sent() -> None:
+    """A stream that an ``error_event`` fault ended (chat and the Responses API) or a ``cut`` shortened shows the
+    text sent before the error or the cut, and the error: not the whole reply the engine wrote."""
+    from mockai.cassettes.scrub import Scrubber
+    from mockai.inspector import call_view
+
+    mock = MockAI(seed=4, fault_header=True)
+    client = mock.client(max_retries=0)
+    with pytest.raises(openai.APIError):
+        for _ in client.responses.create(model="gpt-4o", stream=True, input="Tell me a story",
+                                         extra_headers={"x-mockai-fault": "error_event=6"}):
+            pass
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(model="gpt-4o", stream=True, messages=[
+                {"role": "user", "content": "Tell me a story"}], extra_headers={"x-mockai-fault": "error_event=4"}):
+            pass
+    responses, chat = (call_view(c, c.seq, Scrubber()) for c in mock.calls)
+    for view, made in ((responses, mock.calls[0]), (chat, mock.calls[1])):
+        full = made.reply.choices[0].content  # type: ignore[union-attr]
+        assert full
+        assert full not in view["transcript"]
+        assert "error (in the stream): server_error: The server had an error" in view["transcript"]
+        assert view["error"]["type"] == "server_error"
+    assert "  assistant, sent before the error: Enough brother\n" in responses["transcript"]
+    assert "  assistant, sent before the error: Future benefit she\n" in chat["transcript"]
+    # a cut stream: what the first events carried
+    with mock.serve() as server, pytest.raises(openai.APIConnectionError):
+        for _ in sdk(server).chat.completions.create(model="gpt-4o", stream=True, messages=[
+                {"role": "user", "content": "Tell me a story"}], extra_headers={"x-mockai-fault": "cut=3"}):
+            pass
+    cut = call_view(mock.calls.last, mock.calls.last.seq, Scrubber())
+    assert "  assistant, sent before the cut: Future benefit\n" in cut["transcript"]
+    assert cut["error"] is None
+
+
+def test_the_modules_examples_run() -> None:
+    import doctest
+
+    import mockai.control
+    import mockai.inspector
+    import mockai.inspector.feed
+    import mockai.inspector.view
+
+    for module in (mockai.control, mockai.inspector, mockai.inspector.feed, mockai.inspector.view):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+
+
 # --- the page, in a real browser -------------------------------------------------------------------------------
 
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -423,7 +517,10 @@ def test_faults_errors_filters_and_the_scenario_view(browser_page: Any,
     assert "connection cut" in page.locator("#d-badges").inner_text()
     page.click("#stream-tab")
     assert page.locator("#d-timeline li.cutline").count() == 1
-    assert "cut after event 5" in page.locator("#d-stream-summary").inner_text()
+    # cut=5: events 0 to 4 were sent, then the connection dropped
+    assert page.locator("#d-timeline li:not(.cutline)").count() == 5
+    assert "cut after 5 events (the last one sent: event 4)" in page.locator("#d-stream-summary").inner_text()
+    assert page.locator("#d-timeline li").last.get_attribute("class") == "cutline"
     page.locator("#calls li", has_text="400").click()
     assert page.locator("#d-error").is_visible()
     assert "(param temperature)" in page.locator("#d-error").inner_text()
@@ -449,6 +546,252 @@ def test_faults_errors_filters_and_the_scenario_view(browser_page: Any,
     assert "'weather' on(last_user='weather', tool_result=False)" in page.locator("#s-rules").inner_text()
     assert page.locator("#s-cassette-none").is_visible()
     assert SECRET not in page.content()
+
+
+def seqs(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator("#calls li .seq").all_inner_texts()]
+
+
+def test_the_page_keeps_the_newest_calls_and_numbers_them_as_the_server(browser_page: Any) -> None:
+    """The page keeps as many calls as the journal does (``journal_size``; else 1,000), dropping the oldest and
+    saying so: it kept every call (166 MB of heap after 1,500 large ones). Its numbers are the server's, the same
+    live and after a reload."""
+    engine = Engine(Config(journal_size=5))
+    page = browser_page
+    with ServerThread(engine) as server:
+        page.goto(server.url + "/_mockai/")
+        page.wait_for_selector("#live.on")
+        for i in range(8):
+            assert ask(server.url, f"call {i}").status_code == 200
+        calls_listed(page, 5)
+        assert seqs(page) == ["#7", "#6", "#5", "#4", "#3"]
+        assert page.locator("#count").inner_text() == "5"
+        assert page.locator("#trimmed").is_visible()
+        assert "3 older calls were dropped from this page: it keeps the newest 5 calls" in \
+            page.locator("#trimmed").inner_text()
+        live = seqs(page)
+        page.reload()
+        page.wait_for_selector("#live.on")
+        calls_listed(page, 5)
+        assert seqs(page) == live
+        listed = httpx.get(server.url + "/_mockai/calls").json()["data"]
+        assert f"#{listed[-1]['seq']}" == live[0]
+        page.locator("#calls li").first.click()
+        assert page.locator("#d-title").inner_text() == "#7 POST /v1/chat/completions"
+        assert page.locator("#d-transcript").inner_text().startswith("#7 POST")
+        # a clear starts afresh: nothing dropped
+        assert httpx.delete(server.url + "/_mockai/calls").status_code == 200
+        calls_listed(page, 0)
+        assert page.locator("#trimmed").is_hidden()
+
+
+def test_the_page_keeps_a_bounded_amount_of_text(browser_page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Besides the count, the page keeps at most ``PAGE_CHARS`` characters of calls (the newest always)."""
+    from mockai.inspector import feed
+
+    monkeypatch.setattr(feed, "PAGE_CHARS", 100_000)
+    engine = Engine(Config())
+    page = browser_page
+    with ServerThread(engine) as server:
+        page.goto(server.url + "/_mockai/")
+        page.wait_for_selector("#live.on")
+        for i in range(6):  # each call's JSON carries the 30 KB prompt twice (the body, the transcript's turn is
+            assert ask(server.url, f"{i} " + "x" * 30_000).status_code == 200  # clipped): ~ 35 KB
+        page.wait_for_selector("#calls li .seq >> text=#5")
+        count = page.locator("#calls li").count()
+        assert 1 <= count <= 3
+        assert seqs(page)[0] == "#5"
+        assert f"{6 - count} older calls were dropped" in page.locator("#trimmed").inner_text()
+
+
+def test_servers_on_one_host_keep_their_own_sign_in(browser_page: Any) -> None:
+    """Cookies are shared by every port of a host: signing in to a second server (another token) signed the first
+    page out, both cookies being ``mockai_control``. Each token now has its own cookie."""
+    from mockai.control import COOKIE, cookie_name
+
+    page = browser_page
+    with ServerThread(Engine(Config(control_token="token-of-a"))) as a, \
+            ServerThread(Engine(Config(control_token="token-of-b"))) as b:
+        page.goto(a.url + "/_mockai/?token=token-of-a")
+        page.wait_for_selector("#live.on")
+        page.goto(b.url + "/_mockai/?token=token-of-b")
+        page.wait_for_selector("#live.on")
+        res = page.goto(a.url + "/_mockai/")  # the first server's page: still signed in
+        assert res.status == 200
+        page.wait_for_selector("#live.on")
+        assert page.context.request.get(a.url + "/_mockai/state").status == 200
+        assert page.context.request.get(b.url + "/_mockai/state").status == 200
+        names = sorted(c["name"] for c in page.context.cookies())
+        assert names == sorted([cookie_name("token-of-a"), cookie_name("token-of-b")])
+        # a cookie set before the name carried the digest still reads
+        old = httpx.get(a.url + "/_mockai/state", headers={"cookie": f"{COOKIE}=token-of-a"})
+        assert old.status_code == 200
+        assert cookie_name("token-of-a") != cookie_name("token-of-b")
+
+
+def test_a_refused_token_stops_the_page_and_says_how_to_sign_in(browser_page: Any) -> None:
+    """When the server stops taking the page's token (it restarted with another one), the page said
+    "reconnecting…" forever; it now stops and says to open ``?token=TOKEN``."""
+    from mockai.inspector.feed import end_feeds
+
+    engine = Engine(Config(control_token="first-token"))
+    page = browser_page
+    with ServerThread(engine) as server:
+        page.goto(server.url + "/_mockai/?token=first-token")
+        page.wait_for_selector("#live.on")
+        assert page.locator("#refused").is_hidden()
+        engine.config.control_token = "second-token"
+        feeds: list[str] = []
+        page.on("request", lambda r: feeds.append(r.url) if r.url.endswith("/_mockai/events") else None)
+        end_feeds(engine)  # the feed ends: the page reconnects, and is refused
+        page.wait_for_selector("#live.refused", timeout=15_000)
+        assert page.locator("#live").inner_text() == "token refused"
+        banner = page.locator("#refused")
+        assert banner.is_visible()
+        assert "/_mockai/?token=TOKEN" in banner.inner_text()
+        assert "mockai serve" in banner.inner_text()
+        tries = len(feeds)
+        time.sleep(3)  # more than the browser's retry period (2 s): no more attempts
+        assert len(feeds) == tries
+        assert page.locator("#live").inner_text() == "token refused"
+
+
+def test_the_scenario_tab_follows_the_state_without_a_fetch_per_call(browser_page: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """While open, the Scenario tab fetched the state once per call (501 fetches for 500 calls), and went stale
+    after a reset or new rules: it now refreshes on each change, at most one fetch in flight and one a second."""
+    from playwright.sync_api import expect
+
+    import mockai.inspector
+
+    page = browser_page
+    fetches: list[float] = []  # when the server answered GET /_mockai/state (the page's own requests are reported
+    state_view = mockai.inspector.state_view  # to this thread late, when it next calls Playwright)
+
+    def counted(engine: Engine) -> dict[str, Any]:
+        fetches.append(time.monotonic())
+        return state_view(engine)
+
+    monkeypatch.setattr(mockai.inspector, "state_view", counted)
+    mock = MockAI(seed=4)  # no latency: the calls come faster than one a second
+    mock.on(last_user="weather", name="weather").reply("Sunny.")
+    with mock.serve() as server:
+        page.goto(server.url + "/_mockai/")
+        page.wait_for_selector("#live.on")
+        page.click("#tab-scenario")
+        page.wait_for_selector("#s-rules tr:nth-child(2)")
+        start = time.monotonic()
+        with httpx.Client() as client:
+            for i in range(150):
+                assert ask(server.url, f"weather {i}", client).status_code == 200
+        # the rule's count catches up (one last fetch after the burst)
+        expect(page.locator("#s-rules tr:nth-child(2) td:nth-child(3)")).to_have_text("150", timeout=10_000)
+        elapsed = time.monotonic() - start
+        during = [t for t in fetches if t >= start]
+        assert len(during) <= 1 + elapsed / 1.0, (len(during), elapsed)  # not 150
+        gaps = [b - a for a, b in itertools.pairwise(fetches)]
+        assert all(g >= 0.9 for g in gaps), gaps  # at most one a second
+        # rules added through the control API, then a reset: the tab follows without a call
+        assert httpx.post(server.url + "/_mockai/rules", json={"rules": [
+            {"name": "added", "match": {"last_user": "x"}, "reply": "y"}]}).status_code == 201
+        expect(page.locator("#s-rules")).to_contain_text("'added' on(last_user='x')", timeout=5_000)
+        assert httpx.post(server.url + "/_mockai/reset").status_code == 200
+        expect(page.locator("#s-rules-none")).to_be_visible(timeout=5_000)
+        assert page.locator("#s-rules").is_hidden()
+
+
+def test_filters_outlive_a_clear_and_show_they_are_on(browser_page: Any, served: tuple[MockAI, ServerThread]) -> None:
+    """Clearing the calls (a reset, ``DELETE /_mockai/calls``) keeps the filters, and the list says they are on
+    and how many calls they hide, with a button that shows all again."""
+    _, server = served
+    page = browser_page
+    page.goto(server.url + "/_mockai/")
+    page.wait_for_selector("#live.on")
+    assert ask(server.url, "hello").status_code == 200
+    assert ask(server.url, "hello", temperature=3).status_code == 400
+    calls_listed(page, 2)
+    assert page.locator("#filtered").is_hidden()
+    page.select_option("#f-status", "4xx")
+    calls_listed(page, 1)
+    assert page.locator("#filtered").inner_text().startswith("Filters on: 1 of 2 calls shown.")
+    assert "on" in (page.locator("#f-status").get_attribute("class") or "")
+    assert httpx.delete(server.url + "/_mockai/calls").status_code == 200
+    calls_listed(page, 0)
+    assert page.locator("#f-status").input_value() == "4xx"  # kept
+    assert page.locator("#filtered").inner_text().startswith("Filters on: 0 of 0 calls shown.")
+    assert ask(server.url, "after the clear").status_code == 200
+    page.wait_for_selector("#count >> text=1")
+    assert page.locator("#calls li").count() == 0
+    assert page.locator("#filtered").inner_text().startswith("Filters on: 0 of 1 call shown.")
+    page.click("#f-reset")
+    calls_listed(page, 1)
+    assert page.locator("#filtered").is_hidden()
+    assert page.locator("#f-status").input_value() == ""
+
+
+def test_a_cut_and_a_failed_stream_in_the_page(browser_page: Any, served: tuple[MockAI, ServerThread]) -> None:
+    """cut=2: events 0 and 1 were sent; the page says so (it said "cut after event 2") and draws the cut after
+    them. A Responses stream ended by an error event shows the text sent before it, and the error."""
+    mock, server = served
+    page = browser_page
+    page.goto(server.url + "/_mockai/")
+    page.wait_for_selector("#live.on")
+    client = sdk(server)
+    with pytest.raises(openai.APIConnectionError):
+        for _ in client.chat.completions.create(model="gpt-4o", stream=True, messages=[
+                {"role": "user", "content": "Tell me a story"}], extra_headers={"x-mockai-fault": "cut=2"}):
+            pass
+    with pytest.raises(openai.APIError):
+        for _ in client.responses.create(model="gpt-4o", stream=True, input="Tell me a story",
+                                         extra_headers={"x-mockai-fault": "error_event=6"}):
+            pass
+    calls_listed(page, 2)
+    page.locator("#calls li", has_text="fault cut=2").click()
+    assert "connection cut" in page.locator("#d-badges").inner_text()
+    page.click("#stream-tab")
+    assert page.locator("#d-timeline li:not(.cutline)").count() == 2
+    assert [t.strip() for t in page.locator("#d-timeline li .idx").all_inner_texts()] == ["0", "1"]
+    summary = page.locator("#d-stream-summary").inner_text()
+    assert "the connection was cut after 2 events (the last one sent: event 1)" in summary
+    assert page.locator("#d-timeline li").last.get_attribute("class") == "cutline"
+    page.locator("#calls li", has_text="error_event=6").click()
+    page.click("button[data-pane=conversation]")
+    transcript = page.locator("#d-transcript").inner_text()
+    reply = mock.calls.last.reply.choices[0].content  # type: ignore[union-attr]
+    assert reply
+    assert reply not in transcript
+    assert "assistant, sent before the error:" in transcript
+    assert "error (in the stream): server_error" in transcript
+    assert page.locator("#d-error").is_visible()
+    assert "server_error" in page.locator("#d-error").inner_text()
+
+
+def test_a_stream_the_client_left_is_shown_as_far_as_it_was_sent(browser_page: Any) -> None:
+    """The journal keeps what was sent of a stream the client left (Call.ended); the page says who ended it."""
+    mock = MockAI(seed=4, latency={"ttft": 0, "per_token": 0.1, "jitter": 0})
+    with mock.serve() as server, httpx.Client(base_url=server.base_url, timeout=10,
+                                              headers={"authorization": f"Bearer {SECRET}"}) as client:
+        request = client.build_request("POST", "/chat/completions", json={
+            "model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "Tell me a story"}]})
+        res = client.send(request, stream=True)
+        pieces, received = res.iter_raw(), b""
+        while received.count(b"\n\n") < 2:
+            received += next(pieces)
+        pieces.close()
+        res.close()
+        deadline = time.monotonic() + 5
+        while mock.calls.last.ended is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert mock.calls.last.ended == "client"
+        assert httpx.get(server.url + "/_mockai/calls").json()["data"][-1]["ended"] == "client"
+        page = browser_page
+        page.goto(server.url + "/_mockai/")
+        calls_listed(page, 1)
+        page.locator("#calls li").first.click()
+        assert "client left" in page.locator("#d-badges").inner_text()
+        page.click("#stream-tab")
+        assert "the client left after" in page.locator("#d-stream-summary").inner_text()
+        assert page.locator("#d-timeline li").last.inner_text().startswith("✂ client left here")
 
 
 def test_screenshot_layout(browser_page: Any) -> None:

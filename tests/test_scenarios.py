@@ -339,3 +339,21 @@ def test_parse_scenario_without_lines_names_the_source() -> None:
     with pytest.raises(ScenarioError, match=r"^inline: bogus: unknown field 'bogus'; expected one of version, "
                                             r"rules, queue$"):
         parse_scenario({"bogus": 1}, "inline")
+
+
+@pytest.mark.parametrize(("text", "where", "words"), [
+    ("rules:\n  - match: {}\n    reply: x\n    times: true\n", ":4: rules[0].times:", "got true"),
+    ('rules:\n  - match: {stream: "yes"}\n    reply: x\n', ":2: rules[0].match.stream:", 'got "yes"'),
+    ('queue:\n  - error: {status: "429"}\n', ":2: queue[0].error.status:", 'got "429"'),
+    ("version: 2\nqueue: [x]\n", ":1: version:", "unsupported scenario version 2"),
+])
+def test_a_scenario_file_is_read_strictly(tmp_path: Path, text: str, where: str, words: str) -> None:
+    """What the lax reading took for something else (true as a count, "yes" as a flag, a version it does not
+    read) fails at load, with its line, as it does over the control API."""
+    file = tmp_path / "s.yaml"
+    file.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    assert str(info.value).startswith(f"{file}{where}"), str(info.value)
+    assert words in str(info.value)
+

@@ -2,17 +2,25 @@
 
 A connection first gets ``event: clear`` (the page empties its list: this also makes a reconnect start afresh),
 then one ``event: call`` per call already in the journal, then one per call as it is recorded; ``event: clear``
-again when the journal is emptied (``DELETE /_mockai/calls``, a reset), ``event: lagged`` when a slow page missed
+again when the journal is emptied (``DELETE /_mockai/calls``, a reset), ``event: state`` when the control API
+changed the rules or the queue (the page's Scenario tab refreshes), ``event: lagged`` when a slow page missed
 calls, and a comment every 15 s so proxies keep the connection open. Each ``call`` event's data is the call's
-:func:`~mockai.inspector.view.call_view`.
+:func:`~mockai.inspector.view.call_view`, numbered by the call's place in the engine's order (``Call.seq``: the
+same live and after a reload, whatever the journal let go since).
+
+``clear``'s data tells the page how much to keep: the newest ``keep`` calls (the journal's ``journal_size``, or
+:data:`PAGE_CALLS`) and at most ``keep_chars`` characters of their JSON (:data:`PAGE_CHARS`); it drops the oldest
+beyond that and says so.
 
 It costs the engine nothing while nobody listens: a connection adds a journal listener
 (:meth:`mockai.core.Core.follow`) and removes it when it closes.
 
 >>> from mockai.engine import Engine
 >>> status, headers, pieces = Feed.of(Engine()).open()
->>> status, headers["content-type"], next(pieces)
-(200, 'text/event-stream; charset=utf-8', b'retry: 2000\\n\\nevent: clear\\ndata: {}\\n\\n')
+>>> status, headers["content-type"]
+(200, 'text/event-stream; charset=utf-8')
+>>> next(pieces)
+b'retry: 2000\\n\\nevent: clear\\ndata: {"keep": 1000, "keep_chars": 33554432}\\n\\n'
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ BACKLOG_LIMIT = 10_000  # calls waiting for a slow page before it is told it lag
 # ... and the memory those calls may keep alive (about: journal.call_bytes), which the journal's own bound does not
 # reach: a page that stopped reading kept up to 10,000 calls of any size.
 BACKLOG_BYTES = 32 * 1024 * 1024
+# What the page keeps (it drops the oldest calls beyond): this many calls when the journal is not bounded by count
+# (else the journal's size), and this many characters of their JSON (a page kept every call: 166 MB of heap after
+# 1,500 large ones).
+PAGE_CALLS = 1000
+PAGE_CHARS = 32 * 1024 * 1024
 HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store",
            "x-accel-buffering": "no"}
 _LOCK = threading.Lock()
@@ -72,6 +85,10 @@ class _Listener:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
 
+    def changed(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, _STATE)
+
     def end(self) -> None:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, _END)
@@ -89,6 +106,9 @@ class _Stop(_Listener):
         self.ended = True
 
     def clear(self) -> None:
+        pass
+
+    def changed(self) -> None:
         pass
 
 
@@ -129,16 +149,29 @@ class Feed:
         for listener in list(self.listeners):
             listener.clear()
 
+    def changed(self) -> None:
+        """The rules or the queue changed: every page refreshes its Scenario tab."""
+        for listener in list(self.listeners):
+            listener.changed()
+
+    def clear_event(self) -> bytes:
+        """``event: clear``, with what the page keeps."""
+        keep = {"keep": self.engine.config.journal_size or PAGE_CALLS, "keep_chars": PAGE_CHARS}
+        return f"retry: 2000\n\nevent: clear\ndata: {json.dumps(keep)}\n\n".encode()
+
     def event(self, call: Call, seq: int, at: float | None) -> bytes:
-        data = json.dumps(call_view(call, seq, self.scrubber, at), ensure_ascii=False, default=str)
-        return f"id: {seq}\nevent: call\ndata: {data}\n\n".encode()
+        """A call's event: numbered by its ``Call.seq`` (``seq``, counted by the feed, for a call without one: a
+        shared journal's)."""
+        number = call.seq if call.seq >= 0 else seq
+        data = json.dumps(call_view(call, number, self.scrubber, at), ensure_ascii=False, default=str)
+        return f"id: {number}\nevent: call\ndata: {data}\n\n".encode()
 
     def open(self) -> tuple[int, dict[str, str], Iterator[bytes]]:
         """In-process (a sync client): the journal so far, then the stream ends."""
         calls = list(self.engine.calls)
 
         def pieces() -> Iterator[bytes]:
-            yield _CLEAR
+            yield self.clear_event()
             for seq, call in enumerate(calls):
                 yield self.event(call, seq, None)
 
@@ -157,7 +190,7 @@ class Feed:
 
     async def _pieces(self, listener: _Listener, backlog: list[Call]) -> AsyncIterator[bytes]:
         try:
-            yield _CLEAR
+            yield self.clear_event()
             for seq, call in enumerate(backlog):
                 yield self.event(call, seq, None)
             seq = len(backlog)
@@ -173,7 +206,10 @@ class Feed:
                     listener.lagged = 0
                 if item is None:
                     seq = 0
-                    yield _CLEAR
+                    yield self.clear_event()
+                    continue
+                if item == _STATE:
+                    yield b"event: state\ndata: {}\n\n"
                     continue
                 if isinstance(item, str):  # _END
                     return
@@ -193,7 +229,7 @@ class Feed:
             async for item in calls:
                 if item is None:
                     seq = 0
-                    yield _CLEAR
+                    yield self.clear_event()
                 elif isinstance(item, str):
                     yield b": ping\n\n"
                 else:
@@ -203,8 +239,8 @@ class Feed:
             self.listeners[:] = [x for x in self.listeners if x is not stop]
 
 
-_CLEAR = b"retry: 2000\n\nevent: clear\ndata: {}\n\n"
 _END = "end"
+_STATE = "state"
 _ALL: weakref.WeakSet[Feed] = weakref.WeakSet()
 
 

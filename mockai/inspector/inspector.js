@@ -2,9 +2,14 @@
 // cassette from GET /_mockai/state. Plain JavaScript; text is always set with textContent, never parsed as HTML.
 "use strict";
 
-const calls = [];          // call views, in arrival order (see mockai/inspector/view.py)
-let selected = null;       // seq of the call shown on the right
+const calls = [];          // call views, in arrival order (see mockai/inspector/view.py), the newest `keep` of them
+let keep = 1000;           // calls the page keeps, and characters of their JSON: the feed's `clear` event says
+let keepChars = 32 * 1024 * 1024;
+let chars = 0;             // characters of JSON the kept calls came as
+let droppedCalls = 0;      // older calls dropped from the page since the journal was last emptied
+let selected = null;       // seq of the call shown on the right (the server's number: Call.seq)
 let pane = "conversation";
+let stopped = false;       // the server refused the page's control token: no more requests
 const $ = (id) => document.getElementById(id);
 
 function el(tag, cls, text) {
@@ -16,13 +21,16 @@ function el(tag, cls, text) {
 
 // --- what a call says -----------------------------------------------------------------------------------------
 
+// Why a stream without a fault ended early (the journal keeps what was sent: Call.ended).
+const ENDED = {client: "client left", stopped: "server stopped"};
+
 function dropped(c) {
   const d = c.delivery;
   if (!d) return null;
   if (d.reset) return "reset";
   if (d.hang !== null && d.hang !== undefined) return "hang";
-  const events = c.response.events;
-  if (d.cut_after !== null && d.cut_after !== undefined && events && d.cut_after < events.length) return "cut";
+  // cut_after = k: the first k events were sent, then the connection dropped (the journal keeps those k only)
+  if (d.cut_after !== null && d.cut_after !== undefined) return "cut";
   return null;
 }
 
@@ -75,34 +83,85 @@ function addOption(select, value) {
   select.lastChild.value = value;
 }
 
-function add(c, fresh) {
+function add(c, fresh, size) {
+  c._chars = size || 0;
   calls.push(c);
+  chars += c._chars;
   addOption($("f-model"), c.model);
   addOption($("f-by"), c.by || "mockai's checks");
-  $("count").textContent = calls.length;
-  $("empty").hidden = true;
   if (matches(c)) {
     const li = row(c);
     if (fresh) li.classList.add("new");
     $("calls").prepend(li);  // newest first
   }
+  trim();
+  $("count").textContent = calls.length;
+  listed();
   if (c.seq === selected) show(c);
+}
+
+// Keep the newest `keep` calls and at most `keepChars` characters of them (the newest call always stays): a page
+// that kept every call grew without bound.
+function trim() {
+  let gone = 0;
+  while (calls.length > 1 && (calls.length > keep || chars > keepChars)) {
+    const old = calls.shift();
+    chars -= old._chars;
+    gone += 1;
+    const last = $("calls").lastElementChild;  // the list is newest first: the oldest shown is the last row
+    if (last && Number(last.dataset.seq) === old.seq) last.remove();
+  }
+  if (!gone) return;
+  droppedCalls += gone;
+  const banner = $("trimmed");
+  banner.hidden = false;
+  banner.textContent = `${droppedCalls} older call${droppedCalls === 1 ? " was" : "s were"} dropped from this page: ` +
+    `it keeps the newest ${keep} calls (at most about ${Math.round(keepChars / 1048576)} MB of them). ` +
+    "GET /_mockai/calls lists what the server's journal still holds.";
+}
+
+function filtering() {
+  return ["f-model", "f-status", "f-by"].some((id) => $(id).value !== "") || $("f-text").value.trim() !== "";
+}
+
+// The list's state: the hint when there are no calls, and the filters when they hide some (they outlive a clear).
+function listed() {
+  const on = filtering();
+  const shown = $("calls").children.length;
+  $("empty").hidden = calls.length > 0;
+  $("filtered").hidden = !on;
+  if (on) {
+    $("filtered-text").textContent = `Filters on: ${shown} of ${calls.length} call${calls.length === 1 ? "" : "s"} ` +
+      "shown.";
+  }
+  for (const id of ["f-model", "f-status", "f-by", "f-text"]) {
+    $(id).classList.toggle("on", $(id).value.trim() !== "");
+  }
 }
 
 function redraw() {
   const list = $("calls");
   list.replaceChildren(...calls.filter(matches).reverse().map(row));
-  $("empty").hidden = calls.length > 0;
+  listed();
+}
+
+function resetFilters() {
+  for (const id of ["f-model", "f-status", "f-by", "f-text"]) $(id).value = "";
+  redraw();
 }
 
 function clearAll() {
   calls.length = 0;
+  chars = 0;
+  droppedCalls = 0;
   selected = null;
   $("calls").replaceChildren();
   $("count").textContent = "0";
-  $("empty").hidden = false;
+  $("trimmed").hidden = true;
+  $("lagged").hidden = true;
   $("detail-body").hidden = true;
   $("detail-hint").hidden = false;
+  listed();  // the filters stay: a page watching for errors keeps watching for them after a reset
 }
 
 // --- one call -------------------------------------------------------------------------------------------------
@@ -138,7 +197,7 @@ function show(c) {
   badges.append(el("span", "badge", "answered by " + (c.by || "mockai's checks")));
   if (c.fault) badges.append(el("span", "badge fault", "fault " + c.fault));
   const drop = dropped(c);
-  if (drop) badges.append(el("span", "badge fault", "connection " + (drop === "cut" ? "cut" : drop)));
+  if (drop) badges.append(el("span", "badge fault", ENDED[c.ended] || "connection " + drop));
   if (c.tokens && (c.tokens[0] !== null || c.tokens[1] !== null)) {
     badges.append(el("span", "badge", `tokens ${c.tokens[0] ?? "–"} in / ${c.tokens[1] ?? "–"} out`));
   }
@@ -205,11 +264,22 @@ function timeline(c) {
   if (c.response.more_events) summary += ` (and ${c.response.more_events} more not shown)`;
   summary += last > 0 ? `, the last ${(last * 1000).toFixed(0)} ms after the start of the answer`
     : ", all at once (no latency: an in-process call, or no latency configured)";
-  if (cut !== null) summary += `; the connection was cut after event ${cut}: the rest was never sent`;
+  if (cut !== null && ENDED[c.ended]) {
+    summary += `; ${c.ended === "client" ? "the client left" : "the server stopped"} after ${cut} ` +
+      `event${cut === 1 ? " was" : "s were"} sent`;
+  } else if (cut !== null) {
+    // cut_after = k: events 0 … k-1 were sent, then the connection was dropped
+    summary += cut > 0
+      ? `; the connection was cut after ${cut} event${cut === 1 ? "" : "s"} (the last one sent: event ${cut - 1}): ` +
+        "the rest was never sent"
+      : "; the connection was cut before any event was sent";
+  }
   $("d-stream-summary").textContent = summary;
   const items = [];
+  const cutline = () => el("li", "cutline", ENDED[c.ended] ? `✂ ${ENDED[c.ended]} here`
+    : `✂ connection dropped here (fault ${c.fault})`);
   events.forEach((e, i) => {
-    if (cut !== null && i === cut) items.push(el("li", "cutline", `✂ connection dropped here (fault ${c.fault})`));
+    if (cut !== null && i === cut) items.push(cutline());  // a journal that kept the events never sent
     const li = el("li", cut !== null && i >= cut ? "cut" : "");
     if (/"error"\s*:/.test(e.data) || /^event: (error|response\.failed)/m.test(e.data)) li.classList.add("err");
     const prev = i ? events[i - 1].at : 0;
@@ -226,6 +296,7 @@ function timeline(c) {
     li.addEventListener("click", () => { raw.hidden = !raw.hidden; });
     items.push(li);
   });
+  if (cut !== null && cut >= events.length) items.push(cutline());
   list.replaceChildren(...items);
 }
 
@@ -239,6 +310,7 @@ function showPane(name) {
 
 async function loadState() {
   const res = await fetch("/_mockai/state", { cache: "no-store" });
+  if (res.status === 401) { refused(); return; }
   if (!res.ok) return;
   const s = await res.json();
   const rules = $("s-rules");
@@ -269,31 +341,100 @@ async function loadState() {
   }
 }
 
+// The Scenario tab follows the state (a call, a reset, new rules) without a fetch per call: at most one fetch in
+// flight, at most one a second; one more after it when something changed meanwhile.
+const STATE_EVERY = 1000;  // ms between two fetches of the state
+const STATE_POLL = 5000;   // ms: and this often while the tab is open (rules added from Python or another process)
+let stateBusy = false, stateWanted = false, stateTimer = null, stateAt = -Infinity;
+
+function stateChanged() {
+  if (!$("view-scenario").hidden) refreshState();
+}
+
+function refreshState() {
+  stateWanted = true;
+  if (stopped || stateBusy || stateTimer !== null) return;
+  const wait = stateAt + STATE_EVERY - Date.now();
+  if (wait > 0) {
+    stateTimer = setTimeout(() => { stateTimer = null; refreshState(); }, wait);
+    return;
+  }
+  stateWanted = false;
+  stateBusy = true;
+  stateAt = Date.now();
+  loadState().catch(() => {}).finally(() => {
+    stateBusy = false;
+    if (stateWanted && !$("view-scenario").hidden) refreshState();
+  });
+}
+
 function showView(name) {
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.view === name);
   $("view-calls").hidden = name !== "calls";
   $("view-scenario").hidden = name !== "scenario";
-  if (name === "scenario") loadState();
+  if (name === "scenario") refreshState();
 }
 
 // --- the live feed --------------------------------------------------------------------------------------------
 
+let feed = null;
+
 function connect() {
+  if (stopped) return;
   const live = $("live");
-  const feed = new EventSource("/_mockai/events");
-  feed.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
-  feed.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "live off"; });
-  feed.addEventListener("clear", () => clearAll());
-  feed.addEventListener("call", (e) => {
-    const c = JSON.parse(e.data);
-    add(c, c.at !== null);  // the journal so far arrives without a time: only new calls flash
-    if (!$("view-scenario").hidden) loadState();
+  const source = feed = new EventSource("/_mockai/events");
+  source.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
+  source.addEventListener("error", () => {
+    if (stopped) return;
+    live.textContent = "reconnecting…";
+    live.className = "live off";
+    // A connection lost is retried by the browser; an answer other than the feed (a 401: the token was refused)
+    // closes it for good: ask the server why, and try again unless it is the token.
+    if (source.readyState === EventSource.CLOSED) probe();
   });
-  feed.addEventListener("lagged", (e) => {
+  source.addEventListener("clear", (e) => {
+    const info = JSON.parse(e.data || "{}");
+    if (info.keep > 0) keep = info.keep;
+    if (info.keep_chars > 0) keepChars = info.keep_chars;
+    clearAll();
+    stateChanged();
+  });
+  source.addEventListener("state", () => stateChanged());
+  source.addEventListener("call", (e) => {
+    const c = JSON.parse(e.data);
+    add(c, c.at !== null, e.data.length);  // the journal so far arrives without a time: only new calls flash
+    stateChanged();
+  });
+  source.addEventListener("lagged", (e) => {
     const banner = $("lagged");
     banner.hidden = false;
     banner.textContent = `This page fell behind and missed ${JSON.parse(e.data).missed} calls: reload to see all.`;
   });
+}
+
+// Why the feed was closed: the page's own stylesheet, a small file behind the same protection, answers 401 when the
+// token is refused.
+async function probe() {
+  let status = 0;
+  try {
+    status = (await fetch("/_mockai/inspector/inspector.css", { cache: "no-store" })).status;
+  } catch (e) {
+    status = 0;  // the server is away: try again
+  }
+  if (status === 401) refused();
+  else setTimeout(connect, 2000);
+}
+
+// The server refused the page's control token (it restarted with another one, or the cookie is gone): retrying
+// cannot help, signing in again does.
+function refused() {
+  if (stopped) return;
+  stopped = true;
+  if (feed) feed.close();
+  const live = $("live");
+  live.textContent = "token refused";
+  live.className = "live refused";
+  $("refused").hidden = false;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -301,6 +442,8 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const b of document.querySelectorAll(".subtab")) b.addEventListener("click", () => showPane(b.dataset.pane));
   for (const id of ["f-model", "f-status", "f-by"]) $(id).addEventListener("change", redraw);
   $("f-text").addEventListener("input", redraw);
+  $("f-reset").addEventListener("click", resetFilters);
+  setInterval(() => { if (!document.hidden) stateChanged(); }, STATE_POLL);
   $("filters").addEventListener("submit", (e) => e.preventDefault());
   connect();
 });

@@ -3,6 +3,8 @@
 A call's view holds its summary (method, path, model, stream, status, who answered, fault, error, tokens), its
 transcript (:mod:`mockai.transcript`), the request and the response with their headers, and a stream's events
 with the time each is sent (from the start of the answer, as its delivery plans it) and where a fault cut it.
+A stream that a fault cut, or ended with an error event, shows what was sent of its answer and the error, not the
+whole reply the engine wrote.
 
 Credentials never reach the page: headers go through the cassettes' :class:`~mockai.cassettes.Scrubber` (the
 same names and rules as a cassette file, the mock's own ``scrub`` included), and every credential found in them
@@ -22,7 +24,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..cassettes.scrub import Scrubber
-from ..transcript import block, delays, error_of, tokens_of
+from ..transcript import block, delays, error_of, sent_answer, tokens_of
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -33,11 +35,13 @@ EVENTS = 2000  # a stream's events shown; the rest are counted
 
 
 def call_view(call: Call, seq: int, scrubber: Scrubber, at: float | None = None) -> dict[str, Any]:
-    """The inspector's JSON for one call (``seq`` numbers it on the page, ``at`` is when it was recorded)."""
+    """The inspector's JSON for one call (``seq`` numbers it on the page: the feed gives ``Call.seq``; ``at`` is when
+    it was recorded)."""
     http, res = call.http, call.response
     secrets = scrubber.secrets(http.headers, http.query)
     tokens_in, tokens_out = tokens_of(call)
-    err = error_of(call)
+    sent = sent_answer(call.response)
+    err = error_of(call) or (sent[1] if sent is not None else None)
     out: dict[str, Any] = {
         "seq": seq,
         "at": at,
@@ -50,6 +54,7 @@ def call_view(call: Call, seq: int, scrubber: Scrubber, at: float | None = None)
         "status": res.status,
         "by": call.answered_by,
         "fault": call.fault,
+        "ended": call.ended,  # "client" or "stopped": why a stream ended early without a fault
         "unexpected": call.unexpected,
         "error": None if err is None else {k: _text(scrubber, err.get(k), secrets)
                                            for k in ("message", "type", "param", "code")},
