@@ -74,6 +74,16 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
         control = False
         why_not = f": the control API is off, each of the {workers} workers has its own rules and journal"
 
+    def sent_only(res: HTTPResponse, sent: int, why: str) -> None:
+        """A stream ended early: the journal keeps what was sent, and open inspector pages are told."""
+        call = engine.sent_only(res, sent, why)
+        if call is not None:
+            from .inspector import Feed
+
+            feed = Feed.existing(engine)
+            if feed is not None:
+                feed.amended(call)
+
     async def endpoint(scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]
         if not control and path.startswith("/_mockai/"):
@@ -92,10 +102,10 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
         http = HTTPRequest(method=scope["method"], path=path, query=scope["query_string"].decode("latin-1"),
                            headers=headers, body=body)
         if heavy(http.body, path):  # keep the event loop, and every other client, free while it is made
-            return _send(await run_in_threadpool(engine.handle, http), engine.sent_only)
+            return _send(await run_in_threadpool(engine.handle, http), sent_only)
         if engine.shared is not None:  # its round trips awaited, and shared with other requests
-            return _send(await engine.handle_async(http), engine.sent_only)
-        return _send(engine.handle(http), engine.sent_only)
+            return _send(await engine.handle_async(http), sent_only)
+        return _send(engine.handle(http), sent_only)
 
     async def crash(scope: Scope, receive: Receive, send: Send) -> bool:
         """Send the 500 envelope; false when the response had already started (the connection must then be

@@ -333,16 +333,17 @@ class Core:
             if trimmed:  # what the journal let go, the rules' lists of their calls let go too (memory stays bounded)
                 self.script.forget_calls_before(self.calls[0].seq)
 
-    def sent_only(self, res: HTTPResponse, sent: int, why: str) -> None:
+    def sent_only(self, res: HTTPResponse, sent: int, why: str) -> Call | None:
         """The answer ``res`` stopped after ``sent`` bytes of its body (``why``: ``"client"``, the client left;
         ``"stopped"``, the server stopped): its journal entry keeps those bytes, as the journal promises the bytes
-        on the wire. A shared journal (:mod:`mockai.shared`) keeps what was planned."""
+        on the wire. A shared journal (:mod:`mockai.shared`) keeps what was planned. Returns the call changed."""
         with self._lock:
             for call in reversed(self.calls):
                 if call.response is res:
                     call.response = sent_part(res, sent)
                     call.ended = why
-                    return
+                    return call
+        return None
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,

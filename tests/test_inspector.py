@@ -792,6 +792,21 @@ def test_a_stream_the_client_left_is_shown_as_far_as_it_was_sent(browser_page: A
         page.click("#stream-tab")
         assert "the client left after" in page.locator("#d-stream-summary").inner_text()
         assert page.locator("#d-timeline li").last.inner_text().startswith("✂ client left here")
+        page.click("button[data-pane=conversation]")
+        # live: a page open while the stream runs gets the call again when it ends early, and replaces it
+        res = client.send(request, stream=True)
+        pieces, received = res.iter_raw(), b""
+        while received.count(b"\n\n") < 2:
+            received += next(pieces)
+        calls_listed(page, 2)
+        page.locator("#calls li").first.click()
+        assert "client left" not in page.locator("#d-badges").inner_text()
+        pieces.close()
+        res.close()
+        from playwright.sync_api import expect
+
+        expect(page.locator("#d-badges")).to_contain_text("client left", timeout=10_000)
+        assert page.locator("#calls li").count() == 2
 
 
 def test_screenshot_layout(browser_page: Any) -> None:

@@ -149,6 +149,12 @@ class Feed:
         for listener in list(self.listeners):
             listener.clear()
 
+    def amended(self, call: Call) -> None:
+        """A call already sent to the pages changed (a stream that ended early keeps what was sent): send it
+        again; the page replaces the call of the same number."""
+        for listener in list(self.listeners):
+            listener(call)
+
     def changed(self) -> None:
         """The rules or the queue changed: every page refreshes its Scenario tab."""
         for listener in list(self.listeners):

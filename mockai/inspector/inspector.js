@@ -84,6 +84,16 @@ function addOption(select, value) {
 }
 
 function add(c, fresh, size) {
+  const at = calls.findIndex((x) => x.seq === c.seq);
+  if (at >= 0) {  // sent again: the server changed it (a stream that ended early keeps what was sent)
+    c._chars = size || 0;
+    c.at = calls[at].at;
+    chars += c._chars - calls[at]._chars;
+    calls[at] = c;
+    redraw();
+    if (c.seq === selected) show(c);
+    return;
+  }
   c._chars = size || 0;
   calls.push(c);
   chars += c._chars;
