@@ -122,6 +122,7 @@ class MockAI:
         self.base_urls = strings("base_urls", base_urls, "a base URL")
         self.other_hosts = other_hosts
         self._patcher: Patcher | None = None
+        self._starts = 0  # start() calls not yet stopped: nested blocks of one mock patch until the outermost ends
         self._servers: list[ServerThread] = []
         if scenario is not None:
             self.load(scenario)
@@ -335,9 +336,13 @@ class MockAI:
 
         While it intercepts, an ``OPENAI_API_KEY`` is set when none is (the mock's ``api_key``, else a test
         key), so code that builds its own ``openai.OpenAI()`` works in a CI without a key; :meth:`stop` removes it.
+
+        Calls nest: ``with mock:`` inside ``with mock:`` (or inside a test that uses the ``mockai`` fixture, which
+        already intercepts) keeps intercepting until the outermost block ends.
         """
         from .patch import Patcher
 
+        self._starts += 1
         if self._patcher is None:
             self._patcher = Patcher(self.engine, base_urls=self.base_urls, other_hosts=self.other_hosts,
                                     api_key=self.engine.config.api_key or TEST_KEY)
@@ -351,7 +356,15 @@ class MockAI:
         return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
 
     def stop(self) -> None:
-        """Stop intercepting (see :meth:`start`)."""
+        """Stop intercepting (see :meth:`start`): when every :meth:`start` has had its ``stop``."""
+        self._starts = max(0, self._starts - 1)
+        if self._starts == 0:
+            self._unpatch()
+
+    def _unpatch(self) -> None:
+        """Stop intercepting whatever the count of :meth:`start` calls (the pytest fixture's teardown: a test that
+        started the mock without stopping it must not leave the next one patched)."""
+        self._starts = 0
         if self._patcher is not None:
             self._patcher.stop()
             self._patcher = None

@@ -691,6 +691,35 @@ def test_strict_mode_shows_its_diagnosis_when_the_test_fails_first(tester: pytes
     assert "never used" not in result.stdout.str()  # the unused rule is noise next to the real failure
 
 
+def test_a_block_of_the_fixtures_mock_inside_a_test_keeps_it_intercepting(tester: pytest.Pytester) -> None:
+    """``with mockai:`` in a test (its fixture already intercepts) unpatched the rest of the test; a test that
+    starts the mock again without stopping it does not leave the next test patched."""
+    tester.makepyfile("""
+        import openai, pytest
+
+        def ask():
+            return openai.OpenAI(max_retries=0, timeout=5).chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+        def test_nested(mockai):
+            with mockai:
+                pass
+            assert ask().choices
+            assert mockai.calls.call_count == 1
+
+        def test_started_and_left(mockai):
+            mockai.start()
+            assert ask().choices
+
+        def test_after(monkeypatch):
+            monkeypatch.setenv("OPENAI_API_KEY", "k")
+            with pytest.raises((openai.APIConnectionError, openai.AuthenticationError)):  # not the mock
+                ask()
+    """)
+    result = tester.runpytest()
+    result.assert_outcomes(passed=3)
+
+
 def test_a_wrong_key_401_says_which_key_the_mock_accepts(tester: pytest.Pytester) -> None:
     """The 401 names only the key sent, as the real API's does; the failure report says what the mock wanted."""
     tester.makepyfile("""

@@ -4,6 +4,7 @@ OpenAI and configured base URLs; other hosts fail or pass), and the respx side e
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -192,6 +193,25 @@ def test_patch_intercepts_configured_base_urls_even_with_a_path() -> None:
         assert content_of(local.chat.completions.create(model=MODEL, messages=MESSAGES)) == "local"
     assert [c.status for c in mock.calls] == [200, 200]
     assert [c.route for c in mock.calls] == ["chat", "chat"]
+
+
+def test_a_mock_entered_again_keeps_intercepting_until_its_outermost_block_ends() -> None:
+    """An inner ``with mock:`` (or ``mock.patch()``) unpatched everything when it ended: the rest of the outer block
+    went to the network and OPENAI_API_KEY was gone."""
+    mock = MockAI()
+    with mock:
+        client = openai.OpenAI(max_retries=0, timeout=5)
+        with mock:
+            pass
+        with mock.patch():
+            pass
+        assert "OPENAI_API_KEY" in os.environ
+        assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices
+    assert mock.calls.call_count == 1
+    # after the outermost block: no longer mocked (no network here; with one, the real API refuses the key)
+    with pytest.raises((openai.APIConnectionError, openai.AuthenticationError)):
+        openai.OpenAI(api_key="k", max_retries=0, timeout=5).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert mock.calls.call_count == 1
 
 
 def test_base_url_prefix_is_matched_on_a_path_boundary() -> None:
