@@ -10,6 +10,7 @@ import contextlib
 import json
 import multiprocessing
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -25,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 from test_cli import Served
 
+import mockai.shared
 from mockai.cli import main
 from mockai.engine import Config, Engine, HTTPRequest
 from mockai.shared import Backend, StateError, StateUnavailable, open_backend
@@ -80,9 +82,21 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server would act on SIGTERM only once continued
             self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
+
+    def pause(self) -> None:
+        """Stop answering without refusing (SIGSTOP): the kernel still accepts connections and takes in commands,
+        and nothing replies, as with a server that hangs or a firewall that drops its packets."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Answer again (SIGCONT), the commands sent meanwhile included."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture
@@ -611,6 +625,81 @@ def test_a_state_that_fails_at_run_time_is_a_503_and_the_call_is_kept_locally(tm
     with sqlite3.connect(tmp_path / "state.db") as db:  # ids can no longer be counted: 503 before any reply
         db.execute("DROP TABLE seen")
     assert chat(engine, "Third").status == 503
+
+
+@contextlib.contextmanager
+def not_answering(url: str, request: pytest.FixtureRequest) -> Iterator[None]:
+    """The store at ``url`` stops answering without refusing: its redis-server is stopped (SIGSTOP), or another
+    connection (as another process would) holds the SQLite file's write lock."""
+    if url.startswith("redis"):
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.pause()
+        try:
+            yield
+        finally:
+            server.resume()
+        return
+    locker = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
+def test_a_store_that_stops_answering_costs_a_request_one_timeout_in_all(
+        state_url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request makes several operations on the state (its count and journal entry, a stored response, the 503's
+    request id). When the store stops answering, the first of them waits TIMEOUT; the rest, and every other
+    request's for BACKOFF seconds after it, fail at once: each request gets its 503 after one timeout at most,
+    requests answered together included, not one timeout per operation. Once the store answers, so do requests."""
+    import asyncio
+
+    timeout = 1.0  # an operation that waits twice as long fails below
+    monkeypatch.setattr(mockai.shared, "TIMEOUT", timeout)  # read when the backend's connections are made
+    engine = Engine(Config(state=state_url))
+    sharing = engine.shared
+    assert isinstance(sharing, Sharing)
+    assert chat(engine, "Before").status == 200
+    respond = HTTPRequest("POST", "/v1/responses", headers=AUTH, body=b'{"model": "gpt-4o-mini", "input": "Hi"}')
+
+    async def together(n: int) -> list[Any]:
+        try:
+            return await asyncio.gather(*(engine.handle_async(HTTPRequest(
+                "POST", "/v1/chat/completions", headers=AUTH, body=json.dumps(
+                    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Together {i}"}]}).encode()))
+                for i in range(n)))
+        finally:
+            await sharing.backend.aclose()
+
+    with not_answering(state_url, request):
+        waited = []
+        for ask in (lambda: chat(engine, "During"), lambda: engine.handle(respond), lambda: chat(engine, "Again")):
+            started = time.monotonic()
+            res = ask()
+            waited.append(time.monotonic() - started)
+            assert res.status == 503
+            assert res.json()["error"]["code"] == "state_unavailable"
+        assert waited[0] < timeout + 0.5, f"{waited[0]:.2f} s: one timeout, not one for each operation"
+        assert sum(waited[1:]) < 0.5, f"{waited}: after it, the requests failed at once"
+        time.sleep(mockai.shared.BACKOFF + 0.1)  # past the back-off: the store is tried again, and still silent
+        started = time.monotonic()
+        answers = asyncio.run(together(8))
+        took = time.monotonic() - started
+        assert [a.status for a in answers] == [503] * 8
+        assert took < timeout + 0.5, f"{took:.2f} s for 8 requests answered together: one timeout for them all"
+        message = answers[-1].json()["error"]["message"]
+        assert f"waited {timeout:g} s in vain" in message
+        assert "then the store is tried again" in message
+    deadline = time.monotonic() + mockai.shared.BACKOFF + 2
+    while (res := chat(engine, "After")).status != 200:  # answered 503 at once until the back-off is over
+        assert res.json()["error"]["code"] == "state_unavailable"
+        assert time.monotonic() < deadline, "the store answers again, requests did not"
+        time.sleep(0.05)
+    assert engine.handle(respond).status == 200
+    assert chat(engine, "Before").status == 200
+    sharing.backend.close()
 
 
 def test_one_process_keeps_its_memory_objects() -> None:

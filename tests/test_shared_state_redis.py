@@ -18,6 +18,7 @@ import openai
 import pytest
 from test_shared_state import RedisServer, ask_control, redis_server, serving
 
+from mockai.shared import BACKOFF, TIMEOUT
 from mockai.shared.redis_state import PREFIX
 
 __all__ = ["redis_server"]  # the fixture, used here
@@ -125,6 +126,56 @@ def test_redis_going_away_is_a_prompt_503_then_service_resumes(redis_server: Red
         assert ask(client, "Hi")
         _, calls = ask_control(served, "GET", "calls")
         assert [c["status"] for c in calls["data"]] == [200], "what Redis lost is gone; what it answered since is kept"
+
+
+def test_a_redis_that_stops_answering_costs_a_request_one_timeout_then_service_resumes(
+        redis_server: RedisServer) -> None:
+    """A Redis that hangs (stopped, or a firewall dropping its packets) refuses nothing: each operation waits for
+    the socket timeout. A request makes several (its journal entry, a stored response, the 503's request id); the
+    first waits TIMEOUT and the rest fail at once, as do those of the requests answered meanwhile, so each gets its
+    503 within about TIMEOUT (it took one TIMEOUT per operation: 20 s). Once Redis answers, requests do again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving("--state", redis_server.url) as served, openai.OpenAI(
+            api_key="sk-test", base_url=served.base_url, max_retries=0, timeout=TIMEOUT + 1.5) as client:
+        assert ask(client, "Hi")
+        calls = served.base_url.removesuffix("/v1") + "/_mockai/calls"
+        asks: list[Any] = [
+            lambda: ask(client, "Hi"),
+            lambda: "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "a stream"}], stream=True)),
+            lambda: client.responses.create(model="gpt-4o-mini", input="Remember teal."),
+            lambda: httpx.get(calls, timeout=TIMEOUT + 1.5).raise_for_status(),
+        ]
+
+        def timed(run: Any) -> tuple[float, Any]:
+            started = time.monotonic()
+            try:
+                run()
+            except (openai.APIStatusError, httpx.HTTPStatusError) as exc:
+                return time.monotonic() - started, exc
+            raise AssertionError("answered while Redis is stopped")
+
+        redis_server.pause()
+        try:
+            with ThreadPoolExecutor(len(asks)) as pool:  # all at once
+                answered = list(pool.map(timed, asks))
+            alone = timed(lambda: ask(client, "Hi again"))  # one more, after them
+        finally:
+            redis_server.resume()
+        for took, error in [*answered, alone]:
+            status = error.status_code if isinstance(error, openai.APIStatusError) else error.response.status_code
+            assert status == 503, error
+            assert took < TIMEOUT + 1.5, f"{took:.1f} s: not one timeout per operation"
+        assert answered[0][1].code == "state_unavailable"
+        assert alone[0] < 1, f"{alone[0]:.1f} s: a request right after the timeout fails at once"
+        deadline = time.monotonic() + BACKOFF + 3
+        while (back := served.chat("Back"))[0] != 200:  # 503 at once until the back-off is over, then Redis is asked
+            assert back[1]["error"]["code"] == "state_unavailable"
+            assert time.monotonic() < deadline, "Redis answers again, the replica does not"
+            time.sleep(0.1)
+        assert client.responses.create(model="gpt-4o-mini", input="Remember teal.").output_text
+        assert ask_control(served, "GET", "calls")[0] == 200
 
 
 def test_the_redis_keys_are_namespaced(redis_server: RedisServer) -> None:

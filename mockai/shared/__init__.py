@@ -19,7 +19,7 @@ writer across processes (an append-only journal file folded in under a directory
 
 Every structure is bounded as in one process. A backend that cannot be reached raises :class:`StateUnavailable`:
 an :class:`~mockai.errors.APIError` answered as a 503 in OpenAI's envelope, never a hang (every wait has a
-timeout).
+timeout, and a request waits for a store that does not answer at most once: :class:`Outage`).
 
 >>> backend = open_backend("sqlite:///:memory:")
 >>> backend.incr("calls"), backend.incr("calls")
@@ -36,6 +36,7 @@ timeout).
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ Keep = tuple[bytes, "tuple[str, int, str, bytes, int, tuple[int, int]] | None"]
 
 SCHEMES = ("sqlite", "redis")
 TIMEOUT = 5.0  # seconds any one operation on the shared state may wait (a lock, a connection) before it fails
+BACKOFF = 1.0  # seconds operations fail at once after one waited TIMEOUT in vain, before the store is tried again
 
 
 class StateError(Exception):
@@ -62,6 +64,50 @@ class StateUnavailable(APIError):
         super().__init__(503, f"mockai's shared state ({url}) is unavailable: {reason}. The request was not "
                               "answered; retry once the store is back.", type="server_error",
                          code="state_unavailable", headers={"x-should-retry": "true", "retry-after": "1"})
+
+
+class Outage:
+    """Fail fast while the store is known not to answer.
+
+    An operation that waited :data:`TIMEOUT` in vain (Redis stopped answering; another process holds SQLite's write
+    lock) trips it: for :data:`BACKOFF` seconds from then on, every operation that would wait the same way fails at
+    once (:meth:`check`), the rest of that request's and every other request's, on every thread and event loop.
+    The first operation after that tries the store again: one that answers is used from then on, one that still
+    does not costs that operation's request one more wait. So however many operations a request makes, it waits for
+    a store that does not answer at most :data:`TIMEOUT` in all (then a little: the operations that fail at once).
+
+    No lock: the state is one float, written whole. Two threads tripping it together both set about the same time.
+
+    >>> outage = Outage("redis://:pw@host:6379/0")
+    >>> outage.check()  # nothing waited in vain yet
+    >>> error = outage.tripped("Timeout reading from host:6379")  # raised by the operation that waited
+    >>> try:
+    ...     outage.check()  # the next one, at once
+    ... except StateUnavailable as err:
+    ...     print(err.status, err.code, err.message[:63])
+    503 state_unavailable mockai's shared state (redis://:***@host:6379/0) is unavailable
+    """
+
+    __slots__ = ("reason", "until", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = shown_url(url)
+        self.until = 0.0  # the time.monotonic() before which operations fail at once (0: never tripped)
+        self.reason = ""
+
+    def check(self) -> None:
+        """Raise :class:`StateUnavailable` while the store is known not to answer. Callers on the request path test
+        ``until`` first (``if outage.until: outage.check()``): nothing more is paid before the first outage."""
+        if time.monotonic() < self.until:
+            raise StateUnavailable(self.url, self.reason)
+
+    def tripped(self, exc: object) -> StateUnavailable:
+        """An operation waited in vain and failed with ``exc``: the error to raise for it. Operations fail at once
+        for :data:`BACKOFF` seconds from now."""
+        self.reason = (f"an operation waited {TIMEOUT:g} s in vain ({exc}); operations fail at once for {BACKOFF:g} s "
+                       "after that, then the store is tried again")
+        self.until = time.monotonic() + BACKOFF
+        return StateUnavailable(self.url, self.reason)
 
 
 class Backend(ABC):

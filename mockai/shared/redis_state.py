@@ -3,7 +3,10 @@
 Every update that reads before it writes is one Lua script (run atomically by the server) or a ``WATCH``/``MULTI``
 transaction retried on conflict (:meth:`RedisBackend.transact`), so replicas never double-spend a rate limit or
 serve a queued reply twice. Keys start with ``mockai:2:`` (the version of their format). Every call has a socket timeout
-(:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang.
+(:data:`~mockai.shared.TIMEOUT`) and is not retried: a server that is gone is a 503 at once, never a hang. A server
+that stops answering (stopped, or its packets dropped) costs the call that meets it one timeout; the calls after it
+fail at once for :data:`~mockai.shared.BACKOFF` seconds (:class:`~mockai.shared.Outage`), so a request waits at most
+one timeout in all, and one call after that tries the server again.
 
 An ordinary request makes one ``EVALSHA``: has the script changed, how often was this request seen, and its
 journal entry (:meth:`RedisBackend.commit`). Under ``mockai serve`` the requests answered while one round trip is
@@ -23,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable, shown_url
+from .. import shared
+from . import Backend, Keep, Outage, StateError, StateUnavailable, shown_url
 
 R = TypeVar("R")
 PREFIX = "mockai:2:"  # the format's version is in the keys: another format's keys are never read as this one's
@@ -172,13 +176,16 @@ class RedisBackend(Backend):
             raise StateError(f"--state {shown_url(url)} needs the redis client library: pip install "
                              "'pytest-mockai[redis]' (or pip install redis)") from None
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self._timeout = redis.TimeoutError  # waited the whole timeout: the server does not answer (see Outage)
+        self._outage = Outage(url)
         self._reply_error = redis.ResponseError
         self._closed = redis.ConnectionError
         self._watch_error = redis.WatchError
         try:
             # No retries: a store that is gone must be a prompt 503, not a request held for seconds.
-            self.client: Any = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-                                               retry=None, retry_on_timeout=False, health_check_interval=0)
+            self.client: Any = redis.Redis.from_url(url, socket_timeout=shared.TIMEOUT,
+                                                    socket_connect_timeout=shared.TIMEOUT, retry=None,
+                                                    retry_on_timeout=False, health_check_interval=0)
             self.client.ping()
         except (ValueError, redis.RedisError) as exc:
             raise StateError(f"--state {shown_url(url)}: cannot reach Redis ({exc}); start it, or check the host, "
@@ -229,8 +236,13 @@ class RedisBackend(Backend):
         return conn.read_response()
 
     def _call(self, run: Callable[[], R]) -> R:
+        outage = self._outage
+        if outage.until:  # a call timed out lately: fail at once until it is time to try again
+            outage.check()
         try:
             return run()
+        except self._timeout as exc:
+            raise outage.tripped(exc) from None
         except self._errors as exc:
             raise StateUnavailable(shown_url(self.url), exc) from None
 
@@ -280,7 +292,7 @@ class RedisBackend(Backend):
 
     def transact(self, key: str, update: Callable[[Any | None], tuple[Any | None, R]]) -> R:
         name = PREFIX + key
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + shared.TIMEOUT
 
         def attempt() -> tuple[bool, R | None]:
             with self.client.pipeline() as pipe:
@@ -303,7 +315,7 @@ class RedisBackend(Backend):
             if done:
                 return result  # type: ignore[return-value]  # set whenever done
             if time.monotonic() > deadline:
-                raise StateUnavailable(shown_url(self.url), f"{key} kept changing under us for {TIMEOUT} s")
+                raise StateUnavailable(shown_url(self.url), f"{key} kept changing under us for {shared.TIMEOUT} s")
 
     # --- the journal ------------------------------------------------------------------------------------------
 
@@ -345,12 +357,15 @@ class RedisBackend(Backend):
         if call is None:
             return super().keep_many(items, max_items, max_bytes)
         keys, args = call
+        outage = self._outage
+        if outage.until:
+            outage.check()
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:  # a client belongs to the loop it was made on
             import redis.asyncio
 
             self._async = loop, redis.asyncio.Redis.from_url(
-                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=None,
+                self.url, socket_timeout=shared.TIMEOUT, socket_connect_timeout=shared.TIMEOUT, retry=None,
                 retry_on_timeout=False, health_check_interval=0)
         client = self._async[1]
 
@@ -367,6 +382,8 @@ class RedisBackend(Backend):
             except self._closed:  # its connection died with a server that restarted since: once more, anew
                 await client.connection_pool.disconnect()
                 got = await run()
+        except self._timeout as exc:
+            raise outage.tripped(exc) from None
         except self._errors as exc:
             raise StateUnavailable(shown_url(self.url), exc) from None
         return self._kept(items, got)

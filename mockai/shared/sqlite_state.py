@@ -4,7 +4,10 @@ The file is in WAL mode (readers never wait for the writer) with ``synchronous=O
 file before it returns, so a worker that dies, or is killed, loses nothing it committed; only a crash of the
 machine itself may lose the last transactions (no ``fsync``), which a test server can afford, and which makes a
 write cost about 25 µs instead of about 80. Writes take the file's write lock (``BEGIN IMMEDIATE``), waiting at
-most :data:`~mockai.shared.TIMEOUT` seconds for it. Each thread has its own connection.
+most :data:`~mockai.shared.TIMEOUT` seconds for it; once one waited that long in vain (another process holds the
+lock), writes fail at once for :data:`~mockai.shared.BACKOFF` seconds (:class:`~mockai.shared.Outage`), so a request
+waits for the lock at most once. Reads never wait for the writer (WAL) and are not held back. Each thread has its own
+connection.
 
 An ordinary request commits once: its ids' occurrence count (with the check that the script did not change) and its
 journal entry, in one transaction (:meth:`~mockai.shared.Backend.commit`); under ``mockai serve`` the requests
@@ -30,7 +33,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from . import TIMEOUT, Backend, Keep, StateError, StateUnavailable
+from .. import shared
+from . import Backend, Keep, Outage, StateError, StateUnavailable
 
 R = TypeVar("R")
 
@@ -67,6 +71,7 @@ class SQLiteBackend(Backend):
         if not self.path:
             raise StateError(f"--state {url}: name a file, e.g. sqlite:///mockai-state.db")
         self._local = threading.local()
+        self._outage = Outage(url)  # a write waited TIMEOUT for the lock in vain: the next ones fail at once
         self._appends = 0
         self._new_keys = 0
         try:
@@ -86,7 +91,7 @@ class SQLiteBackend(Backend):
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=TIMEOUT, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=shared.TIMEOUT, isolation_level=None, check_same_thread=False)
             if self.path != ":memory:":
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
@@ -96,11 +101,14 @@ class SQLiteBackend(Backend):
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; a failure of the file is a :class:`StateUnavailable`."""
+        outage = self._outage
+        if outage.until:
+            outage.check()
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StateUnavailable(self.url, exc) from None
+            raise self._failed(exc) from None
         try:
             yield conn
             conn.execute("COMMIT")
@@ -108,8 +116,15 @@ class SQLiteBackend(Backend):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise StateUnavailable(self.url, exc) from None
+                raise self._failed(exc) from None
             raise
+
+    def _failed(self, exc: sqlite3.Error) -> StateUnavailable:
+        """The error for a write that failed with ``exc``; one that waited for the write lock in vain (SQLite says
+        "database is locked" once the busy timeout is over) trips the outage."""
+        if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("database is locked"):
+            return self._outage.tripped(exc)
+        return StateUnavailable(self.url, exc)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         try:
@@ -119,10 +134,13 @@ class SQLiteBackend(Backend):
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         """One statement, its own transaction (autocommit)."""
+        outage = self._outage
+        if outage.until:
+            outage.check()
         try:
             return self._connection().execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StateUnavailable(self.url, exc) from None
+            raise self._failed(exc) from None
 
     # --- counters ---------------------------------------------------------------------------------------------
 
