@@ -120,9 +120,11 @@ class MockAI:
         self.engine = Engine(config)
         self.assert_all_called = assert_all_called
         self.base_urls = strings("base_urls", base_urls, "a base URL")
+        if other_hosts not in ("fail", "pass"):  # (checked again by the Patcher; here so it fails now, not later)
+            raise ValueError(f"other_hosts must be 'fail' or 'pass', not {other_hosts!r}")
         self.other_hosts = other_hosts
         self._patcher: Patcher | None = None
-        self._starts = 0  # start() calls not yet stopped: nested blocks of one mock patch until the outermost ends
+        self._blocks: list[bool] = []  # for each open `with mock:` block, whether it started the patching
         self._servers: list[ServerThread] = []
         if scenario is not None:
             self.load(scenario)
@@ -337,12 +339,12 @@ class MockAI:
         While it intercepts, an ``OPENAI_API_KEY`` is set when none is (the mock's ``api_key``, else a test
         key), so code that builds its own ``openai.OpenAI()`` works in a CI without a key; :meth:`stop` removes it.
 
-        Calls nest: ``with mock:`` inside ``with mock:`` (or inside a test that uses the ``mockai`` fixture, which
-        already intercepts) keeps intercepting until the outermost block ends.
+        ``start()`` is idempotent and ``stop()`` stops. A ``with mock:`` block stops only what it started: inside
+        another ``with mock:``, or in a test that uses the ``mockai`` fixture (which already intercepts), it leaves
+        the mock intercepting when it ends.
         """
         from .patch import Patcher
 
-        self._starts += 1
         if self._patcher is None:
             self._patcher = Patcher(self.engine, base_urls=self.base_urls, other_hosts=self.other_hosts,
                                     api_key=self.engine.config.api_key or TEST_KEY)
@@ -350,40 +352,41 @@ class MockAI:
         return self
 
     def respx_side_effect(self, request: httpx.Request) -> httpx.Response:
-        """Answer a respx route: ``respx.route(host="api.openai.com").mock(side_effect=mock.respx_side_effect)``."""
-        from .transport import to_engine, to_httpx
+        """Answer a respx route: ``respx.route(host="api.openai.com").mock(side_effect=mock.respx_side_effect)``.
+        A request under one of ``base_urls`` (a gateway's ``https://gw/proxy/v1``) loses that path's prefix, as in
+        patch mode."""
+        from .patch import Patcher
+        from .transport import to_httpx
 
-        return to_httpx(self.engine.handle(to_engine(request, request.read())), request)
+        patcher = Patcher(self.engine, base_urls=self.base_urls)
+        http = patcher.engine_request(request, request.read(), patcher.prefix(str(request.url)) or "")
+        return to_httpx(self.engine.handle(http), request)
 
     def stop(self) -> None:
-        """Stop intercepting (see :meth:`start`): when every :meth:`start` has had its ``stop``."""
-        self._starts = max(0, self._starts - 1)
-        if self._starts == 0:
-            self._unpatch()
-
-    def _unpatch(self) -> None:
-        """Stop intercepting whatever the count of :meth:`start` calls (the pytest fixture's teardown: a test that
-        started the mock without stopping it must not leave the next one patched)."""
-        self._starts = 0
+        """Stop intercepting (see :meth:`start`)."""
         if self._patcher is not None:
             self._patcher.stop()
             self._patcher = None
 
     @contextmanager
     def patch(self) -> Iterator[MockAI]:
-        """``with mock.patch():`` intercepts like :meth:`start` for the block."""
+        """``with mock.patch():`` intercepts like :meth:`start` for the block (see :meth:`start` for nesting)."""
+        started = self._patcher is None
         self.start()
         try:
             yield self
         finally:
-            self.stop()
+            if started:
+                self.stop()
 
     def __enter__(self) -> MockAI:
+        self._blocks.append(self._patcher is None)
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         __tracebackhide__ = True
-        self.stop()
+        if self._blocks.pop() if self._blocks else True:
+            self.stop()
         if et is None:
             self.verify()
 

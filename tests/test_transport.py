@@ -214,6 +214,23 @@ def test_a_mock_entered_again_keeps_intercepting_until_its_outermost_block_ends(
     assert mock.calls.call_count == 1
 
 
+def test_a_respx_route_to_a_gateway_base_url_reaches_the_mock_as_patch_mode_does() -> None:
+    respx = pytest.importorskip("respx")
+    mock = MockAI(base_urls="https://gw.test/proxy/v1")
+    mock.queue("through the gateway")
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="gw.test").mock(side_effect=mock.respx_side_effect)
+        reply = httpx.post("https://gw.test/proxy/v1/chat/completions", headers={"authorization": "Bearer k"},
+                           json={"model": MODEL, "messages": MESSAGES})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"] == "through the gateway"
+
+
+def test_other_hosts_is_checked_when_the_mock_is_made() -> None:
+    with pytest.raises(ValueError, match="other_hosts must be 'fail' or 'pass', not 'nope'"):
+        MockAI(other_hosts="nope")  # type: ignore[arg-type]
+
+
 def test_base_url_prefix_is_matched_on_a_path_boundary() -> None:
     patcher = Patcher(MockAI().engine, base_urls=["https://gw.test/v1"])
     assert patcher.intercepts("https://gw.test/v1/chat/completions")

@@ -326,7 +326,7 @@ def mockai(request: pytest.FixtureRequest, _mockai_instance: MockAI,
     try:
         yield mock
     finally:
-        mock._unpatch()  # every start() of the test's too
+        mock.stop()
 
 
 @pytest.fixture
