@@ -315,7 +315,7 @@ class DeliveredResponse(Response):
         self.res = res
         self.delivery = delivery
         self.sent_only = sent_only
-        self.sent = 0  # bytes of the body handed to the server so far
+        self.sent = -1  # bytes of the body handed to the server so far; -1 until the head is sent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         d = self.delivery
@@ -367,6 +367,7 @@ class DeliveredResponse(Response):
         if self.res.events is None and not cut:
             headers.append((b"content-length", str(len(self.res.body)).encode()))
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        self.sent = 0
         for piece in _pieces(events, d):
             if isinstance(piece, float):
                 if await pause(piece):

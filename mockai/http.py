@@ -139,13 +139,17 @@ class Delivery:
 
 def sent_part(res: HTTPResponse, sent: int) -> HTTPResponse:
     """``res`` as far as its first ``sent`` bytes of body: the whole events among them, then the part of the next
-    one; the delivery says the connection ended there.
+    one; the delivery says the connection ended there. ``sent`` -1: not even the head was sent, so no status
+    either (0, as for a connection reset before any answer).
 
     >>> res = HTTPResponse(200, {}, events=[b"data: 1\\n\\n", b"data: 2\\n\\n"])
     >>> sent_part(res, 13).events
     [b'data: 1\\n\\n', b'data']
     """
     d = dataclasses.replace(res.delivery or Delivery(), cut_after=None)
+    if sent < 0:
+        return dataclasses.replace(res, status=0, headers={}, body=b"", events=None,
+                                   delivery=dataclasses.replace(d, cut_after=0))
     if res.events is None:
         return dataclasses.replace(res, body=res.body[:sent], delivery=dataclasses.replace(d, cut_after=0))
     events: list[bytes] = []

@@ -277,6 +277,19 @@ def test_a_stream_the_client_left_is_journaled_as_far_as_it_was_sent() -> None:
     assert "the client left after" in mock.calls.transcript()
 
 
+def test_a_reply_the_client_left_before_its_head_is_journaled_as_never_answered() -> None:
+    mock = MockAI(seed=5, latency={"ttft": 1.5, "per_token": 0, "jitter": 0})
+    with mock.serve() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=0.3) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/chat/completions", json=body())
+        deadline = time.monotonic() + 5
+        while mock.calls.last.ended is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    call = mock.calls.last
+    assert (call.ended, call.status, call.response.content()) == ("client", 0, b"")
+    assert call.reply is not None  # what was planned stays in the reply
+
+
 def test_a_stream_cut_short_by_the_server_stopping_is_journaled_as_far_as_it_was_sent() -> None:
     mock = MockAI(seed=5, latency={"ttft": 0, "per_token": 0.15, "jitter": 0})
     server = mock.serve().start()
