@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 import re
 from typing import TYPE_CHECKING
 
 from .errors import APIError
-from .generate import Generator, rng_for
+from .generate import Generator, rng_for, schema_budget
 from .prompt import Prompt
 from .reply import Reply
 from .response_shapes import SeededSplit, draw_drafted, space_of
-from .schema import SchemaError
+from .schema import RandomSource, SchemaError
 from .shapes import SeededSource, Source, draw_reply, space_for
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Fuzzer(Generator):
     name = "fuzz"
 
     def generate(self, prompt: Prompt, *, key: bytes, seed: int) -> Reply:
+        self.check_schemas(prompt, key=key, seed=seed)
         src = SeededSource(rng_for(key, seed, "fuzz"))
         try:
             if prompt.api == "responses":
@@ -72,6 +74,26 @@ class Fuzzer(Generator):
         except (SchemaError, LookupError, TypeError, ValueError, RecursionError) as exc:
             reason = "its $ref recursion has no end" if isinstance(exc, RecursionError) else str(exc) or repr(exc)
             raise APIError(400, f"Invalid schema: {reason}.", code="invalid_json_schema") from None
+
+    def check_schemas(self, prompt: Prompt, *, key: bytes, seed: int) -> None:
+        """Make a value for every schema a reply to ``prompt`` may follow (the response format's, each callable
+        function's parameters), whatever this reply turns out to be: a schema no value satisfies is the default
+        generator's 400 (its message, ``param`` and ``code``) on every request, not only on those that happen
+        to draw JSON or a call."""
+        rng = rng_for(key, seed, "fuzz-schemas")  # its own draws: the reply's stay as they were
+        budget = schema_budget(prompt)
+        fmt = prompt.format
+        if fmt is not None and fmt.kind == "json_schema":
+            self._from_schema(fmt.schema or {"type": "object"}, rng, fmt.strict, f"{fmt.param} '{fmt.name}'",
+                              fmt.param, "invalid_json_schema", budget=budget)
+        for tool in prompt.callable_tools():
+            if not tool.custom:
+                self._from_schema(tool.parameters or {"type": "object", "properties": {}}, rng, tool.strict,
+                                  f"function '{tool.name}'", tool.param, "invalid_function_parameters",
+                                  budget=budget)
+
+    def _source(self, rng: random.Random) -> RandomSource:
+        return SeededSource(rng)  # an empty enum reads as one, as every other schema error does
 
 
 def fragment_sizes(src: Source, data: bytes) -> list[int]:

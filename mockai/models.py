@@ -118,7 +118,7 @@ _DATED = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
 
 # Reasoning tokens a reply spends before it answers, by effort: bands that do not overlap, so more effort
 # always reasons longer; where in its band a request falls is drawn from the request and the seed.
-_EFFORT_TOKENS: dict[str, tuple[int, int]] = {
+EFFORT_TOKENS: dict[str, tuple[int, int]] = {
     "minimal": (4, 15), "low": (16, 31), "medium": (32, 127), "high": (128, 383), "xhigh": (384, 767),
     "max": (768, 1535),
 }
@@ -169,7 +169,7 @@ def reasoning_tokens(model: str, requested: str | None, key: bytes, seed: int, i
     >>> reasoning_tokens("gpt-4o", None, b"k", 0, 0), reasoning_tokens("gpt-5.1", None, b"k", 0, 0)
     (0, 0)
     """
-    band = _EFFORT_TOKENS.get(effort(model, requested) or "none")
+    band = EFFORT_TOKENS.get(effort(model, requested) or "none")
     if band is None:
         return 0
     digest = hashlib.sha256(b"reasoning|%d|%s|%d" % (seed, key, index)).digest()

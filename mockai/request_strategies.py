@@ -20,7 +20,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from .enums import IMAGE_DETAILS, REASONING_EFFORTS, SERVICE_TIERS, VERBOSITIES
-from .schema import WORDS
+from .schema import WORDS, SchemaError
 from .shapes import MAX_WORD, WORD_CATEGORIES
 from .wire import METADATA_MAX_KEY, METADATA_MAX_KEYS, METADATA_MAX_VALUE
 
@@ -58,6 +58,8 @@ class HypothesisSource:
         return bool(self.draw(st.integers(0, 99)) >= round(100 * (1 - p)))
 
     def choice(self, options: Sequence[T]) -> T:
+        if not options:  # as SeededSource: only a schema asks for a choice among none (an empty enum)
+            raise SchemaError("an empty enum admits no value")
         return options[self.integer(0, len(options) - 1)] if len(options) > 1 else options[0]
 
     def word(self) -> str:

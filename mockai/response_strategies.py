@@ -276,7 +276,16 @@ def _space(*, tools: Sequence[Mapping[str, Any]] | None, tool_choice: str | Mapp
     schema: Mapping[str, Any] | None = None
     strict = json_object = False
     if text_format is not None:
+        if not isinstance(text_format, Mapping):
+            raise fail(f"text_format must be a dict such as {{'type': 'json_object'}}, got {text_format!r}")
         kind = text_format.get("type")
+        if kind == "json_schema" and ("json_schema" in text_format or not isinstance(text_format.get("schema"),
+                                                                                    (Mapping, bool))):
+            # The server's 400 for the same body: "Missing required parameter: 'text.format.schema'".
+            nested = (" (a nested {'type', 'json_schema': {...}} is chat completions' response_format shape)"
+                      if "json_schema" in text_format else "")
+            raise fail("text_format of type 'json_schema' is flat in the Responses API: {'type': 'json_schema', "
+                       f"'name': ..., 'schema': {{...}}, 'strict': True}}; got {dict(text_format)!r}{nested}")
         if kind == "json_schema":
             schema, strict = text_format.get("schema") or {"type": "object"}, bool(text_format.get("strict"))
             try:

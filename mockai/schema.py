@@ -243,6 +243,8 @@ class _Builder:
         if "const" in schema:
             return self.leaf(schema["const"])
         if "enum" in schema:
+            if not schema["enum"]:
+                raise SchemaError("an empty enum admits no value")
             return self.leaf(self.src.choice(list(schema["enum"])))
         for key in ("anyOf", "oneOf"):
             if key in schema:

@@ -32,20 +32,24 @@ import json
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from . import schema, streaming, tokens
 from .generate import compact, cut_at_stop, cut_to_tokens
+from .models import EFFORT_TOKENS, family
 from .prompt import Prompt
 from .reply import Choice, Reply, TokenLogprob, ToolCall
 from .streaming import Meta
 
+T = TypeVar("T")
 Kind = Literal["text", "tools", "refusal"]
 KINDS: tuple[Kind, ...] = ("text", "tools", "refusal")
 TEXT_FINISHES = ("stop", "length", "content_filter")
 TOOL_FINISHES = ("tool_calls", "length")
 FINISHES = ("stop", "length", "tool_calls", "content_filter")
 MAX_TOOL_CALLS = 3
+# The most reasoning tokens a choice spends: the top of the highest effort's band, as the generator draws them.
+MAX_REASONING_TOKENS = max(hi for _, hi in EFFORT_TOKENS.values())
 MAX_ATOMS = 2000
 
 # Pieces of text with a history of breaking clients: multi-byte, joined, combining, right-to-left, invisible.
@@ -89,6 +93,11 @@ class SeededSource(schema.RandomSource):
     >>> SeededSource(random.Random(1)).integer(1, 6)
     2
     """
+
+    def choice(self, options: Sequence[T]) -> T:
+        if not options:  # only a schema asks for a choice among none: an empty enum (or list of types)
+            raise schema.SchemaError("an empty enum admits no value")
+        return super().choice(options)
 
     def char(self) -> str:
         lo, hi = self.choice(_CHAR_RANGES)
@@ -249,7 +258,9 @@ def draw_choice(src: Source, space: ReplySpace) -> Choice:
         while preface and any(s in preface for s in space.stop):  # text before the calls never holds a stop
             for s in space.stop:
                 preface = preface.replace(s, "")
-        choice = Choice(content=preface, tool_calls=calls, finish_reason="tool_calls")
+        # No text before the calls is content null, never "": the real API's message (and the generator's), and
+        # a stream whose first delta has content null, as the generator streams its calls.
+        choice = Choice(content=preface or None, tool_calls=calls, finish_reason="tool_calls")
         finish = src.choice([f for f in TOOL_FINISHES if f in space.finish_reasons])
         if finish == "length":
             keep = src.integer(0, len(calls) - 1)
@@ -288,6 +299,9 @@ def draw_reply(src: Source, space: ReplySpace) -> SplitReply:
 
 
 def _logprob(src: Source, token: str, top_n: int) -> TokenLogprob:
+    """A token's logprob and its ``top_n`` most likely alternatives: the token itself first, then others less
+    likely; none at all for ``top_n`` 0 (``top_logprobs`` 0 or unset), as the real API and the generator's
+    :func:`~mockai.generate.logprobs_for` send ``"top_logprobs": []``."""
     lp = -src.integer(0, 400_000) / 100_000
     top = [(token, lp)]
     while len(top) < top_n:
@@ -295,23 +309,32 @@ def _logprob(src: Source, token: str, top_n: int) -> TokenLogprob:
         if any(alt == t for t, _ in top):
             alt += str(len(top))  # distinct by construction, however the words shrink
         top.append((alt, top[-1][1] - src.integer(1, 300_000) / 100_000))
-    return TokenLogprob(token, lp, top)
+    return TokenLogprob(token, lp, top[:top_n])
+
+
+def reasons(model: str) -> bool:
+    """Whether ``model`` is a reasoning model (``reasoning_tokens`` in its usage)."""
+    fam = family(model)
+    return fam is not None and fam.reasoning
 
 
 def draw_meta(src: Source, reply: Reply, space: ReplySpace) -> Meta:
-    """Ids, clock, model, fingerprint and usage, as the real API would send them with ``reply``."""
+    """Ids, clock, model, fingerprint and usage, as the real API would send them with ``reply``: a reasoning
+    model's reasoning tokens (0 to :data:`MAX_REASONING_TOKENS` a choice, within ``max_tokens``) are counted
+    within ``completion_tokens``."""
     model = space.model or src.choice(MODELS)
     prompt = src.integer(1, 4000)
     completion = sum(c.completion_tokens() for c in reply.choices)
-    usage = {
+    details = {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
+               "rejected_prediction_tokens": 0}
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": src.integer(0, prompt // 64) * 64, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
-                                      "rejected_prediction_tokens": 0},
+        "completion_tokens_details": details,
     }
-    return Meta(
+    meta = Meta(
         id="chatcmpl-" + _b62(src, 29),
         created=src.integer(1_700_000_000, 1_800_000_000),
         model=model,
@@ -320,6 +343,39 @@ def draw_meta(src: Source, reply: Reply, space: ReplySpace) -> Meta:
         usage=usage,
         include_usage=space.include_usage,
     )
+    if reasons(model):
+        thinking = 0
+        for choice in reply.choices:
+            # None at all now and then (as at effort "none"); and that is what it shrinks to.
+            drawn = src.integer(0, MAX_REASONING_TOKENS) if src.boolean(0.8) else 0
+            if space.max_tokens is not None:  # the limit holds reasoning and visible tokens together
+                drawn = min(drawn, max(space.max_tokens - choice.completion_tokens(), 0))
+            thinking += drawn
+        usage["completion_tokens"] = completion + thinking
+        usage["total_tokens"] = prompt + completion + thinking
+        details["reasoning_tokens"] = thinking
+    return meta
+
+
+def usage_problems(usage: Mapping[str, Any], reply: Reply, space: ReplySpace, model: str) -> list[str]:
+    """Why ``usage`` is not one :func:`draw_meta` could send with ``reply`` from ``model`` (``[]``: it is): the
+    total is prompt plus completion tokens, completion tokens hold the reasoning ones, and only a reasoning model
+    reasons, at most :data:`MAX_REASONING_TOKENS` a choice.
+
+    Held against drawn usage and the default generator's, so both live in one space.
+    """
+    out: list[str] = []
+    prompt, completion, total = usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]
+    thinking = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    if total != prompt + completion:
+        out.append(f"total_tokens {total} is not prompt_tokens {prompt} + completion_tokens {completion}")
+    if thinking > completion:
+        out.append(f"reasoning_tokens {thinking} over completion_tokens {completion}")
+    if thinking and not reasons(model):
+        out.append(f"{thinking} reasoning_tokens from {model!r}, which does not reason")
+    if thinking > MAX_REASONING_TOKENS * max(len(reply.choices), space.n):
+        out.append(f"{thinking} reasoning_tokens, over {MAX_REASONING_TOKENS} a choice")
+    return out
 
 
 def draw_stream(src: Source, space: ReplySpace) -> DrawnStream:

@@ -17,7 +17,7 @@ For the Responses API: :func:`response_requests`, :func:`response_objects` and :
     from mockai import MockAI
     from mockai.strategies import chunk_streams
 
-    @given(chunk_streams())
+    @given(chunk_streams(n=1))             # n=1: the client below sends no n, so it asks for one choice
     def test_my_client_survives_any_stream(drawn):
         mock = MockAI()                 # build the mock inside the test: one per example
         mock.queue(drawn)               # the next request is answered with exactly these chunks
@@ -130,16 +130,30 @@ def _space(*, n: int | None, tools: Sequence[Mapping[str, Any]] | None, tool_cho
         except (SchemaError, LookupError, TypeError, ValueError, RecursionError) as exc:
             raise fail(f"tools[{i}].function.parameters admits no value mockai can make: {exc}") from None
         specs.append(ToolSpec(name, params, strict))
+    given_choice = tool_choice
     if isinstance(tool_choice, Mapping):
-        tool_choice = str((tool_choice.get("function") or {}).get("name"))
+        function = tool_choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else None
+        tool_choice = name if tool_choice.get("type") == "function" and isinstance(name, str) else ""
     if tool_choice not in ("auto", "none", "required") and tool_choice not in {t.name for t in specs}:
-        raise fail(f"tool_choice must be 'auto', 'none', 'required' or the name of a tool given; got {tool_choice!r}")
+        raise fail("tool_choice must be 'auto', 'none', 'required' or the name of a tool given (as a string or as "
+                   f"{{'type': 'function', 'function': {{'name': ...}}}}); got {given_choice!r}")
     schema: Mapping[str, Any] | None = None
     strict = json_object = False
     if response_format is not None:
+        if not isinstance(response_format, Mapping):
+            raise fail(f"response_format must be a dict such as {{'type': 'json_object'}}, got {response_format!r}")
         kind = response_format.get("type")
+        spec = response_format.get("json_schema")
+        if kind == "json_schema" and not isinstance(spec, Mapping):
+            # The server's 400 for the same body: "Missing required parameter: 'response_format.json_schema'".
+            flat = " (a flat {'type', 'name', 'schema'} is the Responses API's text.format shape)" if (
+                "schema" in response_format or "name" in response_format) else ""
+            raise fail("response_format of type 'json_schema' nests its schema in chat completions: {'type': "
+                       "'json_schema', 'json_schema': {'name': ..., 'schema': {...}, 'strict': True}}; got "
+                       f"{dict(response_format)!r}{flat}")
         if kind == "json_schema":
-            spec = response_format.get("json_schema") or {}
+            assert isinstance(spec, Mapping)
             schema, strict = spec.get("schema") or {"type": "object"}, bool(spec.get("strict"))
             try:
                 value_for(schema, SeededSource(random.Random(0)), strict=strict)

@@ -68,8 +68,9 @@ def test_hypothesis_finds_the_overwritten_tool_arguments_and_shrinks_them() -> N
         i: c["function"]["arguments"] for i, c in enumerate(calls)}
     assert any(len([f for f in pieces if f]) >= 2 for pieces in fragments.values()), drawn
     assert {c["function"]["arguments"] for c in calls} == {'{"query":"amber"}'}
-    assert len(calls) <= 2, drawn
-    assert len(drawn.chunks) <= 12, drawn
+    # (Bug 2 needs text before the calls: with none, content is null, not "". That text takes a chunk or two.)
+    assert len(calls) <= 3, drawn
+    assert len(drawn.chunks) <= 14, drawn
 
 
 def test_the_fixed_client_survives_every_stream() -> None:

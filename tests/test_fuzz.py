@@ -319,3 +319,81 @@ def test_wire_fragments_keep_the_pauses_of_latency_and_stalls() -> None:
     assert delivery.gaps
     assert raw.rstrip().endswith(b"data: [DONE]")
     assert elapsed >= 1.5
+
+
+# --- audit regressions -----------------------------------------------------------------------------------------
+
+
+def test_logprobs_without_top_logprobs_send_no_alternatives() -> None:
+    """``logprobs: true`` with ``top_logprobs`` 0 or unset: ``"top_logprobs": []`` for every token, as the real API
+    and the default generator send (the fuzz responder sent the token itself); with ``top_logprobs`` n, n of them,
+    the token first."""
+    engine = fuzz_engine(seed=3)
+    seen = 0
+    for i in range(12):
+        for params, want in (({}, 0), ({"top_logprobs": 0}, 0), ({"top_logprobs": 2}, 2)):
+            for stream in (False, True):
+                req = body(f"hi {i}", logprobs=True, **params)
+                res = post(engine, {**req, "stream": True} if stream else req)
+                assert res.status == 200, res.content()
+                choices = ([c for ch in sse_chunks(res) for c in ch["choices"]] if stream else res.json()["choices"])
+                for c in choices:
+                    for lp in (c["logprobs"] or {}).get("content") or []:
+                        assert len(lp["top_logprobs"]) == want, (params, lp)
+                        if want:
+                            assert lp["top_logprobs"][0]["token"] == lp["token"]
+                        seen += 1
+    assert seen > 0
+
+
+BROKEN = {
+    "minimum above maximum": {"type": "object", "properties": {"a": {"type": "integer", "minimum": 5, "maximum": 1}},
+                              "required": ["a"]},
+    "an endless $ref": {"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]},
+    "an empty enum": {"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_schema_no_value_satisfies_is_a_400_on_every_request_as_the_default_responder_says(name: str) -> None:
+    """The fuzz responder checked a request's schema only when it happened to draw JSON (or a call): a refusal
+    or plain text answered 200 to a request the default responder answers 400."""
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": BROKEN[name]}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": BROKEN[name]}}
+    default, fuzz = Engine(Config(clock=1_700_000_000)), fuzz_engine(seed=0)
+    for i in range(20):
+        for params in ({"response_format": fmt}, {"tools": [tool]}, {"tools": [tool], "tool_choice": "required",
+                                                                      "stream": True}):
+            res = post(fuzz, body(f"q{i}", **params))
+            assert res.status == 400, (params, res.content())
+            error = res.json()["error"]
+            assert error["message"].startswith("Invalid schema for response_format 'x': " if "response_format"
+                                               in params else "Invalid schema for function 'f': "), error
+            assert error["code"] == ("invalid_json_schema" if "response_format" in params
+                                     else "invalid_function_parameters")
+            assert "randrange" not in error["message"]
+            if name == "an empty enum":
+                assert error["message"].endswith(": an empty enum admits no value."), error
+            # The same 400 as the default responder's (which checks a tool's schema when it calls it); its
+            # message for an empty enum is still Python's own, so only the param and code are compared then.
+            want = post(default, body(f"q{i}", **{**params, "tool_choice": "required"} if "tools" in params
+                                      else params)).json()["error"]
+            got = (error["param"], error["code"], error["message"] if name != "an empty enum" else None)
+            assert got == (want["param"], want["code"], want["message"] if name != "an empty enum" else None)
+
+
+def test_tool_calls_with_no_text_before_them_have_content_null() -> None:
+    """The real API's (and the default generator's) message with tool calls and no text has ``content: null``;
+    the fuzz responder sent ``""`` whenever the text it drew before the calls came out empty."""
+    engine = fuzz_engine(seed=1)
+    calls = 0
+    for i in range(60):
+        req = body(f"q{i}", tools=[WEATHER_TOOL], tool_choice="required")
+        for c in post(engine, req).json()["choices"]:
+            if c["message"].get("tool_calls"):
+                calls += 1
+                assert c["message"]["content"] != "", i
+                if c["message"]["content"] is None:  # streamed, it starts as the generator's does
+                    first = sse_chunks(post(engine, {**req, "stream": True}))[0]["choices"][0]["delta"]
+                    assert first.get("content") is None, first
+    assert calls > 0

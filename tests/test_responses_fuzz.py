@@ -270,3 +270,43 @@ def test_the_examples_in_the_docstrings_hold(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_logprobs_without_top_logprobs_send_no_alternatives() -> None:
+    """``include: ["message.output_text.logprobs"]`` without ``top_logprobs``: ``top_logprobs: []`` per token (the
+    fuzz responder sent the token itself); with ``top_logprobs`` n, n alternatives, the token first."""
+    mock = MockAI(responder="fuzz", seed=3, clock=1_700_000_000)
+    seen = 0
+    for i in range(10):
+        for extra, want in (({}, 0), ({"top_logprobs": 0}, 0), ({"top_logprobs": 2}, 2)):
+            payload = {"model": "gpt-4o-mini", "input": f"hi {i}", "include": ["message.output_text.logprobs"],
+                       **extra}
+            response = post(mock, payload).json()
+            for item in response["output"]:
+                for part in item.get("content") or [] if item["type"] == "message" else []:
+                    for lp in part.get("logprobs") or []:
+                        assert len(lp["top_logprobs"]) == want, (extra, lp)
+                        assert not want or lp["top_logprobs"][0]["token"] == lp["token"]
+                        seen += 1
+    assert seen > 0
+
+
+def test_a_format_schema_no_value_satisfies_is_a_400_on_every_request() -> None:
+    """As for chat: the fuzz responder checks the schemas up front, not only when it draws JSON or a call."""
+    schema = {"type": "object", "properties": {"a": {"type": "integer", "minimum": 5, "maximum": 1}},
+              "required": ["a"]}
+    for responder in ("default", "fuzz"):
+        mock = MockAI(responder=responder, seed=0, clock=1_700_000_000)
+        errors = set()
+        for i in range(20):
+            payload = {"model": "gpt-4o-mini", "input": f"q{i}",
+                       "text": {"format": {"type": "json_schema", "name": "x", "schema": schema}}}
+            res = mock.engine.handle(HTTPRequest("POST", "/v1/responses", headers=AUTH,
+                                                 body=json.dumps(payload).encode()))
+            assert res.status == 400, (responder, i, res.body[:300])
+            error = json.loads(res.body)["error"]
+            errors.add((error["message"], error["param"], error["code"]))
+        assert len(errors) == 1, errors
+        if responder == "default":
+            want = errors
+    assert errors == want

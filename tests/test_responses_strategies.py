@@ -229,6 +229,11 @@ def test_a_queued_drawn_stream_answers_chat_too() -> None:
     ({"tools": [{"type": "function", "name": "f", "parameters": {"type": "integer", "minimum": 3, "maximum": 1}}]},
      "admits no value"),
     ({"text_format": {"type": "yaml"}}, "text_format type must be"),
+    # Chat's nested response_format shape: the schema would be ignored (the server: a 400, 'text.format.schema').
+    ({"text_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": CLOSED, "strict": True}}},
+     "text_format of type 'json_schema' is flat in the Responses API: {'type': 'json_schema', 'name': ..., "
+     "'schema': {...}, 'strict': True}; got"),
+    ({"text_format": {"type": "json_schema", "name": "w"}}, "is flat in the Responses API"),
     ({"max_output_tokens": 0}, "max_output_tokens must be"),
     ({"logprobs": 21}, "logprobs must be"),
     ({"kinds": ["poem"]}, "kinds must be"),
@@ -321,3 +326,20 @@ def test_a_background_stream_may_be_queued_before_it_is_in_progress(drawn: Drawn
     for n, event in enumerate(swapped):
         event["sequence_number"] = n
     assert any("response.queued after the stream began" in p for p in stream_problems(swapped, response))
+
+
+def test_top_logprobs_0_sends_no_alternatives_and_n_sends_the_token_among_n() -> None:
+    """``top_logprobs`` 0 (or unset): ``top_logprobs: []`` per token, as the real API sends; drawn responses sent
+    one (the token itself)."""
+    from hypothesis import find
+
+    def logprobs(response: dict[str, Any]) -> list[dict[str, Any]]:
+        return [lp for item in response["output"] if item["type"] == "message" for part in item["content"]
+                for lp in part.get("logprobs") or []]
+
+    fast = settings(max_examples=300, database=None, deadline=None, derandomize=True)
+    for top_n in (0, 3):
+        response = find(response_objects(logprobs=top_n, kinds=["text"]), lambda r: bool(logprobs(r)), settings=fast)
+        strict_response(response)
+        assert all(len(lp["top_logprobs"]) == top_n for lp in logprobs(response)), logprobs(response)
+        assert all(lp["top_logprobs"][0]["token"] == lp["token"] for lp in logprobs(response) if top_n)

@@ -35,6 +35,7 @@ from mockai.shapes import (
     reply_problems,
     space_for,
     stream_problems,
+    usage_problems,
 )
 from mockai.strategies import (
     HypothesisSource,
@@ -433,6 +434,24 @@ def test_every_generated_reply_lies_in_the_strategies_space(body: dict[str, Any]
         chunk["id"] = completion["id"]  # ids differ per call by design; everything else is shared
     assert stream_problems(chunks, completion) == []
     same_reply(sdk_accumulate(chunks), completion)
+    # Its usage is one the strategies draw too.
+    assert usage_problems(completion["usage"], reply, space_for(prompt_of(request)), completion["model"]) == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(chat_requests(models=("o3-mini", "o4-mini", "gpt-5")))
+def test_a_reasoning_models_generated_usage_lies_in_the_strategies_space(body: dict[str, Any]) -> None:
+    from conftest import post
+
+    from mockai.rules import from_completion
+
+    _, request = parse_chat(body)
+    res = post(Engine(Config(clock=1_700_000_000)), {k: v for k, v in body.items() if k not in ("stream",
+                                                                                                "stream_options")})
+    assert res.status == 200, res.content()
+    completion = res.json()
+    assert usage_problems(completion["usage"], from_completion(completion), space_for(prompt_of(request)),
+                          completion["model"]) == []
 
 
 # --- eager argument checks -------------------------------------------------------------------------------------
@@ -450,6 +469,16 @@ def test_every_generated_reply_lies_in_the_strategies_space(body: dict[str, Any]
     (lambda: chat_completions(kinds=["tools"]), r"no reply fits"),
     (lambda: chat_completions(logprobs=21), r"logprobs must be None or a number of top_logprobs from 0 to 20"),
     (lambda: chat_completions(response_format={"type": "xml"}), r"response_format type must be"),
+    # The Responses API's flat text.format shape: the server's 400 says 'response_format.json_schema' is missing.
+    (lambda: chat_completions(response_format={"type": "json_schema", "name": "p", "schema": PERSON, "strict": True}),
+     r"nests its schema in chat completions: \{'type': 'json_schema', 'json_schema': \{'name': .*"
+     r"the Responses API's text.format shape"),
+    (lambda: chunk_streams(response_format={"type": "json_schema"}), r"'json_schema': \{'name': \.\.\., 'schema'"),
+    # A Responses-style tool_choice: the message shows what was given, not "None".
+    (lambda: chunk_streams(tools=[WEATHER], tool_choice={"type": "function", "name": "get_weather"}),
+     r"tool_choice must be .*; got \{'type': 'function', 'name': 'get_weather'\}"),
+    (lambda: json_for_schema({"type": "string", "enum": []}), r"the schema admits no value mockai can make: an empty "
+     r"enum admits no value$"),
     (lambda: chat_completions(for_request={"model": "m", "messages": []}), r"for_request is not a valid request"),
     (lambda: json_for_schema({"type": "string", "minLength": 5, "maxLength": 2}), r"minLength 5 is above maxLength 2"),
     (lambda: json_for_schema("string"), r"schema must be a JSON schema object or a boolean, got str"),  # type: ignore
@@ -511,3 +540,104 @@ def test_drawn_429s_agree_with_mockais_own() -> None:
              for code in ("rate_limit_exceeded", "insufficient_quota")]
     assert [(e["type"], e["code"]) for e in ours] == [(e["type"], e["code"]) for e in drawn]
     assert ours[1]["message"] == drawn[1]["message"]
+
+
+# --- audit regressions -----------------------------------------------------------------------------------------
+
+
+def _top_counts(completion: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    return [(t["token"], [a["token"] for a in t["top_logprobs"]])
+            for c in completion["choices"] for t in (c["logprobs"] or {}).get("content") or []]
+
+
+def test_top_logprobs_0_sends_no_alternatives_and_n_sends_the_token_among_n() -> None:
+    """The real API and the generator (``logprobs_for``: ``top[:top_n]``) send ``"top_logprobs": []`` per token
+    for ``logprobs`` with ``top_logprobs`` 0 or unset; drawn replies sent one (the token itself)."""
+    fast = settings(max_examples=200, database=None, deadline=None, derandomize=True)
+    none = find(chat_completions(logprobs=0, n=1, kinds=["text"]),
+                lambda c: bool(c["choices"][0]["message"]["content"]), settings=fast)
+    assert _top_counts(none)
+    assert all(top == [] for _, top in _top_counts(none)), _top_counts(none)
+    three = find(chat_completions(logprobs=3, n=1, kinds=["text"]),
+                 lambda c: bool(c["choices"][0]["message"]["content"]), settings=fast)
+    assert all(len(top) == 3 and top[0] == token for token, top in _top_counts(three))
+    for seed in range(30):  # the seeded source (the fuzz responder's) alike
+        drawn = draw_stream(SeededSource(random.Random(seed)), ReplySpace(logprobs=0, kinds=("text",)))
+        assert all(top == [] for _, top in _top_counts(drawn.completion))
+        chunks = [lp for ch in drawn.chunks for c in ch["choices"] for lp in (c["logprobs"] or {}).get("content") or []]
+        assert all(lp["top_logprobs"] == [] for lp in chunks)
+
+
+def test_no_text_before_tool_calls_is_content_null_never_empty() -> None:
+    """``assistant_messages()``: "content None with tool calls or a refusal", as the real reply (and the
+    generator's) has; drawn tool calls came with ``content: ""`` when the text before them was drawn empty (or
+    was all a stop sequence). Streamed, such a choice starts as the generator's does: ``content: null``."""
+    spaces = [ReplySpace(tools=space_for_weather().tools, kinds=("tools",), finish_reasons=("tool_calls",)),
+              ReplySpace(tools=space_for_weather().tools, kinds=("tools",), stop=(" ", "e", "a"))]
+    without_text = 0
+    for space in spaces:
+        for seed in range(600):
+            drawn = draw_stream(SeededSource(random.Random(seed)), space)
+            for choice, wire_choice in zip(drawn.reply.choices, drawn.completion["choices"], strict=True):
+                if choice.tool_calls:
+                    assert choice.content != "", seed
+                    assert wire_choice["message"]["content"] != "", seed
+                    without_text += choice.content is None
+            first = drawn.chunks[0]["choices"][0]["delta"]
+            if drawn.completion["choices"][0]["message"]["content"] is None and "content" in first:
+                assert first == {"role": "assistant", "content": None, "refusal": None}
+                assert sdk_accumulate(drawn.chunks)["choices"][0]["message"]["content"] is None
+    assert without_text > 0
+    with pytest.raises(Exception, match="No examples found"):
+        find(assistant_messages(tools=[WEATHER], kinds=["tools"]),
+             lambda m: bool(m.get("tool_calls")) and m["content"] == "",
+             settings=settings(max_examples=300, database=None, deadline=None, derandomize=True))
+
+
+def test_reasoning_models_draw_reasoning_tokens_counted_within_completion_tokens() -> None:
+    """Chat replies of a reasoning model (o3-mini, gpt-5...) now and then reason: ``reasoning_tokens`` > 0 within
+    ``completion_tokens`` (and within ``max_tokens``), ``total = prompt + completion``; other models never."""
+    seen = set()
+    for seed in range(60):
+        for model, limit in (("o3-mini-2025-01-31", None), ("gpt-5-2025-08-07", 40), ("gpt-4o-mini-2024-07-18", None)):
+            space = ReplySpace(n=2, model=model, max_tokens=limit)
+            drawn = draw_stream(SeededSource(random.Random(seed)), space)
+            usage = drawn.completion["usage"]
+            thinking = usage["completion_tokens_details"]["reasoning_tokens"]
+            assert usage_problems(usage, drawn.reply, space, model) == []
+            assert usage["completion_tokens"] == sum(c.completion_tokens() for c in drawn.reply.choices) + thinking
+            assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+            if limit is not None:
+                assert usage["completion_tokens"] <= limit * 2
+            if model.startswith("gpt-4o"):
+                assert thinking == 0
+            else:
+                seen.add(model if thinking > 0 else None)
+    assert {"o3-mini-2025-01-31", "gpt-5-2025-08-07"} <= seen
+    found = find(chat_completions(model="o3-mini-2025-01-31"),
+                 lambda c: c["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0,
+                 settings=settings(max_examples=300, database=None, deadline=None, derandomize=True))
+    strict_completion(found)
+    assert found["usage"]["completion_tokens"] >= found["usage"]["completion_tokens_details"]["reasoning_tokens"]
+
+
+def test_the_module_example_draws_streams_its_request_can_be_answered_with() -> None:
+    """The example atop mockai.strategies queues a drawn stream for a client that sends no ``n``: it must draw one
+    choice (``chunk_streams()`` draws 1 to 3, and the mock then serves 2 or 3 choices to an n=1 request)."""
+    import mockai.strategies as module
+
+    assert module.__doc__ is not None
+    call = re.search(r"@given\((chunk_streams\([^)]*\))\)", module.__doc__)
+    assert call is not None
+    strategy = eval(call.group(1), vars(module))  # the module's own example
+
+    @settings(max_examples=25, database=None, deadline=None, derandomize=True)
+    @given(strategy)
+    def check(drawn: Any) -> None:
+        mock = MockAI()
+        mock.queue(drawn)
+        stream = mock.client().chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                       messages=[{"role": "user", "content": "Hi"}])
+        assert {c.index for chunk in stream for c in chunk.choices} == {0}
+
+    check()

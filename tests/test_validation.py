@@ -232,6 +232,12 @@ def test_unusable_response_schema_is_a_400_not_a_500(engine: Engine, schema: dic
     assert_envelope(post(engine, body), 400, param="response_format", code="invalid_json_schema")
 
 
+def test_an_empty_enum_is_named_not_a_python_internal(engine: Engine) -> None:
+    body = chat_body(tools=[fn_tool("f", parameters=BAD_SCHEMAS["empty enum"])], tool_choice="required")
+    err = assert_envelope(post(engine, body), 400, code="invalid_function_parameters")
+    assert err["message"] == "Invalid schema for function 'f': an empty enum admits no value."
+
+
 # --- issue 9, item 2: malformed schemas are a 400 in the real API's words, never a 500 ----------------------
 
 _OBJ: dict[str, Any] = {"type": "object", "additionalProperties": False}
