@@ -338,6 +338,8 @@ class DeliveredResponse(Response):
             self._sent_only("client")
 
     def _sent_only(self, why: str) -> None:
+        if self.delivery.hang is not None:  # the hang fault already says nothing was sent
+            return
         if self.sent_only is not None and self.sent < len(self.res.content()):
             self.sent_only(self.res, self.sent, why)
 

@@ -76,18 +76,19 @@ class Fuzzer(Generator):
             raise APIError(400, f"Invalid schema: {reason}.", code="invalid_json_schema") from None
 
     def check_schemas(self, prompt: Prompt, *, key: bytes, seed: int) -> None:
-        """Make a value for every schema a reply to ``prompt`` may follow (the response format's, each callable
-        function's parameters), whatever this reply turns out to be: a schema no value satisfies is the default
-        generator's 400 (its message, ``param`` and ``code``) on every request, not only on those that happen
-        to draw JSON or a call."""
+        """Make a value for every schema a reply to ``prompt`` must follow (the response format's, each callable
+        strict function's parameters), whatever this reply turns out to be: a schema no value satisfies is the
+        default generator's 400 (its message, ``param`` and ``code``) on every request, not only on those that
+        happen to draw JSON or a call. A non-strict function's schema is checked, as the default does, when a
+        reply calls it."""
         rng = rng_for(key, seed, "fuzz-schemas")  # its own draws: the reply's stay as they were
         budget = schema_budget(prompt)
         fmt = prompt.format
         if fmt is not None and fmt.kind == "json_schema":
             self._from_schema(fmt.schema or {"type": "object"}, rng, fmt.strict, f"{fmt.param} '{fmt.name}'",
                               fmt.param, "invalid_json_schema", budget=budget)
-        for tool in prompt.callable_tools():
-            if not tool.custom:
+        for tool in prompt.callable_tools():  # strict ones: a non-strict schema is only followed when called
+            if not tool.custom and tool.strict:
                 self._from_schema(tool.parameters or {"type": "object", "properties": {}}, rng, tool.strict,
                                   f"function '{tool.name}'", tool.param, "invalid_function_parameters",
                                   budget=budget)

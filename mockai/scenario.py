@@ -269,13 +269,23 @@ def _strictly(data: Mapping[str, Any]) -> None:
         raise _located(("version",), f"unsupported scenario version {json.dumps(data['version'], default=str)}: "
                                      f"this mockai reads version {VERSION}")
     try:
-        built(Scenario).model_validate(data, strict=True)
+        built(Scenario).model_validate(_plain(data), strict=True)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = _document_loc(err["loc"])
         kind = _KINDS.get(err["type"])
         raise _located(loc, f"expected {kind}, got {json.dumps(err.get('input'), default=str)}" if kind
                        else err["msg"].removeprefix("Value error, ")) from None
+
+
+def _plain(value: Any) -> Any:
+    """A document built in Python as a file would give it: any mapping a dict, any tuple a list (strictness is
+    about scalars, not about the containers Python code uses)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _document_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -91,7 +91,10 @@ def head(call: Call, index: int) -> str:
         line += f" model={model}"
     if call.stream:
         line += " stream"
-    line += f" -> {call.response.status or 'streamed live'}"
+    if call.response.status:
+        line += f" -> {call.response.status}"
+    else:  # no status: nothing was answered (a connection fault, a client that left), or a live proxy's answer
+        line += " -> streamed live" if call.response.live is not None else " -> no answer"
     who = call.answered_by
     if who:
         line += f" by {who}"
@@ -108,6 +111,11 @@ def answer_lines(call: Call) -> list[str]:
     sent = sent_answer(call.response)
     if sent is not None:
         return sent[0]
+    if call.ended is not None and call.response.events is None:  # a JSON reply that was not sent whole
+        who = "the client left" if call.ended == "client" else "the server stopped"
+        body = call.response.body
+        return [f"  nothing was sent: {who} first" if not body else
+                f"  body, as far as it was sent before {who}: {_clip(body.decode('utf-8', 'replace'))}"]
     err = error_of(call)
     if err is not None:
         where = f" (param {err['param']})" if err.get("param") else ""

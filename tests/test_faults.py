@@ -288,6 +288,24 @@ def test_a_reply_the_client_left_before_its_head_is_journaled_as_never_answered(
     call = mock.calls.last
     assert (call.ended, call.status, call.response.content()) == ("client", 0, b"")
     assert call.reply is not None  # what was planned stays in the reply
+    transcript = mock.calls.transcript()
+    assert "-> no answer" in transcript
+    assert "nothing was sent: the client left first" in transcript
+    assert (call.reply.choices[0].content or "")[:40] not in transcript
+
+
+def test_a_hang_the_client_gave_up_on_is_the_fault_not_a_client_that_left() -> None:
+    mock = MockAI(seed=5)
+    mock.fault("hang=1.5")
+    with mock.serve() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=0.3) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/chat/completions", json=body())
+        time.sleep(0.3)
+    call = mock.calls.last
+    assert (call.fault, call.ended, call.status) == ("hang=1.5", None, 0)
+    transcript = mock.calls.transcript()
+    assert "-> no answer" in transcript
+    assert "streamed live" not in transcript
 
 
 def test_a_stream_cut_short_by_the_server_stopping_is_journaled_as_far_as_it_was_sent() -> None:

@@ -354,12 +354,22 @@ BROKEN = {
 }
 
 
+def test_a_non_strict_functions_schema_is_checked_when_a_reply_calls_it_as_the_default_does() -> None:
+    """The real API takes a non-strict function whatever its schema says: the fuzz responder answers when it does
+    not call it (it refused every request, where the default responder answers those it does not call it in)."""
+    tool = {"type": "function", "function": {"name": "f", "parameters": BROKEN["minimum above maximum"]}}
+    fuzz = fuzz_engine(seed=0)
+    statuses = {post(fuzz, body(f"q{i}", tools=[tool])).status for i in range(30)}
+    assert statuses == {200, 400}
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_a_schema_no_value_satisfies_is_a_400_on_every_request_as_the_default_responder_says(name: str) -> None:
     """The fuzz responder checked a request's schema only when it happened to draw JSON (or a call): a refusal
     or plain text answered 200 to a request the default responder answers 400."""
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": BROKEN[name]}}
-    tool = {"type": "function", "function": {"name": "f", "parameters": BROKEN[name]}}
+    strict = {**BROKEN[name], "additionalProperties": False}  # a strict function's schema must be followed
+    tool = {"type": "function", "function": {"name": "f", "parameters": strict, "strict": True}}
     default, fuzz = Engine(Config(clock=1_700_000_000)), fuzz_engine(seed=0)
     for i in range(20):
         for params in ({"response_format": fmt}, {"tools": [tool]}, {"tools": [tool], "tool_choice": "required",

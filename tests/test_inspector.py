@@ -809,6 +809,29 @@ def test_a_stream_the_client_left_is_shown_as_far_as_it_was_sent(browser_page: A
         assert page.locator("#calls li").count() == 2
 
 
+def test_a_shared_journals_feed_keeps_no_amended_calls() -> None:
+    """A shared journal's page polls the journal: a call sent again (a stream that ended early) must not pile up
+    in the queue of its stop listener, which nothing reads."""
+    import asyncio
+
+    from mockai.inspector.feed import Feed, _Stop
+
+    mock = MockAI()
+    mock.queue("x")
+    mock.client().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    feed = Feed.of(mock.engine)
+    loop = asyncio.new_event_loop()
+    try:
+        stop = _Stop(loop)
+        feed.listeners.append(stop)
+        for _ in range(5):
+            feed.amended(mock.calls.last)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert (stop.queue.qsize(), stop.waiting) == (0, 0)
+    finally:
+        loop.close()
+
+
 def test_screenshot_layout(browser_page: Any) -> None:
     """The layout, held two ways: geometry (panes side by side inside the window, nothing overflowing, the
     stylesheet applied), and the screenshot against the committed baseline (docs/inspector.png, also the README's

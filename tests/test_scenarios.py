@@ -357,3 +357,13 @@ def test_a_scenario_file_is_read_strictly(tmp_path: Path, text: str, where: str,
     assert str(info.value).startswith(f"{file}{where}"), str(info.value)
     assert words in str(info.value)
 
+
+def test_a_scenario_built_in_python_may_use_tuples_and_any_mapping() -> None:
+    """Strict reading is about scalars: a tuple of replies or a read-only mapping, which Python code builds, loads
+    as the lists and mappings a file gives."""
+    from types import MappingProxyType
+
+    mock = MockAI(scenario={"queue": ("a", "b"), "rules": [
+        MappingProxyType({"match": MappingProxyType({"model": "m"}), "replies": ("x", "y")})]})
+    assert (len(mock.rules), len(mock.engine.script.pending)) == (1, 2)
+

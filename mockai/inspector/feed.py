@@ -99,6 +99,9 @@ class _Stop(_Listener):
 
     ended: bool = False
 
+    def __call__(self, call: Call) -> None:  # the journal is polled: nothing waits here, nothing is kept
+        pass
+
     def stopped(self) -> bool:
         return self.ended
 

@@ -72,8 +72,9 @@ class Outage:
     An operation that waited :data:`TIMEOUT` in vain (Redis stopped answering; another process holds SQLite's write
     lock) trips it: for :data:`BACKOFF` seconds from then on, every operation that would wait the same way fails at
     once (:meth:`check`), the rest of that request's and every other request's, on every thread and event loop.
-    The first operation after that tries the store again: one that answers is used from then on, one that still
-    does not costs that operation's request one more wait. So however many operations a request makes, it waits for
+    After that, operations try the store again (all of those that come: there is no single prober), so in an outage
+    that lasts, requests meet a 5-second wait again each time the second has passed; one that answers is used from
+    then on. So however many operations a request makes, it waits for
     a store that does not answer at most :data:`TIMEOUT` in all (then a little: the operations that fail at once).
 
     No lock: the state is one float, written whole. Two threads tripping it together both set about the same time.
