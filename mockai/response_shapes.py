@@ -254,7 +254,9 @@ def draw_drafted(src: Source, space: ResponseSpace, split: render.Split | None =
         items.append(_message({"type": "refusal", "refusal": text}))
     elif kind == "tools":
         if not space.json and src.boolean(0.3):
-            items.append(_message(_text_part(src, space)))  # a message before the calls
+            part = _text_part(src, space)  # a message before the calls; none at all rather than an empty one
+            if part["text"]:
+                items.append(_message(part))
         for _ in range(src.integer(1, MAX_TOOL_CALLS) if space.parallel_tool_calls else 1):
             calls.append(_call(src, src.choice(space.tools)))
             items.append({"type": "custom_tool_call" if calls[-1].type == "custom" else "function_call"})

@@ -343,3 +343,14 @@ def test_top_logprobs_0_sends_no_alternatives_and_n_sends_the_token_among_n() ->
         strict_response(response)
         assert all(len(lp["top_logprobs"]) == top_n for lp in logprobs(response)), logprobs(response)
         assert all(lp["top_logprobs"][0]["token"] == lp["token"] for lp in logprobs(response) if top_n)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(response_objects(tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+                        kinds=["tools"]))
+def test_no_empty_message_is_drawn_before_function_calls(drawn: Any) -> None:
+    """The Responses form of chat's content "" beside tool calls: a message with no text before the calls."""
+    for item in drawn["output"]:
+        if item["type"] == "message":
+            assert any(p.get("text") or p.get("refusal") for p in item["content"]), drawn["output"]
+
