@@ -249,7 +249,7 @@ def test_a_cut_json_reply_is_journaled_without_the_body_it_never_sent() -> None:
     assert mock.calls.last.reply is not None  # what was planned stays in the reply
 
 
-def _slow_stream(mock: MockAI, client: httpx.Client) -> tuple[Iterator[bytes], bytes]:
+def _slow_stream(mock: MockAI, client: httpx.Client) -> tuple[httpx.Response, Iterator[bytes], bytes]:
     """A stream at 0.15 s an event (no fault), open after two events have arrived (while its iterator lives)."""
     request = client.build_request("POST", "/chat/completions", json=body(stream=True))
     res = client.send(request, stream=True)
@@ -257,14 +257,15 @@ def _slow_stream(mock: MockAI, client: httpx.Client) -> tuple[Iterator[bytes], b
     pieces = res.iter_raw()
     while received.count(b"\n\n") < 2:
         received += next(pieces)
-    return pieces, received
+    return res, pieces, received
 
 
 def test_a_stream_the_client_left_is_journaled_as_far_as_it_was_sent() -> None:
     mock = MockAI(seed=5, latency={"ttft": 0, "per_token": 0.15, "jitter": 0})
     with mock.serve() as server, httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as client:
-        pieces, received = _slow_stream(mock, client)
+        res, pieces, received = _slow_stream(mock, client)
         pieces.close()  # the client leaves mid-stream
+        res.close()
         deadline = time.monotonic() + 5
         while mock.calls.last.ended is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -313,7 +314,7 @@ def test_a_stream_cut_short_by_the_server_stopping_is_journaled_as_far_as_it_was
     server = mock.serve().start()
     client = httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10)
     try:
-        pieces, received = _slow_stream(mock, client)
+        res, pieces, received = _slow_stream(mock, client)
         server.stop()  # waits 2 s for the stream, then cancels it
         call = mock.calls.last
         assert call.ended == "stopped"
@@ -321,6 +322,7 @@ def test_a_stream_cut_short_by_the_server_stopping_is_journaled_as_far_as_it_was
         assert b"[DONE]" not in call.response.content()
         assert "the server stopped after" in mock.calls.transcript()
         pieces.close()
+        res.close()
     finally:
         client.close()
         server.stop()
