@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -147,51 +147,40 @@ def sent_answer(res: HTTPResponse) -> tuple[list[str], dict[str, Any] | None] | 
     text, refusal, finish = "", "", None
     calls: dict[Any, list[str]] = {}  # a tool call's name and arguments, by its index
     err: dict[str, Any] | None = None
-    for event in res.events if cut_after is None else res.events[:cut_after]:
-        for line in event.split(b"\n"):
-            if not line.startswith(b"data: ") or line == b"data: [DONE]":
-                continue
-            try:
-                data = json.loads(line[6:])
-            except ValueError:
-                continue
-            if not isinstance(data, dict):
-                continue
-            kind = data.get("type")
-            found = data.get("error")
-            if isinstance(found, dict) or kind == "error":  # chat's {"error": ...}, the Responses API's error event
-                found = found if isinstance(found, dict) else data
-                err = {k: found.get(k) for k in ("message", "type", "param", "code")}
-                break
-            if kind == "response.failed" and isinstance(data.get("response"), dict):
-                found = data["response"].get("error")
-                found = found if isinstance(found, dict) else {}
-                err = {k: found.get(k) for k in ("message", "type", "param", "code")}
-                break
-            if kind == "response.output_text.delta":
-                text += str(data.get("delta") or "")
-            elif kind == "response.refusal.delta":
-                refusal += str(data.get("delta") or "")
-            elif kind == "response.output_item.added" and isinstance(data.get("item"), dict):
-                item = data["item"]
-                if item.get("type") in ("function_call", "custom_tool_call"):
-                    calls.setdefault(data.get("output_index"), ["", ""])[0] = str(item.get("name") or "")
-            elif kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
-                calls.setdefault(data.get("output_index"), ["", ""])[1] += str(data.get("delta") or "")
-            for choice in data.get("choices") or []:
-                if not isinstance(choice, dict):
-                    continue
-                delta = choice.get("delta") or {}
-                text += delta.get("content") or ""
-                refusal += delta.get("refusal") or ""
-                for tc in delta.get("tool_calls") or []:
-                    fn = tc.get("function") or tc.get("custom") or {}
-                    entry = calls.setdefault(tc.get("index", 0), ["", ""])
-                    entry[0] += fn.get("name") or ""
-                    entry[1] += fn.get("arguments") or fn.get("input") or ""
-                finish = choice.get("finish_reason") or finish
-        if err is not None:
+    for data in _payloads(res.events if cut_after is None else res.events[:cut_after]):
+        kind = data.get("type")
+        found = data.get("error")
+        if isinstance(found, dict) or kind == "error":  # chat's {"error": ...}, the Responses API's error event
+            found = found if isinstance(found, dict) else data
+            err = {k: found.get(k) for k in ("message", "type", "param", "code")}
             break
+        if kind == "response.failed" and isinstance(data.get("response"), dict):
+            found = data["response"].get("error")
+            found = found if isinstance(found, dict) else {}
+            err = {k: found.get(k) for k in ("message", "type", "param", "code")}
+            break
+        if kind == "response.output_text.delta":
+            text += str(data.get("delta") or "")
+        elif kind == "response.refusal.delta":
+            refusal += str(data.get("delta") or "")
+        elif kind == "response.output_item.added" and isinstance(data.get("item"), dict):
+            item = data["item"]
+            if item.get("type") in ("function_call", "custom_tool_call"):
+                calls.setdefault(data.get("output_index"), ["", ""])[0] = str(item.get("name") or "")
+        elif kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+            calls.setdefault(data.get("output_index"), ["", ""])[1] += str(data.get("delta") or "")
+        for choice in data.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            text += delta.get("content") or ""
+            refusal += delta.get("refusal") or ""
+            for tc in delta.get("tool_calls") or []:
+                fn = tc.get("function") or tc.get("custom") or {}
+                entry = calls.setdefault(tc.get("index", 0), ["", ""])
+                entry[0] += fn.get("name") or ""
+                entry[1] += fn.get("arguments") or fn.get("input") or ""
+            finish = choice.get("finish_reason") or finish
     if cut_after is None and err is None:
         return None
     answer = text + (f"[refusal] {refusal}" if refusal else "")
@@ -361,10 +350,8 @@ def _output_lines(response: dict[str, Any]) -> list[str]:
 _FAILED = re.compile(rb'"error"\s*:\s*\{|"type"\s*:\s*"(?:error|response\.failed)"')
 
 
-def _folded(events: Iterable[bytes]) -> list[str]:
-    """A stream's text, folded from its events: chat chunks' deltas, or the Responses API's final response."""
-    text, finish = "", None
-    calls: dict[int, list[str]] = {}
+def _payloads(events: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects a stream's events carry on their ``data:`` lines (``[DONE]`` and anything else left out)."""
     for event in events:
         for line in event.split(b"\n"):
             if not line.startswith(b"data: ") or line == b"data: [DONE]":
@@ -373,24 +360,31 @@ def _folded(events: Iterable[bytes]) -> list[str]:
                 data = json.loads(line[6:])
             except ValueError:
                 continue
-            if not isinstance(data, dict):
-                continue
-            if isinstance(data.get("error"), dict):
-                err = data["error"]
-                message = _clip(str(err.get("message")))
-                return [f"  error (in the stream): {err.get('type')} {err.get('code')}: {message}"]
-            if isinstance(data.get("response"), dict) and data.get("type", "").startswith("response.") and \
-                    data["response"].get("status") not in (None, "in_progress", "queued"):
-                return _output_lines(data["response"])
-            for choice in data.get("choices") or []:
-                delta = choice.get("delta") or {}
-                text += delta.get("content") or ""
-                for tc in delta.get("tool_calls") or []:
-                    fn = tc.get("function") or {}
-                    entry = calls.setdefault(tc.get("index", 0), ["", ""])
-                    entry[0] += fn.get("name") or ""
-                    entry[1] += fn.get("arguments") or ""
-                finish = choice.get("finish_reason") or finish
+            if isinstance(data, dict):
+                yield data
+
+
+def _folded(events: Iterable[bytes]) -> list[str]:
+    """A stream's text, folded from its events: chat chunks' deltas, or the Responses API's final response."""
+    text, finish = "", None
+    calls: dict[int, list[str]] = {}
+    for data in _payloads(events):
+        if isinstance(data.get("error"), dict):
+            err = data["error"]
+            message = _clip(str(err.get("message")))
+            return [f"  error (in the stream): {err.get('type')} {err.get('code')}: {message}"]
+        if isinstance(data.get("response"), dict) and data.get("type", "").startswith("response.") and \
+                data["response"].get("status") not in (None, "in_progress", "queued"):
+            return _output_lines(data["response"])
+        for choice in data.get("choices") or []:
+            delta = choice.get("delta") or {}
+            text += delta.get("content") or ""
+            for tc in delta.get("tool_calls") or []:
+                fn = tc.get("function") or {}
+                entry = calls.setdefault(tc.get("index", 0), ["", ""])
+                entry[0] += fn.get("name") or ""
+                entry[1] += fn.get("arguments") or ""
+            finish = choice.get("finish_reason") or finish
     for name, args in calls.values():
         text += f" -> {name}({args})"
     if not text and finish is None:
