@@ -102,7 +102,8 @@ def prompt_of(request: ChatCompletionRequest) -> Prompt:
         stream=bool(request.stream), logprobs=bool(request.logprobs), top_logprobs=request.top_logprobs or 0,
         functions=functions, function_choice=function_choice, reasoning_effort=request.reasoning_effort,
         audio=request.audio.model_dump() if spoken and request.audio is not None else None,
-        extra={"include_usage": bool(request.stream_options and request.stream_options.include_usage)},
+        extra={"include_usage": bool(request.stream_options and request.stream_options.include_usage),
+               "include_obfuscation": obfuscated(request)},
     )
 
 
@@ -209,14 +210,17 @@ class Chat:
                 choice.logprobs = logprobs_for(choice.content_tokens(), request.top_logprobs or 0, rng,
                                                core.generator._words())
         model = reply.model or snapshot(request.model)
+        reply_id = "chatcmpl-" + b62(ids.digest, 29)
+        options = request.stream_options
         meta = streaming.Meta(
-            id="chatcmpl-" + b62(ids.digest, 29),
+            id=reply_id,
             created=created,
             model=model,
             system_fingerprint=fingerprint(core.config.seed, model),
             service_tier=served_tier(request.service_tier),
             usage=reply.usage or self.usage(ex, reply),
-            include_usage=bool(request.stream_options and request.stream_options.include_usage),
+            include_usage=bool(options and options.include_usage),
+            obfuscation=streaming.padding(reply_id) if request.stream and obfuscated(request) else None,
         )
         if isinstance(reply, SplitReply) and reply.meta is not None:
             meta = reply.meta  # a drawn stream is sent exactly as drawn (mockai.shapes)
@@ -250,6 +254,12 @@ class Chat:
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": details,
         }
+
+
+def obfuscated(request: ChatCompletionRequest) -> bool:
+    """Whether a stream's chunks carry ``obfuscation``: unless ``stream_options.include_obfuscation`` is false."""
+    options = request.stream_options
+    return options is None or options.include_obfuscation is not False
 
 
 def _parse(raw: bytes, deployment: str = "") -> tuple[dict[str, Any], ChatCompletionRequest]:

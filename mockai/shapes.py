@@ -138,6 +138,8 @@ class ReplySpace:
     logprobs: int | None = None
     include_usage: bool = False
     model: str | None = None
+    # Whether chunks carry ``obfuscation`` (``stream_options.include_obfuscation``); ``None``: drawn.
+    obfuscation: bool | None = None
 
     def callable_tools(self) -> tuple[ToolSpec, ...]:
         if self.tool_choice == "none":
@@ -161,8 +163,8 @@ class ReplySpace:
 
 def space_for(prompt: Prompt) -> ReplySpace:
     """What a request constrains: ``n``, the tools offered and ``tool_choice``, ``parallel_tool_calls``, the
-    response format, the token limit, ``stop``, ``logprobs`` and (chat) ``stream_options.include_usage``. Custom
-    tools are not drawn: a request that can only call custom tools gets text."""
+    response format, the token limit, ``stop``, ``logprobs`` and (chat) ``stream_options`` (``include_usage``,
+    ``include_obfuscation``). Custom tools are not drawn: a request that can only call custom tools gets text."""
     choosing = prompt.choosing
     offered = [t for t in prompt.callable_tools() if not t.custom] if choosing.mode != "none" else []
     if choosing.mode == "named":
@@ -183,6 +185,7 @@ def space_for(prompt: Prompt) -> ReplySpace:
         stop=tuple(s for s in prompt.stop if s),
         logprobs=prompt.top_logprobs if prompt.logprobs else None,
         include_usage=bool(prompt.stream and prompt.extra.get("include_usage")),
+        obfuscation=bool(prompt.extra.get("include_obfuscation", True)),
     )
 
 
@@ -354,6 +357,8 @@ def draw_meta(src: Source, reply: Reply, space: ReplySpace) -> Meta:
         usage["completion_tokens"] = completion + thinking
         usage["total_tokens"] = prompt + completion + thinking
         details["reasoning_tokens"] = thinking
+    if space.obfuscation if space.obfuscation is not None else src.boolean(0.8):
+        meta.obfuscation = streaming.padding(meta.id)
     return meta
 
 
@@ -475,17 +480,8 @@ def draw_events(src: Source, choices: Sequence[Choice]) -> list[Event]:
 def render_chunks(events: Iterable[Event], meta: Meta) -> list[dict[str, Any]]:
     """``chat.completion.chunk`` objects for ``events`` (the same envelope :func:`mockai.streaming.chunks`
     writes), plus the usage chunk when ``meta.include_usage``."""
-    base: dict[str, Any] = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created,
-                            "model": meta.model, "service_tier": meta.service_tier,
-                            "system_fingerprint": meta.system_fingerprint}
-    base.update(meta.extra)
-    if meta.include_usage:
-        base["usage"] = None
-    out = [{**base, "choices": [{"index": i, "delta": d, "logprobs": lp, "finish_reason": f}]}
-           for i, d, lp, f in events]
-    if meta.include_usage:
-        out.append({**base, "choices": [], "usage": meta.usage})
-    return out
+    return streaming.envelop(({"index": i, "delta": d, "logprobs": lp, "finish_reason": f}
+                              for i, d, lp, f in events), meta)
 
 
 @dataclass

@@ -4,7 +4,10 @@ Chunks follow the real API: the first delta of a choice carries ``role: "assista
 tool-call arguments arrive in token-sized deltas; a tool call's first delta has ``index``, ``id``, ``type``,
 ``function.name`` and ``arguments: ""``; each choice ends with an empty delta and its ``finish_reason``; with
 ``n > 1`` the choices interleave; with ``include_usage`` every chunk has ``usage: null`` and a last chunk with
-``choices: []`` carries the usage. The stream ends with ``data: [DONE]``.
+``choices: []`` carries the usage. Every chunk ends with an ``obfuscation`` string of 1 to 16 letters and digits
+(padding that evens out chunk sizes, which the real API adds unless ``stream_options.include_obfuscation`` is
+``false``), drawn from the reply's id: the same reply is padded the same way. The stream ends with
+``data: [DONE]``.
 
 A custom tool's call streams like a function's, with ``type: "custom"`` and ``custom`` in place of ``function``:
 its first delta has ``index``, ``id``, ``type`` and ``custom: {"name", "input": ""}``, later ones only ``index``
@@ -18,11 +21,15 @@ last delta carries only ``expires_at``, as the SDK's types describe.
 >>> meta = Meta(id="chatcmpl-1", created=0, model="gpt-4o-mini")
 >>> [c["choices"][0]["delta"] for c in chunks(Reply.text("Hi there"), meta)]
 [{'role': 'assistant', 'content': '', 'refusal': None}, {'content': 'Hi'}, {'content': ' there'}, {}]
+>>> [c["obfuscation"] for c in chunks(Reply.text("Hi there"), Meta(id="chatcmpl-1", created=0, model="m",
+...                                                                   obfuscation=padding("chatcmpl-1")))]
+['yGliMP1rma', 'rmaJJnPp', 'peB8h0GsWRE62', 'sWRE62sAlL']
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,7 @@ from typing import Any
 from . import audio
 from .http import dumps as dumps
 from .http import scratch_dumps
+from .keys import b62
 from .reply import Audio, Choice, Reply, ToolCall
 from .tokens import split
 
@@ -49,6 +57,25 @@ class Meta:
     include_usage: bool = False
     logprobs: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # What each chunk's ``obfuscation`` is cut from (:func:`padding`); ``None``: chunks carry none.
+    obfuscation: bytes | None = None
+
+
+def padding(reply_id: str) -> bytes:
+    """The letters a stream's ``obfuscation`` strings are cut from (:func:`pads`), for the reply ``reply_id``."""
+    digest = hashlib.sha256(b"obfuscation|" + reply_id.encode()).digest()
+    return b62(digest + hashlib.sha256(digest).digest(), _PADDING).encode()
+
+
+def pads(letters: bytes, count: int) -> list[bytes]:
+    """The ``obfuscation`` of each of a stream's first ``count`` chunks: 1 to 16 of ``letters``
+    (:func:`padding`), their length and start varying from chunk to chunk (and repeating every 64 chunks)."""
+    cycle = [letters[start:start + 1 + letters[i] % 16] for i, start in enumerate(_STARTS[:count])]
+    return cycle if count <= _PADDING else (cycle * (count // _PADDING + 1))[:count]
+
+
+_PADDING = 64
+_STARTS = tuple((7 * i) % (_PADDING - 16) for i in range(_PADDING))
 
 
 def _logprobs(choice: Choice) -> dict[str, Any] | None:
@@ -178,8 +205,6 @@ def _base(meta: Meta) -> dict[str, Any]:
         "system_fingerprint": meta.system_fingerprint,
     }
     base.update(meta.extra)
-    if meta.include_usage:
-        base["usage"] = None
     return base
 
 
@@ -196,10 +221,20 @@ def _choices(reply: Reply) -> Iterator[dict[str, Any]]:
 
 def chunks(reply: Reply, meta: Meta) -> list[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of the stream, in order (``[DONE]`` not included)."""
+    return envelop((choice for choice in _choices(reply)), meta)
+
+
+def envelop(choices: Iterable[dict[str, Any]], meta: Meta) -> list[dict[str, Any]]:
+    """A chunk for each of ``choices`` (each chunk's one choice), then the usage chunk when ``include_usage``."""
     base = _base(meta)
-    out = [{**base, "choices": [choice]} for choice in _choices(reply)]
+    out: list[dict[str, Any]] = [{**base, "choices": [choice]} for choice in choices]
     if meta.include_usage:
+        for chunk in out:
+            chunk["usage"] = None
         out.append({**base, "choices": [], "usage": meta.usage})
+    if meta.obfuscation is not None:
+        for chunk, pad in zip(out, pads(meta.obfuscation, len(out)), strict=True):
+            chunk["obfuscation"] = pad.decode("ascii")
     return out
 
 
@@ -262,8 +297,16 @@ def encode(reply: Reply, meta: Meta, parts: list[bytes] | None = None) -> list[b
     head = b"data: " + scratch_dumps(base)[:-1] + b',"choices":['
     if parts is None:
         parts = _text_parts(reply) or [scratch_dumps(choice) for choice in _choices(reply)]
-    events = [head + part + b"]}\n\n" for part in parts]
+    tail = b'],"usage":null' if meta.include_usage else b"]"
+    count = len(parts) + meta.include_usage
+    padded = pads(meta.obfuscation, count) if meta.obfuscation is not None else None
+    if padded is None:
+        events = [head + part + tail + b"}\n\n" for part in parts]
+    else:  # (the padding is letters and digits: nothing in it to escape; the usage chunk's pad is the last one)
+        before = tail + b',"obfuscation":"'
+        events = [b"".join((head, part, before, pad, b'"}\n\n')) for part, pad in zip(parts, padded, strict=False)]
     if meta.include_usage:
-        events.append(b"data: " + scratch_dumps({**base, "choices": [], "usage": meta.usage}) + b"\n\n")
+        last = b"data: " + scratch_dumps({**base, "choices": [], "usage": meta.usage})
+        events.append(last[:-1] + (b',"obfuscation":"' + padded[-1] + b'"}\n\n' if padded else b"}\n\n"))
     events.append(DONE)
     return events

@@ -195,6 +195,7 @@ class ChatCompletionChunk(_Reply):
     usage: Usage | None = None
     service_tier: str | None = None
     system_fingerprint: str | None = None
+    obfuscation: str | None = None  # padding, unless stream_options.include_obfuscation is false
 
 
 class ErrorBody(_Reply):

@@ -363,8 +363,8 @@ def test_a_dropped_stream_never_replays_as_a_success(upstream: str, tmp_path: Pa
 
 
 def _chunks(client: openai.OpenAI, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The chunks as sent (fields left out stay out), without their ids (each live call gets its own)."""
-    return [{k: v for k, v in c.model_dump(exclude_unset=True).items() if k != "id"}
+    """The chunks as sent (fields left out stay out), without their ids and padding (each live call gets its own)."""
+    return [{k: v for k, v in c.model_dump(exclude_unset=True).items() if k not in ("id", "obfuscation")}
             for c in client.chat.completions.create(**body)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pydantic
@@ -136,6 +137,73 @@ def test_include_usage_false(engine: Engine) -> None:
     assert all(c.get("usage") is None for c in parts)
 
 
+OBFUSCATION = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+@pytest.mark.parametrize("usage", [False, True], ids=["", "usage"])
+def test_every_chunk_ends_with_obfuscation_unless_the_request_turns_it_off(make_engine: Any, usage: bool) -> None:
+    """As the real API sends them: each chunk, the usage chunk too, ends with ``obfuscation`` (after ``usage``),
+    1 to 16 letters and digits that vary in length; the same request pads the same way; with
+    ``include_obfuscation: false`` no chunk has the field, and the stream says the same otherwise."""
+    options = {"include_usage": usage}
+    body = chat_body("Tell me about lighthouses", n=2, stream_options=options)
+    padded = stream(make_engine(seed=4), body)
+    assert all(list(c)[-2:] == ["usage", "obfuscation"] if usage else list(c)[-1] == "obfuscation" for c in padded)
+    pads = [c["obfuscation"] for c in padded]
+    assert all(OBFUSCATION.fullmatch(p) for p in pads), pads
+    assert len({len(p) for p in pads}) > 3, pads
+    assert [ChatCompletionChunk.model_validate(c, strict=True).obfuscation for c in padded] == pads
+    assert stream(make_engine(seed=4), body) == padded
+
+    def said(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:  # (another body: another id)
+        return [{k: v for k, v in c.items() if k not in ("id", "obfuscation")} for c in chunks]
+
+    asked = stream(make_engine(seed=4), {**body, "stream_options": {**options, "include_obfuscation": True}})
+    assert all(OBFUSCATION.fullmatch(c["obfuscation"]) for c in asked)
+    plain = stream(make_engine(seed=4), {**body, "stream_options": {**options, "include_obfuscation": False}})
+    assert all("obfuscation" not in c for c in plain)
+    assert said(plain) == said(asked) == said(padded)
+    assert "obfuscation" not in reply(make_engine(seed=4), chat_body("Tell me about lighthouses"))
+
+
+@pytest.mark.asyncio
+async def test_the_sdk_reads_obfuscation_through_both_doors(client: Any, aclient: Any) -> None:
+    """The SDK's chunks carry it, over a socket (sync) and in-process (async); turned off, they carry ``None``."""
+    messages = [{"role": "user", "content": "Tell me about lighthouses"}]
+    pads = [c.obfuscation for c in client.chat.completions.create(model="gpt-4o-mini", messages=messages,
+                                                                    stream=True)]
+    assert pads
+    assert all(p is not None and OBFUSCATION.fullmatch(p) for p in pads), pads
+    seen = [c.obfuscation async for c in await aclient.chat.completions.create(model="gpt-4o-mini", messages=messages,
+                                                                                stream=True)]
+    assert seen == pads  # the same engine seed: the same stream, padding and all
+    off = await aclient.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
+                                                stream_options={"include_obfuscation": False})
+    assert [c.obfuscation async for c in off] == [None] * len(pads)
+
+
+def test_drawn_streams_pad_as_their_request_asks(make_engine: Any) -> None:
+    """A stream drawn for a request (the fuzz responder's) follows its ``include_obfuscation``; one drawn for no
+    request is padded on most draws and not on others, so client code meets both."""
+    import random
+
+    fuzz = make_engine(responder="fuzz", seed=2)
+    for i in range(10):
+        asked = stream(fuzz, chat_body(f"Hi {i}", stream_options={"include_obfuscation": i % 2 == 0}))
+        assert all(("obfuscation" in c) == (i % 2 == 0) for c in asked)
+
+    from mockai.shapes import ReplySpace, SeededSource, draw_stream
+
+    def padded(space: ReplySpace, seed: int) -> list[bool]:
+        return ["obfuscation" in c for c in draw_stream(SeededSource(random.Random(seed)), space).chunks]
+
+    assert not any(any(padded(ReplySpace(obfuscation=False), seed)) for seed in range(20))
+    assert all(all(padded(ReplySpace(obfuscation=True), seed)) for seed in range(20))
+    drawn = [padded(ReplySpace(), seed) for seed in range(40)]
+    assert all(len(set(d)) == 1 for d in drawn)  # all of a stream's chunks or none
+    assert {d[0] for d in drawn} == {True, False}
+
+
 def test_sse_bytes(engine: Engine) -> None:
     res = post(engine, chat_body(stream=True))
     assert res.headers["content-type"] == "text/event-stream; charset=utf-8"
@@ -261,11 +329,13 @@ def test_chunks_keep_every_character() -> None:
     Reply([Choice(content="with a refusal too", refusal="no")]),
 ], ids=["text", "length", "two choices", "empty", "refusal"])
 @pytest.mark.parametrize("usage", [False, True], ids=["", "usage"])
-def test_a_streams_fast_encoding_is_byte_for_byte_its_chunks(reply: Reply, usage: bool) -> None:
+@pytest.mark.parametrize("padding", [None, streaming.padding("chatcmpl-x")], ids=["", "obfuscation"])
+def test_a_streams_fast_encoding_is_byte_for_byte_its_chunks(reply: Reply, usage: bool, padding: str | None) -> None:
     """``encode`` writes the usual stream (one choice of text) without making each chunk's objects: its bytes
     are exactly those of the chunks it stands for, and every other reply takes the general path."""
     meta = streaming.Meta(id="chatcmpl-x", created=1, model="gpt-4o-mini", system_fingerprint="fp_1",
-                          usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, include_usage=usage)
+                          usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}, include_usage=usage,
+                          obfuscation=padding)
     assert streaming.encode(reply.copy(), meta) == streaming.sse(streaming.chunks(reply.copy(), meta))
     general = [streaming.dumps(choice) for choice in streaming._choices(reply.copy())]
     for _ in range(2):  # written, then remembered
