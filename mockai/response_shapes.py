@@ -77,6 +77,7 @@ class ResponseSpace:
     statuses: tuple[str, ...] = STATUSES
     model: str | None = None
     encrypted: bool | None = None  # reasoning items carry encrypted_content (None: drawn)
+    obfuscation: bool | None = None  # delta events carry ``obfuscation`` (None: drawn)
 
     @property
     def json(self) -> bool:
@@ -449,7 +450,8 @@ def draw_response(src: Source, space: ResponseSpace) -> DrawnResponse:
                        logprobs=space.logprobs is not None,
                        encrypted=space.reasoning and (src.boolean(0.3) if space.encrypted is None else space.encrypted))
     done = render.response(drafted, meta)
-    events = render.resplit(render.events(done), pieces)
+    padded = src.boolean(0.8) if space.obfuscation is None else space.obfuscation
+    events = render.obfuscated(render.resplit(render.events(done), pieces), meta.id, padded)
     pieces.freeze()
     return DrawnResponse(drafted.choices, model=meta.model, usage=usage, items=drafted.items, split=pieces,
                          response=done, events=events)

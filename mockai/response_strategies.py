@@ -242,7 +242,9 @@ def _space(*, tools: Sequence[Mapping[str, Any]] | None, tool_choice: str | Mapp
         except APIError as err:
             raise fail(f"for_request is not a valid request: {err.message} (param {err.param!r})") from None
         encrypted = "reasoning.encrypted_content" in (request.include or [])
-        return dataclasses.replace(space_of(to_prompt(request)), model=model or request.model, encrypted=encrypted)
+        padded = request.stream_options is None or request.stream_options.include_obfuscation is not False
+        return dataclasses.replace(space_of(to_prompt(request)), model=model or request.model, encrypted=encrypted,
+                                   obfuscation=padded)
     defs: list[ToolDef] = []
     for i, tool in enumerate(tools or []):
         kind = tool.get("type") if isinstance(tool, Mapping) else None

@@ -15,7 +15,8 @@ item ``output_item.added`` → (its parts: ``content_part.added`` → ``output_t
 ``.done``; or ``reasoning_summary_part.added`` → ``reasoning_summary_text.delta``… → ``.done`` →
 ``reasoning_summary_part.done``) → ``output_item.done`` → ``response.completed`` (or ``.incomplete``). Every
 event carries ``sequence_number`` from 0; each is framed as ``event: <type>`` and ``data: <json>``, and there is
-no ``data: [DONE]``.
+no ``data: [DONE]``. Each delta event ends with an ``obfuscation`` string (:func:`obfuscated`), unless the request
+turned it off (``stream_options.include_obfuscation: false``).
 
 >>> from mockai.reply import Reply
 >>> meta = Meta(id="resp_1", created_at=0, model="gpt-4o-mini-2024-07-18", usage=None)
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..reply import Choice, Reply, ToolCall
+from ..streaming import padding, pads
 from ..tokens import split
 
 Event = dict[str, Any]
@@ -365,6 +367,23 @@ def resplit(events_: list[Event], reply: Reply | Split | None) -> list[Event]:
     for n, event in enumerate(out):
         event["sequence_number"] = n
     return out
+
+
+def obfuscated(events_: list[Event], response_id: str, include: bool = True) -> list[Event]:
+    """``events_``, each delta event (``response.output_text.delta`` and the like) ending with an ``obfuscation``
+    string of 1 to 16 letters and digits, as the real API pads them, drawn from ``response_id`` (the same stream
+    is padded the same way); unchanged when not ``include``.
+
+    >>> done = response(Reply.text("Hi there"), Meta(id="resp_1", created_at=0, model="gpt-4o-mini", usage=None))
+    >>> [list(e)[-1] for e in obfuscated(events(done), "resp_1") if e["type"] == "response.output_text.delta"]
+    ['obfuscation', 'obfuscation']
+    """
+    if not include:
+        return events_
+    deltas = [event for event in events_ if event["type"] in _DELTAS]
+    for event, pad in zip(deltas, pads(padding(response_id), len(deltas)), strict=True):
+        event["obfuscation"] = pad.decode("ascii")
+    return events_
 
 
 def sse(events_: list[Event], dumps: Callable[[Any], bytes]) -> list[bytes]:

@@ -250,7 +250,10 @@ class Responses:
         if request.stream:
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
-            events = render.sse(render.resplit(render.events(done), reply), scratch_dumps)
+            options = request.stream_options
+            padded = options is None or options.include_obfuscation is not False
+            events = render.sse(render.obfuscated(render.resplit(render.events(done), reply), rid, padded),
+                                scratch_dumps)
             if request.store is not False:
                 self.keep(request, done, False, 3 * (len(events[-1]) + len(ex.http.body)))
             return HTTPResponse(200, headers, events=events)
@@ -357,7 +360,9 @@ class Responses:
                                   "starting_after", "invalid_type")
                 start = int(after) + 1
             headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-            return HTTPResponse(200, headers, events=render.sse(render.events(done)[max(start, 0):], scratch_dumps))
+            padded = query.get("include_obfuscation", "").lower() != "false"
+            replayed = render.obfuscated(render.events(done), done["id"], padded)[max(start, 0):]
+            return HTTPResponse(200, headers, events=render.sse(replayed, scratch_dumps))
         return self.core.json_response(200, done)
 
     def delete(self, http: HTTPRequest, call: Call, args: dict[str, str]) -> HTTPResponse:

@@ -1,0 +1,123 @@
+"""The Responses API's stream padding: each delta event ends with ``obfuscation``, as the real API sends it, unless
+the request turns it off; the chat side is in ``test_streaming.py``."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from responses_wire import Door, close_door, open_door, sse_events
+
+from mockai.reply import Choice, Reply, ToolCall
+from mockai.response_shapes import ResponseSpace, SeededSource, draw_response
+from mockai.responses.render import _DELTAS
+
+OBFUSCATION = re.compile(r"[A-Za-z0-9]{1,16}")
+SUM = {"type": "function", "name": "add", "description": "Adds two numbers.",
+       "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                      "required": ["a", "b"], "additionalProperties": False}, "strict": True}
+
+
+@pytest.fixture(params=["in-process", "socket"])
+def door(request: pytest.FixtureRequest) -> Iterator[Door]:
+    d = open_door(request.param)
+    yield d
+    close_door(d)
+
+
+def streamed(door: Door, **body: Any) -> list[dict[str, Any]]:
+    """The events of one streamed response, as sent (framing and each event checked)."""
+    body = {"model": "o3", "input": "Add 2 and 3, then say why.", "stream": True, **body}
+    with door.raw().stream("POST", "/responses", json=body) as res:
+        assert res.status_code == 200, res.read()
+        return sse_events(res.read())
+
+
+def test_each_delta_event_ends_with_obfuscation(door: Door) -> None:
+    """Text, reasoning summary and function-call argument deltas each end with 1 to 16 letters and digits that
+    vary in length; no other event has the field; the SDK reads it (an extra field of its event types)."""
+    door.mock.queue(Reply([Choice(content="It is five.", reasoning="Two and three make five.",
+                                  tool_calls=[ToolCall("add", '{"a": 2, "b": 3}')], finish_reason="tool_calls")]))
+    events = streamed(door, tools=[SUM], reasoning={"summary": "auto"})
+    deltas = [e for e in events if e["type"] in _DELTAS]
+    assert {e["type"] for e in deltas} >= {"response.output_text.delta", "response.function_call_arguments.delta",
+                                           "response.reasoning_summary_text.delta"}
+    assert all(list(e)[-1] == "obfuscation" and OBFUSCATION.fullmatch(e["obfuscation"]) for e in deltas)
+    assert len({len(e["obfuscation"]) for e in deltas}) > 3
+    assert not any("obfuscation" in e for e in events if e["type"] not in _DELTAS)
+
+    with door.client() as client:
+        sdk = [getattr(e, "obfuscation", None) for e in client.responses.create(
+            model="o3", input="Say why.", stream=True) if e.type == "response.output_text.delta"]
+    assert sdk
+    assert all(p is not None and OBFUSCATION.fullmatch(p) for p in sdk), sdk
+
+
+def test_include_obfuscation_false_sends_none_and_nothing_else_changes(door: Door) -> None:
+    padded = streamed(door)
+    plain = streamed(door, stream_options={"include_obfuscation": False})
+    assert not any("obfuscation" in e for e in plain)
+
+    def said(events: list[dict[str, Any]]) -> list[Any]:  # (another body: other ids)
+        return [(e["type"], e.get("delta")) for e in events]
+
+    assert said(plain) == said(padded)
+    assert any("obfuscation" in e for e in streamed(door, stream_options={"include_obfuscation": True}))
+
+
+def test_a_stored_stream_replays_padded_unless_asked_not_to(door: Door) -> None:
+    """``GET /responses/{id}?stream=true`` pads its deltas too (``include_obfuscation=false`` turns it off), the
+    same way each time, from ``starting_after`` on."""
+    with door.client() as client:
+        rid = client.responses.create(model="gpt-4o-mini", input="Tell me about lighthouses").id
+    http = door.raw()
+
+    def replay(query: str) -> list[dict[str, Any]]:
+        res = http.get(f"/responses/{rid}?stream=true{query}")
+        assert res.status_code == 200, res.text
+        return sse_events(res.content, first=int(query.split("starting_after=")[1]) + 1 if "starting_after" in
+                          query else 0)
+
+    whole = replay("")
+    deltas = [e for e in whole if e["type"] in _DELTAS]
+    assert deltas
+    assert all(OBFUSCATION.fullmatch(e["obfuscation"]) for e in deltas)
+    assert replay("") == whole
+    assert replay("&starting_after=3") == whole[4:]
+    assert not any("obfuscation" in e for e in replay("&include_obfuscation=false"))
+
+
+def test_drawn_responses_pad_as_their_space_asks() -> None:
+    """A drawn stream follows ``obfuscation`` (a request's ``include_obfuscation``); left to the draw, most are
+    padded and some are not, so client code meets both."""
+    def padded(space: ResponseSpace, seed: int) -> list[bool]:
+        drawn = draw_response(SeededSource(random.Random(seed)), space)
+        return ["obfuscation" in e for e in drawn.events if e["type"] in _DELTAS]
+
+    assert not any(any(padded(ResponseSpace(obfuscation=False), seed)) for seed in range(20))
+    assert all(all(padded(ResponseSpace(obfuscation=True), seed)) for seed in range(20))
+    drawn = [p for p in (padded(ResponseSpace(), seed) for seed in range(40)) if p]
+    assert all(len(set(p)) == 1 for p in drawn)  # all of a stream's deltas or none
+    assert {p[0] for p in drawn} == {True, False}
+
+
+@pytest.mark.parametrize("options", [None, {"include_obfuscation": True}, {"include_obfuscation": False}])
+def test_streams_drawn_for_a_request_follow_its_include_obfuscation(options: dict[str, bool] | None) -> None:
+    from hypothesis import given, settings
+
+    from mockai.response_strategies import response_streams
+
+    request: dict[str, Any] = {"model": "gpt-4o-mini", "input": "Hi", "stream": True}
+    if options is not None:
+        request["stream_options"] = options
+
+    @settings(max_examples=15, deadline=None)
+    @given(response_streams(for_request=request))
+    def check(drawn: Any) -> None:
+        padded = ["obfuscation" in e for e in drawn.events if e["type"] in _DELTAS]
+        assert all(padded) if options != {"include_obfuscation": False} else not any(padded)
+
+    check()
