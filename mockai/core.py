@@ -82,6 +82,10 @@ class Shared(Protocol):
     async def record_async(self, call: Call) -> bool:
         """:meth:`record`, its round trip awaited (and shared with other requests')."""
 
+    def amend(self, call: Call) -> bool:
+        """``call`` changed since it was kept (see :meth:`Core.sent_only`): its shared journal entry changes too;
+        ``False`` when it could not (never kept, let go since, or the store failed)."""
+
 
 class AnswerAgain(BaseException):
     """Raised while a request is answered when the ids it was given turn out to be wrong (another process counted
@@ -336,14 +340,20 @@ class Core:
     def sent_only(self, res: HTTPResponse, sent: int, why: str) -> Call | None:
         """The answer ``res`` stopped after ``sent`` bytes of its body (``why``: ``"client"``, the client left;
         ``"stopped"``, the server stopped): its journal entry keeps those bytes, as the journal promises the bytes
-        on the wire. A shared journal (:mod:`mockai.shared`) keeps what was planned. Returns the call changed."""
+        on the wire. So does its entry in a shared journal (:mod:`mockai.shared`), which every process lists, while
+        that journal still holds it (one operation on the store, with its bounded wait: the store failing leaves the
+        shared entry as it was planned). Returns the call changed (``None``: this journal had let it go)."""
         with self._lock:
             for call in reversed(self.calls):
                 if call.response is res:
                     call.response = sent_part(res, sent)
                     call.ended = why
-                    return call
-        return None
+                    break
+            else:
+                return None
+        if self.shared is not None:
+            self.shared.amend(call)
+        return call
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,

@@ -185,7 +185,8 @@ def test_a_count_made_ahead_is_given_once_or_taken_back(backend: Backend) -> Non
 
 def test_keep_many_keeps_each_call_as_commit_and_append_would(backend: Backend) -> None:
     """A batch (the socket door's round trip): plain entries are appended, a right guess is counted and appended, a
-    wrong one counted and not appended, and one made under a moved counter neither; in order, in one step."""
+    wrong one counted and not appended, and one made under a moved counter neither; in order, in one step. Each
+    kept entry's number comes back (0: not kept)."""
     import asyncio
 
     backend.incr("version")
@@ -195,7 +196,7 @@ def test_keep_many_keeps_each_call_as_commit_and_append_would(backend: Backend) 
         (b"wrong", ("version", 1, "ids", b"k", 100, (0, 0))),  # k was counted once by now: its count is 1
         (b"moved", ("version", 0, "ids", b"m", 100, (0, 0))),
     ]
-    assert backend.keep_many(batch, 10, 10_000) == [None, (0, 0), (1, 0), None]
+    assert backend.keep_many(batch, 10, 10_000) == [(None, 1), ((0, 0), 2), ((1, 0), 0), (None, 0)]
     assert [e for _, e in backend.entries(10)] == [b"plain", b"right"]
     async def later() -> list[Any]:
         try:
@@ -203,7 +204,7 @@ def test_keep_many_keeps_each_call_as_commit_and_append_would(backend: Backend) 
         finally:
             await backend.aclose()
 
-    assert asyncio.run(later()) == [(2, 0)]
+    assert asyncio.run(later()) == [((2, 0), 3)]
     assert [e for _, e in backend.entries(10)] == [b"plain", b"right", b"later"]
     assert backend.occurrence("ids", b"m", 100) == (0, 0), "nothing was counted under the moved counter"
 
@@ -296,6 +297,7 @@ def test_updates_are_atomic_across_processes(state_url: str) -> None:
         results = pool.starmap(_contend, [(state_url, 25)] * 4)
     backend = open_backend(state_url)
     assert backend.get("sum") == 100
+    backend.close()
     claimed = sorted(n for c, _ in results for n in c)
     assert claimed == list(range(1, 38))
     queued = sorted(n for _, q in results for n in q)
@@ -539,15 +541,16 @@ def test_a_guessed_epoch_follows_the_state(backend: Backend) -> None:
     assert seen.next(b"a" * 32) == (0, 0)
     pending = seen.take_pending()
     assert pending is not None
-    assert backend.commit("v", 0, "ids", pending[0], 2, pending[1], b"entry", 10, 1000) == (0, 0)
+    assert backend.commit("v", 0, "ids", pending[0], 2, pending[1], b"entry", 10, 1000) == ((0, 0), 1)
     seen.learn(pending[0], pending[1])
     for key in (b"b", b"c", b"d"):  # the other process fills the counts past their bound: a new epoch
         other.next(key * 32)
     assert seen.ahead(lambda: seen.next(b"a" * 32), "v", 0, guess=True)
     assert seen.next(b"a" * 32) == (1, 0), "guessed from what it knew"
     key, guess, _ = seen.take_pending() or (b"", (0, 0), None)
-    got = backend.commit("v", 0, "ids", key, 2, guess, b"entry", 10, 1000)
+    got, number = backend.commit("v", 0, "ids", key, 2, guess, b"entry", 10, 1000)
     assert got is not None
+    assert number == 0, "not kept"
     assert got[1] > 0, "counted in the new epoch"
     assert got != guess
     seen.missed(key, guess, got)
@@ -886,13 +889,17 @@ def test_the_inspector_feed_shows_every_workers_calls() -> None:
                     workers = {c["worker"] for c in ask_control(served, "GET", "calls")[1]["data"]}
             assert len(workers) == 2
             read_until(sent)
+            _, listed = ask_control(served, "GET", "calls")
         calls = [view for kind, view in events if kind == "call"]
         assert events[0][0] == "clear"
         assert len(calls) == sent, "one page shows the calls of every worker"
         assert sorted(int(v["request"]["body"]["messages"][0]["content"].split()[1]) for v in calls) == list(
             range(sent))
         assert all(v["status"] == 200 and v["by"] == "generator" for v in calls)
-        assert calls[0]["transcript"].startswith("#0 POST /v1/chat/completions model=gpt-4o-mini")
+        seqs = [v["seq"] for v in calls]
+        assert seqs == sorted(set(seqs)), "numbered once for every worker, in the journal's order"
+        assert seqs == [c["seq"] for c in listed["data"]][-sent:], "as GET /_mockai/calls numbers them"
+        assert calls[0]["transcript"].startswith(f"#{seqs[0]} POST /v1/chat/completions model=gpt-4o-mini")
 
 
 def test_workers_load_scenario_files_once(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ again when the journal is emptied (``DELETE /_mockai/calls``, a reset), ``event:
 changed the rules or the queue (the page's Scenario tab refreshes), ``event: lagged`` when a slow page missed
 calls, and a comment every 15 s so proxies keep the connection open. Each ``call`` event's data is the call's
 :func:`~mockai.inspector.view.call_view`, numbered by the call's place in the engine's order (``Call.seq``: the
-same live and after a reload, whatever the journal let go since).
+same live and after a reload, whatever the journal let go since; in a shared journal, from its entry's number, the
+same in every process: :func:`mockai.shared.wiring.numbered`). A call sent again with a number already sent (a
+stream that ended early keeps what was sent) replaces that call on the page.
 
 ``clear``'s data tells the page how much to keep: the newest ``keep`` calls (the journal's ``journal_size``, or
 :data:`PAGE_CALLS`) and at most ``keep_chars`` characters of their JSON (:data:`PAGE_CHARS`); it drops the oldest
@@ -169,8 +171,7 @@ class Feed:
         return f"retry: 2000\n\nevent: clear\ndata: {json.dumps(keep)}\n\n".encode()
 
     def event(self, call: Call, seq: int, at: float | None) -> bytes:
-        """A call's event: numbered by its ``Call.seq`` (``seq``, counted by the feed, for a call without one: a
-        shared journal's)."""
+        """A call's event: numbered by its ``Call.seq`` (``seq``, counted by the feed, for a call without one)."""
         number = call.seq if call.seq >= 0 else seq
         data = json.dumps(call_view(call, number, self.scrubber, at), ensure_ascii=False, default=str)
         return f"id: {number}\nevent: call\ndata: {data}\n\n".encode()
@@ -232,18 +233,16 @@ class Feed:
 
 
     async def _shared(self, calls: AsyncIterator[Call | str | None], stop: _Stop) -> AsyncIterator[bytes]:
-        """The feed of a shared journal: its calls as any process records them (``None``: it was emptied)."""
-        seq = 0
+        """The feed of a shared journal: its calls as any process records them, each numbered by its entry
+        (``Call.seq``), and again when amended (``None``: it was emptied)."""
         try:
             async for item in calls:
                 if item is None:
-                    seq = 0
                     yield self.clear_event()
                 elif isinstance(item, str):
                     yield b": ping\n\n"
                 else:
-                    yield self.event(item, seq, None)
-                    seq += 1
+                    yield self.event(item, item.seq, None)
         finally:
             self.listeners[:] = [x for x in self.listeners if x is not stop]
 

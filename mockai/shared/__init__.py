@@ -28,10 +28,12 @@ timeout, and a request waits for a store that does not answer at most once: :cla
 (1, None)
 >>> backend.occurrence_if("calls", 1, "ids", b"key", 100), backend.occurrence_if("calls", 2, "ids", b"key", 100)
 (None, (0, 0))
->>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a call", 10, 1000), len(backend.entries(10))
+>>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a call", 10, 1000)  # the count, the entry's number
 ((1, 0), 1)
->>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a guess too low", 10, 1000), len(backend.entries(10))
-((2, 0), 1)
+>>> backend.commit("calls", 2, "ids", b"key", 100, (1, 0), b"a guess too low", 10, 1000)  # not kept: number 0
+((2, 0), 0)
+>>> backend.amend(1, b"the call as it went out", 10), backend.entries(10), backend.amendments(0)
+(True, [(1, b'the call as it went out')], [(1, 1, b'the call as it went out')])
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ R = TypeVar("R")
 # A journal entry to keep, and, for a request whose ids came from a guessed count, what commit() checks: the
 # counter and its value, the occurrence space, key and bound, and the expected count.
 Keep = tuple[bytes, "tuple[str, int, str, bytes, int, tuple[int, int]] | None"]
+# What keeping one did: the occurrence count commit() made (None: a plain append, or the counter had moved: nothing
+# counted), and the number of the journal entry (0: nothing was kept).
+Kept = tuple["tuple[int, int] | None", int]
 
 SCHEMES = ("sqlite", "redis")
+AMENDED = "journal-amended"  # the counter of the journal's amendments (Backend.amend): read with Backend.counter
 TIMEOUT = 5.0  # seconds any one operation on the shared state may wait (a lock, a connection) before it fails
 BACKOFF = 1.0  # seconds operations fail at once after one waited TIMEOUT in vain, before the store is tried again
 
@@ -151,11 +157,11 @@ class Backend(ABC):
 
     @abstractmethod
     def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
-               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+               entry: bytes, max_items: int, max_bytes: int) -> Kept:
         """:meth:`occurrence_if`, and, when the count is ``expected``, :meth:`append` of ``entry``: one atomic step.
-        ``None`` (nothing counted or kept) when the counter moved; otherwise the count, and ``entry`` was kept
-        exactly when it equals ``expected``. A request's whole business with the state in one round trip, for a
-        request whose ids were made from a guessed count."""
+        ``(None, 0)`` (nothing counted or kept) when the counter moved; otherwise the count and the entry's number,
+        ``entry`` being kept (a number above 0) exactly when the count equals ``expected``. A request's whole
+        business with the state in one round trip, for a request whose ids were made from a guessed count."""
 
     @abstractmethod
     def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
@@ -176,23 +182,22 @@ class Backend(ABC):
     # --- the journal ------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        """Add a journal entry; the oldest go first past ``max_items`` entries or ``max_bytes`` bytes."""
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> int:
+        """Add a journal entry, and return its number (see :meth:`entries`); the oldest go first past
+        ``max_items`` entries or ``max_bytes`` bytes."""
 
-    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[Kept]:
         """Several requests' :meth:`commit` (an item with a guess) or :meth:`append` (without), in order; for each,
-        what :meth:`commit` returns (``None`` for an append). Backends do it in one round trip."""
-        out: list[tuple[int, int] | None] = []
+        what :meth:`commit` returns (``(None, number)`` for an append). Backends do it in one round trip."""
+        out: list[Kept] = []
         for entry, guess in items:
             if guess is None:
-                self.append(entry, max_items, max_bytes)
-                out.append(None)
+                out.append((None, self.append(entry, max_items, max_bytes)))
             else:
                 out.append(self.commit(*guess, entry, max_items, max_bytes))
         return out
 
-    async def keep_many_async(self, items: list[Keep], max_items: int,
-                              max_bytes: int) -> list[tuple[int, int] | None]:
+    async def keep_many_async(self, items: list[Keep], max_items: int, max_bytes: int) -> list[Kept]:
         """:meth:`keep_many` from an event loop: a backend with a network round trip awaits it."""
         return self.keep_many(items, max_items, max_bytes)
 
@@ -204,6 +209,19 @@ class Backend(ABC):
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         """The ``newest`` entries of the journal (at most) numbered above ``after``, oldest first, each with its
         number (which counts every entry ever appended: it never repeats, even after the journal is emptied)."""
+
+    @abstractmethod
+    def amend(self, number: int, entry: bytes, max_items: int) -> bool:
+        """Replace the journal entry numbered ``number`` by ``entry``, in its place (a stream that ended early
+        keeps what was sent), and note the amendment for :meth:`amendments` (the newest ``max_items`` are noted);
+        ``False``, and nothing changed, when the journal no longer holds that entry. The journal's byte bound is
+        applied again at the next append."""
+
+    @abstractmethod
+    def amendments(self, after: int) -> list[tuple[int, int, bytes]]:
+        """The entries amended since the amendment numbered ``after`` (amendments are numbered as entries are, from
+        1, and the counter :data:`AMENDED` holds the last number), oldest amendment first: ``(amendment, entry's
+        number, entry)`` for each entry the journal still holds."""
 
     # --- records (stored responses, conversations, completions) ------------------------------------------------
 

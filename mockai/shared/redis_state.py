@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import shared
-from . import Backend, Keep, Outage, StateError, StateUnavailable, shown_url
+from . import AMENDED, Backend, Keep, Kept, Outage, StateError, StateUnavailable, shown_url
 
 R = TypeVar("R")
 PREFIX = "mockai:2:"  # the format's version is in the keys: another format's keys are never read as this one's
@@ -67,12 +67,14 @@ return 1
 """
 # Appending {entry} to the journal's list {journal} and its index {index} ("SEQ:SIZE" for each entry, in the same
 # order), its bytes in {bytes} and its numbering in {seq}, keeping at most {items} entries and {most} bytes (the newest
-# always). The entry is copied once into Lua and once into the list and never read back (trimming reads only the
-# index): an entry (a stream's events) can be tens of kilobytes.
+# always); leaves the entry's number in `number`. The entry is copied once into Lua and once into the list and never
+# read back (trimming reads only the index): an entry (a stream's events) can be tens of kilobytes. The entries' numbers
+# follow one another in the lists (both lose their oldest together): the entry numbered N is at N minus the first's.
 _APPEND_LUA = """
 local size = string.len({entry})
 local items = redis.call('RPUSH', {journal}, {entry})
-redis.call('RPUSH', {index}, redis.call('INCR', {seq}) .. ':' .. size)
+local number = redis.call('INCR', {seq})
+redis.call('RPUSH', {index}, number .. ':' .. size)
 local bytes = redis.call('INCRBY', {bytes}, size)
 local drop = 0
 while items - drop > 1 and (items - drop > tonumber({items}) or bytes > tonumber({most})) do
@@ -94,33 +96,77 @@ def _append_lua(first_key: int, entry: str, bounds: int) -> str:
                               items=f"ARGV[{bounds}]", most=f"ARGV[{bounds + 1}]")
 
 
-# KEYS: the journal's four. ARGV: the entry, max items, max bytes.
-_APPEND = _append_lua(1, "ARGV[1]", 2) + "return items - drop"
+# KEYS: the journal's four. ARGV: the entry, max items, max bytes. Returns the entry's number.
+_APPEND = _append_lua(1, "ARGV[1]", 2) + "return number"
 # KEYS: the space's hash, its epoch, the counter, then the journal's four. ARGV: the key, the bound, the counter's
-# value, the expected n and epoch, then the entry and its bounds. See Backend.commit.
+# value, the expected n and epoch, then the entry and its bounds. Returns {n, epoch, the entry's number (0: not kept)}.
+# See Backend.commit.
 _COMMIT = (_GUARD + _COUNT + """
-if n ~= tonumber(ARGV[4]) or epoch ~= tonumber(ARGV[5]) then return {n, epoch} end
-""" + _append_lua(4, "ARGV[6]", 7) + "return {n, epoch}")
+if n ~= tonumber(ARGV[4]) or epoch ~= tonumber(ARGV[5]) then return {n, epoch, 0} end
+""" + _append_lua(4, "ARGV[6]", 7) + "return {n, epoch, number}")
 # Backend.keep_many. KEYS: the counter, the space's hash, its epoch, then the journal's four. ARGV: the bound, max
 # items, max bytes, then five for each item: the counter's value ('' for a plain append), the key, the expected n
-# and epoch, the entry. Returns {n, epoch} for each item ({-1, -1} when the counter moved; {-2, -2}: appended).
+# and epoch, the entry. Returns {n, epoch, the entry's number (0: not kept)} for each item ({-1, -1, 0} when the
+# counter moved; {-2, -2, number}: a plain append).
 _KEEP = """
 local out = {}
 local version = tonumber(redis.call('GET', KEYS[1]) or '0')
 for i = 4, #ARGV, 5 do
   local keep = true
   if ARGV[i] == '' then
-    out[#out + 1] = {-2, -2}
+    out[#out + 1] = {-2, -2, 0}
   elseif version ~= tonumber(ARGV[i]) then
     keep = false
-    out[#out + 1] = {-1, -1}
+    out[#out + 1] = {-1, -1, 0}
   else
 """ + _COUNT_LUA.format(seen="KEYS[2]", epoch="KEYS[3]", key="ARGV[i + 1]", bound="ARGV[1]") + """
-    out[#out + 1] = {n, epoch}
+    out[#out + 1] = {n, epoch, 0}
     keep = n == tonumber(ARGV[i + 2]) and epoch == tonumber(ARGV[i + 3])
   end
   if keep then
 """ + _append_lua(4, "ARGV[i + 4]", 2) + """
+    out[#out][3] = number
+  end
+end
+return out
+"""
+# Where the entry numbered ARGV[1] is in the journal's lists (KEYS[2]: the index), as `at` (0-based), and its
+# size as `old`; nil when the journal no longer holds it.
+_FIND_LUA = """
+local function find(index, number)
+  local first = redis.call('LINDEX', index, 0)
+  if not first then return nil end
+  local at = tonumber(number) - tonumber(string.match(first, '^(%d+):'))
+  if at < 0 then return nil end
+  local about = redis.call('LINDEX', index, at)
+  if not about then return nil end
+  local seq, size = string.match(about, '^(%d+):(%d+)$')
+  if tonumber(seq) ~= tonumber(number) then return nil end
+  return at, tonumber(size)
+end
+"""
+# Backend.amend. KEYS: the journal's list, its index, its bytes, the amendments (a sorted set: each entry's number,
+# scored by its latest amendment's), their counter. ARGV: the entry's number, the new entry, how many amendments
+# to note at most.
+_AMEND = _FIND_LUA + """
+local at, old = find(KEYS[2], ARGV[1])
+if not at then return 0 end
+local size = string.len(ARGV[2])
+redis.call('LSET', KEYS[1], at, ARGV[2])
+redis.call('LSET', KEYS[2], at, ARGV[1] .. ':' .. size)
+redis.call('INCRBY', KEYS[3], size - old)
+redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
+return 1
+"""
+# Backend.amendments. KEYS: the journal's list, its index, the amendments. ARGV: the amendment to list from (excluded).
+_AMENDMENTS = _FIND_LUA + """
+local out = {}
+local noted = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+for i = 1, #noted, 2 do
+  local at = find(KEYS[2], noted[i])
+  if at then
+    out[#out + 1] = {tonumber(noted[i + 1]), tonumber(noted[i]), redis.call('LINDEX', KEYS[1], at)}
   end
 end
 return out
@@ -163,6 +209,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
 _JOURNAL = [f"{PREFIX}journal", f"{PREFIX}journal-index", f"{PREFIX}journal-bytes", f"{PREFIX}journal-seq"]
+_AMENDMENTS_KEY = f"{PREFIX}journal-amendments"  # see _AMEND; their counter is PREFIX + AMENDED
 
 
 class RedisBackend(Backend):
@@ -192,6 +239,9 @@ class RedisBackend(Backend):
                              "port and database number") from None
         self._no_script = redis.exceptions.NoScriptError
         self._local = threading.local()
+        # Every thread's own connection (see _execute), for close(): a thread's is closed once the thread is gone.
+        self._conns: dict[threading.Thread, Any] = {}
+        self._conns_lock = threading.Lock()
         self._claim, self._claim_at = self._script(_CLAIM), self._script(_CLAIM_AT)
         self._occurrence, self._append = self._script(_OCCURRENCE), self._script(_APPEND)
         self._uncount, self._commit = self._script(_UNCOUNT), self._script(_COMMIT)
@@ -200,6 +250,7 @@ class RedisBackend(Backend):
         self._keep = self._script(_KEEP)
         self._async: tuple[Any, Any] | None = None  # (the event loop, its redis.asyncio client)
         self._put, self._replace, self._delete = self._script(_PUT), self._script(_REPLACE), self._script(_DELETE)
+        self._amend, self._amendments = self._script(_AMEND), self._script(_AMENDMENTS)
 
     def _script(self, source: str) -> Callable[..., Any]:
         """A Lua script, called by its digest (``EVALSHA``; loaded again when the server lost it, after a restart).
@@ -222,7 +273,7 @@ class RedisBackend(Backend):
         conn = getattr(self._local, "conn", None)
         fresh = conn is None
         if conn is None:
-            conn = self._local.conn = self.client.connection_pool.make_connection()
+            conn = self._local.conn = self._connect()
         try:
             conn.send_command(*command)
             return conn.read_response()
@@ -234,6 +285,17 @@ class RedisBackend(Backend):
                 raise
         conn.send_command(*command)
         return conn.read_response()
+
+    def _connect(self) -> Any:
+        """A new connection for this thread; those of threads that have ended are closed."""
+        conn = self.client.connection_pool.make_connection()
+        with self._conns_lock:
+            for thread, old in list(self._conns.items()):
+                if not thread.is_alive():
+                    del self._conns[thread]
+                    old.disconnect()
+            self._conns[threading.current_thread()] = conn
+        return conn
 
     def _call(self, run: Callable[[], R]) -> R:
         outage = self._outage
@@ -275,11 +337,11 @@ class RedisBackend(Backend):
         return None if got is None else (int(got[0]), int(got[1]))
 
     def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
-               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+               entry: bytes, max_items: int, max_bytes: int) -> Kept:
         got = self._call(lambda: self._commit(
             [f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", PREFIX + counter, *_JOURNAL],
             [key, bound, value, expected[0], expected[1], entry, max_items, max_bytes]))
-        return None if got is None else (int(got[0]), int(got[1]))
+        return (None, 0) if got is None else ((int(got[0]), int(got[1])), int(got[2]))
 
     def uncount(self, space: str, key: bytes, occurrence: int) -> bool:
         return bool(self._call(lambda: self._uncount([f"{PREFIX}seen:{space}"], [key, occurrence + 1])))
@@ -319,8 +381,8 @@ class RedisBackend(Backend):
 
     # --- the journal ------------------------------------------------------------------------------------------
 
-    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._call(lambda: self._append(_JOURNAL, [entry, max_items, max_bytes]))
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> int:
+        return int(self._call(lambda: self._append(_JOURNAL, [entry, max_items, max_bytes])))
 
     def _keep_call(self, items: list[Keep], max_items: int, max_bytes: int) -> tuple[list[str], list[Any]] | None:
         """The keys and arguments of the batch script for ``items``; ``None`` when their guesses differ in counter,
@@ -338,19 +400,18 @@ class RedisBackend(Backend):
         return [PREFIX + counter, f"{PREFIX}seen:{space}", f"{PREFIX}epoch:{space}", *_JOURNAL], args
 
     @staticmethod
-    def _kept(items: list[Keep], got: list[Any]) -> list[tuple[int, int] | None]:
-        return [None if guess is None or int(n) == -1 else (int(n), int(epoch))
-                for (_, guess), (n, epoch) in zip(items, got, strict=True)]
+    def _kept(items: list[Keep], got: list[Any]) -> list[Kept]:
+        return [(None if guess is None or int(n) == -1 else (int(n), int(epoch)), int(number))
+                for (_, guess), (n, epoch, number) in zip(items, got, strict=True)]
 
-    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[Kept]:
         call = self._keep_call(items, max_items, max_bytes)
         if call is None:
             return super().keep_many(items, max_items, max_bytes)
         keys, args = call
         return self._kept(items, self._call(lambda: self._keep(keys, args)))
 
-    async def keep_many_async(self, items: list[Keep], max_items: int,
-                              max_bytes: int) -> list[tuple[int, int] | None]:
+    async def keep_many_async(self, items: list[Keep], max_items: int, max_bytes: int) -> list[Kept]:
         import asyncio
 
         call = self._keep_call(items, max_items, max_bytes)
@@ -407,6 +468,14 @@ class RedisBackend(Backend):
                 out.append((seq, raw))
         return out
 
+    def amend(self, number: int, entry: bytes, max_items: int) -> bool:
+        return bool(self._call(lambda: self._amend(
+            [*_JOURNAL[:3], _AMENDMENTS_KEY, PREFIX + AMENDED], [number, entry, max_items])))
+
+    def amendments(self, after: int) -> list[tuple[int, int, bytes]]:
+        got = self._call(lambda: self._amendments([*_JOURNAL[:2], _AMENDMENTS_KEY], [after]))
+        return [(int(n), int(number), bytes(raw)) for n, number, raw in got]
+
     # --- records ----------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -451,7 +520,7 @@ class RedisBackend(Backend):
             doomed: list[str] = []
             for name in names:
                 if name == "journal":
-                    doomed += _JOURNAL[:3]  # not its sequence: entry numbers never repeat
+                    doomed += [*_JOURNAL[:3], _AMENDMENTS_KEY]  # not the counters: numbers never repeat
                 elif name.startswith("records:"):
                     doomed += self._keys(name[len("records:"):])[:4]
                 else:
@@ -465,8 +534,9 @@ class RedisBackend(Backend):
         self._call(run)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        self._local.conn = None
+        with self._conns_lock:  # every thread's (one used again connects anew, and is closed by the next close())
+            conns = list(self._conns.values())
+        for conn in conns:
             conn.disconnect()
-            self._local.conn = None
         self.client.close()

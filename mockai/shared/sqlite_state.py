@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .. import shared
-from . import Backend, Keep, Outage, StateError, StateUnavailable
+from . import AMENDED, Backend, Keep, Kept, Outage, StateError, StateUnavailable
 
 R = TypeVar("R")
 
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOU
 CREATE TABLE IF NOT EXISTS seen (space TEXT NOT NULL, key BLOB NOT NULL, n INTEGER NOT NULL,
                                  PRIMARY KEY (space, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, entry BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_amended (n INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, value TEXT NOT NULL,
                                     size INTEGER NOT NULL, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS records_age ON records (kind, seq);
@@ -57,7 +58,7 @@ _COUNT_IF = ("INSERT INTO seen (space, key, n) SELECT ?, ?, 1 WHERE COALESCE((SE
 # An entry's number: one past the last one, even when the journal was emptied (then kept in 'journal-seq'). No
 # AUTOINCREMENT and no byte counter kept up to date: a commit writes the journal's own pages, nothing else.
 _APPEND = ("INSERT INTO journal (seq, size, entry) VALUES (MAX(COALESCE((SELECT MAX(seq) FROM journal), 0), "
-           "COALESCE((SELECT n FROM counters WHERE key = 'journal-seq'), 0)) + 1, ?, ?)")
+           "COALESCE((SELECT n FROM counters WHERE key = 'journal-seq'), 0)) + 1, ?, ?) RETURNING seq")
 _TRIM_EVERY = 64  # journal appends between two trims (the bounds are kept amortized, as the memory journal does)
 _BOUND_EVERY = 1024  # new keys a process counts between two checks of the occurrence counts' bound
 
@@ -177,25 +178,26 @@ class SQLiteBackend(Backend):
         return self._counted(space, key, bound, int(rows[0][0]), int(rows[0][1] or 0)) if rows else None
 
     def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
-               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+               entry: bytes, max_items: int, max_bytes: int) -> Kept:
+        number = 0
         with self._tx() as conn:
             rows = conn.execute(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
                                 (space, key, counter, value, f"epoch:{space}")).fetchall()
             if not rows:
-                return None
+                return None, 0
             got = int(rows[0][0]) - 1, int(rows[0][1] or 0)
             if got == expected:
-                conn.execute(_APPEND, (len(entry), entry))
+                number = int(conn.execute(_APPEND, (len(entry), entry)).fetchall()[0][0])
         if got[0] == 0:  # a new key: keep the counts bounded (a new epoch applies from the next request on)
             self._new_keys += 1
             if self._new_keys % _BOUND_EVERY == 0 or bound < _BOUND_EVERY:
                 self._bound(space, bound)
         if got == expected:
             self._trimmed(len(entry), max_items, max_bytes)
-        return got
+        return got, number
 
-    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[tuple[int, int] | None]:
-        out: list[tuple[int, int] | None] = []
+    def keep_many(self, items: list[Keep], max_items: int, max_bytes: int) -> list[Kept]:
+        out: list[Kept] = []
         new: list[tuple[str, int]] = []
         kept: list[int] = []
         with self._tx() as conn:  # one transaction for them all: one commit of the file
@@ -205,14 +207,14 @@ class SQLiteBackend(Backend):
                     rows = conn.execute(_COUNT_IF + " RETURNING n, (SELECT n FROM counters WHERE key = ?)",
                                         (space, key, counter, value, f"epoch:{space}")).fetchall()
                     got = (int(rows[0][0]) - 1, int(rows[0][1] or 0)) if rows else None
-                    out.append(got)
                     if got is not None and got[0] == 0:
                         new.append((space, bound))
                     if got != expected:
+                        out.append((got, 0))
                         continue
                 else:
-                    out.append(None)
-                conn.execute(_APPEND, (len(entry), entry))
+                    got = None
+                out.append((got, int(conn.execute(_APPEND, (len(entry), entry)).fetchall()[0][0])))
                 kept.append(len(entry))
         for space, bound in new:
             self._new_keys += 1
@@ -263,9 +265,10 @@ class SQLiteBackend(Backend):
 
     # --- the journal ------------------------------------------------------------------------------------------
 
-    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
-        self._write(_APPEND, (len(entry), entry))
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> int:
+        number = int(self._write(_APPEND, (len(entry), entry))[0][0])
         self._trimmed(len(entry), max_items, max_bytes)
+        return number
 
     def _trimmed(self, size: int, max_items: int, max_bytes: int) -> None:
         self._appends += 1
@@ -286,6 +289,22 @@ class SQLiteBackend(Backend):
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         rows = self._read("SELECT seq, entry FROM journal WHERE seq > ? ORDER BY seq DESC LIMIT ?", (after, newest))
         return [(int(seq), bytes(entry)) for seq, entry in reversed(rows)]
+
+    def amend(self, number: int, entry: bytes, max_items: int) -> bool:
+        with self._tx() as conn:
+            if not conn.execute("UPDATE journal SET size = ?, entry = ? WHERE seq = ? RETURNING seq",
+                                (len(entry), entry, number)).fetchall():
+                return False
+            n = int(conn.execute(_UPSERT + " RETURNING n", (AMENDED,)).fetchall()[0][0])
+            # One note per entry (its latest amendment), the newest max_items of them.
+            conn.execute("DELETE FROM journal_amended WHERE seq = ? OR n <= ?", (number, n - max_items))
+            conn.execute("INSERT INTO journal_amended (n, seq) VALUES (?, ?)", (n, number))
+        return True
+
+    def amendments(self, after: int) -> list[tuple[int, int, bytes]]:
+        rows = self._read("SELECT a.n, j.seq, j.entry FROM journal_amended AS a JOIN journal AS j ON j.seq = a.seq "
+                          "WHERE a.n > ? ORDER BY a.n", (after,))
+        return [(int(n), int(seq), bytes(entry)) for n, seq, entry in rows]
 
     # --- records ----------------------------------------------------------------------------------------------
 
@@ -333,6 +352,7 @@ class SQLiteBackend(Backend):
                                  "last FROM journal) WHERE last IS NOT NULL ON CONFLICT (key) DO UPDATE SET n = "
                                  "MAX(n, excluded.n)")
                     conn.execute("DELETE FROM journal")
+                    conn.execute("DELETE FROM journal_amended")  # (not their counter: numbers never repeat)
                 elif name.startswith("records:"):
                     conn.execute("DELETE FROM records WHERE kind = ?", (name[len("records:"):],))
                 else:

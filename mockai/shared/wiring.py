@@ -5,7 +5,8 @@ generated replies) in the process.
 =================================  ==============================================================================
 the journal                        every call is also appended to the shared journal (``GET /_mockai/calls``);
                                    when the append fails the call is answered 503 instead, so no answered call
-                                   is missing from it
+                                   is missing from it. Its entries' numbers are the calls' ``seq``, one for all
+                                   processes; a stream that ended early is amended there (:meth:`Sharing.amend`)
 scripted rules and the queue       :class:`SharedScript`: scenario documents (``--scenario`` files, ``POST
                                    /_mockai/rules``) are kept in the state and every process rebuilds its rules
                                    from them; each use of a rule and each queued reply is claimed atomically
@@ -44,13 +45,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import SERVE_JOURNAL_BYTES, SERVE_JOURNAL_SIZE
-from ..http import HTTPRequest, HTTPResponse
+from ..http import Delivery, HTTPRequest, HTTPResponse
 from ..journal import Call
 from ..rules import Script
 from ..scenario import apply, parse_scenario
 from ..specs import ReplySpec, answers
 from ..state import Store
-from . import Backend, Keep, StateUnavailable, open_backend, shown_url
+from . import AMENDED, Backend, Keep, Kept, StateUnavailable, open_backend, shown_url
 
 if TYPE_CHECKING:
     from ..core import Core, Exchange
@@ -164,13 +165,12 @@ class Sharing:
         entry, guess = item
         try:
             if guess is None:
-                got = None
-                self.backend.append(entry, self.max_items, self.max_bytes)
+                kept: Kept = (None, self.backend.append(entry, self.max_items, self.max_bytes))
             else:
-                got = self.backend.commit(*guess, entry, self.max_items, self.max_bytes)
+                kept = self.backend.commit(*guess, entry, self.max_items, self.max_bytes)
         except StateUnavailable as err:
             return self._failed(call, err)
-        return self._kept(item, got)
+        return self._kept(call, item, kept)
 
     async def record_async(self, call: Call) -> bool:
         """:meth:`record` on an event loop: the round trip is awaited, in one batch with those of the other
@@ -183,15 +183,15 @@ class Sharing:
         elif self._loop is not loop:  # batches belong to one event loop: on another, wait as in-process doors do
             return self.record(call)
         item = self._item(call)
-        future: asyncio.Future[tuple[int, int] | None] = loop.create_future()
+        future: asyncio.Future[Kept] = loop.create_future()
         self._batch.append((item, future))
         if len(self._batch) == 1:  # the first of a batch: send it once the requests ready now are answered too
             loop.call_soon(self._flush)
         try:
-            got = await future
+            kept = await future
         except StateUnavailable as err:
             return self._failed(call, err)
-        return self._kept(item, got)
+        return self._kept(call, item, kept)
 
     def _flush(self) -> None:
         import asyncio
@@ -239,7 +239,10 @@ class Sharing:
                 ids.settle()
         return entry(call, self.pid), guess
 
-    def _kept(self, item: Keep, got: tuple[int, int] | None) -> bool:
+    def _kept(self, call: Call, item: Keep, kept: Kept) -> bool:
+        got, number = kept
+        if number:
+            vars(call)[_NUMBER] = number
         guess = item[1]
         if guess is None or self.ids is None:
             return True
@@ -254,9 +257,23 @@ class Sharing:
         call.response = self.engine.error_response(err)
         return True
 
+    def amend(self, call: Call) -> bool:
+        """``call`` changed since it was kept (a stream that ended early keeps the part that was sent, see
+        :meth:`mockai.core.Core.sent_only`): its entry in the shared journal is replaced, in its place, and the
+        inspector's live feeds (:meth:`follow`) send it again. ``False`` when nothing was changed: the call was
+        never kept, the journal has let its entry go since, or the store failed (its entry then keeps what was
+        planned; the store's usual bounded wait, see :class:`~mockai.shared.Outage`)."""
+        number = number_of(call)
+        if number is None:
+            return False
+        try:
+            return self.backend.amend(number, entry(call, self.pid), self.max_items)
+        except StateUnavailable:
+            return False
+
     def calls(self) -> list[dict[str, Any]]:
         """The shared journal, oldest first, each call as ``GET /_mockai/calls`` lists it."""
-        return [shown(i, raw) for i, (_, raw) in enumerate(self.backend.entries(self.max_items))]
+        return [shown(i, raw, number) for i, (number, raw) in enumerate(self.backend.entries(self.max_items))]
 
     def clear_calls(self) -> None:
         self.backend.clear("journal")
@@ -270,20 +287,30 @@ class Sharing:
                      stopped: Callable[[], bool] = lambda: False) -> AsyncIterator[Call | str | None]:
         """The shared journal, live, for the inspector's feed (:mod:`mockai.inspector.feed`): ``None`` first and
         whenever the journal is emptied, then every call, oldest first, as any process records it (polled every
-        ``poll`` seconds, off the event loop); ``"ping"`` after ``idle`` quiet seconds; until ``stopped()``."""
+        ``poll`` seconds, off the event loop), and again, with the same ``Call.seq``, a call already given that
+        was amended since (:meth:`amend`); ``"ping"`` after ``idle`` quiet seconds; until ``stopped()``."""
         import asyncio
 
-        last, cleared, quiet = 0, None, 0.0
+        last, cleared, quiet, amended = 0, None, 0.0, 0
         while not stopped():
             now_cleared = await asyncio.to_thread(self.backend.counter, _CLEARED)
+            changed: list[tuple[int, int, bytes]] = []
             if now_cleared != cleared:
                 cleared, last = now_cleared, 0
+                # Read before the entries: an amendment made after this is in the entries, or in the next look.
+                amended = await asyncio.to_thread(self.backend.counter, AMENDED)
                 yield None
+            else:
+                changed = await asyncio.to_thread(self.backend.amendments, amended)
+                for n, seq, raw in changed:
+                    amended = n
+                    if seq <= last:  # a later one comes with the entries below, as amended
+                        yield numbered(seq, raw)
             fresh = await asyncio.to_thread(self.backend.entries, self.max_items, last)
             for seq, raw in fresh:
                 last = seq
-                yield recorded(raw)[0]
-            quiet = 0.0 if fresh else quiet + poll
+                yield numbered(seq, raw)
+            quiet = 0.0 if fresh or changed else quiet + poll
             if quiet >= idle:
                 quiet = 0.0
                 yield "ping"
@@ -321,7 +348,7 @@ class Guarded(Backend):
         return self.backend.occurrence_if(counter, value, space, key, bound)
 
     def commit(self, counter: str, value: int, space: str, key: bytes, bound: int, expected: tuple[int, int],
-               entry: bytes, max_items: int, max_bytes: int) -> tuple[int, int] | None:
+               entry: bytes, max_items: int, max_bytes: int) -> Kept:
         self.before()
         return self.backend.commit(counter, value, space, key, bound, expected, entry, max_items, max_bytes)
 
@@ -337,13 +364,21 @@ class Guarded(Backend):
         self.before()
         return self.backend.transact(key, update)
 
-    def append(self, entry: bytes, max_items: int, max_bytes: int) -> None:
+    def append(self, entry: bytes, max_items: int, max_bytes: int) -> int:
         self.before()
-        self.backend.append(entry, max_items, max_bytes)
+        return self.backend.append(entry, max_items, max_bytes)
 
     def entries(self, newest: int, after: int = 0) -> list[tuple[int, bytes]]:
         self.before()
         return self.backend.entries(newest, after)
+
+    def amend(self, number: int, entry: bytes, max_items: int) -> bool:
+        self.before()
+        return self.backend.amend(number, entry, max_items)
+
+    def amendments(self, after: int) -> list[tuple[int, int, bytes]]:
+        self.before()
+        return self.backend.amendments(after)
 
     def record(self, kind: str, key: str) -> str | None:
         self.before()
@@ -380,7 +415,8 @@ class Guarded(Backend):
 def entry(call: Call, pid: int) -> bytes:
     """One call as the shared journal keeps it: a line of JSON about it, then the request body and the response
     (body, or the stream's events) as they were sent, each after a NUL byte (which neither can hold: a body that
-    did not parse is not kept). Nothing is parsed or re-encoded on the request path; reading does that.
+    did not parse is not kept). Nothing is parsed or re-encoded on the request path; reading does that. A stream
+    that ended early (``call.ended``) is kept again as far as it was sent (:meth:`Sharing.amend`).
 
     An entry of more than :data:`COMPRESS_FROM` bytes (a stream's events, mostly: each repeats the chunk's id,
     model and fingerprint) is kept compressed (zlib, level 1: 12 KB of events become about 1 KB in about 30 µs,
@@ -389,7 +425,7 @@ def entry(call: Call, pid: int) -> bytes:
     res, http = call.response, call.http
     about = json.dumps([http.method, http.path, call.route, res.status, call.unexpected, call.responder, call.fault,
                         pid, res.events is not None, call.body is not None, http.query, dict(http.headers),
-                        res.headers, call.source], ensure_ascii=False, separators=(",", ":")).encode()
+                        res.headers, call.source, call.ended], ensure_ascii=False, separators=(",", ":")).encode()
     request = http.body if call.body is not None else b""
     response = b"".join(res.events) if res.events is not None else res.body
     raw = b"\0".join((about, request.replace(b"\0", b""), response.replace(b"\0", b"")))
@@ -397,34 +433,61 @@ def entry(call: Call, pid: int) -> bytes:
 
 
 COMPRESS_FROM = 2048  # bytes
+_NUMBER = "_shared_entry"  # where a kept call holds its entry's number (in its __dict__: see number_of)
 
 
-def recorded(raw: bytes) -> tuple[Call, int]:
+def number_of(call: Call) -> int | None:
+    """The number of ``call``'s entry in the shared journal, kept with the call by the process that answered it
+    (:meth:`Sharing.record`; ``None``: it was not kept there). A call read back from the journal has its ``seq``
+    instead (:func:`numbered`)."""
+    number = vars(call).get(_NUMBER)
+    return number if isinstance(number, int) else None
+
+
+def recorded(raw: bytes, number: int | None = None) -> tuple[Call, int]:
     """A journal entry back as a :class:`~mockai.journal.Call` (without the parsed request, its prompt and reply,
-    which stay with the process that answered it), and the process id of that process."""
+    which stay with the process that answered it), and the process id of that process. With the entry's
+    ``number``, the call's ``seq`` is ``number - 1`` (see :func:`numbered`)."""
     if raw[:1] == b"x":  # compressed (see entry())
         raw = zlib.decompress(raw)
     about, request, response = raw.split(b"\0", 2)
     (method, path, route, status, unexpected, responder, fault, pid, stream, parsed, query, req_headers,
-     res_headers, source) = json.loads(about)
-    events = [e + b"\n\n" for e in response.split(b"\n\n") if e.strip()] if stream else None
+     res_headers, source, *more) = json.loads(about)
+    events = None
+    if stream:
+        *whole, tail = response.split(b"\n\n")
+        events = [e + b"\n\n" for e in whole if e.strip()]
+        if tail.strip():  # a stream that ended mid-event (the client left, the server stopped): its part, as sent
+            events.append(tail)
     body = _json(request) if parsed else None
+    ended = more[0] if more else None
+    # Ended early: the connection ended after the part sent, as mockai.http.sent_part says of the call itself.
+    delivery = Delivery(cut_after=len(events) if events is not None else 0) if ended is not None else None
     call = Call(http=HTTPRequest(method, path, query, req_headers, request), route=route,
-                response=HTTPResponse(status, res_headers, b"" if stream else response, events),
+                response=HTTPResponse(status, res_headers, b"" if stream else response, events, delivery=delivery),
                 body=body if isinstance(body, dict) else None, unexpected=unexpected, responder=responder,
-                fault=fault, source=source)
+                fault=fault, source=source, ended=ended)
+    if number is not None:
+        call.seq = number - 1
     return call, int(pid)
 
 
-def shown(index: int, raw: bytes) -> dict[str, Any]:
-    """A journal entry as :func:`mockai.control.call_json` shows a call, with the ``worker`` (process id) that
-    answered it."""
-    call, pid = recorded(raw)
+def numbered(number: int, raw: bytes) -> Call:
+    """The entry numbered ``number`` as a call whose ``seq`` is ``number - 1``: from 0, as in one process's journal,
+    and unique across processes (entry numbers never repeat), so the same in ``GET /_mockai/calls``, live in the
+    inspector and after a reload."""
+    return recorded(raw, number)[0]
+
+
+def shown(index: int, raw: bytes, number: int | None = None) -> dict[str, Any]:
+    """A journal entry as :func:`mockai.control.call_json` shows a call (its ``seq`` from the entry's ``number``:
+    see :func:`numbered`), with the ``worker`` (process id) that answered it."""
+    call, pid = recorded(raw, number)
     res = call.response
-    out: dict[str, Any] = {"index": index, "method": call.http.method, "path": call.http.path, "route": call.route,
-                           "status": res.status, "request": call.body, "stream": res.is_stream,
+    out: dict[str, Any] = {"index": index, "seq": call.seq, "method": call.http.method, "path": call.http.path,
+                           "route": call.route, "status": res.status, "request": call.body, "stream": res.is_stream,
                            "unexpected": call.unexpected, "responder": call.responder, "fault": call.fault,
-                           "worker": pid}
+                           "ended": call.ended, "worker": pid}
     if res.events is not None:
         out["events"] = [e.decode("utf-8", "replace").strip() for e in res.events]
     else:
