@@ -117,7 +117,16 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
             return False
         return True
 
-    app = MockApp()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # A shared state's connections opened on this event loop (Redis's asyncio client) close on it, before it
+        # ends: left open, closing the loop fails.
+        backend = getattr(engine.shared, "backend", None)
+        if backend is not None:
+            await backend.aclose()
+
+    app = MockApp(lifespan=lifespan)
     app.door = Door(endpoint, crash) if access_log is None else LoggedEndpoint(endpoint, crash, access_log)
     app.state.engine = engine
     return app

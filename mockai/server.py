@@ -47,8 +47,8 @@ class ServerThread:
         # At info or debug, a line per request on the ``mockai.access`` logger (pytest shows it with a failure).
         access = AccessLog(engine) if log_level in ("info", "debug", "trace") else None
         self._config = uvicorn.Config(SocketDoor(create_app(engine, host, access_log=access)), host=host, port=port,
-                                      log_level=log_level, access_log=False, lifespan="off", proxy_headers=False,
-                                      timeout_graceful_shutdown=2, ws=WEBSOCKETS)
+                                      log_level=log_level, access_log=False, lifespan=lifespan(engine.config.state),
+                                      proxy_headers=False, timeout_graceful_shutdown=2, ws=WEBSOCKETS)
         self._server = uvicorn.Server(self._config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -231,6 +231,13 @@ def config_from_env() -> Config:
     return Config(**raw)
 
 
+def lifespan(state: str | None) -> str:
+    """uvicorn's ``lifespan`` for an app over a shared state (``state``) or not: only a shared state has anything
+    to do at shutdown (close the connections the event loop opened: :func:`mockai.app.create_app`); elsewhere the
+    lifespan protocol is left out (a round of messages at each start)."""
+    return "on" if state else "off"
+
+
 def app_factory() -> Any:
     """For uvicorn's ``--factory`` in each worker process: an app over a fresh engine, with the request log when
     the ``mockai.access`` logger is at ``info``."""
@@ -305,7 +312,8 @@ def serve(options: dict[str, Any], *, host: str, port: int, workers: int, log_le
     log_config = logging_config(log_format, log_level)
     logging.config.dictConfig(log_config)  # before the app is built: it asks whether requests are logged
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "log_config": log_config,
-                              "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 2,
+                              "access_log": False, "lifespan": lifespan(options.get("state")),
+                              "timeout_graceful_shutdown": 2,
                               # mockai never reads the client's address: no X-Forwarded-For middleware per request
                               "proxy_headers": False, "ws": WEBSOCKETS}
     if workers > 1:

@@ -139,6 +139,24 @@ def test_an_amended_entry_counts_its_own_bytes(backend: Backend) -> None:
     assert [n for n, _ in backend.entries(10)] == [1, 2, 3]
 
 
+def test_a_stopping_server_closes_the_state_connections_its_event_loop_opened(state_url: str) -> None:
+    """Redis's asyncio client belongs to the server's event loop: the app's shutdown closes it there (left open,
+    closing the loop failed in the server's thread). SQLite opens none: nothing to close."""
+    engine = Engine(Config(state=state_url))
+    with closing(engine):
+        server = ServerThread(engine).start()
+        try:
+            with httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as client:
+                body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+                assert client.post("/chat/completions", json=body).status_code == 200
+            opened = getattr(state_of(engine), "_async", None)
+        finally:
+            server.stop()
+        if state_url.startswith("redis"):
+            assert opened is not None  # (the request was kept through the loop's client)
+        assert getattr(state_of(engine), "_async", None) is None
+
+
 # --- early ends, in every process's journal --------------------------------------------------------------------------
 
 def test_a_stream_the_client_left_is_journaled_as_sent_in_the_shared_journal(state_url: str) -> None:
