@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from test_cli import Served
 
 import mockai.shared
+import mockai.shared.wiring
 from mockai.cli import main
 from mockai.engine import Config, Engine, HTTPRequest
 from mockai.shared import Backend, StateError, StateUnavailable, open_backend
@@ -97,6 +98,23 @@ class RedisServer:
         """Answer again (SIGCONT), the commands sent meanwhile included."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture(autouse=True)
+def _close_states(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every state the test's engines opened is closed after it: a connection left to the garbage collector warns
+    in whichever test runs then."""
+    opened: list[Backend] = []
+    real = mockai.shared.wiring.open_backend
+
+    def tracked(url: str) -> Backend:
+        opened.append(real(url))
+        return opened[-1]
+
+    monkeypatch.setattr(mockai.shared.wiring, "open_backend", tracked)
+    yield
+    for backend in opened:
+        backend.close()
 
 
 @pytest.fixture
@@ -815,15 +833,15 @@ def test_a_restart_on_the_same_state_file_loses_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kept.db'}"
     with serving("--workers", "2", "--state", url) as served:
         served.chat(retry_for=10)
-        sdk = openai.OpenAI(api_key="sk-test", base_url=served.base_url, max_retries=0)
-        first = sdk.responses.create(model="gpt-4o-mini", input="Remember teal.")
+        with openai.OpenAI(api_key="sk-test", base_url=served.base_url, max_retries=0) as sdk:
+            first = sdk.responses.create(model="gpt-4o-mini", input="Remember teal.")
         assert served.stop()[0] == 0
     with serving("--workers", "2", "--state", url) as again:
         again.chat(retry_for=10)
-        sdk = openai.OpenAI(api_key="sk-test", base_url=again.base_url, max_retries=0)
-        follow = sdk.responses.create(model="gpt-4o-mini", input="Which?", previous_response_id=first.id)
-        assert follow.previous_response_id == first.id
-        assert sdk.responses.retrieve(first.id).output_text == first.output_text
+        with openai.OpenAI(api_key="sk-test", base_url=again.base_url, max_retries=0) as sdk:
+            follow = sdk.responses.create(model="gpt-4o-mini", input="Which?", previous_response_id=first.id)
+            assert follow.previous_response_id == first.id
+            assert sdk.responses.retrieve(first.id).output_text == first.output_text
     assert (tmp_path / "kept.db").exists(), "a named state file stays"
 
 

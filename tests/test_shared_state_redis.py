@@ -33,8 +33,21 @@ def replicas(redis: RedisServer, *args: str) -> Iterator[list[Any]]:
         yield [one, two]
 
 
+_CLIENTS: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """The SDK clients a test made are closed after it (a socket left to the garbage collector warns in whichever
+    test runs then)."""
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def sdk(served: Any) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url=served.base_url, max_retries=0, timeout=20)
+    _CLIENTS.append(openai.OpenAI(api_key="sk-test", base_url=served.base_url, max_retries=0, timeout=20))
+    return _CLIENTS[-1]
 
 
 def ask(client: openai.OpenAI, text: str) -> str:
