@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .engine import Config, Engine
@@ -231,7 +231,7 @@ def config_from_env() -> Config:
     return Config(**raw)
 
 
-def lifespan(state: str | None) -> str:
+def lifespan(state: str | None) -> Literal["on", "off"]:
     """uvicorn's ``lifespan`` for an app over a shared state (``state``) or not: only a shared state has anything
     to do at shutdown (close the connections the event loop opened: :func:`mockai.app.create_app`); elsewhere the
     lifespan protocol is left out (a round of messages at each start)."""
