@@ -181,8 +181,11 @@ class Cassette:
                 stream = bool(body.get("stream")) if isinstance(body, dict) else "stream=true" in http.query.lower()
                 options = body.get("stream_options") if isinstance(body, dict) else None
                 include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+                padded = (options.get("include_obfuscation") is not False if isinstance(options, dict)
+                          else "include_obfuscation=false" not in http.query.lower())
                 return req, key, respond(self.interactions[found], stream=stream, include_usage=include_usage,
-                                         speed=self.replay_speed, elapsed=self.replay_elapsed, usage=usage)
+                                         speed=self.replay_speed, elapsed=self.replay_elapsed, usage=usage,
+                                         obfuscation=padded)
         if self.recording:
             response = HTTPResponse(0, {})
             response.live = Recording(http, body, self.upstream, lambda inter: self.add(inter, secrets), response)

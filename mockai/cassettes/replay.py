@@ -92,12 +92,14 @@ def final_response(events: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def response_stream(body: dict[str, Any]) -> list[bytes] | None:
+def response_stream(body: dict[str, Any], obfuscation: bool = True) -> list[bytes] | None:
     """A recorded ``response`` object as the stream of the same response (mockai's own renderer: the grammar the
-    real API sends, the recorded ids); ``None`` for a response that is not finished (``queued``, …)."""
+    real API sends, the recorded ids, delta events padded unless not ``obfuscation``); ``None`` for a response that
+    is not finished (``queued``, …)."""
     if body.get("status") not in FINAL_STATUSES or not isinstance(body.get("output"), list):
         return None
-    return render.sse(render.events(body), streaming.dumps)
+    events = render.obfuscated(render.events(body), str(body.get("id") or ""), obfuscation)
+    return render.sse(events, streaming.dumps)
 
 
 def reassemble(chunks: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -190,15 +192,19 @@ def usage_events(events: list[dict[str, Any]], include_usage: bool, usage: Usage
     return out
 
 
-def chunk(body: dict[str, Any], include_usage: bool, usage: UsageFor | None = None) -> list[bytes]:
-    """A recorded ``chat.completion`` as the SSE events of the same reply streamed."""
+def chunk(body: dict[str, Any], include_usage: bool, usage: UsageFor | None = None,
+          obfuscation: bool = True) -> list[bytes]:
+    """A recorded ``chat.completion`` as the SSE events of the same reply streamed (padded, as the real API pads
+    them, unless not ``obfuscation``)."""
     value = body.get("usage")
     if value is None and include_usage and usage is not None:
         value = usage(body)
-    meta = streaming.Meta(id=body.get("id") or "chatcmpl-recorded", created=int(body.get("created") or 0),
+    reply_id = body.get("id") or "chatcmpl-recorded"
+    meta = streaming.Meta(id=reply_id, created=int(body.get("created") or 0),
                           model=body.get("model") or "", system_fingerprint=body.get("system_fingerprint"),
                           service_tier=body.get("service_tier"), usage=value,
-                          include_usage=include_usage and value is not None)
+                          include_usage=include_usage and value is not None,
+                          obfuscation=streaming.padding(reply_id) if obfuscation else None)
     return streaming.sse(streaming.chunks(from_completion(body), meta))
 
 
@@ -227,9 +233,12 @@ def _unconvertible(what: str, how: str, headers: dict[str, str]) -> HTTPResponse
 
 
 def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
-            speed: float | None = None, elapsed: bool = False, usage: UsageFor | None = None) -> HTTPResponse:
+            speed: float | None = None, elapsed: bool = False, usage: UsageFor | None = None,
+            obfuscation: bool = True) -> HTTPResponse:
     """The response to send for a recorded interaction, to a request that asked for ``stream`` or not;
-    ``usage`` counts a reply's usage when the request asks for it and the recording has none.
+    ``usage`` counts a reply's usage when the request asks for it and the recording has none; a recorded body sent
+    as a stream is padded (``obfuscation``) unless the request turned it off. A recorded stream is sent as it was
+    recorded, its padding included.
 
     Timing (the socket door honours it): a recorded stream sent as a stream keeps its events' times, divided by
     ``speed``; any other answer (a JSON body, a stream reassembled into one, a body chunked into a stream) has
@@ -282,14 +291,14 @@ def respond(inter: dict[str, Any], *, stream: bool, include_usage: bool = False,
         body_value = res["body"]
         ok = 200 <= status < 300 and isinstance(body_value, dict)
         if stream and ok and responses:
-            converted = response_stream(body_value)
+            converted = response_stream(body_value, obfuscation)
             if converted is None:
                 return _unconvertible(f"a recorded response with status {body_value.get('status')!r}", "streamed",
                                       headers)
             return HTTPResponse(status, _headers(headers, SSE_TYPE), events=converted,
                                 delivery=_timing(waited, speed))
         if stream and ok and not responses and "choices" in body_value:
-            out = chunk(body_value, include_usage, usage)
+            out = chunk(body_value, include_usage, usage, obfuscation)
             return HTTPResponse(status, _headers(headers, SSE_TYPE), events=out, delivery=_timing(waited, speed))
         raw = streaming.dumps(body_value)
     else:

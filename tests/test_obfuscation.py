@@ -1,5 +1,6 @@
-"""The Responses API's stream padding: each delta event ends with ``obfuscation``, as the real API sends it, unless
-the request turns it off; the chat side is in ``test_streaming.py``."""
+"""Stream padding: each Responses delta event ends with ``obfuscation``, as the real API sends it, unless the request
+turns it off (the chat chunks' own tests are in ``test_streaming.py``); and a recorded reply a cassette sends as a
+stream is padded as a live one is, on both APIs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 from responses_wire import Door, close_door, open_door, sse_events
+from test_cassettes import cassette_file, interaction
 
+from mockai import MockAI
 from mockai.reply import Choice, Reply, ToolCall
 from mockai.response_shapes import ResponseSpace, SeededSource, draw_response
 from mockai.responses.render import _DELTAS
@@ -121,3 +124,42 @@ def test_streams_drawn_for_a_request_follow_its_include_obfuscation(options: dic
         assert all(padded) if options != {"include_obfuscation": False} else not any(padded)
 
     check()
+
+
+def test_a_recorded_body_sent_as_a_stream_is_padded_unless_the_request_turns_it_off(tmp_path: Any) -> None:
+    """A cassette's recorded ``chat.completion`` (or ``response``) answering a stream request is chunked by mockai:
+    padded like a live stream, the same way each time, and not at all with ``include_obfuscation: false``."""
+    chat = interaction("Hi")
+    response = {"id": "resp_rec1", "object": "response", "created_at": 1_700_000_000, "status": "completed",
+                "model": "gpt-4o-mini-2024-07-18", "output": [
+                    {"id": "msg_rec1", "type": "message", "status": "completed", "role": "assistant",
+                     "content": [{"type": "output_text", "text": "Recorded answer.", "annotations": [],
+                                  "logprobs": []}]}],
+                "usage": {"input_tokens": 9, "output_tokens": 3, "total_tokens": 12,
+                          "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens_details": {"reasoning_tokens": 0}}}
+    responses = {"request": {**chat["request"], "path": "/v1/responses",
+                             "body": {"model": "gpt-4o-mini", "input": "Hi"}},
+                 "response": {**chat["response"], "body": response}}
+    path = cassette_file(tmp_path, chat, responses)
+
+    def chat_pads(options: dict[str, Any] | None) -> list[str | None]:
+        mock = MockAI(cassette=str(path), allow_playback_repeats=True)
+        body: dict[str, Any] = {"stream": True, **({"stream_options": options} if options else {})}
+        with mock.client() as client:
+            return [c.obfuscation for c in client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], **body)]
+
+    def response_pads(options: dict[str, Any] | None) -> list[str | None]:
+        mock = MockAI(cassette=str(path), allow_playback_repeats=True)
+        body: dict[str, Any] = {"stream": True, **({"stream_options": options} if options else {})}
+        with mock.client() as client:
+            return [getattr(e, "obfuscation", None) for e in client.responses.create(
+                model="gpt-4o-mini", input="Hi", **body) if e.type == "response.output_text.delta"]
+
+    for pads in (chat_pads, response_pads):
+        padded = pads(None)
+        assert padded
+        assert all(p is not None and OBFUSCATION.fullmatch(p) for p in padded), padded
+        assert pads(None) == padded
+        assert pads({"include_obfuscation": False}) == [None] * len(padded)
