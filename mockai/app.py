@@ -77,6 +77,11 @@ def create_app(engine: Engine, host: str = "127.0.0.1", workers: int = 1, access
     def sent_only(res: HTTPResponse, sent: int, why: str) -> None:
         """A stream ended early: the journal keeps what was sent, and open inspector pages are told."""
         call = engine.sent_only(res, sent, why)
+        if call is not None and engine.shared is not None:
+            if why == "stopped":  # the loop is ending: nothing else waits on it, and a thread might not finish
+                engine.amend_shared(call)
+            else:  # a store that is slow to answer must not stall every other connection of this process
+                asyncio.get_running_loop().run_in_executor(None, engine.amend_shared, call)
         if call is not None:
             from .inspector import Feed
 

@@ -340,20 +340,22 @@ class Core:
     def sent_only(self, res: HTTPResponse, sent: int, why: str) -> Call | None:
         """The answer ``res`` stopped after ``sent`` bytes of its body (``why``: ``"client"``, the client left;
         ``"stopped"``, the server stopped): its journal entry keeps those bytes, as the journal promises the bytes
-        on the wire. So does its entry in a shared journal (:mod:`mockai.shared`), which every process lists, while
-        that journal still holds it (one operation on the store, with its bounded wait: the store failing leaves the
-        shared entry as it was planned). Returns the call changed (``None``: this journal had let it go)."""
+        on the wire. Returns the call changed (``None``: this journal had let it go); a shared journal's entry
+        changes with :meth:`amend_shared`."""
         with self._lock:
             for call in reversed(self.calls):
                 if call.response is res:
                     call.response = sent_part(res, sent)
                     call.ended = why
-                    break
-            else:
-                return None
+                    return call
+        return None
+
+    def amend_shared(self, call: Call) -> None:
+        """After :meth:`sent_only`: the call's entry in a shared journal (:mod:`mockai.shared`), which every process
+        lists, changes too while that journal still holds it. One operation on the store, with its bounded wait (the
+        store failing leaves the shared entry as it was planned): the socket door runs it off its event loop."""
         if self.shared is not None:
             self.shared.amend(call)
-        return call
 
     def follow(self, listener: Callable[[Call], None]) -> CallList:
         """Call ``listener(call)`` for every call recorded from now on, and return the journal so far: atomically,

@@ -159,6 +159,39 @@ def test_a_stopping_server_closes_the_state_connections_its_event_loop_opened(st
 
 # --- early ends, in every process's journal --------------------------------------------------------------------------
 
+def test_a_slow_store_amending_an_early_end_does_not_hold_up_other_streams(tmp_path: Any) -> None:
+    """The amendment is a store operation that may wait (a busy SQLite file, a paused Redis): it runs off the
+    event loop, so the other streams of the process keep their pace meanwhile, and it still lands."""
+    served = Engine(Config(state=f"sqlite:///{tmp_path / 'state.db'}", seed=5, latency=SLOW))
+    backend = state_of(served)
+    real = backend.amend
+
+    def slow(*args: Any) -> bool:
+        time.sleep(1.5)
+        return bool(real(*args))
+
+    backend.amend = slow
+    with closing(served), serving(served) as server, \
+            httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as left, \
+            httpx.Client(base_url=server.base_url, headers=AUTH, timeout=10) as kept:
+        res_kept, going, _ = slow_stream(kept)
+        res_left, leaving, _ = slow_stream(left)
+        leaving.close()  # this client leaves: its call is amended, slowly
+        res_left.close()
+        arrivals = [time.monotonic()]
+        for _ in range(12):
+            next(going)
+            arrivals.append(time.monotonic())
+        res_kept.close()  # (then this one is amended too)
+
+        def ended() -> list[str | None]:
+            return [recorded(raw)[0].ended for _, raw in backend.entries(5)]
+
+        until(lambda: ended() == ["client", "client"])
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert max(gaps) < 1.0, gaps
+
+
 def test_a_stream_the_client_left_is_journaled_as_sent_in_the_shared_journal(state_url: str) -> None:
     """The client leaves after a few events: the shared journal, read by another engine (``GET /_mockai/calls``)
     or over the socket, holds the part that was sent and ``ended: "client"``, as the serving engine's own does."""
@@ -287,7 +320,9 @@ def test_an_open_page_of_a_shared_journal_gets_the_amended_call_again(state_url:
                 await until_seen(lambda c: c["seq"] == 0)
                 res = await asyncio.to_thread(chat, a, "Tell me about the sea", stream=True)
                 await until_seen(lambda c: c["seq"] == 1)
-                assert a.sent_only(res, len(res.events[0]) + len(res.events[1]) + 4, "client") is not None
+                cut = a.sent_only(res, len(res.events[0]) + len(res.events[1]) + 4, "client")
+                assert cut is not None
+                a.amend_shared(cut)  # (what the socket door runs off its loop)
                 await until_seen(lambda c: c["ended"] == "client")
             finally:
                 await pieces.aclose()  # type: ignore[attr-defined]
