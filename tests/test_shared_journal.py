@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -188,7 +189,7 @@ def test_a_slow_store_amending_an_early_end_does_not_hold_up_other_streams(tmp_p
             return [recorded(raw)[0].ended for _, raw in backend.entries(5)]
 
         until(lambda: ended() == ["client", "client"])
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert max(gaps) < 1.0, gaps
 
 
