@@ -163,3 +163,32 @@ def test_a_recorded_body_sent_as_a_stream_is_padded_unless_the_request_turns_it_
         assert all(p is not None and OBFUSCATION.fullmatch(p) for p in padded), padded
         assert pads(None) == padded
         assert pads({"include_obfuscation": False}) == [None] * len(padded)
+
+
+def test_a_recorded_padded_stream_given_usage_keeps_the_real_apis_order() -> None:
+    """A chat stream recorded as the real API sends it (each chunk padded, no usage) replayed to a request with
+    ``include_usage``: ``usage: null`` comes right after ``choices``, ``obfuscation`` stays last, and the usage
+    chunk mockai adds is padded as the others are."""
+    import json
+
+    from mockai.cassettes.replay import respond
+
+    base = {"id": "chatcmpl-rec9", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+            "service_tier": "default", "system_fingerprint": "fp_1"}
+    deltas = [{"role": "assistant", "content": ""}, {"content": "Hello"}, {}]
+    chunks = [{**base, "choices": [{"index": 0, "delta": d, "logprobs": None,
+                                    "finish_reason": "stop" if not d else None}], "obfuscation": pad}
+              for d, pad in zip(deltas, ["abc", "D4", "e5F6g"], strict=True)]
+    inter = {"request": {"method": "POST", "path": "/v1/chat/completions", "body": {}},
+             "response": {"status": 200, "headers": {"content-type": "text/event-stream"},
+                          "events": [{"at": 0.0, "data": c} for c in chunks] + [{"at": 0.0, "data": "[DONE]"}]}}
+    res = respond(inter, stream=True, include_usage=True, usage=lambda body: {"prompt_tokens": 1,
+                                                                            "completion_tokens": 1,
+                                                                            "total_tokens": 2})
+    assert res.events is not None
+    sent = [json.loads(e[len(b"data: "):]) for e in res.events if e != b"data: [DONE]\n\n"]
+    assert [list(c)[-3:] for c in sent[:-1]] == [["choices", "usage", "obfuscation"]] * 3
+    assert [c["obfuscation"] for c in sent[:-1]] == ["abc", "D4", "e5F6g"]
+    assert sent[-1]["choices"] == []
+    assert sent[-1]["usage"]["total_tokens"] == 2
+    assert OBFUSCATION.fullmatch(sent[-1]["obfuscation"])

@@ -180,15 +180,29 @@ def usage_events(events: list[dict[str, Any]], include_usage: bool, usage: Usage
         value = usage(reassemble(chunks))
     if value is None:  # nothing recorded and nothing to count with: send as recorded rather than invent usage
         return events
-    out = [{**e, "data": {**e["data"], "usage": None}} if _is_chunk(e.get("data")) and "usage" not in e["data"]
+    out = [{**e, "data": _with_usage(e["data"], None)} if _is_chunk(e.get("data")) and "usage" not in e["data"]
            else e for e in events]
     if complete:  # the usage chunk comes last, before [DONE]; a dropped stream never got that far
         last = chunks[-1]
         tail = {k: last[k] for k in ("id", "object", "created", "model", "service_tier", "system_fingerprint")
                 if k in last}
+        made: dict[str, Any] = {**tail, "choices": [], "usage": value}
+        if "obfuscation" in last:  # a stream recorded padded: the usage chunk is too, as the real API pads it
+            made["obfuscation"] = streaming.pads(streaming.padding(str(last.get("id"))), len(chunks) + 1)[-1].decode()
         done = next((i for i, e in enumerate(out) if e.get("data") == "[DONE]"), len(out))
         at = out[done]["at"] if done < len(out) else out[-1].get("at", 0.0)
-        out.insert(done, {"at": at, "data": {**tail, "choices": [], "usage": value}})
+        out.insert(done, {"at": at, "data": made})
+    return out
+
+
+def _with_usage(chunk: dict[str, Any], usage: Any) -> dict[str, Any]:
+    """``chunk`` with ``usage`` right after its ``choices``, where the real API writes it."""
+    out: dict[str, Any] = {}
+    for key, value in chunk.items():
+        out[key] = value
+        if key == "choices":
+            out["usage"] = usage
+    out.setdefault("usage", usage)
     return out
 
 
