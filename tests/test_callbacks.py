@@ -102,10 +102,10 @@ def test_over_a_socket_a_500_names_it_is_not_retried_is_logged_and_verify_raises
         caplog: pytest.LogCaptureFixture) -> None:
     mock = MockAI()
     mock.on(last_user="weather", name="weather").respond(broken_reply)
-    with caplog.at_level(logging.ERROR, logger="mockai"), mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test")  # default max_retries=2
-        with pytest.raises(openai.InternalServerError) as caught:
-            ask(client)
+    with caplog.at_level(logging.ERROR, logger="mockai"), mock.serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test") as client, \
+            pytest.raises(openai.InternalServerError) as caught:  # the client's default max_retries=2
+        ask(client)
     error = caught.value.body
     assert isinstance(error, dict)
     assert error["code"] == "mockai_callback_error"
@@ -133,8 +133,9 @@ def test_the_same_mock_raises_in_process_and_answers_500_over_the_socket() -> No
     with mock.serve() as server:
         with pytest.raises(TypeError):
             ask(mock.client())
-        with pytest.raises(openai.InternalServerError):
-            ask(openai.OpenAI(base_url=server.base_url, api_key="sk-test"))
+        with pytest.raises(openai.InternalServerError), \
+                openai.OpenAI(base_url=server.base_url, api_key="sk-test") as client:
+            ask(client)
     assert [e.raised for e in mock.callback_errors] == [True, False]
     # The journal says where each went: raised in the test, or kept for the teardown (it said teardown for both).
     in_process, over_socket = (c.error.message for c in mock.calls)
@@ -146,8 +147,9 @@ def test_the_same_mock_raises_in_process_and_answers_500_over_the_socket() -> No
 def test_reset_forgets_callback_errors() -> None:
     mock = MockAI()
     mock.on().respond(broken_reply)
-    with mock.serve() as server, pytest.raises(openai.InternalServerError):
-        ask(openai.OpenAI(base_url=server.base_url, api_key="sk-test"))
+    with mock.serve() as server, pytest.raises(openai.InternalServerError), \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test") as client:
+        ask(client)
     mock.reset()
     assert mock.callback_errors == []
     mock.verify()

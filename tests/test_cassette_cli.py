@@ -162,8 +162,8 @@ def test_a_cassette_only_in_its_journal_is_shown_scrubbed_and_served(tmp_path: P
     assert "ada@example.com" not in scrubbed.read_text()
     proc, url = serve("--cassette", str(path))
     try:
-        client = openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0)
-        assert client.chat.completions.create(**inter["request"]["body"]).id == inter["response"]["body"]["id"]
+        with openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0) as client:
+            assert client.chat.completions.create(**inter["request"]["body"]).id == inter["response"]["body"]["id"]
     finally:
         stop(proc)
 
@@ -197,6 +197,8 @@ def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
         if not line and proc.poll() is not None:
             break
     proc.kill()
+    proc.wait()
+    proc.stdout.close()
     raise AssertionError("mockai serve did not start")
 
 
@@ -211,8 +213,9 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
     path = tmp_path / "served.json"
     proc, url = serve("--cassette", str(path), "--record-mode", "once", "--upstream", upstream)
     try:
-        client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
-        live = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}])
+        with openai.OpenAI(base_url=url, api_key=KEY, max_retries=0) as client:
+            live = client.chat.completions.create(model="gpt-4o-mini",
+                                                  messages=[{"role": "user", "content": "Hello"}])
     finally:
         stop(proc)
     assert live.choices[0].message.content == "Hello from the upstream."
@@ -220,13 +223,13 @@ def test_serve_records_through_an_upstream_then_replays_without_one(upstream: st
     assert KEY not in path.read_text()
     proc, url = serve("--cassette", str(path), "--replay-speed", "0", "--workers", "2")
     try:
-        client = openai.OpenAI(base_url=url, api_key="sk-other", max_retries=0)
-        replayed = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}],
-                                                  stream=True)
-        text = "".join(c.choices[0].delta.content or "" for c in replayed if c.choices)
-        assert text == live.choices[0].message.content
-        with pytest.raises(openai.BadRequestError, match="has no recorded answer"):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Other"}])
+        with openai.OpenAI(base_url=url, api_key="sk-other", max_retries=0) as client:
+            replayed = client.chat.completions.create(model="gpt-4o-mini",
+                                                      messages=[{"role": "user", "content": "Hello"}], stream=True)
+            text = "".join(c.choices[0].delta.content or "" for c in replayed if c.choices)
+            assert text == live.choices[0].message.content
+            with pytest.raises(openai.BadRequestError, match="has no recorded answer"):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Other"}])
     finally:
         stop(proc)
 
@@ -238,13 +241,13 @@ def test_serve_allow_playback_repeats_and_replay_elapsed(tmp_path: Path) -> None
     save(path, [inter])
     proc, url = serve("--cassette", str(path), "--allow-playback-repeats", "--replay-elapsed")
     try:
-        client = openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0)
-        body = inter["request"]["body"]
-        times, ids = [], []
-        for _ in range(3):  # more requests than recordings: the last recording again, each time
-            started = time.perf_counter()
-            ids.append(client.chat.completions.create(**body).id)
-            times.append(time.perf_counter() - started)
+        with openai.OpenAI(base_url=url, api_key="sk-any", max_retries=0) as client:
+            body = inter["request"]["body"]
+            times, ids = [], []
+            for _ in range(3):  # more requests than recordings: the last recording again, each time
+                started = time.perf_counter()
+                ids.append(client.chat.completions.create(**body).id)
+                times.append(time.perf_counter() - started)
     finally:
         stop(proc)
     assert ids == [inter["response"]["body"]["id"]] * 3
@@ -272,9 +275,9 @@ def test_serve_with_workers_in_all_mode_keeps_every_interaction_of_the_run(upstr
     proc, url = serve("--cassette", str(path), "--record-mode", "all", "--upstream", upstream, "--workers", "3")
     try:
         def ask(i: int) -> str:
-            client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
-            reply = client.chat.completions.create(model="gpt-4o-mini",
-                                                   messages=[{"role": "user", "content": f"Hello {i}"}])
+            with openai.OpenAI(base_url=url, api_key=KEY, max_retries=0) as client:
+                reply = client.chat.completions.create(model="gpt-4o-mini",
+                                                       messages=[{"role": "user", "content": f"Hello {i}"}])
             return reply.choices[0].message.content or ""
 
         with ThreadPoolExecutor(8) as pool:

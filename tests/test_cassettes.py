@@ -399,8 +399,8 @@ def test_replay_elapsed_over_the_socket(tmp_path: Path) -> None:
     path = cassette_file(tmp_path, slow)
 
     def timed(**options: Any) -> float:
-        with MockAI(cassette=path, allow_playback_repeats=True, **options).serve() as server:
-            sdk = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        with MockAI(cassette=path, allow_playback_repeats=True, **options).serve() as server, \
+                openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as sdk:
             sdk.chat.completions.create(**ask("Slow one"))  # warm the connection
             started = time.perf_counter()
             assert sdk.chat.completions.create(**ask("Slow one")).id == "chatcmpl-rec1"
@@ -433,9 +433,10 @@ def test_reset_rewinds_playback_in_process_and_through_the_control_api(tmp_path:
     assert play() == ["First.", "Second.", "cassette_miss"]
     with mock.serve() as server:
         sdk = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
-        assert play() == ["cassette_miss"] * 3
-        assert httpx.post(server.url + "/_mockai/reset").json() == {"reset": True}
-        assert play() == ["First.", "Second.", "cassette_miss"]
+        with sdk:
+            assert play() == ["cassette_miss"] * 3
+            assert httpx.post(server.url + "/_mockai/reset").json() == {"reset": True}
+            assert play() == ["First.", "Second.", "cassette_miss"]
 
 
 def test_an_exhausted_recording_names_every_way_to_replay_it_again(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
         with urllib.request.urlopen(req, timeout=10) as res:
             return res.status, json.loads(res.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        with err:
+            return err.code, json.loads(err.read())
 
 
 def chat(url: str, text: str, **params: Any) -> tuple[int, Any]:
@@ -90,8 +91,8 @@ def test_add_rules_then_chat_then_read_the_journal(served: tuple[MockAI, ServerT
 def test_streamed_calls_show_their_events(served: tuple[MockAI, ServerThread]) -> None:
     mock, server = served
     mock.queue("streamed")
-    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-    list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], stream=True))
+    with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], stream=True))
     _, calls = http("GET", server.url + "/_mockai/calls")
     entry = calls["data"][-1]
     assert entry["stream"] is True
@@ -126,8 +127,9 @@ def test_bad_requests_get_openai_envelopes(served: tuple[MockAI, ServerThread]) 
     req = urllib.request.Request(server.url + "/_mockai/rules", data=b"{nope", method="POST")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=10)
-    assert info.value.code == 400
-    assert json.loads(info.value.read())["error"]["code"] == "invalid_json"
+    with info.value:
+        assert info.value.code == 400
+        assert json.loads(info.value.read())["error"]["code"] == "invalid_json"
     assert http("PUT", server.url + "/_mockai/health")[0] == 405
     status, body = http("GET", server.url + "/_mockai/nothing")
     assert status == 404
@@ -359,7 +361,8 @@ def post_raw(url: str, body: bytes, content_type: str | None) -> tuple[int, Any]
         with urllib.request.urlopen(req, timeout=10) as res:
             return res.status, json.loads(res.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        with err:
+            return err.code, json.loads(err.read())
 
 
 YAML_SCENARIO = b"""\
@@ -420,8 +423,8 @@ def test_unknown_control_and_api_urls_say_what_is_served(served: tuple[MockAI, S
     assert body["error"]["message"].startswith("Invalid URL (GET /_mockai/rule). The control API serves GET "
                                                "/_mockai/health, GET and DELETE /_mockai/calls, GET, POST and "
                                                "DELETE /_mockai/rules")
-    client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
-    with pytest.raises(openai.NotFoundError) as info:
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as client, \
+            pytest.raises(openai.NotFoundError) as info:
         client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hi")  # the legacy completions route
     error = info.value.body
     assert isinstance(error, dict)

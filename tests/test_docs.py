@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
 from mockai import MockAI
@@ -71,7 +73,11 @@ def test_every_python_example_and_scenario_is_marked_and_the_marker_fits(path: P
 @pytest.mark.parametrize(("kind", "code", "where"), EXAMPLES, ids=[where for _, _, where in EXAMPLES])
 def test_example(kind: str, code: str, where: str, pytester: pytest.Pytester, tmp_path: Path) -> None:
     if kind == "exec":
-        exec(compile(code, where, "exec"), {"__name__": "docs_example"})
+        namespace: dict[str, object] = {"__name__": "docs_example"}
+        try:
+            exec(compile(code, where, "exec"), namespace)
+        finally:
+            close_clients(namespace)
     elif kind == "pytest":
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
         pytester.makepyfile(**{"test_docs_example": code})
@@ -91,6 +97,14 @@ def test_example(kind: str, code: str, where: str, pytester: pytest.Pytester, tm
         path.write_text(code)
         mock = MockAI(scenario=path)
         assert mock.rules or mock.engine.script.pending, where
+
+
+def close_clients(namespace: dict[str, object]) -> None:
+    """Close the sync clients an example left open (as a short example may): an unclosed client's socket is found
+    by the garbage collector later, and its ResourceWarning fails whichever test is running then."""
+    for value in namespace.values():
+        if isinstance(value, (openai.OpenAI, httpx.Client)):
+            value.close()
 
 
 def run_curl(code: str, where: str) -> None:

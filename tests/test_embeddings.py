@@ -133,9 +133,9 @@ def test_sdk_default_base64_and_floats_sync_and_async_in_process() -> None:
 def test_sdk_over_the_socket_sync_and_async_with_both_formats() -> None:
     mock = MockAI(seed=4)
     with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
-        packed = client.embeddings.create(model=LARGE, input=[QUERY, *DOCS])
-        plain = client.embeddings.create(model=LARGE, input=[QUERY, *DOCS], encoding_format="float")
+        with openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as client:
+            packed = client.embeddings.create(model=LARGE, input=[QUERY, *DOCS])
+            plain = client.embeddings.create(model=LARGE, input=[QUERY, *DOCS], encoding_format="float")
 
         async def go() -> Any:
             async with openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as aclient:
@@ -152,9 +152,8 @@ def test_sdk_over_the_socket_sync_and_async_with_both_formats() -> None:
 
 def test_azure_deployment_paths_over_the_socket() -> None:
     mock = MockAI()
-    with mock.serve() as server:
-        client = openai.AzureOpenAI(azure_endpoint=server.url, api_key="azure-key", api_version="2024-10-21",
-                                    max_retries=0)
+    with mock.serve() as server, openai.AzureOpenAI(azure_endpoint=server.url, api_key="azure-key",
+                                                    api_version="2024-10-21", max_retries=0) as client:
         reply = client.embeddings.create(model="my-embedder", input="hello", dimensions=32)
     assert len(reply.data[0].embedding) == 32
     assert mock.calls.last.http.path == "/openai/deployments/my-embedder/embeddings"
@@ -382,10 +381,9 @@ def test_scripted_vectors_fit_the_request_or_fail_the_test() -> None:
 def test_a_bad_scripted_vector_over_the_socket_is_a_500_and_fails_verify() -> None:
     mock = MockAI()
     mock.on(api="embeddings").respond([0.5, 0.5])
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
-        with pytest.raises(openai.InternalServerError) as info:
-            client.embeddings.create(model=SMALL, input="x")
+    with mock.serve() as server, openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as client, \
+            pytest.raises(openai.InternalServerError) as info:
+        client.embeddings.create(model=SMALL, input="x")
     assert "the vector for input 0 has 2 numbers" in str(info.value)
     with pytest.raises(AssertionError, match="the vector for input 0 has 2 numbers") as failed:
         mock.verify()
@@ -503,8 +501,7 @@ def test_token_budgets_count_embedding_tokens() -> None:
 
 def test_latency_over_the_socket() -> None:
     mock = MockAI(latency="ttft=0.3")
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+    with mock.serve() as server, openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as client:
         start = time.monotonic()
         client.embeddings.create(model=SMALL, input="x")
         assert time.monotonic() - start >= 0.3
@@ -534,8 +531,8 @@ def test_an_embeddings_answer_being_made_does_not_hold_up_other_clients() -> Non
 
     mock = MockAI()
     mock.engine.finishers.append(slow)
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0, timeout=20)
+    with mock.serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0, timeout=20) as client:
         embedding = threading.Thread(target=lambda: client.embeddings.create(model=SMALL, input="x"))
         embedding.start()
         assert started.wait(timeout=10)

@@ -131,9 +131,22 @@ def served() -> Iterator[tuple[MockAI, ServerThread]]:
         yield mock, server
 
 
+_CLIENTS: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Every client :func:`sdk` made is closed after the test, not left to the garbage collector."""
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def sdk(server: ServerThread, **headers: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url, api_key=SECRET, max_retries=0, timeout=10,
-                         default_headers=headers)
+    client = openai.OpenAI(base_url=server.base_url, api_key=SECRET, max_retries=0, timeout=10,
+                           default_headers=headers)
+    _CLIENTS.append(client)
+    return client
 
 
 def test_the_feed_sends_the_journal_then_each_call_live(served: tuple[MockAI, ServerThread]) -> None:

@@ -36,24 +36,24 @@ rules:
 def drive(base_url: str) -> None:
     """Requests of every kind: a rule, the generator (stream with usage), a 400, faults that drop the
     connection, a 500 fault, the Responses API, a listing, a secret in the query string."""
-    client = openai.OpenAI(base_url=base_url, api_key=SECRET, max_retries=0, timeout=10)
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there"}])
-    for _ in client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Tell me"}],
-                                            stream=True, stream_options={"include_usage": True}):
-        pass
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
-                                       temperature=7)
-    for fault in ("reset", "hang=0.2", "cut=2"):
-        with pytest.raises(openai.APIConnectionError):
-            for _ in client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[
-                    {"role": "user", "content": "faulted"}], extra_headers={"x-mockai-fault": fault}):
-                pass
-    with pytest.raises(openai.InternalServerError):
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
-                                       extra_headers={"x-mockai-fault": "500"})
-    client.responses.create(model="gpt-4o-mini", input="A haiku, please")
-    client.models.list(extra_query={"api_key": SECRET})
+    with openai.OpenAI(base_url=base_url, api_key=SECRET, max_retries=0, timeout=10) as client:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there"}])
+        for _ in client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Tell me"}],
+                                                stream=True, stream_options={"include_usage": True}):
+            pass
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                           temperature=7)
+        for fault in ("reset", "hang=0.2", "cut=2"):
+            with pytest.raises(openai.APIConnectionError):
+                for _ in client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[
+                        {"role": "user", "content": "faulted"}], extra_headers={"x-mockai-fault": fault}):
+                    pass
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                           extra_headers={"x-mockai-fault": "500"})
+        client.responses.create(model="gpt-4o-mini", input="A haiku, please")
+        client.models.list(extra_query={"api_key": SECRET})
 
 
 def check(lines: list[dict[str, Any]]) -> None:
@@ -159,7 +159,8 @@ def test_quiet_servers_carry_no_logging_code() -> None:
     """Above info the door uses its plain endpoint and the engine has no journal listener: no cost at all."""
     mock = MockAI(seed=1)
     with mock.serve() as server:
-        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).models.list()
+        with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+            client.models.list()
         door = server._config.app.app.door
     assert isinstance(door, Door)
     assert mock.engine.on_record == []
@@ -176,9 +177,9 @@ def test_a_server_thread_at_info_logs_through_the_logging_module(caplog: pytest.
     mock.on(last_user="hello", name="greet").reply("Hi!")
     caplog.set_level(logging.INFO, logger="mockai.access")
     with mock.serve(log_level="info") as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key=SECRET, max_retries=0, timeout=10)
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}], n=2)
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "other"}])
+        with openai.OpenAI(base_url=server.base_url, api_key=SECRET, max_retries=0, timeout=10) as client:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}], n=2)
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "other"}])
         assert httpx.get(server.url + "/_mockai/health").status_code == 200  # the control API: debug only
     lines = [r for r in caplog.records if r.name == "mockai.access"]
     assert [r.getMessage().split(" model=")[0] for r in lines] == ["POST /v1/chat/completions 200"] * 2
@@ -193,14 +194,14 @@ def test_cassette_hits_and_recordings_are_named(tmp_path: Path, caplog: pytest.L
     caplog.set_level(logging.INFO, logger="mockai.access")
     with upstream.serve() as up:
         recorder = MockAI(cassette=path, record_mode="once", upstream=up.base_url)
-        with recorder.serve(log_level="info") as server:
-            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "record me"}])
+        with recorder.serve(log_level="info") as server, \
+                openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "record me"}])
         recorder.cassette.flush()  # type: ignore[union-attr]
     replayer = MockAI(cassette=path)
-    with replayer.serve(log_level="info") as server:
-        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "record me"}])
+    with replayer.serve(log_level="info") as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "record me"}])
     fields = [r.mockai for r in caplog.records if r.name == "mockai.access"]  # type: ignore[attr-defined]
     assert [(f["by"], f["status"]) for f in fields] == [("cassette (recorded)", 200), ("cassette", 200)]
     assert fields[0]["tokens_out"] == fields[1]["tokens_out"] > 0
@@ -402,8 +403,9 @@ def test_mockai_serve_writes_uvicorns_look_without_copying_records(monkeypatch: 
 def test_the_request_line_names_the_code_that_logged_it(caplog: pytest.LogCaptureFixture) -> None:
     mock = MockAI(seed=1)
     caplog.set_level(logging.INFO, logger="mockai.access")
-    with mock.serve(log_level="info") as server:
-        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0).models.list()
+    with mock.serve(log_level="info") as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+        client.models.list()
     (line,) = [r for r in caplog.records if r.name == "mockai.access"]
     assert (line.filename, line.funcName) == ("access.py", "write")
     assert line.lineno == AccessLog.write.__code__.co_firstlineno
@@ -413,9 +415,9 @@ def stopped_after_chats(n: int, *args: str) -> str:
     """What ``mockai serve *args`` wrote on stderr, stopped (rc 0) right after ``n`` chat completions."""
     server = Served(*args)
     try:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-        for i in range(n):
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}])
+        with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+            for i in range(n):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}])
     finally:
         code, _, err = server.stop()
     assert code == 0

@@ -86,8 +86,8 @@ def test_the_sdk_sync_async_and_over_the_socket() -> None:
     assert parts.results[0].categories.violence_graphic  # from the image URL's words
     assert parts.results[0].category_applied_input_types.violence == ["text", "image"]
     with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
-        again = client.moderations.create(input=["I will kill them", "What a lovely morning"])
+        with openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as client:
+            again = client.moderations.create(input=["I will kill them", "What a lovely morning"])
         async_again = asyncio.run(go(openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)))
     assert again.results == first.results  # deterministic, on either door
     assert async_again.results == parts.results

@@ -87,10 +87,10 @@ def test_mockai_server_fixture(tester: pytest.Pytester) -> None:
             mockai_server.queue("over the socket", "to a subprocess")
             assert os.environ["OPENAI_BASE_URL"] == mockai_server.base_url
             assert mockai_server.base_url.startswith("http://127.0.0.1:")
-            client = openai.OpenAI(max_retries=0)  # configured from the environment
-            assert client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
-            ).choices[0].message.content == "over the socket"
+            with openai.OpenAI(max_retries=0) as client:  # configured from the environment
+                assert client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+                ).choices[0].message.content == "over the socket"
             code = (
                 "import json, os, urllib.request\\n"
                 "req = urllib.request.Request(os.environ['OPENAI_BASE_URL'] + '/chat/completions', method='POST',"

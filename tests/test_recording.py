@@ -147,14 +147,13 @@ def test_record_async_then_replay_async_and_sync(upstream: str, tmp_path: Path) 
 def test_record_through_the_socket_door_then_replay_in_process(upstream: str, tmp_path: Path) -> None:
     path = tmp_path / "socket.json"
     recorder = MockAI(cassette=path, record_mode="once", upstream=upstream)
-    with recorder.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0)
+    with recorder.serve() as server, openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0) as client:
         recorded = [run(client, body) for body in CASES]
     assert recorded[6] == ("APIConnectionError",)  # the upstream dropped mid-stream, so did mockai
     assert_no_secret(path)
     assert [run(sync_client(MockAI(cassette=path)), body) for body in CASES] == recorded
-    with MockAI(cassette=path, replay_speed=0).serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0)
+    with MockAI(cassette=path, replay_speed=0).serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0) as client:
         assert [run(client, body) for body in CASES] == recorded
 
 
@@ -357,9 +356,48 @@ def test_a_dropped_stream_never_replays_as_a_success(upstream: str, tmp_path: Pa
     replay = MockAI(cassette=path, allow_playback_repeats=True)
     assert run(sync_client(replay), ask("cut this stream")) == ("APIConnectionError",)
     assert run(sync_client(replay), body) == ("APIConnectionError",)  # the recorded events, then the drop
-    with replay.serve() as server:
-        socket_client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+    with replay.serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0) as socket_client:
         assert run(socket_client, ask("cut this stream")) == ("APIConnectionError",)
+
+
+def test_an_answer_closed_unread_still_closes_its_upstream_connection(upstream: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recorded answer opened as a stream and closed before any of its body was read closes the recording's
+    connection to the upstream then (it was left to the garbage collector, whose ResourceWarning fails whichever
+    test runs when it comes)."""
+    from mockai.cassettes import proxy
+
+    closed: list[str] = []
+    real_close, real_aclose = proxy._Direct.close, proxy._AsyncDirect.aclose
+
+    def close(transport: proxy._Direct) -> None:
+        closed.append("sync")
+        real_close(transport)
+
+    async def aclose(transport: proxy._AsyncDirect) -> None:
+        closed.append("async")
+        await real_aclose(transport)
+
+    monkeypatch.setattr(proxy._Direct, "close", close)
+    monkeypatch.setattr(proxy._AsyncDirect, "aclose", aclose)
+    headers = {"authorization": f"Bearer {REAL_KEY}"}
+    recorder = MockAI(cassette=tmp_path / "sync.json", record_mode="once", upstream=upstream)
+    with recorder.http_client() as http:
+        with http.stream("POST", "/chat/completions", json=ask("Hi there"), headers=headers) as res:
+            assert res.status_code == 200
+            assert closed == []
+        assert closed == ["sync"]
+
+    async def go() -> None:
+        recorder = MockAI(cassette=tmp_path / "async.json", record_mode="once", upstream=upstream)
+        async with recorder.async_http_client() as http:
+            async with http.stream("POST", "/chat/completions", json=ask("Hi there"), headers=headers) as res:
+                assert res.status_code == 200
+                assert closed == ["sync"]
+            assert closed == ["sync", "async"]
+
+    asyncio.run(go())
 
 
 def _chunks(client: openai.OpenAI, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -371,8 +409,9 @@ def _chunks(client: openai.OpenAI, body: dict[str, Any]) -> list[dict[str, Any]]
 def test_include_usage_on_replay_follows_the_request_not_the_recording(upstream: str, tmp_path: Path) -> None:
     with_usage = ask("Stream usage", stream=True, stream_options={"include_usage": True})
     without = ask("Stream usage", stream=True)
-    live_with = _chunks(openai.OpenAI(base_url=upstream, api_key=REAL_KEY, max_retries=0), with_usage)
-    live_without = _chunks(openai.OpenAI(base_url=upstream, api_key=REAL_KEY, max_retries=0), without)
+    with openai.OpenAI(base_url=upstream, api_key=REAL_KEY, max_retries=0) as live:
+        live_with = _chunks(live, with_usage)
+        live_without = _chunks(live, without)
     assert live_with[-1]["choices"] == []
     assert live_with[-1]["usage"]["total_tokens"] > 0
     assert all("usage" not in c for c in live_without)
@@ -492,8 +531,8 @@ def test_while_recording_requests_mockai_rejects_go_to_the_upstream_and_replay_i
     assert (again.status_code, again.json()) == (400, raw.json())
     assert again.headers["x-request-id"] == raw.headers["x-request-id"] == "req_upstream_3"
     replayer.reset()  # playback starts over
-    with replayer.serve() as server:
-        socket_client = openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0)
+    with replayer.serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0) as socket_client:
         assert [run(socket_client, HOT), run(socket_client, CRITIC)] == recorded
     # a rejected request the cassette lacks is judged by mockai, as without a cassette: not a cassette miss
     other = run(replay, ask("Hot take, please", temperature=7))
@@ -523,8 +562,9 @@ def test_new_episodes_and_all_forward_what_the_cassette_lacks_and_strict_models_
     assert len(load(path)) == 2
 
     rerecord = MockAI(cassette=path, record_mode="all", upstream=lenient.url, **strict)
-    with rerecord.serve() as server:  # all: asked again, never replayed; the socket door forwards alike
-        socket_client = openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0)
+    # all: asked again, never replayed; the socket door forwards alike
+    with rerecord.serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key=REAL_KEY, max_retries=0) as socket_client:
         assert run(socket_client, newer)["id"] == "chatcmpl-upstream3"
     assert len(lenient.received) == 3
     assert [i["request"]["body"] for i in load(path)] == [newer]

@@ -146,8 +146,8 @@ def test_record_a_responses_session_then_replay_it_through_every_door(upstream: 
         return [seen(first), events]
 
     assert asyncio.run(go()) == recorded[:2]
-    with MockAI(cassette=path, replay_speed=0).serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0)
+    with MockAI(cassette=path, replay_speed=0).serve() as server, \
+            openai.OpenAI(base_url=server.base_url, api_key="sk-any", max_retries=0) as client:
         assert session(client) == recorded
 
 

@@ -209,8 +209,7 @@ def test_deterministic_per_seed_and_request() -> None:
 def test_over_the_socket_with_wire_fragments() -> None:
     """What ``mockai serve --responder fuzz`` sends: fragments of events, and of UTF-8 characters, on the wire."""
     mock = MockAI(responder="fuzz", seed=6, fuzz_fragments=1.0, clock=1_700_000_000)
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with mock.serve() as server, openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
         for text in INPUTS[:5]:
             payload = body("tools auto", text)
             created = client.responses.create(**payload)

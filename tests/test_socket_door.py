@@ -42,7 +42,8 @@ def urllib_chat(base_url: str, body: dict[str, Any], key: str = "sk-urllib") -> 
         with urllib.request.urlopen(req, timeout=10) as res:
             return res.status, dict(res.headers), res.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        with err:
+            return err.code, dict(err.headers), err.read()
 
 
 def port_is_closed(port: int) -> bool:
@@ -71,34 +72,34 @@ def test_serve_gives_a_loopback_base_url(mock: MockAI, server: ServerThread) -> 
 
 
 def test_scripting_and_journal_while_running(mock: MockAI, server: ServerThread) -> None:
-    client = openai.OpenAI(base_url=server.base_url, api_key="sk-socket", max_retries=0)
-    generated = client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
-    mock.on(last_user="hello").reply("scripted after start")  # added while the server runs
-    assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content \
-        == "scripted after start"
-    assert generated != "scripted after start"
-    assert mock.call_count == 2
-    assert mock.calls.last.http.headers["authorization"] == "Bearer sk-socket"
-    assert mock.calls.last.http.headers["host"] == f"127.0.0.1:{server.port}"
-    mock.calls.assert_any_call(last_user="hello", model=MODEL)
-    mock.reset()
-    assert mock.call_count == 0
-    assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content \
-        != "scripted after start"
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-socket", max_retries=0) as client:
+        generated = client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
+        mock.on(last_user="hello").reply("scripted after start")  # added while the server runs
+        assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content \
+            == "scripted after start"
+        assert generated != "scripted after start"
+        assert mock.call_count == 2
+        assert mock.calls.last.http.headers["authorization"] == "Bearer sk-socket"
+        assert mock.calls.last.http.headers["host"] == f"127.0.0.1:{server.port}"
+        mock.calls.assert_any_call(last_user="hello", model=MODEL)
+        mock.reset()
+        assert mock.call_count == 0
+        assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content \
+            != "scripted after start"
 
 
 def test_sync_sdk_streaming_and_errors(mock: MockAI, server: ServerThread) -> None:
     mock.on(stream=True).reply(tool_calls=[call("get_time", zone="UTC")])
     mock.on(last_user="limit").error(429, code="rate_limit_exceeded")
-    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-    tools: Any = [{"type": "function", "function": {"name": "get_time"}}]
-    with client.chat.completions.stream(model=MODEL, messages=MESSAGES, tools=tools) as stream:
-        final = stream.get_final_completion()
-    tool_call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
-    assert (tool_call.function.name, json.loads(tool_call.function.arguments)) == ("get_time", {"zone": "UTC"})
-    assert final.choices[0].finish_reason == "tool_calls"
-    with pytest.raises(openai.RateLimitError) as info:
-        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "limit"}])
+    with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        tools: Any = [{"type": "function", "function": {"name": "get_time"}}]
+        with client.chat.completions.stream(model=MODEL, messages=MESSAGES, tools=tools) as stream:
+            final = stream.get_final_completion()
+        tool_call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
+        assert (tool_call.function.name, json.loads(tool_call.function.arguments)) == ("get_time", {"zone": "UTC"})
+        assert final.choices[0].finish_reason == "tool_calls"
+        with pytest.raises(openai.RateLimitError) as info:
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "limit"}])
     assert info.value.code == "rate_limit_exceeded"
 
 
@@ -160,9 +161,9 @@ def test_urllib_client(mock: MockAI, server: ServerThread) -> None:
 
 def test_azure_client_over_the_socket(mock: MockAI, server: ServerThread) -> None:
     mock.on(model="my-deployment").reply("azure via socket")
-    client = openai.AzureOpenAI(azure_endpoint=server.url, api_key="azure-key", api_version="2024-10-21",
-                                max_retries=0)
-    reply = client.chat.completions.create(model="my-deployment", messages=MESSAGES)
+    with openai.AzureOpenAI(azure_endpoint=server.url, api_key="azure-key", api_version="2024-10-21",
+                            max_retries=0) as client:
+        reply = client.chat.completions.create(model="my-deployment", messages=MESSAGES)
     assert reply.choices[0].message.content == "azure via socket"
     assert mock.calls.last.http.path == "/openai/deployments/my-deployment/chat/completions"
     assert mock.calls.last.http.headers["api-key"] == "azure-key"
@@ -276,19 +277,19 @@ def cli_server() -> Iterator[Any]:
 def test_cli_serves_a_scenario_file(cli_server: Any) -> None:
     base_url = cli_server("--scenario", str(SCENARIOS / "tool_use.yaml"), "--scenario",
                           str(SCENARIOS / "errors.json"))
-    client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0)
-    tools: Any = [{"type": "function", "function": {"name": "get_weather"}}]
-    messages: list[Any] = [{"role": "user", "content": "What's the weather?"}]
-    first = client.chat.completions.create(model=MODEL, messages=messages, tools=tools).choices[0].message
-    assert first.tool_calls is not None
-    assert first.tool_calls[0].function.name == "get_weather"
-    messages += [first.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "12C"}]
-    second = client.chat.completions.create(model=MODEL, messages=messages, tools=tools).choices[0].message
-    assert second.content == "It is 12°C and clear in Oslo."
-    # the second --scenario file is loaded too
-    with pytest.raises(openai.AuthenticationError):
-        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "my secret"}])
+    with openai.OpenAI(base_url=base_url, api_key="k", max_retries=0) as client:
+        tools: Any = [{"type": "function", "function": {"name": "get_weather"}}]
+        messages: list[Any] = [{"role": "user", "content": "What's the weather?"}]
+        first = client.chat.completions.create(model=MODEL, messages=messages, tools=tools).choices[0].message
+        assert first.tool_calls is not None
+        assert first.tool_calls[0].function.name == "get_weather"
+        messages += [first.model_dump(exclude_none=True),
+                     {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "12C"}]
+        second = client.chat.completions.create(model=MODEL, messages=messages, tools=tools).choices[0].message
+        assert second.content == "It is 12°C and clear in Oslo."
+        # the second --scenario file is loaded too
+        with pytest.raises(openai.AuthenticationError):
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "my secret"}])
     # and the control API of the served process sees the calls
     root = base_url.removesuffix("/v1")
     with urllib.request.urlopen(root + "/_mockai/health", timeout=10) as res:
@@ -436,8 +437,7 @@ def test_a_bug_that_escapes_the_engine_is_the_real_apis_500_over_the_socket(monk
         return real(http)
 
     monkeypatch.setattr(mock.engine, "handle", handle)
-    with mock.serve() as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    with mock.serve() as server, openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
         with pytest.raises(openai.InternalServerError) as info:
             client.chat.completions.create(model=MODEL, messages=MESSAGES)
         assert info.value.status_code == 500

@@ -257,8 +257,8 @@ def test_other_hosts_pass_reaches_a_real_server() -> None:
     upstream = MockAI(seed=9)
     upstream.queue("from the real socket")
     with upstream.serve() as server, MockAI(other_hosts="pass") as mock:
-        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-        assert content_of(client.chat.completions.create(model=MODEL, messages=MESSAGES)) == "from the real socket"
+        with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+            assert content_of(client.chat.completions.create(model=MODEL, messages=MESSAGES)) == "from the real socket"
         mock.queue("intercepted")
         assert content_of(openai.OpenAI(api_key="k", max_retries=0).chat.completions.create(
             model=MODEL, messages=MESSAGES)) == "intercepted"

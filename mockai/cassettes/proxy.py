@@ -14,7 +14,7 @@ import functools
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
 import httpx
@@ -186,7 +186,7 @@ class Recording:
         headers, stream = self._head(res)
         capture = Capture(t0, stream)
 
-        def pieces() -> Iterator[bytes]:
+        def pieces() -> Generator[bytes, None, None]:
             dropped = closed = False
             source = res.iter_bytes()
             try:
@@ -209,7 +209,7 @@ class Recording:
             if dropped and not closed:
                 raise ConnectionDropped(f"the upstream {self.url} dropped the connection")
 
-        return res.status_code, dict(headers), pieces()
+        return res.status_code, dict(headers), _Pieces(pieces(), res, client)
 
     async def aopen(self) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
         client = httpx.AsyncClient(transport=_AsyncDirect(verify=_verify()), timeout=TIMEOUT)
@@ -227,7 +227,7 @@ class Recording:
         headers, stream = self._head(res)
         capture = Capture(t0, stream)
 
-        async def pieces() -> AsyncIterator[bytes]:
+        async def pieces() -> AsyncGenerator[bytes, None]:
             dropped = closed = False
             source = res.aiter_bytes()
             try:
@@ -250,7 +250,45 @@ class Recording:
             if dropped and not closed:
                 raise ConnectionDropped(f"the upstream {self.url} dropped the connection")
 
-        return res.status_code, dict(headers), pieces()
+        return res.status_code, dict(headers), _AsyncPieces(pieces(), res, client)
+
+
+class _Pieces:
+    """An upstream answer's pieces, as they arrive. Closing them closes the upstream response and client even
+    when none was read: a generator closed before it started runs no ``finally``, and the connection was left to
+    the garbage collector."""
+
+    def __init__(self, pieces: Generator[bytes, None, None], res: httpx.Response, client: httpx.Client) -> None:
+        self._pieces, self._res, self._client = pieces, res, client
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        self._pieces.close()  # once started: reads the rest, so the recording is whole, then closes
+        self._res.close()
+        self._client.close()
+
+
+class _AsyncPieces:
+    """:class:`_Pieces` for an async client."""
+
+    def __init__(self, pieces: AsyncGenerator[bytes, None], res: httpx.Response, client: httpx.AsyncClient) -> None:
+        self._pieces, self._res, self._client = pieces, res, client
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._pieces.__anext__()
+
+    async def aclose(self) -> None:
+        await self._pieces.aclose()
+        await self._res.aclose()
+        await self._client.aclose()
 
 
 async def _aiter(pieces: list[bytes]) -> AsyncIterator[bytes]:
